@@ -1,0 +1,198 @@
+"""Order-sensitive writes: the registry of named, deterministic merge procedures.
+
+As in Bayou's meeting-room scheduler, a write carries a dependency check and a merge procedure
+chosen *by name* from this registry (never code received from a peer). Procedures run in log
+order against ``BookingState``; each returns an outcome and an undo record so the log can undo
+later writes when an earlier one arrives, apply it, and redo them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidWrite, UnknownProcedure
+from .write import WriteId
+
+BOOK = "calendar.book"
+RELEASE = "calendar.release"
+SET_PRIMARY = "library.set_primary"
+
+#: Outcome of a booking that found no free slot: a conflict the user sees.
+CONFLICT = -1
+#: Outcome of procedures that cannot fail.
+DONE = 0
+
+#: How many alternatives one booking may list.
+MAX_SLOTS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A booked interval (epoch seconds, end exclusive) and the write that booked it."""
+
+    start: int
+    end: int
+    by: WriteId
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+
+@dataclass(slots=True)
+class BookingState:
+    """Which events hold which slot in each bookable calendar."""
+
+    calendars: dict[str, dict[str, Slot]] = field(default_factory=dict)
+
+    def slot(self, calendar: str, event: str) -> Slot | None:
+        return self.calendars.get(calendar, {}).get(event)
+
+    def free(self, calendar: str, start: int, end: int, ignoring: str) -> bool:
+        taken = self.calendars.get(calendar, {})
+        return not any(s.overlaps(start, end) for ev, s in taken.items() if ev != ignoring)
+
+    def put(self, calendar: str, event: str, slot: Slot | None) -> None:
+        taken = self.calendars.setdefault(calendar, {})
+        if slot is None:
+            taken.pop(event, None)
+            if not taken:
+                del self.calendars[calendar]
+        else:
+            taken[event] = slot
+
+    def copy(self) -> BookingState:
+        return BookingState({c: dict(t) for c, t in self.calendars.items()})
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            c: {e: [s.start, s.end, s.by.stamp, s.by.origin] for e, s in t.items()}
+            for c, t in self.calendars.items()
+        }
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> BookingState:
+        return cls(
+            {c: {e: Slot(v[0], v[1], WriteId(v[2], v[3])) for e, v in t.items()} for c, t in raw.items()}
+        )
+
+
+#: Restores the state a procedure changed.
+Undo = Callable[[BookingState], None]
+
+
+def _restore(calendar: str, event: str, previous: Slot | None) -> Undo:
+    return lambda state: state.put(calendar, event, previous)
+
+
+def _no_undo(state: BookingState) -> None:
+    return None
+
+
+def _ids(params: Mapping[str, Any]) -> tuple[str, str]:
+    calendar, event = params.get("calendar"), params.get("event")
+    if type(calendar) is not str or type(event) is not str or not calendar or not event:
+        raise InvalidWrite("a booking names a calendar and an event")
+    return calendar, event
+
+
+def _slots(params: Mapping[str, Any]) -> list[tuple[int, int]]:
+    raw = params.get("slots")
+    if type(raw) is not list or not 1 <= len(raw) <= MAX_SLOTS:
+        raise InvalidWrite(f"a booking lists 1 to {MAX_SLOTS} slots")
+    out = []
+    for item in raw:
+        if (
+            type(item) is not list
+            or len(item) != 2
+            or type(item[0]) is not int
+            or type(item[1]) is not int
+            or item[0] >= item[1]
+        ):
+            raise InvalidWrite(f"bad slot {item!r:.40}: [start, end) in epoch seconds")
+        out.append((item[0], item[1]))
+    return out
+
+
+class Procedure:
+    """A named merge procedure: validates parameters, then runs deterministically in log order."""
+
+    name: str = ""
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def execute(self, state: BookingState, wid: WriteId, params: Mapping[str, Any]) -> tuple[int, Undo]:
+        raise NotImplementedError
+
+
+class Book(Procedure):
+    """Book a slot in a bookable calendar; if taken, the first free alternative; else a conflict.
+
+    Rebooking an event that holds a slot moves it; if no listed slot is free it keeps the old one.
+    """
+
+    name = BOOK
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        _ids(params)
+        _slots(params)
+
+    def execute(self, state: BookingState, wid: WriteId, params: Mapping[str, Any]) -> tuple[int, Undo]:
+        calendar, event = _ids(params)
+        previous = state.slot(calendar, event)
+        for index, (start, end) in enumerate(_slots(params)):
+            if state.free(calendar, start, end, ignoring=event):
+                state.put(calendar, event, Slot(start, end, wid))
+                return index, _restore(calendar, event, previous)
+        return CONFLICT, _no_undo
+
+
+class Release(Procedure):
+    """Free the slot an event holds (the event was deleted or left the calendar)."""
+
+    name = RELEASE
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        _ids(params)
+
+    def execute(self, state: BookingState, wid: WriteId, params: Mapping[str, Any]) -> tuple[int, Undo]:
+        calendar, event = _ids(params)
+        previous = state.slot(calendar, event)
+        state.put(calendar, event, None)
+        return DONE, _restore(calendar, event, previous)
+
+
+class SetPrimary(Procedure):
+    """Hand the primary role to another device; takes effect only once committed."""
+
+    name = SET_PRIMARY
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        device = params.get("device")
+        if type(device) is not str or not device:
+            raise InvalidWrite("set_primary names a device")
+
+    def execute(self, state: BookingState, wid: WriteId, params: Mapping[str, Any]) -> tuple[int, Undo]:
+        return DONE, _no_undo
+
+
+REGISTRY: dict[str, Procedure] = {p.name: p for p in (Book(), Release(), SetPrimary())}
+
+
+def procedure(name: str) -> Procedure:
+    """The registered procedure of that name, or ``UnknownProcedure``."""
+    proc = REGISTRY.get(name)
+    if proc is None:
+        raise UnknownProcedure(f"unknown merge procedure {name!r:.60}")
+    return proc
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Commitment changed an outcome the user had seen as tentative (DESIGN.md, Bayou rules)."""
+
+    write: WriteId
+    tentative: int
+    committed: int

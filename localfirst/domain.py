@@ -1,0 +1,94 @@
+"""The data model: which entity kinds exist and what each field may hold.
+
+Every write received from a peer is checked against this before anything is applied, so a
+buggy or hostile peer cannot plant fields the app does not understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .crdtmap import DELETED
+from .errors import InvalidWrite
+from .write import Put
+
+Check = Callable[[Any], bool]
+
+#: Longest text a field other than a note body may hold (characters).
+MAX_FIELD_CHARS = 10_000
+#: Longest note body carried as a plain field (characters).
+MAX_BODY_CHARS = 10_000_000
+
+
+def _text(limit: int = MAX_FIELD_CHARS) -> Check:
+    return lambda v: type(v) is str and len(v) <= limit
+
+
+def _opt_text(v: Any) -> bool:
+    return v is None or (type(v) is str and len(v) <= MAX_FIELD_CHARS)
+
+
+def _bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _list_of(check: Check, limit: int = 1000) -> Check:
+    return lambda v: type(v) is list and len(v) <= limit and all(check(x) for x in v)
+
+
+KINDS: dict[str, dict[str, Check]] = {
+    "library": {"name": _text()},
+    "device": {"name": _text(), "revoked": _bool},
+    "calendar": {"name": _text(), "colour": _text(32), "bookable": _bool},
+    "event": {
+        "calendar": _text(128),
+        "title": _text(),
+        "start": _opt_text,  # ISO 8601 date or date-time; time zone in "tz"
+        "end": _opt_text,
+        "all_day": _bool,
+        "tz": _opt_text,
+        "location": _text(),
+        "description": _text(),
+        "rrule": _opt_text,
+        "exdates": _list_of(_text(64)),
+        "reminders": _list_of(_int, 32),  # minutes before start
+    },
+    "note": {
+        "title": _text(),
+        "body": _text(MAX_BODY_CHARS),
+        "tags": _list_of(_text(200), 200),
+        "pinned": _bool,
+        "created": _int,
+        "modified": _int,
+    },
+}
+
+
+def check_fields(kind: str, fields: Mapping[str, Any]) -> None:
+    """Raise ``InvalidWrite`` unless every field is known for the kind and holds a valid value."""
+    schema = KINDS.get(kind)
+    if schema is None:
+        raise InvalidWrite(f"unknown entity kind {kind!r:.40}")
+    for name, value in fields.items():
+        if name == DELETED:
+            if value is not True:
+                raise InvalidWrite("_deleted may only be set to true")
+            continue
+        check = schema.get(name)
+        if check is None:
+            raise InvalidWrite(f"{kind} has no field {name!r:.40}")
+        if not check(value):
+            raise InvalidWrite(f"{kind}.{name}: invalid value {value!r:.60}")
+
+
+def check_put(put: Put) -> None:
+    if len(put.entity) > 128:
+        raise InvalidWrite("entity id longer than 128 characters")
+    if not put.fields and not put.seen:
+        raise InvalidWrite("a put must set or supersede something")
+    check_fields(put.kind, put.fields)

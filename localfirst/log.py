@@ -1,0 +1,148 @@
+"""The Bayou log rules as pure functions: applying writes, executing order-sensitive writes in
+log order (with undo and redo), and advancing the committed state.
+
+The log is a committed prefix ordered by CSN, then a tentative suffix ordered by
+``(stamp, origin)``. CRDT ops are applied once on arrival; order-sensitive ops are executed on
+the committed booking state in CSN order, then tentatively in ``(stamp, origin)`` order on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, procedure
+from .crdtmap import Doc
+from .errors import InvalidWrite
+from .write import Put, Write, WriteId
+
+
+def apply_puts(docs: dict[str, Doc], write: Write, touched: set[str] | None = None) -> None:
+    """Apply a write's CRDT ops to the documents it names (loaded in ``docs``)."""
+    for op in write.ops:
+        if isinstance(op, Put):
+            doc = docs.get(op.entity)
+            if doc is None:
+                doc = docs[op.entity] = Doc(op.kind)
+            elif doc.kind != op.kind:
+                raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
+            doc.apply(write.id, op)
+            if touched is not None:
+                touched.add(op.entity)
+
+
+def commit_ordered(
+    bookings: BookingState, primary: str, write: Write, devices: Collection[str]
+) -> tuple[int | None, str]:
+    """Run a newly committed write's order-sensitive op for good; returns (outcome, primary).
+
+    The primary changes only here: hand-over takes effect by a committed write.
+    """
+    op = write.ordered
+    if op is None:
+        return None, primary
+    outcome, _ = procedure(op.procedure).execute(bookings, write.id, op.params)
+    if op.procedure == SET_PRIMARY and outcome == DONE and op.params["device"] in devices:
+        primary = op.params["device"]
+    return outcome, primary
+
+
+@dataclass(slots=True)
+class Execution:
+    """Booking state after the committed prefix and the tentative writes run on top of it."""
+
+    committed: BookingState
+    primary: str
+    working: BookingState
+    executed: list[tuple[WriteId, Undo]] = field(default_factory=list)
+    tentative_outcomes: dict[WriteId, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Reordered:
+    """The result of running order-sensitive writes after a batch, and what to persist of it."""
+
+    execution: Execution
+    outcomes: list[tuple[WriteId, int, bool]]
+    notices: list[Notice]
+    committed_changed: bool
+
+
+def redo(
+    execution: Execution, tentative: Iterable[Write], after: WriteId | None
+) -> list[tuple[WriteId, int, bool]]:
+    """Execute the tentative order-sensitive writes later than ``after`` on the working state."""
+    outcomes = []
+    for write in tentative:
+        op = write.ordered
+        if op is None or (after is not None and write.id <= after):
+            continue
+        outcome, undo = procedure(op.procedure).execute(execution.working, write.id, op.params)
+        execution.executed.append((write.id, undo))
+        execution.tentative_outcomes[write.id] = outcome
+        outcomes.append((write.id, outcome, False))
+    return outcomes
+
+
+def reorder(
+    current: Execution,
+    commits: list[Write],
+    tentative: list[Write],
+    arrived: list[Write],
+    devices: Collection[str],
+    base: tuple[BookingState, str] | None = None,
+) -> Reordered | None:
+    """Bring the booking state up to date after writes were committed or arrived.
+
+    Args:
+        current: the execution state before the batch (left untouched).
+        commits: newly committed writes, in CSN order.
+        tentative: the whole tentative suffix after the batch, in ``(stamp, origin)`` order.
+        arrived: the tentative writes new in this batch.
+        base: committed (bookings, primary) to restart from, when a snapshot replaced them.
+
+    Returns None when no order-sensitive write is affected (the common, fast case).
+    """
+    commits_ordered = any(w.ordered for w in commits)
+    arrived_ordered = [w.id for w in arrived if w.ordered]
+    if base is None and not commits_ordered and not arrived_ordered:
+        return None
+    if base is not None or commits_ordered:
+        # Commitment may reorder: undo every tentative execution, run the commits for good,
+        # redo the tentative suffix.
+        committed, primary = base if base is not None else (current.committed, current.primary)
+        committed = committed.copy()
+        outcomes: list[tuple[WriteId, int, bool]] = []
+        notices = []
+        for write in commits:
+            outcome, primary = commit_ordered(committed, primary, write, devices)
+            if outcome is None:
+                continue
+            outcomes.append((write.id, outcome, True))
+            before = current.tentative_outcomes.get(write.id)
+            if before is not None and before != outcome:
+                notices.append(Notice(write.id, before, outcome))
+        execution = Execution(committed, primary, committed.copy())
+        outcomes += redo(execution, tentative, None)
+        return Reordered(execution, outcomes, notices, committed_changed=True)
+    # Only new tentative writes: undo the executions later than the earliest of them, then
+    # apply it and redo the rest.
+    first = min(arrived_ordered)
+    execution = Execution(
+        current.committed,
+        current.primary,
+        current.working.copy(),
+        list(current.executed),
+        dict(current.tentative_outcomes),
+    )
+    while execution.executed and execution.executed[-1][0] > first:
+        wid, undo = execution.executed.pop()
+        undo(execution.working)
+        del execution.tentative_outcomes[wid]
+    after = execution.executed[-1][0] if execution.executed else None
+    outcomes = redo(execution, tentative, after)
+    return Reordered(execution, outcomes, [], committed_changed=False)
+
+
+def devices_in(docs: Mapping[str, Doc]) -> set[str]:
+    return {key for key, doc in docs.items() if doc.kind == "device"}

@@ -1,0 +1,484 @@
+"""The replica: the small public API that tests, the sync layer and the UI all use.
+
+It turns user actions into writes, receives peers' batches, commits (on the primary), tells
+what a peer lacks, and truncates. Rules live in ``log.py``, ``crdtmap.py`` and ``booking.py``;
+persistence sits behind the ``Store`` port, so the same engine runs in memory and on SQLite.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, procedure
+from .clock import Clock, SystemClock, next_stamp
+from .crdtmap import DELETED, Doc
+from .domain import check_put
+from .errors import (
+    CausalityError,
+    CsnGap,
+    InvalidWrite,
+    NotPrimary,
+    UnknownEntity,
+    UnknownOrigin,
+    WriteFormatError,
+)
+from .log import Execution, Reordered, apply_puts, commit_ordered, devices_in, redo, reorder
+from .records import Batch, CommitEntry, Snapshot, Summary
+from .store import Store
+from .vector import VersionVector
+from .write import Op, Ordered, Put, Value, Write, WriteId, decode_write, encode_write
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the log: a write and its CSN (None while tentative)."""
+
+    csn: int | None
+    write: Write
+
+    @property
+    def label(self) -> str:
+        return self.write.id.label(self.csn)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What one local write, commit or received batch changed, so views refresh only that."""
+
+    entities: frozenset[str] = frozenset()
+    writes: tuple[WriteId, ...] = ()
+    commits: int = 0
+    notices: tuple[Notice, ...] = ()
+    snapshot: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.entities or self.writes or self.commits or self.snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """How an event stands in its bookable calendar: its slot, or None (no free slot: a conflict)."""
+
+    slot: Slot | None
+    tentative: bool
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A batch checked and ready to apply; building it changed nothing."""
+
+    new: list[tuple[Write, bytes, int | None]] = field(default_factory=list)
+    commits: list[tuple[int, WriteId]] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+
+
+def new_id() -> str:
+    """A random 128-bit id for a library or an entity."""
+    return uuid.uuid4().hex
+
+
+class Replica:
+    """One device's replica of one library."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self._store = store
+        self.clock: Clock = clock or SystemClock()
+        head = store.header()
+        self.device = head.device
+        self.library = head.library
+        self.csn = head.csn
+        self.vector = head.vector
+        self._snap_csn = head.snapshot_csn
+        self._tentative: list[Write] = []
+        self._bytes: dict[WriteId, bytes] = {}
+        for data in store.tentative():
+            write = decode_write(data)
+            self._tentative.append(write)
+            self._bytes[write.id] = data
+        self._tentative.sort(key=_write_id)
+        self._by_id = {w.id: w for w in self._tentative}
+        self._devices = {key for key, _ in store.iter_docs("device")}
+        self._exec = Execution(head.bookings, head.primary, head.bookings.copy())
+        redo(self._exec, self._tentative, None)
+
+    # -- creating and joining ------------------------------------------------------------------
+
+    @classmethod
+    def new_library(
+        cls,
+        store: Store,
+        device: str,
+        *,
+        device_name: str = "",
+        members: Mapping[str, str] | None = None,
+        name: str = "",
+        library: str | None = None,
+        clock: Clock | None = None,
+    ) -> Replica:
+        """Start a new library on this device, its primary; ``members`` join at genesis."""
+        library = library or new_id()
+        docs = {library: Doc("library", {"name": [(0, "", name)]})}
+        for dev, dev_name in {device: device_name, **(members or {})}.items():
+            docs[dev] = Doc("device", {"name": [(0, "", dev_name)]})
+        genesis = Snapshot(library, 0, VersionVector(), device, docs)
+        return cls.join(store, device, genesis, clock)
+
+    @classmethod
+    def join(cls, store: Store, device: str, snapshot: Snapshot, clock: Clock | None = None) -> Replica:
+        """Make this store a replica of the library the snapshot (or genesis) belongs to."""
+        with store.atomic():
+            store.initialise(device, snapshot)
+        return cls(store, clock)
+
+    def genesis(self) -> Snapshot:
+        """The stored snapshot, to hand a joining device (pairing sends it as the welcome)."""
+        return self._store.snapshot()
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def primary(self) -> str:
+        return self._exec.primary
+
+    @property
+    def truncated_csn(self) -> int:
+        return self._snap_csn
+
+    def summary(self) -> Summary:
+        return Summary(self.vector, self.csn)
+
+    # -- local writes --------------------------------------------------------------------------
+
+    def put(self, kind: str, entity: str, fields: Mapping[str, Value]) -> Write:
+        """Set fields; the write supersedes exactly the versions of those fields seen here."""
+        doc = self.get(entity)
+        if doc is not None and doc.kind != kind:
+            raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
+        seen = doc.seen(fields) if doc is not None else {}
+        return self._local([Put(kind, entity, dict(fields), seen)])
+
+    def create(self, kind: str, fields: Mapping[str, Value], entity: str | None = None) -> str:
+        entity = entity or new_id()
+        self.put(kind, entity, fields)
+        return entity
+
+    def delete(self, entity: str) -> Write:
+        """Delete an entity: a tombstone superseding every version seen here."""
+        doc = self.get(entity)
+        if doc is None or not doc.exists:
+            raise UnknownEntity(entity)
+        ops: list[Op] = [Put(doc.kind, entity, {DELETED: True}, doc.seen(doc.fields))]
+        calendar = doc.value("calendar")
+        if doc.kind == "event" and self._exec.working.slot(calendar, entity) is not None:
+            ops.append(Ordered(RELEASE, {"calendar": calendar, "event": entity}))
+        return self._local(ops)
+
+    def restore(self, entity: str) -> Write:
+        """Keep an entity that was deleted concurrently with edits: supersede the deletes."""
+        doc = self.get(entity)
+        if doc is None or DELETED not in doc.fields:
+            raise UnknownEntity(entity)
+        return self._local([Put(doc.kind, entity, {}, doc.seen([DELETED]))])
+
+    def book(
+        self,
+        calendar: str,
+        slots: Iterable[tuple[int, int]],
+        fields: Mapping[str, Value],
+        event: str | None = None,
+    ) -> str:
+        """Book a slot in a bookable calendar, else the first free alternative, else a conflict.
+
+        The outcome is tentative until the primary commits the write.
+        """
+        cal = self.get(calendar)
+        if cal is None or cal.kind != "calendar" or not cal.exists:
+            raise UnknownEntity(calendar)
+        if cal.value("bookable") is not True:
+            raise InvalidWrite("bookings need a bookable calendar")
+        event = event or new_id()
+        doc = self.get(event)
+        values = {**fields, "calendar": calendar}
+        seen = doc.seen(values) if doc is not None else {}
+        params = {"calendar": calendar, "event": event, "slots": [list(s) for s in slots]}
+        self._local([Put("event", event, values, seen), Ordered(BOOK, params)])
+        return event
+
+    def set_primary(self, device: str) -> Write:
+        """Hand the primary role over; it moves once this write is committed."""
+        if device not in self._devices:
+            raise UnknownEntity(device)
+        return self._local([Ordered(SET_PRIMARY, {"device": device})])
+
+    def _local(self, ops: list[Op]) -> Write:
+        stamp = next_stamp(self.clock.now(), self.vector.highest())
+        write = Write(WriteId(stamp, self.device), tuple(ops))
+        self._check(write, self.vector.as_dict(), set(self._devices))
+        self._integrate(_Plan(new=[(write, encode_write(write), None)]))
+        return write
+
+    # -- commit, anti-entropy, truncation ------------------------------------------------------
+
+    def commit(self) -> int:
+        """On the primary: commit every tentative write in tentative order; returns how many."""
+        if self.primary != self.device:
+            raise NotPrimary(f"{self.device} is not the primary ({self.primary} is)")
+        entries = [(self.csn + i, w.id) for i, w in enumerate(self._tentative, 1)]
+        if entries:
+            self._integrate(_Plan(commits=entries))
+        return len(entries)
+
+    def batch_for(self, peer: Summary) -> Batch:
+        """Everything a peer with this summary lacks, in causally safe order."""
+        batch = Batch()
+        after, vector = peer.csn, peer.vector
+        if peer.csn < self._snap_csn:
+            batch.snapshot = self._store.snapshot()
+            after, vector = self._snap_csn, vector.merged(batch.snapshot.vector)
+        for csn, wid, data in self._store.committed_after(after):
+            batch.committed.append(CommitEntry(csn, wid, None if vector.covers(wid) else data))
+        batch.tentative = [self._bytes[w.id] for w in self._tentative if not vector.covers(w.id)]
+        return batch
+
+    def receive(self, batch: Batch) -> Changes:
+        """Apply a peer's batch in one transaction; a bad batch raises and applies nothing."""
+        return self._integrate(self._prepare(batch))
+
+    def truncate(self, upto: int | None = None) -> None:
+        """Fold committed writes up to ``upto`` (default: all) into the snapshot and drop them.
+
+        The sync layer calls this only for writes every member is known to hold; a peer that
+        is behind the truncation point catches up from the snapshot.
+        """
+        upto = self.csn if upto is None else upto
+        if upto > self.csn:
+            raise ValueError(f"cannot truncate past the committed prefix (#{self.csn})")
+        if upto <= self._snap_csn:
+            return
+        snap = self._store.snapshot()
+        docs = {k: d.copy() for k, d in snap.docs.items()}
+        bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
+        for csn, wid, data in self._store.committed_after(snap.csn):
+            if csn > upto:
+                break
+            write = decode_write(data)
+            apply_puts(docs, write)
+            _, primary = commit_ordered(bookings, primary, write, devices_in(docs))
+            vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
+        new = Snapshot(self.library, upto, VersionVector(vector), primary, docs, bookings)
+        with self._store.atomic():
+            self._store.replace_snapshot(new, None)
+        self._snap_csn = upto
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, entity: str) -> Doc | None:
+        """The entity's document (deleted ones too: check ``exists``)."""
+        return self._store.load_docs([entity]).get(entity)
+
+    def values(self, entity: str) -> dict[str, Value]:
+        """The winning value of each field of a live entity."""
+        doc = self.get(entity)
+        if doc is None or not doc.exists:
+            raise UnknownEntity(entity)
+        return doc.values()
+
+    def entities(self, kind: str) -> dict[str, Doc]:
+        """Every live entity of a kind."""
+        return {k: d for k, d in self._store.iter_docs(kind) if d.exists}
+
+    def conflicts(self) -> dict[str, list[str]]:
+        """Entities with siblings to resolve, and fields (``_deleted``: edit concurrent with delete)."""
+        return {k: c for k, d in self._store.iter_docs() if (c := d.conflicts())}
+
+    def members(self) -> dict[str, str]:
+        """Devices of the library that are not revoked, with their names."""
+        return {
+            k: d.value("name", "")
+            for k, d in self._store.iter_docs("device")
+            if d.exists and not d.value("revoked", False)
+        }
+
+    def booking(self, event: str) -> Booking | None:
+        """The event's slot in its bookable calendar (tentative until committed)."""
+        doc = self.get(event)
+        if doc is None:
+            return None
+        slot = self._exec.working.slot(doc.value("calendar"), event)
+        return Booking(slot, slot is not None and slot.by in self._by_id)
+
+    def notices(self) -> list[Notice]:
+        """Order-sensitive writes whose committed outcome differs from the tentative one."""
+        return self._store.notices()
+
+    def outcome(self, wid: WriteId) -> tuple[int, bool] | None:
+        """(outcome, committed) of an order-sensitive write."""
+        return self._store.outcome(wid)
+
+    def tentative(self) -> list[Write]:
+        return list(self._tentative)
+
+    def log(self) -> list[LogEntry]:
+        """The log after the truncation point: committed by CSN, then tentative."""
+        entries = [
+            LogEntry(csn, decode_write(data)) for csn, _, data in self._store.committed_after(self._snap_csn)
+        ]
+        return entries + [LogEntry(None, w) for w in self._tentative]
+
+    def log_labels(self) -> list[str]:
+        return [entry.label for entry in self.log()]
+
+    # -- the one path every change takes -------------------------------------------------------
+
+    def _check(self, write: Write, vector: dict[str, int], devices: set[str]) -> None:
+        """Refuse a write that breaks a rule; learn the devices it adds (for later writes)."""
+        if write.id.origin not in devices:
+            raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
+        ordered = 0
+        for op in write.ops:
+            if isinstance(op, Put):
+                check_put(op)
+                for versions in op.seen.values():
+                    for seen in versions:
+                        if vector.get(seen.origin, 0) < seen.stamp:
+                            raise CausalityError(
+                                f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
+                            )
+            else:
+                ordered += 1
+                procedure(op.procedure).validate(op.params)
+        if ordered > 1:
+            raise InvalidWrite("a write carries at most one order-sensitive op")
+        for op in write.ops:
+            if isinstance(op, Put) and op.kind == "device":
+                devices.add(op.entity)
+
+    def _prepare(self, batch: Batch) -> _Plan:
+        plan = _Plan()
+        vector = self.vector.as_dict()
+        devices = set(self._devices)
+        base = self.csn
+        held = set(self._by_id)
+        snap = batch.snapshot
+        if snap is not None and snap.csn > self.csn:
+            if snap.library != self.library:
+                raise InvalidWrite("the snapshot belongs to another library")
+            plan.snapshot = snap
+            base = snap.csn
+            vector = snap.vector.merged(vector).as_dict()
+            held = {w for w in held if not snap.vector.covers(w)}
+            devices |= devices_in(snap.docs)
+        for entry in batch.committed:
+            if entry.csn <= base:
+                continue
+            if entry.csn != base + 1:
+                raise CsnGap(f"expected commit #{base + 1}, got #{entry.csn}")
+            base = entry.csn
+            if vector.get(entry.id.origin, 0) >= entry.id.stamp:
+                if entry.id not in held:
+                    raise InvalidWrite(f"commit #{entry.csn} names a write committed already")
+                held.discard(entry.id)
+                plan.commits.append((entry.csn, entry.id))
+                continue
+            if entry.write is None:
+                raise InvalidWrite(f"commit #{entry.csn} names a write this replica does not hold")
+            write = decode_write(entry.write)
+            if write.id != entry.id:
+                raise WriteFormatError(f"commit #{entry.csn}: the write is not {entry.id}")
+            self._check(write, vector, devices)
+            vector[write.id.origin] = write.id.stamp
+            plan.new.append((write, entry.write, entry.csn))
+        for data in batch.tentative:
+            write = decode_write(data)
+            if vector.get(write.id.origin, 0) >= write.id.stamp:
+                continue
+            self._check(write, vector, devices)
+            vector[write.id.origin] = write.id.stamp
+            plan.new.append((write, data, None))
+            held.add(write.id)
+        return plan
+
+    def _integrate(self, plan: _Plan) -> Changes:
+        store, snap = self._store, plan.snapshot
+        touched: set[str] = set()
+        if snap is not None:
+            docs = {k: d.copy() for k, d in snap.docs.items()}
+            kept = [w for w in self._tentative if not snap.vector.covers(w.id)]
+            for write in kept:
+                apply_puts(docs, write)
+            touched.update(docs)
+        else:
+            kept = self._tentative
+            ids = {op.entity for w, _, _ in plan.new for op in w.ops if isinstance(op, Put)}
+            docs = store.load_docs(ids)
+        for write, _, _ in plan.new:
+            apply_puts(docs, write, touched)
+        devices = self._devices | devices_in(docs) if touched else self._devices
+
+        committed_ids = {wid for _, wid in plan.commits}
+        by_id = {w.id: w for w in kept}
+        commits = sorted(
+            [(csn, by_id[wid]) for csn, wid in plan.commits]
+            + [(csn, w) for w, _, csn in plan.new if csn is not None],
+            key=lambda pair: pair[0],
+        )
+        arrived = [w for w, _, csn in plan.new if csn is None]
+        tentative = [w for w in kept if w.id not in committed_ids]
+        for write in arrived:
+            bisect.insort(tentative, write, key=_write_id)
+        base = None if snap is None else (snap.bookings, snap.primary)
+        done = reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, base)
+
+        with store.atomic():
+            if snap is not None:
+                store.replace_snapshot(snap, docs)
+            elif touched:
+                store.save_docs((k, docs[k]) for k in touched)
+            if plan.new:
+                store.append([(w.id, csn, data) for w, data, csn in plan.new])
+            if plan.commits:
+                store.set_csns(plan.commits)
+            if done is not None:
+                self._persist(done)
+
+        # Only now, with the transaction durable, does the in-memory view move on.
+        self._tentative = tentative
+        self._by_id = {w.id: w for w in tentative}
+        self._bytes = {w.id: self._bytes.get(w.id, b"") for w in tentative}
+        for write, data, csn in plan.new:
+            if csn is None:
+                self._bytes[write.id] = data
+        self._devices = set(devices)
+        if snap is not None:
+            self._snap_csn = snap.csn
+            self.vector = self.vector.merged(snap.vector)
+            self.csn = snap.csn
+        if commits:
+            self.csn = commits[-1][0]
+        if plan.new:
+            self.vector = self.vector.merged({w.id.origin: w.id.stamp for w, _, _ in plan.new})
+        if done is not None:
+            self._exec = done.execution
+        return Changes(
+            frozenset(touched),
+            tuple(w.id for w, _, _ in plan.new),
+            len(commits),
+            tuple(done.notices) if done else (),
+            snap is not None,
+        )
+
+    def _persist(self, done: Reordered) -> None:
+        store = self._store
+        if done.outcomes:
+            store.save_outcomes(done.outcomes)
+        if done.notices:
+            store.add_notices(done.notices)
+        if done.committed_changed:
+            store.save_committed(done.execution.primary, done.execution.committed)
+
+
+def _write_id(write: Write) -> WriteId:
+    return write.id

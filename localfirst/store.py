@@ -1,0 +1,207 @@
+"""The storage port of the replica engine, and an in-memory store for tests.
+
+The engine (``replica.py``) keeps the rules; a store only keeps what the engine hands it: entity
+documents, the log rows with their CSNs, the committed booking state, outcomes and the snapshot.
+The engine validates a whole batch and computes every change before its first call inside
+``atomic()``, so a store that fails mid-way (disk full) must roll back all of it, and a bad
+batch never reaches a store at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Protocol
+
+from .booking import BookingState, Notice
+from .crdtmap import Doc
+from .records import Snapshot
+from .vector import VersionVector
+from .write import WriteId
+
+
+@dataclass(slots=True)
+class Header:
+    """What the engine needs in memory on open; everything larger stays in the store."""
+
+    device: str
+    library: str
+    primary: str
+    csn: int
+    vector: VersionVector
+    snapshot_csn: int
+    snapshot_vector: VersionVector
+    bookings: BookingState
+
+
+class Store(Protocol):
+    """Durable (or not) home of one replica."""
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """One transaction: everything inside is kept, or nothing is."""
+        ...
+
+    def initialise(self, device: str, snapshot: Snapshot) -> None:
+        """Create an empty replica of a library from its genesis (or a joiner's snapshot)."""
+        ...
+
+    def header(self) -> Header:
+        """The replica's header; raises if the store holds no replica."""
+        ...
+
+    def save_committed(self, primary: str, bookings: BookingState) -> None: ...
+
+    def load_docs(self, ids: Collection[str]) -> dict[str, Doc]:
+        """Fresh copies of the named documents that exist (the engine mutates them)."""
+        ...
+
+    def save_docs(self, docs: Iterable[tuple[str, Doc]]) -> None: ...
+
+    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]: ...
+
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
+        """Add writes to the log, each with its CSN or None while tentative."""
+        ...
+
+    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
+        """Mark held tentative writes committed."""
+        ...
+
+    def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
+        """Committed writes with a CSN above ``csn``, in CSN order."""
+        ...
+
+    def tentative(self) -> list[bytes]:
+        """Every tentative write, in any order."""
+        ...
+
+    def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
+        """Record (write, outcome, committed) of order-sensitive writes."""
+        ...
+
+    def outcome(self, wid: WriteId) -> tuple[int, bool] | None: ...
+
+    def add_notices(self, notices: Sequence[Notice]) -> None: ...
+
+    def notices(self) -> list[Notice]: ...
+
+    def snapshot(self) -> Snapshot:
+        """The stored snapshot, documents included."""
+        ...
+
+    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+        """Keep a new snapshot, drop the log rows its vector covers, and replace all current
+        documents with ``docs`` when given (a peer's snapshot replaces this replica's state)."""
+        ...
+
+
+class MemoryStore:
+    """A ``Store`` in dictionaries: the core's rules run on it in memory, in milliseconds."""
+
+    def __init__(self) -> None:
+        self._header: Header | None = None
+        self._docs: dict[str, Doc] = {}
+        self._log: dict[WriteId, tuple[int | None, bytes]] = {}
+        self._outcomes: dict[WriteId, tuple[int, bool]] = {}
+        self._notices: list[Notice] = []
+        self._snapshot: Snapshot | None = None
+
+    def atomic(self) -> AbstractContextManager[object]:
+        # The engine finishes every check before its first store call, so nothing can fail
+        # half-way in memory.
+        return nullcontext()
+
+    def initialise(self, device: str, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self._docs = {k: d.copy() for k, d in snapshot.docs.items()}
+        self._header = Header(
+            device,
+            snapshot.library,
+            snapshot.primary,
+            snapshot.csn,
+            snapshot.vector,
+            snapshot.csn,
+            snapshot.vector,
+            snapshot.bookings.copy(),
+        )
+
+    def header(self) -> Header:
+        if self._header is None:
+            raise LookupError("this store holds no replica")
+        h = self._header
+        vector = dict(h.snapshot_vector)
+        csn = h.snapshot_csn
+        for wid, (wcsn, _) in self._log.items():
+            vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
+            if wcsn is not None:
+                csn = max(csn, wcsn)
+        return Header(
+            h.device,
+            h.library,
+            h.primary,
+            csn,
+            VersionVector(vector),
+            h.snapshot_csn,
+            h.snapshot_vector,
+            h.bookings.copy(),
+        )
+
+    def save_committed(self, primary: str, bookings: BookingState) -> None:
+        assert self._header is not None
+        self._header.primary = primary
+        self._header.bookings = bookings.copy()
+
+    def load_docs(self, ids: Collection[str]) -> dict[str, Doc]:
+        return {i: self._docs[i].copy() for i in ids if i in self._docs}
+
+    def save_docs(self, docs: Iterable[tuple[str, Doc]]) -> None:
+        for key, doc in docs:
+            self._docs[key] = doc.copy()
+
+    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]:
+        for key, doc in sorted(self._docs.items()):
+            if kind is None or doc.kind == kind:
+                yield key, doc.copy()
+
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
+        for wid, csn, data in rows:
+            self._log[wid] = (csn, data)
+
+    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
+        for csn, wid in entries:
+            self._log[wid] = (csn, self._log[wid][1])
+
+    def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
+        rows = [(c, w, d) for w, (c, d) in self._log.items() if c is not None and c > csn]
+        yield from sorted(rows)
+
+    def tentative(self) -> list[bytes]:
+        return [d for c, d in self._log.values() if c is None]
+
+    def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
+        for wid, outcome, committed in outcomes:
+            self._outcomes[wid] = (outcome, committed)
+
+    def outcome(self, wid: WriteId) -> tuple[int, bool] | None:
+        return self._outcomes.get(wid)
+
+    def add_notices(self, notices: Sequence[Notice]) -> None:
+        self._notices.extend(notices)
+
+    def notices(self) -> list[Notice]:
+        return list(self._notices)
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            raise LookupError("this store holds no replica")
+        return self._snapshot
+
+    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+        assert self._header is not None
+        self._snapshot = snapshot
+        self._log = {w: v for w, v in self._log.items() if not snapshot.vector.covers(w)}
+        self._header.snapshot_csn = snapshot.csn
+        self._header.snapshot_vector = snapshot.vector
+        if docs is not None:
+            self._docs = {k: d.copy() for k, d in docs.items()}

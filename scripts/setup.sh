@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Shared set-up: system libraries Qt needs (Debian), a venv, the project with the given extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+need_apt=()
+for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libGL.so.1 libdbus-1.so.3; do
+    ldconfig -p | grep -q "$lib" || need_apt+=("$lib")
+done
+command -v ip >/dev/null || need_apt+=("ip")
+if [ "${#need_apt[@]}" -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing system packages for: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq libegl1 libxkbcommon0 libfontconfig1 libgl1 libdbus-1-3 \
+        libglib2.0-0 iproute2 >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ -n "$extras" ]; then
+    .venv/bin/python -m pip install -q -e ".[${extras}]"
+else
+    .venv/bin/python -m pip install -q -e .
+fi
