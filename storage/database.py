@@ -1,0 +1,68 @@
+"""Opening a replica file: SQLite in WAL mode with synchronous=FULL, explicit BEGIN IMMEDIATE
+write transactions (pysqlite's legacy transaction handling off), and SQLite errors turned into
+the typed errors users can act on."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+from .errors import CorruptReplica, DatabaseLocked, DiskFull, StorageError
+
+#: How long a write waits for another process's lock before DatabaseLocked (milliseconds).
+BUSY_TIMEOUT_MS = 5_000
+
+_CORRUPT = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+_LOCKED = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+_FULL = {"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"}
+
+
+def open_engine(path: Path) -> Engine:
+    """An engine on one file with one shared connection (one writer per replica process)."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writes take the lock up front so they never fail half-way on an upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+    return engine
+
+
+def translate(exc: BaseException, path: Path) -> StorageError:
+    """The typed error for a SQLite failure."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    name = getattr(orig, "sqlite_errorname", "")
+    if name in _LOCKED:
+        return DatabaseLocked(f"{path} is locked by another program; try again when it closes")
+    if name in _FULL or (name.startswith("SQLITE_IOERR") and "full" in str(orig).lower()):
+        return DiskFull(f"the disk holding {path} is full; nothing was saved, free space and retry")
+    if name in _CORRUPT:
+        return CorruptReplica(f"{path} is not a replica database or is damaged ({orig})")
+    return StorageError(f"{path}: {orig}")
+
+
+@contextmanager
+def translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (DBAPIError, sqlite3.Error) as exc:
+        raise translate(exc, path) from exc

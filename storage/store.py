@@ -1,0 +1,353 @@
+"""``SqlStore``: the replica engine's ``Store`` port on one SQLite file.
+
+Hot paths (append writes, apply a batch, read a range to send) go through SQLAlchemy Core with
+executemany on plain tuples, not the ORM's unit of work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from sqlalchemy import Connection, Table, text
+
+from localfirst.booking import BookingState, Notice
+from localfirst.crdtmap import Doc, decode_doc, encode_doc
+from localfirst.records import Snapshot
+from localfirst.store import Header
+from localfirst.vector import VersionVector
+from localfirst.write import WriteId
+
+from .database import open_engine, translated
+from .errors import NewerSchema, NotAReplica, StorageError
+from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
+
+#: Bound parameters per IN (...) query; SQLite's default limit is 32766.
+_CHUNK = 900
+
+
+def _pack(value: Any) -> bytes:
+    data: bytes = msgpack.packb(value)
+    return data
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def _materialized_sql(table: Table) -> str:
+    cols = [c.name for c in table.columns]
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    return f"INSERT OR REPLACE INTO {table.name} ({quoted}) VALUES ({', '.join('?' * len(cols))})"
+
+
+_UPSERT = {kind: _materialized_sql(t) for kind, t in MATERIALIZED.items()}
+_COLUMNS = {kind: [c.name for c in t.columns][1:] for kind, t in MATERIALIZED.items()}
+
+
+def _row(doc_id: str, kind: str, doc: Doc) -> tuple[Any, ...]:
+    values = doc.values()
+    return (doc_id, *(_column(values.get(c)) for c in _COLUMNS[kind]))
+
+
+def _column(value: Any) -> Any:
+    return _pack(value) if isinstance(value, list | dict) else value
+
+
+class SqlStore:
+    """One library's replica in one SQLite file (WAL, synchronous=FULL)."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise NotAReplica(f"{self.path} does not exist")
+        self._engine = open_engine(self.path)
+        with translated(self.path):
+            self._conn: Connection = self._engine.connect()
+            try:
+                version = self._schema_version()
+                if version > SCHEMA_VERSION:
+                    raise NewerSchema(
+                        f"{self.path} has schema version {version}; this app reads up to "
+                        f"{SCHEMA_VERSION}. Update the app to open it; the file was not touched."
+                    )
+                if version < SCHEMA_VERSION:
+                    with self.atomic():
+                        migrate(self._conn, version)
+                self._load_origins()
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[Connection]:
+        conn = self._conn
+        if conn.in_transaction():
+            yield conn
+            return
+        conn.info["write"] = True
+        try:
+            with translated(self.path), conn.begin():
+                yield conn
+        except BaseException:
+            self._load_origins()  # ids handed out in the rolled-back transaction are gone
+            raise
+        finally:
+            conn.info["write"] = False
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        conn = self._conn
+        if conn.in_transaction():
+            yield conn
+            return
+        with translated(self.path), conn.begin():
+            yield conn
+
+    def _schema_version(self) -> int:
+        with self._read() as conn:
+            has_meta = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).first()
+            if has_meta is None:
+                return 0
+            row = conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").first()
+        if row is None:
+            return 0
+        try:
+            return int(row[0])
+        except ValueError:
+            raise StorageError(f"{self.path}: unreadable schema version {row[0]!r:.20}") from None
+
+    # -- origins and meta ----------------------------------------------------------------------
+
+    def _load_origins(self) -> None:
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT id, device FROM origins").all()
+        self._origin_ids: dict[str, int] = {device: oid for oid, device in rows}
+        self._origin_names: dict[int, str] = {oid: device for oid, device in rows}  # noqa: C416
+
+    def _origin(self, conn: Connection, device: str) -> int:
+        oid = self._origin_ids.get(device)
+        if oid is None:
+            oid = len(self._origin_ids) + 1
+            conn.exec_driver_sql("INSERT INTO origins (id, device) VALUES (?, ?)", (oid, device))
+            self._origin_ids[device] = oid
+            self._origin_names[oid] = device
+        return oid
+
+    def _set_meta(self, conn: Connection, **values: Any) -> None:
+        conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [(k, _pack(v)) for k, v in values.items()],
+        )
+
+    def _meta(self) -> dict[str, Any]:
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT key, value FROM meta").all()
+        return {k: _unpack(v) for k, v in rows if k != "schema_version"}
+
+    # -- the Store port ------------------------------------------------------------------------
+
+    def initialise(self, device: str, snapshot: Snapshot) -> None:
+        with self.atomic() as conn:
+            if "device" in self._meta():
+                raise StorageError(f"{self.path} already holds a replica")
+            self._set_meta(conn, device=device)
+            self._write_snapshot(conn, snapshot)
+            self._set_meta(conn, primary=snapshot.primary, bookings=snapshot.bookings.to_wire())
+            self.save_docs(snapshot.docs.items())
+
+    def header(self) -> Header:
+        meta = self._meta()
+        if "device" not in meta:
+            raise NotAReplica(f"{self.path} holds no replica")
+        with self._read() as conn:
+            top = conn.exec_driver_sql("SELECT max(csn) FROM log").scalar()
+            maxima = conn.exec_driver_sql("SELECT origin, max(stamp) FROM log GROUP BY origin").all()
+        snap_vector = VersionVector(meta["snapshot_vector"])
+        vector = snap_vector.merged({self._origin_names[o]: s for o, s in maxima})
+        return Header(
+            meta["device"],
+            meta["library"],
+            meta["primary"],
+            max(meta["snapshot_csn"], top or 0),
+            vector,
+            meta["snapshot_csn"],
+            snap_vector,
+            BookingState.from_wire(meta["bookings"]),
+        )
+
+    def save_committed(self, primary: str, bookings: BookingState) -> None:
+        with self.atomic() as conn:
+            self._set_meta(conn, primary=primary, bookings=bookings.to_wire())
+
+    def load_docs(self, ids: Collection[str]) -> dict[str, Doc]:
+        keys = list(ids)
+        out: dict[str, Doc] = {}
+        with self._read() as conn:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                sql = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+                for key, data in conn.exec_driver_sql(sql, tuple(chunk)):
+                    out[key] = decode_doc(data)
+        return out
+
+    def save_docs(self, docs: Iterable[tuple[str, Doc]]) -> None:
+        rows = []
+        live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        dead: dict[str, list[tuple[str]]] = defaultdict(list)
+        for key, doc in docs:
+            rows.append((key, doc.kind, encode_doc(doc)))
+            if doc.kind in MATERIALIZED:
+                if doc.exists:
+                    live[doc.kind].append(_row(key, doc.kind, doc))
+                else:
+                    dead[doc.kind].append((key,))
+        with self.atomic() as conn:
+            conn.exec_driver_sql("INSERT OR REPLACE INTO docs (id, kind, doc) VALUES (?, ?, ?)", rows)
+            for kind, kind_rows in live.items():
+                conn.exec_driver_sql(_UPSERT[kind], kind_rows)
+            for kind, keys in dead.items():
+                conn.exec_driver_sql(f"DELETE FROM {MATERIALIZED[kind].name} WHERE id = ?", keys)
+
+    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]:
+        with self._read() as conn:
+            if kind is None:
+                rows = conn.exec_driver_sql("SELECT id, doc FROM docs ORDER BY id").all()
+            else:
+                rows = conn.exec_driver_sql(
+                    "SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)
+                ).all()
+        for key, data in rows:
+            yield key, decode_doc(data)
+
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
+        with self.atomic() as conn:
+            ids = self._origin_ids
+            params = [
+                (wid.stamp, ids.get(wid.origin) or self._origin(conn, wid.origin), csn, data)
+                for wid, csn, data in rows
+            ]
+            conn.exec_driver_sql("INSERT INTO log (stamp, origin, csn, data) VALUES (?, ?, ?, ?)", params)
+
+    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
+        with self.atomic() as conn:
+            conn.exec_driver_sql(
+                "UPDATE log SET csn = ? WHERE stamp = ? AND origin = ?",
+                [(csn, wid.stamp, self._origin_ids[wid.origin]) for csn, wid in entries],
+            )
+
+    def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT csn, stamp, origin, data FROM log WHERE csn > ? ORDER BY csn", (csn,)
+            ).all()
+        names = self._origin_names
+        for wcsn, stamp, origin, data in rows:
+            yield wcsn, WriteId(stamp, names[origin]), data
+
+    def tentative(self) -> list[bytes]:
+        with self._read() as conn:
+            return [r[0] for r in conn.exec_driver_sql("SELECT data FROM log WHERE csn IS NULL")]
+
+    def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
+        with self.atomic() as conn:
+            conn.exec_driver_sql(
+                "INSERT OR REPLACE INTO outcomes (stamp, origin, outcome, committed) VALUES (?, ?, ?, ?)",
+                [(w.stamp, self._origin(conn, w.origin), o, int(c)) for w, o, c in outcomes],
+            )
+
+    def outcome(self, wid: WriteId) -> tuple[int, bool] | None:
+        oid = self._origin_ids.get(wid.origin)
+        with self._read() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT outcome, committed FROM outcomes WHERE stamp = ? AND origin = ?",
+                (wid.stamp, oid),
+            ).first()
+        return None if row is None else (row[0], bool(row[1]))
+
+    def add_notices(self, notices: Sequence[Notice]) -> None:
+        with self.atomic() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO notices (stamp, origin, tentative, committed) VALUES (?, ?, ?, ?)",
+                [
+                    (n.write.stamp, self._origin(conn, n.write.origin), n.tentative, n.committed)
+                    for n in notices
+                ],
+            )
+
+    def notices(self) -> list[Notice]:
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT stamp, origin, tentative, committed FROM notices ORDER BY id"
+            ).all()
+        return [Notice(WriteId(s, self._origin_names[o]), t, c) for s, o, t, c in rows]
+
+    def snapshot(self) -> Snapshot:
+        meta = self._meta()
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT id, doc FROM snapshot_docs").all()
+        return Snapshot(
+            meta["library"],
+            meta["snapshot_csn"],
+            VersionVector(meta["snapshot_vector"]),
+            meta["snapshot_primary"],
+            {key: decode_doc(data) for key, data in rows},
+            BookingState.from_wire(meta["snapshot_bookings"]),
+        )
+
+    def _write_snapshot(self, conn: Connection, snap: Snapshot) -> None:
+        self._set_meta(
+            conn,
+            library=snap.library,
+            snapshot_csn=snap.csn,
+            snapshot_vector=snap.vector.as_dict(),
+            snapshot_primary=snap.primary,
+            snapshot_bookings=snap.bookings.to_wire(),
+        )
+        conn.exec_driver_sql("DELETE FROM snapshot_docs")
+        conn.exec_driver_sql(
+            "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)",
+            [(key, encode_doc(doc)) for key, doc in snap.docs.items()],
+        )
+
+    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+        with self.atomic() as conn:
+            self._write_snapshot(conn, snapshot)
+            conn.exec_driver_sql(
+                "DELETE FROM log WHERE origin = ? AND stamp <= ?",
+                [
+                    (oid, snapshot.vector[device])
+                    for device, oid in self._origin_ids.items()
+                    if snapshot.vector[device]
+                ],
+            )
+            if docs is not None:
+                conn.exec_driver_sql("DELETE FROM docs")
+                for table in MATERIALIZED.values():
+                    conn.exec_driver_sql(f"DELETE FROM {table.name}")
+                self.save_docs(docs.items())
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``'s verdict: ``ok`` for a sound file."""
+        with self._read() as conn:
+            return str(conn.execute(text("PRAGMA integrity_check")).scalar())
