@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, procedure
@@ -73,6 +74,7 @@ class _Plan:
     new: list[tuple[Write, bytes, int | None]] = field(default_factory=list)
     commits: list[tuple[int, WriteId]] = field(default_factory=list)
     snapshot: Snapshot | None = None
+    docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
 
 
 def new_id() -> str:
@@ -86,6 +88,11 @@ class Replica:
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self._store = store
         self.clock: Clock = clock or SystemClock()
+        self._generation = 0  # bumped by every change; tells transaction() what to undo
+        self._load()
+
+    def _load(self) -> None:
+        store = self._store
         head = store.header()
         self.device = head.device
         self.library = head.library
@@ -103,6 +110,18 @@ class Replica:
         self._devices = {key for key, _ in store.iter_docs("device")}
         self._exec = Execution(head.bookings, head.primary, head.bookings.copy())
         redo(self._exec, self._tentative, None)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Replica]:
+        """Several local writes in one durable transaction (an import, a bulk edit): all or none."""
+        mark = self._generation
+        try:
+            with self._store.atomic():
+                yield self
+        except BaseException:
+            if self._generation != mark:
+                self._load()  # the in-memory view ran ahead of what was rolled back
+            raise
 
     # -- creating and joining ------------------------------------------------------------------
 
@@ -154,11 +173,12 @@ class Replica:
 
     def put(self, kind: str, entity: str, fields: Mapping[str, Value]) -> Write:
         """Set fields; the write supersedes exactly the versions of those fields seen here."""
-        doc = self.get(entity)
-        if doc is not None and doc.kind != kind:
-            raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
-        seen = doc.seen(fields) if doc is not None else {}
-        return self._local([Put(kind, entity, dict(fields), seen)])
+        with self.transaction():
+            doc = self.get(entity)
+            if doc is not None and doc.kind != kind:
+                raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
+            seen = doc.seen(fields) if doc is not None else {}
+            return self._local([Put(kind, entity, dict(fields), seen)], doc)
 
     def create(self, kind: str, fields: Mapping[str, Value], entity: str | None = None) -> str:
         entity = entity or new_id()
@@ -167,21 +187,23 @@ class Replica:
 
     def delete(self, entity: str) -> Write:
         """Delete an entity: a tombstone superseding every version seen here."""
-        doc = self.get(entity)
-        if doc is None or not doc.exists:
-            raise UnknownEntity(entity)
-        ops: list[Op] = [Put(doc.kind, entity, {DELETED: True}, doc.seen(doc.fields))]
-        calendar = doc.value("calendar")
-        if doc.kind == "event" and self._exec.working.slot(calendar, entity) is not None:
-            ops.append(Ordered(RELEASE, {"calendar": calendar, "event": entity}))
-        return self._local(ops)
+        with self.transaction():
+            doc = self.get(entity)
+            if doc is None or not doc.exists:
+                raise UnknownEntity(entity)
+            ops: list[Op] = [Put(doc.kind, entity, {DELETED: True}, doc.seen(doc.fields))]
+            calendar = doc.value("calendar")
+            if doc.kind == "event" and self._exec.working.slot(calendar, entity) is not None:
+                ops.append(Ordered(RELEASE, {"calendar": calendar, "event": entity}))
+            return self._local(ops, doc)
 
     def restore(self, entity: str) -> Write:
         """Keep an entity that was deleted concurrently with edits: supersede the deletes."""
-        doc = self.get(entity)
-        if doc is None or DELETED not in doc.fields:
-            raise UnknownEntity(entity)
-        return self._local([Put(doc.kind, entity, {}, doc.seen([DELETED]))])
+        with self.transaction():
+            doc = self.get(entity)
+            if doc is None or DELETED not in doc.fields:
+                raise UnknownEntity(entity)
+            return self._local([Put(doc.kind, entity, {}, doc.seen([DELETED]))], doc)
 
     def book(
         self,
@@ -194,30 +216,33 @@ class Replica:
 
         The outcome is tentative until the primary commits the write.
         """
-        cal = self.get(calendar)
-        if cal is None or cal.kind != "calendar" or not cal.exists:
-            raise UnknownEntity(calendar)
-        if cal.value("bookable") is not True:
-            raise InvalidWrite("bookings need a bookable calendar")
         event = event or new_id()
-        doc = self.get(event)
-        values = {**fields, "calendar": calendar}
-        seen = doc.seen(values) if doc is not None else {}
-        params = {"calendar": calendar, "event": event, "slots": [list(s) for s in slots]}
-        self._local([Put("event", event, values, seen), Ordered(BOOK, params)])
+        with self.transaction():
+            cal = self.get(calendar)
+            if cal is None or cal.kind != "calendar" or not cal.exists:
+                raise UnknownEntity(calendar)
+            if cal.value("bookable") is not True:
+                raise InvalidWrite("bookings need a bookable calendar")
+            doc = self.get(event)
+            values = {**fields, "calendar": calendar}
+            seen = doc.seen(values) if doc is not None else {}
+            params = {"calendar": calendar, "event": event, "slots": [list(s) for s in slots]}
+            self._local([Put("event", event, values, seen), Ordered(BOOK, params)], doc)
         return event
 
     def set_primary(self, device: str) -> Write:
         """Hand the primary role over; it moves once this write is committed."""
         if device not in self._devices:
             raise UnknownEntity(device)
-        return self._local([Ordered(SET_PRIMARY, {"device": device})])
+        return self._local([Ordered(SET_PRIMARY, {"device": device})], None)
 
-    def _local(self, ops: list[Op]) -> Write:
+    def _local(self, ops: list[Op], doc: Doc | None) -> Write:
+        """Stamp, check and integrate a local write; ``doc`` is the document it read."""
         stamp = next_stamp(self.clock.now(), self.vector.highest())
         write = Write(WriteId(stamp, self.device), tuple(ops))
         self._check(write, self.vector.as_dict(), set(self._devices))
-        self._integrate(_Plan(new=[(write, encode_write(write), None)]))
+        docs = {op.entity: doc for op in ops if isinstance(op, Put) and doc is not None}
+        self._integrate(_Plan(new=[(write, encode_write(write), None)], docs=docs))
         return write
 
     # -- commit, anti-entropy, truncation ------------------------------------------------------
@@ -413,22 +438,29 @@ class Replica:
         else:
             kept = self._tentative
             ids = {op.entity for w, _, _ in plan.new for op in w.ops if isinstance(op, Put)}
-            docs = store.load_docs(ids)
+            docs = plan.docs
+            docs.update(store.load_docs(ids - docs.keys()))
         for write, _, _ in plan.new:
             apply_puts(docs, write, touched)
         devices = self._devices | devices_in(docs) if touched else self._devices
 
         committed_ids = {wid for _, wid in plan.commits}
-        by_id = {w.id: w for w in kept}
+        by_id = self._by_id if snap is None else {w.id: w for w in kept}
         commits = sorted(
             [(csn, by_id[wid]) for csn, wid in plan.commits]
             + [(csn, w) for w, _, csn in plan.new if csn is not None],
             key=lambda pair: pair[0],
         )
         arrived = [w for w, _, csn in plan.new if csn is None]
-        tentative = [w for w in kept if w.id not in committed_ids]
+        if committed_ids:
+            tentative = [w for w in kept if w.id not in committed_ids]
+        else:
+            tentative = list(kept)  # a C-level copy: the common path stays cheap
         for write in arrived:
-            bisect.insort(tentative, write, key=_write_id)
+            if not tentative or tentative[-1].id < write.id:
+                tentative.append(write)
+            else:
+                bisect.insort(tentative, write, key=_write_id)
         base = None if snap is None else (snap.bookings, snap.primary)
         done = reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, base)
 
@@ -446,10 +478,14 @@ class Replica:
 
         # Only now, with the transaction durable, does the in-memory view move on.
         self._tentative = tentative
-        self._by_id = {w.id: w for w in tentative}
-        self._bytes = {w.id: self._bytes.get(w.id, b"") for w in tentative}
+        if snap is not None:
+            self._by_id = {w.id: w for w in kept}
+            self._bytes = {w.id: self._bytes[w.id] for w in kept}
+        for wid in committed_ids:
+            del self._by_id[wid], self._bytes[wid]
         for write, data, csn in plan.new:
             if csn is None:
+                self._by_id[write.id] = write
                 self._bytes[write.id] = data
         self._devices = set(devices)
         if snap is not None:
@@ -462,6 +498,7 @@ class Replica:
             self.vector = self.vector.merged({w.id.origin: w.id.stamp for w, _, _ in plan.new})
         if done is not None:
             self._exec = done.execution
+        self._generation += 1
         return Changes(
             frozenset(touched),
             tuple(w.id for w, _, _ in plan.new),

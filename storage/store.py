@@ -35,6 +35,12 @@ def _pack(value: Any) -> bytes:
     return data
 
 
+def _many(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany, which SQLite refuses for an empty list of rows."""
+    if rows:
+        conn.exec_driver_sql(sql, list(rows))
+
+
 def _unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
@@ -221,11 +227,11 @@ class SqlStore:
                 else:
                     dead[doc.kind].append((key,))
         with self.atomic() as conn:
-            conn.exec_driver_sql("INSERT OR REPLACE INTO docs (id, kind, doc) VALUES (?, ?, ?)", rows)
+            _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc) VALUES (?, ?, ?)", rows)
             for kind, kind_rows in live.items():
-                conn.exec_driver_sql(_UPSERT[kind], kind_rows)
+                _many(conn, _UPSERT[kind], kind_rows)
             for kind, keys in dead.items():
-                conn.exec_driver_sql(f"DELETE FROM {MATERIALIZED[kind].name} WHERE id = ?", keys)
+                _many(conn, f"DELETE FROM {MATERIALIZED[kind].name} WHERE id = ?", keys)
 
     def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]:
         with self._read() as conn:
@@ -245,11 +251,12 @@ class SqlStore:
                 (wid.stamp, ids.get(wid.origin) or self._origin(conn, wid.origin), csn, data)
                 for wid, csn, data in rows
             ]
-            conn.exec_driver_sql("INSERT INTO log (stamp, origin, csn, data) VALUES (?, ?, ?, ?)", params)
+            _many(conn, "INSERT INTO log (stamp, origin, csn, data) VALUES (?, ?, ?, ?)", params)
 
     def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
         with self.atomic() as conn:
-            conn.exec_driver_sql(
+            _many(
+                conn,
                 "UPDATE log SET csn = ? WHERE stamp = ? AND origin = ?",
                 [(csn, wid.stamp, self._origin_ids[wid.origin]) for csn, wid in entries],
             )
@@ -285,7 +292,8 @@ class SqlStore:
 
     def add_notices(self, notices: Sequence[Notice]) -> None:
         with self.atomic() as conn:
-            conn.exec_driver_sql(
+            _many(
+                conn,
                 "INSERT INTO notices (stamp, origin, tentative, committed) VALUES (?, ?, ?, ?)",
                 [
                     (n.write.stamp, self._origin(conn, n.write.origin), n.tentative, n.committed)
@@ -323,7 +331,8 @@ class SqlStore:
             snapshot_bookings=snap.bookings.to_wire(),
         )
         conn.exec_driver_sql("DELETE FROM snapshot_docs")
-        conn.exec_driver_sql(
+        _many(
+            conn,
             "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)",
             [(key, encode_doc(doc)) for key, doc in snap.docs.items()],
         )
@@ -331,14 +340,12 @@ class SqlStore:
     def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
         with self.atomic() as conn:
             self._write_snapshot(conn, snapshot)
-            conn.exec_driver_sql(
-                "DELETE FROM log WHERE origin = ? AND stamp <= ?",
-                [
-                    (oid, snapshot.vector[device])
-                    for device, oid in self._origin_ids.items()
-                    if snapshot.vector[device]
-                ],
-            )
+            covered = [
+                (oid, snapshot.vector[device])
+                for device, oid in self._origin_ids.items()
+                if snapshot.vector[device]
+            ]
+            _many(conn, "DELETE FROM log WHERE origin = ? AND stamp <= ?", covered)
             if docs is not None:
                 conn.exec_driver_sql("DELETE FROM docs")
                 for table in MATERIALIZED.values():

@@ -1,0 +1,59 @@
+"""Constants of the sync layer, with units and sources; tests patch them to run fast."""
+
+from typing import Final
+
+#: Wire protocol version carried in every frame header and in the zeroconf TXT ``v``.
+PROTOCOL_VERSION: Final = 1
+
+#: DNS-SD service type we announce and browse (RFC 6763 section 7: ``_service._proto``).
+SERVICE_TYPE: Final = "_localfirst._tcp.local."
+
+#: Frame header: 4-byte big-endian payload length, 1-byte version, 1-byte message type.
+FRAME_HEADER_SIZE: Final = 6
+
+#: Largest frame payload a member session accepts, in bytes (16 MiB).
+#: Bigger data (snapshots) is split into chunks well below this.
+MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+
+#: Largest frame payload accepted during pairing before both sides are authenticated,
+#: in bytes (16 KiB): a certificate, a SPAKE2 message and an HMAC fit easily, and an
+#: unauthenticated stranger cannot make us allocate more.
+MAX_PAIRING_FRAME_SIZE: Final = 16 * 1024
+
+#: Largest certificate (DER) accepted from a peer, in bytes.
+MAX_CERT_SIZE: Final = 8 * 1024
+
+#: How long a pairing code stays valid, in seconds (DESIGN.md: "expires in 2 minutes").
+PAIRING_CODE_LIFETIME_S: Final = 120.0
+
+#: Number of decimal digits in a pairing code (10**8 codes; one guess per code).
+PAIRING_CODE_DIGITS: Final = 8
+
+#: Longest time one pairing step (a read or a TLS handshake) may take, in seconds.
+PAIRING_STEP_TIMEOUT_S: Final = 10.0
+
+#: Size of one welcome chunk sent after pairing, in bytes (1 MiB).
+WELCOME_CHUNK_SIZE: Final = 1024 * 1024
+
+#: Largest welcome payload (library snapshot) a joiner accepts, in bytes (1 GiB).
+MAX_WELCOME_SIZE: Final = 1024 * 1024 * 1024
+
+#: Longest device display name exchanged in pairing, in characters.
+MAX_DEVICE_NAME_CHARS: Final = 64
+
+#: Longest human-readable abort reason exchanged in pairing, in characters.
+MAX_REASON_CHARS: Final = 200
+
+#: Length of a device id: SHA-256 hex digest of the certificate DER, in characters.
+DEVICE_ID_CHARS: Final = 64
+
+#: DNS labels are at most 63 octets (RFC 1035 section 2.3.4), so the service instance
+#: name carries a prefix of the device id; the full id travels in the TXT record.
+INSTANCE_ID_CHARS: Final = 32
+
+#: How long to wait for a service's SRV/TXT/A records when browsing, in milliseconds.
+DISCOVERY_RESOLVE_TIMEOUT_MS: Final = 3000
+
+#: Certificate file names inside the identity directory.
+CERT_FILE: Final = "device-cert.pem"
+KEY_FILE: Final = "device-key.pem"

@@ -1,0 +1,190 @@
+"""Zeroconf (mDNS/DNS-SD) announcement of this device and browsing for others.
+
+The TXT record carries only the protocol version ``v`` and the device id ``id``:
+never a user's name or a library id. Discovery is only a hint -- an answer never
+grants trust; the member channel's TLS and fingerprint checks do.
+
+Callbacks run on the asyncio event loop that called :meth:`Discovery.start`
+(zeroconf is attached to that loop, so it starts no thread of its own). A UI must
+hand them to its own thread, e.g. by a Qt signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from sync.const import (
+    DISCOVERY_RESOLVE_TIMEOUT_MS,
+    INSTANCE_ID_CHARS,
+    PROTOCOL_VERSION,
+    SERVICE_TYPE,
+)
+
+log = logging.getLogger(__name__)
+
+_DEVICE_ID = re.compile(r"[0-9a-f]{64}")
+_VERSION = re.compile(r"[0-9]{1,6}")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredPeer:
+    """A device that announced itself: where it says it listens. Not a trust decision."""
+
+    device_id: str
+    version: int
+    addresses: tuple[str, ...]
+    port: int
+
+
+def service_name(device_id: str) -> str:
+    """Return the DNS-SD instance name for a device (a DNS label holds 63 octets)."""
+    return f"{device_id[:INSTANCE_ID_CHARS]}.{SERVICE_TYPE}"
+
+
+def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[int, str] | None:
+    """Return ``(version, device_id)`` from a TXT record, or None if it is malformed."""
+    raw_version = properties.get(b"v")
+    raw_id = properties.get(b"id")
+    if raw_version is None or raw_id is None:
+        return None
+    try:
+        version, device_id = raw_version.decode("ascii"), raw_id.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not _VERSION.fullmatch(version) or not _DEVICE_ID.fullmatch(device_id):
+        return None
+    return int(version), device_id
+
+
+class Discovery:
+    """Announce this device on the chosen interfaces and report the others.
+
+    Nothing opens a socket before :meth:`start`; :meth:`stop` closes everything.
+    """
+
+    def __init__(
+        self,
+        device_id: str,
+        port: int,
+        on_peer: Callable[[DiscoveredPeer], None],
+        *,
+        interfaces: Sequence[str],
+        addresses: Sequence[str] | None = None,
+        on_peer_lost: Callable[[str], None] | None = None,
+    ) -> None:
+        """Prepare discovery.
+
+        Args:
+            device_id: this device's id, announced in TXT ``id``.
+            port: the member channel's TCP port to announce.
+            on_peer: called with each peer found or updated (never this device),
+                on the event loop that ran :meth:`start`.
+            interfaces: IP addresses of the interfaces to use, e.g. ``["127.0.0.1"]``.
+            addresses: addresses to announce; defaults to ``interfaces``.
+            on_peer_lost: called with a device id when its announcement goes away.
+        """
+        if not interfaces:
+            raise ValueError("discovery needs at least one interface address")
+        self._device_id = device_id
+        self._port = port
+        self._on_peer = on_peer
+        self._on_peer_lost = on_peer_lost
+        self._interfaces = list(interfaces)
+        self._addresses = list(addresses if addresses is not None else interfaces)
+        self._azc: AsyncZeroconf | None = None
+        self._browser: AsyncServiceBrowser | None = None
+        self._resolving: set[asyncio.Task[None]] = set()
+        self._names: dict[str, str] = {}
+
+    def service_info(self) -> AsyncServiceInfo:
+        """Return the service record this device announces."""
+        return AsyncServiceInfo(
+            SERVICE_TYPE,
+            service_name(self._device_id),
+            parsed_addresses=self._addresses,
+            port=self._port,
+            properties={"v": str(PROTOCOL_VERSION), "id": self._device_id},
+            server=f"lf-{self._device_id[:16]}.local.",
+        )
+
+    async def start(self) -> None:
+        """Open the zeroconf sockets, announce this device and start browsing."""
+        if self._azc is not None:
+            raise RuntimeError("discovery already started")
+        # use_asyncio=True attaches zeroconf to this loop instead of a thread of its own.
+        zc = Zeroconf(interfaces=self._interfaces, use_asyncio=True)
+        self._azc = AsyncZeroconf(zc=zc)
+        try:
+            registered = await self._azc.async_register_service(self.service_info())
+            await registered
+            self._browser = AsyncServiceBrowser(self._azc.zeroconf, SERVICE_TYPE, handlers=[self._on_change])
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop browsing, withdraw the announcement and close the sockets."""
+        # Browser first, so no new lookup starts while the pending ones are cancelled.
+        if self._browser is not None:
+            await self._browser.async_cancel()
+            self._browser = None
+        for task in self._resolving:
+            task.cancel()
+        for task in list(self._resolving):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._azc is not None:
+            azc, self._azc = self._azc, None
+            await azc.async_close()  # also unregisters, sending goodbye packets
+
+    def _on_change(
+        self,
+        zeroconf: Zeroconf,
+        service_type: str,
+        name: str,
+        state_change: ServiceStateChange,
+    ) -> None:
+        """Handle a browser event (zeroconf calls this on its loop, i.e. ours)."""
+        if state_change is ServiceStateChange.Removed:
+            device_id = self._names.pop(name, None)
+            if device_id is not None and self._on_peer_lost is not None:
+                self._call(self._on_peer_lost, device_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._resolve(zeroconf, service_type, name))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve(self, zeroconf: Zeroconf, service_type: str, name: str) -> None:
+        """Fetch a service's records and report it if it is a well-formed peer."""
+        info = AsyncServiceInfo(service_type, name)
+        if not await info.async_request(zeroconf, DISCOVERY_RESOLVE_TIMEOUT_MS):
+            log.debug("could not resolve %s", name)
+            return
+        parsed = parse_txt(info.properties)
+        if parsed is None or info.port is None:
+            log.debug("ignoring malformed announcement %s", name)
+            return
+        version, device_id = parsed
+        if device_id == self._device_id:
+            return
+        self._names[name] = device_id
+        peer = DiscoveredPeer(device_id, version, tuple(info.parsed_scoped_addresses()), info.port)
+        self._call(self._on_peer, peer)
+
+    @staticmethod
+    def _call(callback: Callable[[_T], None], arg: _T) -> None:
+        """Run a user callback; its failure must not break zeroconf's processing."""
+        try:
+            callback(arg)
+        except Exception:
+            log.exception("discovery callback failed")

@@ -1,0 +1,477 @@
+"""Pairing two devices by a one-time short code (SPAKE2 plus key confirmation).
+
+The inviting device shows a code and opens a TLS 1.3 listener only while the code
+is valid; the first connection consumes the code, right or wrong, and closes the
+listener. The conversation, over that TLS connection:
+
+1. joiner -> inviter ``PAIR_HELLO``: joiner certificate DER, SPAKE2 message (side A).
+2. inviter -> joiner ``PAIR_PAKE``: SPAKE2 message (side B) and
+   ``HMAC(K, inviter-role | inviter fingerprint | joiner fingerprint)``.
+3. joiner checks it against the certificate the TLS server actually presented, then
+   sends ``PAIR_CONFIRM``: ``C = HMAC(K, joiner-role | joiner fp | inviter fp)``, a
+   signature over ``C`` by the key of the certificate sent in step 1, and its name.
+4. inviter checks both against the certificate sent in step 1, then sends
+   ``PAIR_WELCOME`` (its name, payload size) and ``PAIR_WELCOME_CHUNK`` frames.
+5. joiner -> inviter ``PAIR_DONE``.
+
+The TLS server proves its key in the handshake; the joiner, which presents no TLS
+certificate (the listener cannot ask for an unknown one), proves its key by the
+signature. Without the code nobody can compute K, so a guesser or a man in the middle (whose
+TLS certificate differs from the inviter's) fails one confirmation and learns
+nothing; either side sends ``PAIR_ABORT`` with a reason when it gives up. Only a
+completed exchange returns a :class:`PairedPeer` whose certificate the caller pins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography import x509
+from spake2 import SPAKE2_A, SPAKE2_B
+
+from sync.const import (
+    MAX_DEVICE_NAME_CHARS,
+    MAX_PAIRING_FRAME_SIZE,
+    MAX_WELCOME_SIZE,
+    PAIRING_CODE_DIGITS,
+    PAIRING_CODE_LIFETIME_S,
+    PAIRING_STEP_TIMEOUT_S,
+    WELCOME_CHUNK_SIZE,
+)
+from sync.frames import Frame, FrameError, encode_frame, read_frame
+from sync.identity import Identity, cert_der_to_pem, fingerprint, verify_signature
+from sync.messages import (
+    MessageError,
+    MessageType,
+    PairAbort,
+    PairConfirm,
+    PairDone,
+    PairHello,
+    PairPake,
+    PairWelcome,
+    expect_type,
+)
+from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
+
+log = logging.getLogger(__name__)
+
+# SPAKE2 identities and key-confirmation role labels: fixed and distinct; fingerprints
+# are hex and cannot contain "|", so "role | own fp | peer fp" parses one way only.
+_ID_JOINER = b"localfirst-pair-joiner-v1"
+_ID_INVITER = b"localfirst-pair-inviter-v1"
+_PASSWORD_CONTEXT = b"localfirst-pairing-code-v1:"
+_PROOF_CONTEXT = b"localfirst-pair-joiner-key-proof-v1:"
+
+# Everything that can go wrong on the wire during an exchange.
+_WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, PeerNotTrusted)
+
+
+class PairingError(Exception):
+    """Pairing failed; nothing was pinned. The message says why, for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairedPeer:
+    """The other device of a completed pairing: the certificate to pin, and its name."""
+
+    device_id: str
+    cert_der: bytes
+    name: str
+
+    @property
+    def cert_pem(self) -> bytes:
+        """The certificate as PEM, ready for the TLS contexts' trust anchors."""
+        return cert_der_to_pem(self.cert_der)
+
+
+class _Spake(Protocol):
+    """The part of ``spake2.SPAKE2_A``/``SPAKE2_B`` used here."""
+
+    def start(self) -> bytes: ...
+    def finish(self, inbound_message: bytes) -> bytes: ...
+
+
+def new_code() -> str:
+    """Return a fresh random pairing code of decimal digits."""
+    return f"{secrets.randbelow(10**PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
+
+
+def normalize_code(text: str) -> str:
+    """Return the code the user typed without spaces or dashes.
+
+    Raises:
+        PairingError: it is not a code; checked before connecting, so a typo does not
+            burn the one try.
+    """
+    code = "".join(ch for ch in text if ch not in " -\t")
+    if len(code) != PAIRING_CODE_DIGITS or not (code.isascii() and code.isdigit()):
+        raise PairingError(f"a pairing code is {PAIRING_CODE_DIGITS} digits")
+    return code
+
+
+def _password(code: str) -> bytes:
+    """Return the SPAKE2 password for a normalised code."""
+    return _PASSWORD_CONTEXT + code.encode("ascii")
+
+
+def _confirmation(key: bytes, role: bytes, own_fp: str, peer_fp: str) -> bytes:
+    """Return HMAC-SHA256(K, role | own fingerprint | peer fingerprint)."""
+    message = b"|".join((role, own_fp.encode("ascii"), peer_fp.encode("ascii")))
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _finish(spake: _Spake, inbound: bytes) -> bytes:
+    """Run the second SPAKE2 step, turning its errors on hostile input into ours."""
+    try:
+        return spake.finish(inbound)
+    except Exception as exc:  # spake2 raises several types on malformed messages
+        raise PairingError(f"the other device sent a malformed SPAKE2 message ({exc})") from None
+
+
+def _check_cert(cert_der: bytes, own_fp: str) -> str:
+    """Check ``cert_der`` parses and is not our own certificate; return its fingerprint."""
+    try:
+        x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        raise PairingError("the other device's certificate is not valid X.509") from None
+    peer_fp = fingerprint(cert_der)
+    if peer_fp == own_fp:
+        raise PairingError("the other device presented this device's own certificate")
+    return peer_fp
+
+
+def _display_name(name: str) -> str:
+    """Return ``name`` made acceptable to the peer's message checks."""
+    return "".join(ch for ch in name if ch.isprintable())[:MAX_DEVICE_NAME_CHARS]
+
+
+async def _read(
+    reader: asyncio.StreamReader, timeout: float, max_size: int = MAX_PAIRING_FRAME_SIZE
+) -> Frame:
+    """Read one frame within ``timeout``; a ``PAIR_ABORT`` becomes a PairingError."""
+    async with asyncio.timeout(timeout):
+        frame = await read_frame(reader, max_size)
+    if frame.type == MessageType.PAIR_ABORT:
+        reason = PairAbort.decode(frame).reason
+        raise PairingError(f"the other device gave up: {reason}")
+    return frame
+
+
+async def _send(
+    writer: asyncio.StreamWriter,
+    message: PairHello | PairPake | PairConfirm | PairWelcome | PairDone | PairAbort,
+) -> None:
+    """Send one message frame."""
+    writer.write(encode_frame(*message.encode(), max_size=MAX_PAIRING_FRAME_SIZE))
+    await writer.drain()
+
+
+async def _abort(writer: asyncio.StreamWriter, reason: str) -> None:
+    """Tell the other device why we give up, if the connection still allows it."""
+    with contextlib.suppress(*_WIRE_ERRORS):
+        async with asyncio.timeout(1.0):
+            await _send(writer, PairAbort(reason))
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection without letting a dead peer hold us up."""
+    writer.close()
+    with contextlib.suppress(*_WIRE_ERRORS):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+class Invitation:
+    """The inviting side: a one-time code and a listener open only while it is valid.
+
+    Use ``async with Invitation(...) as inv`` (or :meth:`start` and :meth:`aclose`),
+    show ``inv.code`` and ``await inv.wait()``. Nothing opens a socket before
+    :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        welcome: Callable[[str], bytes],
+        *,
+        host: str = "127.0.0.1",
+        lifetime: float = PAIRING_CODE_LIFETIME_S,
+        step_timeout: float = PAIRING_STEP_TIMEOUT_S,
+    ) -> None:
+        """Prepare an invitation.
+
+        Args:
+            identity: this device's identity; its name is sent to the joiner.
+            welcome: called with the joiner's device id once both confirmations
+                verified; returns the bytes the joiner receives (the library
+                snapshot). It runs on the event loop, so it should be quick.
+            host: address to listen on.
+            lifetime: seconds the code stays valid after :meth:`start`.
+            step_timeout: seconds each step of the exchange may take.
+        """
+        self.code = new_code()
+        self._identity = identity
+        self._welcome = welcome
+        self._host = host
+        self._lifetime = lifetime
+        self._step_timeout = step_timeout
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._expiry: asyncio.TimerHandle | None = None
+        self._handler: asyncio.Task[None] | None = None
+        self._consumed = False
+        self._done = asyncio.Event()
+        self._peer: PairedPeer | None = None
+        self._error: PairingError | None = None
+
+    @property
+    def port(self) -> int:
+        """The listener's TCP port (after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("invitation not started")
+        return self._port
+
+    async def start(self) -> None:
+        """Open the pairing listener and start the code's lifetime."""
+        if self._server is not None or self._consumed:
+            raise RuntimeError("an invitation starts once")
+        self._server = await asyncio.start_server(
+            self._on_connect,
+            self._host,
+            0,
+            ssl=pairing_server_context(self._identity),
+            ssl_handshake_timeout=self._step_timeout,
+        )
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        self._expiry = asyncio.get_running_loop().call_later(self._lifetime, self._expire)
+        log.info("pairing listener open on %s:%d", self._host, self.port)
+
+    async def wait(self) -> PairedPeer:
+        """Wait for the one pairing attempt and return the joiner to pin.
+
+        Raises:
+            PairingError: the attempt failed, the code expired or the invitation closed.
+        """
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._peer is not None
+        return self._peer
+
+    def close(self) -> None:
+        """Withdraw the code: stop listening and end any attempt in progress."""
+        self._consume()
+        if self._handler is not None and not self._done.is_set():
+            self._handler.cancel()
+        self._finish(error=PairingError("the invitation was closed"))
+
+    async def aclose(self) -> None:
+        """Close and wait until the listener and any connection are gone."""
+        self.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self._handler is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._handler
+
+    async def __aenter__(self) -> Invitation:
+        """Start the invitation."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the invitation."""
+        await self.aclose()
+
+    def _consume(self) -> None:
+        """Use up the code: no further connection is accepted."""
+        self._consumed = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._server is not None:
+            self._server.close()
+
+    def _finish(self, peer: PairedPeer | None = None, error: PairingError | None = None) -> None:
+        """Record the outcome once."""
+        if self._done.is_set():
+            return
+        self._peer, self._error = peer, error
+        self._done.set()
+
+    def _expire(self) -> None:
+        """The lifetime ran out before anyone tried the code."""
+        if not self._consumed:
+            self._consume()
+            log.info("pairing code expired unused")
+            self._finish(error=PairingError("the pairing code expired"))
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Run the one pairing attempt; later connections are turned away."""
+        try:
+            if not self._consumed:
+                self._consume()
+                self._handler = asyncio.current_task()
+                await self._attempt(reader, writer)
+        except asyncio.CancelledError:
+            # Only close() cancels an attempt. asyncio logs an error for a connection
+            # callback whose task ends cancelled, so this one ends normally instead.
+            self._finish(error=PairingError("the invitation was closed"))
+            writer.close()
+        else:
+            await _close(writer)
+
+    async def _attempt(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Run the exchange and record its outcome."""
+        try:
+            peer = await self._exchange(reader, writer)
+        except PairingError as exc:
+            await _abort(writer, str(exc))
+            log.warning("pairing failed: %s", exc)
+            self._finish(error=exc)
+        except _WIRE_ERRORS as exc:
+            error = PairingError(f"pairing connection failed: {exc or type(exc).__name__}")
+            log.warning("%s", error)
+            self._finish(error=error)
+        else:
+            log.info("paired with device %s (%s)", peer.device_id, peer.name)
+            self._finish(peer=peer)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> PairedPeer:
+        """The inviter's side of the conversation in the module docstring."""
+        own_fp = self._identity.device_id
+        timeout = self._step_timeout
+        hello = PairHello.decode(await _read(reader, timeout))
+        joiner_fp = _check_cert(hello.cert_der, own_fp)
+        spake = SPAKE2_B(_password(self.code), idA=_ID_JOINER, idB=_ID_INVITER)
+        outbound = spake.start()
+        key = _finish(spake, hello.pake)
+        await _send(writer, PairPake(outbound, _confirmation(key, _ID_INVITER, own_fp, joiner_fp)))
+
+        confirm = PairConfirm.decode(await _read(reader, timeout))
+        expected = _confirmation(key, _ID_JOINER, joiner_fp, own_fp)
+        if not hmac.compare_digest(confirm.confirm, expected):
+            raise PairingError(
+                "key confirmation failed: the code entered was wrong or the certificate was tampered with"
+            )
+        if not verify_signature(hello.cert_der, confirm.signature, _PROOF_CONTEXT + expected):
+            raise PairingError("the joining device did not prove it holds its certificate's key")
+
+        try:
+            payload = self._welcome(joiner_fp)
+        except Exception as exc:
+            log.exception("welcome callback failed")
+            raise PairingError(f"the inviting device could not prepare the library: {exc}") from exc
+        if len(payload) > MAX_WELCOME_SIZE:
+            raise PairingError(f"welcome payload of {len(payload)} bytes is too large")
+        await _send(writer, PairWelcome(_display_name(self._identity.name), len(payload)))
+        view = memoryview(payload)
+        for start in range(0, len(payload), WELCOME_CHUNK_SIZE):
+            chunk = bytes(view[start : start + WELCOME_CHUNK_SIZE])
+            writer.write(encode_frame(MessageType.PAIR_WELCOME_CHUNK, chunk, max_size=WELCOME_CHUNK_SIZE))
+            async with asyncio.timeout(timeout):
+                await writer.drain()
+        PairDone.decode(await _read(reader, timeout))
+        return PairedPeer(joiner_fp, hello.cert_der, confirm.name)
+
+
+async def join(
+    code: str,
+    host: str,
+    port: int,
+    identity: Identity,
+    *,
+    step_timeout: float = PAIRING_STEP_TIMEOUT_S,
+) -> tuple[PairedPeer, bytes]:
+    """Pair with the inviting device listening at ``host:port`` using its code.
+
+    Args:
+        code: the code the inviting device shows (spaces and dashes are ignored).
+        host: the inviting device's address.
+        port: its pairing listener's port.
+        identity: this device's identity; its certificate and name are sent.
+        step_timeout: seconds each step of the exchange may take.
+
+    Returns:
+        The inviting device (certificate to pin) and the welcome bytes it sent.
+
+    Raises:
+        PairingError: the code is malformed, wrong, expired or used, the connection
+            failed, or the other side misbehaved. Nothing is to be pinned then.
+        IdentityError: this device's key file is unreadable.
+    """
+    password = _password(normalize_code(code))
+    try:
+        async with asyncio.timeout(step_timeout):
+            reader, writer = await asyncio.open_connection(
+                host,
+                port,
+                ssl=pairing_client_context(),
+                ssl_handshake_timeout=step_timeout,
+            )
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        raise PairingError(
+            f"cannot reach the inviting device at {host}:{port} "
+            f"(the code may have expired or been used): {exc or type(exc).__name__}"
+        ) from exc
+    try:
+        return await _join_exchange(reader, writer, password, identity, step_timeout)
+    except PairingError as exc:
+        await _abort(writer, str(exc))
+        log.warning("pairing failed: %s", exc)
+        raise
+    except _WIRE_ERRORS as exc:
+        error = PairingError(f"pairing connection failed: {exc or type(exc).__name__}")
+        log.warning("%s", error)
+        raise error from exc
+    finally:
+        await _close(writer)
+
+
+async def _join_exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    password: bytes,
+    identity: Identity,
+    timeout: float,
+) -> tuple[PairedPeer, bytes]:
+    """The joiner's side of the conversation in the module docstring."""
+    own_fp = identity.device_id
+    inviter_der = peer_cert_der(writer.get_extra_info("ssl_object"))
+    inviter_fp = _check_cert(inviter_der, own_fp)
+    spake = SPAKE2_A(password, idA=_ID_JOINER, idB=_ID_INVITER)
+    await _send(writer, PairHello(identity.cert_der, spake.start()))
+
+    pake = PairPake.decode(await _read(reader, timeout))
+    key = _finish(spake, pake.pake)
+    expected = _confirmation(key, _ID_INVITER, inviter_fp, own_fp)
+    if not hmac.compare_digest(pake.confirm, expected):
+        raise PairingError(
+            "key confirmation failed: the code was wrong, or another device is "
+            "between this one and the inviting device"
+        )
+    confirm = _confirmation(key, _ID_JOINER, own_fp, inviter_fp)
+    proof = identity.sign(_PROOF_CONTEXT + confirm)
+    await _send(writer, PairConfirm(confirm, proof, _display_name(identity.name)))
+
+    welcome = PairWelcome.decode(await _read(reader, timeout))
+    if welcome.size > MAX_WELCOME_SIZE:
+        raise PairingError(f"welcome payload of {welcome.size} bytes is too large")
+    received = bytearray()
+    while len(received) < welcome.size:
+        frame = await _read(reader, timeout, max_size=WELCOME_CHUNK_SIZE)
+        expect_type(frame, MessageType.PAIR_WELCOME_CHUNK)
+        # An empty chunk would let a peer keep us waiting forever without progress.
+        if not frame.payload or len(received) + len(frame.payload) > welcome.size:
+            raise PairingError("the welcome payload does not match its announced size")
+        received += frame.payload
+    await _send(writer, PairDone())
+    return PairedPeer(inviter_fp, inviter_der, welcome.name), bytes(received)
