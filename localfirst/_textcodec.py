@@ -9,7 +9,6 @@ never half-applies.
 from __future__ import annotations
 
 import zlib
-from array import array
 from itertools import accumulate, chain, compress
 from operator import add, mul, sub
 from typing import Any, NamedTuple
@@ -120,16 +119,16 @@ def encode_ops(ops: TextOps | list[Op]) -> bytes:
     return bytes((OPS_FORMAT,)) + body
 
 
-def _unpack(data: bytes, fmt: int, what: str) -> Any:
-    if not isinstance(data, bytes | bytearray | memoryview) or len(data) < 2:
-        raise TextFormatError(f"{what}: too short or not bytes")
+def _unpack(data: object, fmt: int, what: str) -> Any:
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise TextFormatError(f"{what}: expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+    if len(data) < 2:
+        raise TextFormatError(f"{what}: too short ({len(data)} bytes)")
     if data[0] != fmt:
         raise TextFormatError(f"{what}: unknown format version {data[0]} (expected {fmt})")
-    return memoryview(data)[1:]
-
-
-def _is_nat(x: object) -> bool:
-    return type(x) is int and x >= 0
+    return data[1:]
 
 
 def decode_ops(data: bytes) -> TextOps:
@@ -139,59 +138,65 @@ def decode_ops(data: bytes) -> TextOps:
         obj = msgpack.unpackb(body, raw=False, use_list=True)
     except Exception as exc:
         raise TextFormatError(f"text ops: undecodable msgpack ({exc})") from exc
-    if not (isinstance(obj, list) and len(obj) == 2):
+    if not (type(obj) is list and len(obj) == 2):
         raise TextFormatError("text ops: expected [agents, rows]")
     table, rows = obj
-    if not (isinstance(table, list) and all(type(a) is str and a for a in table)):
+    if not (type(table) is list and all(type(a) is str and a for a in table)):
         raise TextFormatError("text ops: bad agent table")
-    if not isinstance(rows, list):
+    if type(rows) is not list:
         raise TextFormatError("text ops: bad rows")
-    n_agents = len(table)
+    # Dict lookups resolve agent indexes and reject out-of-range ones at once.
+    names: dict[int, str] = dict(enumerate(table))
+    origins: dict[int, str | None] = {**names, -1: None}
     out = TextOps()
+    append = out.append
     for row in rows:
-        if not isinstance(row, list):
+        if type(row) is not list:
             raise TextFormatError("text ops: row is not a list")
-        if len(row) == 7:
-            a, seq, la, ls, ra, rs, text = row
-            if not (
-                type(a) is int
-                and 0 <= a < n_agents
-                and _is_nat(seq)
-                and type(la) is int
-                and -1 <= la < n_agents
-                and _is_nat(ls)
-                and type(ra) is int
-                and -1 <= ra < n_agents
-                and _is_nat(rs)
-                and type(text) is str
-                and text
-            ):
-                raise TextFormatError(f"text ops: bad insert row {row!r}")
-            out.append(
-                Insert(
-                    table[a],
-                    seq,
-                    None if la < 0 else (table[la], ls),
-                    None if ra < 0 else (table[ra], rs),
-                    text,
+        try:
+            if len(row) == 7:
+                a, seq, la, ls, ra, rs, text = row
+                agent = names[a]
+                lagent = origins[la]
+                ragent = origins[ra]
+                if (
+                    type(seq) is not int
+                    or type(ls) is not int
+                    or type(rs) is not int
+                    or type(text) is not str
+                    or seq < 0
+                    or ls < 0
+                    or rs < 0
+                    or not text
+                ):
+                    raise TextFormatError(f"text ops: bad insert row {row!r}")
+                append(
+                    Insert(
+                        agent,
+                        seq,
+                        None if lagent is None else (lagent, ls),
+                        None if ragent is None else (ragent, rs),
+                        text,
+                    )
                 )
-            )
-        elif len(row) == 5:
-            a, seq, ta, ts, n = row
-            if not (
-                type(a) is int
-                and 0 <= a < n_agents
-                and _is_nat(seq)
-                and type(ta) is int
-                and 0 <= ta < n_agents
-                and _is_nat(ts)
-                and type(n) is int
-                and n > 0
-            ):
-                raise TextFormatError(f"text ops: bad delete row {row!r}")
-            out.append(Delete(table[a], seq, table[ta], ts, n))
-        else:
-            raise TextFormatError(f"text ops: row of unexpected length {len(row)}")
+            elif len(row) == 5:
+                a, seq, ta, ts, n = row
+                agent = names[a]
+                tagent = names[ta]
+                if (
+                    type(seq) is not int
+                    or type(ts) is not int
+                    or type(n) is not int
+                    or seq < 0
+                    or ts < 0
+                    or n <= 0
+                ):
+                    raise TextFormatError(f"text ops: bad delete row {row!r}")
+                append(Delete(agent, seq, tagent, ts, n))
+            else:
+                raise TextFormatError(f"text ops: row of unexpected length {len(row)}")
+        except (KeyError, TypeError) as exc:
+            raise TextFormatError(f"text ops: bad agent index in row {row!r}") from exc
     return out
 
 
@@ -266,13 +271,15 @@ class LoadedState(NamedTuple):
 
 
 def _ints(col: object, name: str) -> list[int]:
-    if not isinstance(col, list):
+    if type(col) is not list:
         raise TextFormatError(f"text state: column {name} is not a list")
     try:
-        # array() checks every element is a 64-bit integer, in C.
-        array("q", col)
-    except (TypeError, OverflowError) as exc:
+        # sum() runs in C; it fails on non-numbers and turns float if any is.
+        total = sum(col)
+    except TypeError as exc:
         raise TextFormatError(f"text state: column {name} holds non-integers") from exc
+    if type(total) is not int:
+        raise TextFormatError(f"text state: column {name} holds non-integers")
     return col
 
 

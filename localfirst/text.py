@@ -20,6 +20,13 @@ Layout, chosen for an editor's hot path in pure Python:
   lookup at all.
 * The id -> item index (per agent, sorted starts + bisect) is built only when
   a remote operation first needs it; purely local editing never pays for it.
+
+Deleted characters keep their id and position (tombstones) but not their
+content. Deletes are logged as runs (a backspace burst is one run) because
+peers that lack them must still be told; ``encode_state`` stores the items,
+the live text and that log, deflated, so loading is a bulk decode, not a
+replay. Received ops whose predecessors are missing wait in memory only:
+``encode_state`` does not save them.
 """
 
 from __future__ import annotations
@@ -358,8 +365,8 @@ class TextDoc:
 
         Returns the index of the first item after the (merged) tombstone.
         """
-        if ii + 1 < len(items) and self._merge_pair(items, ii):
-            pass
+        if ii + 1 < len(items):
+            self._merge_pair(items, ii)
         if ii and self._merge_pair(items, ii - 1):
             return ii
         return ii + 1
@@ -493,12 +500,12 @@ class TextDoc:
 
         Already integrated ops (or parts of ops) are ignored.
         """
-        for op in ops:
+        queue: list[Op] = list(ops)
+        for op in queue:
             if type(op) is not Insert and type(op) is not Delete:
                 raise TypeError(f"not a text operation: {op!r}")
         self._fast_pos = -1
         vv = self._vv
-        queue: list[Op] = list(ops)
         i = 0
         changed = False
         while i < len(queue):
@@ -689,6 +696,11 @@ class TextDoc:
 
     def _integrate_delete(self, ta: str, ts: int, n: int) -> None:
         end = ts + n
+        # Check every target exists first, so a bogus op changes nothing.
+        t = ts
+        while t < end:
+            it, off = self._lookup(ta, t)
+            t += it[LEN] - off
         while ts < end:
             it, off = self._lookup(ta, ts)
             blk = it[BLOCK]
@@ -714,17 +726,17 @@ class TextDoc:
 
     # --------------------------------------------------------------- sync
 
-    def ops_since(self, version: dict[str, int], until: dict[str, int] | None = None) -> TextOps:
-        """Ops a peer at ``version`` lacks (optionally only those below ``until``).
+    def ops_since(self, version: dict[str, int]) -> TextOps:
+        """The ops a peer at ``version`` lacks, to be applied as one batch.
 
-        Deleted characters are resent with placeholder content; their deletes
-        are always in the same batch, so the placeholder is never visible.
+        Deleted characters are resent with placeholder content (it is not
+        kept); their deletes are in the same batch, so it never shows.
         """
         out = TextOps()
         idx = self._get_index()
         for agent, have in self._vv.items():
             base = version.get(agent, 0)
-            top = have if until is None else min(have, until.get(agent, 0))
+            top = have
             if base >= top:
                 continue
             mine: list[Op] = []
