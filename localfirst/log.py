@@ -8,13 +8,26 @@ the committed booking state in CSN order, then tentatively in ``(stamp, origin)`
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, procedure
 from .crdtmap import Doc
 from .errors import InvalidWrite
+from .records import Snapshot
 from .write import Put, Write, WriteId
+
+
+def genesis_chain(library: str) -> bytes:
+    """The chain hash of an empty committed log."""
+    return hashlib.sha256(b"localfirst-chain:" + library.encode()).digest()
+
+
+def chain_next(chain: bytes, write: bytes) -> bytes:
+    """The hash chained over the committed log: two replicas with equal hashes at CSN n hold
+    byte-identical committed logs up to n."""
+    return hashlib.sha256(chain + write).digest()
 
 
 def apply_puts(docs: dict[str, Doc], write: Write, touched: set[str] | None = None) -> None:
@@ -90,7 +103,8 @@ def reorder(
     tentative: list[Write],
     arrived: list[Write],
     devices: Collection[str],
-    base: tuple[BookingState, str] | None = None,
+    snapshot: Snapshot | None = None,
+    folded: Iterable[Write] = (),
 ) -> Reordered | None:
     """Bring the booking state up to date after writes were committed or arrived.
 
@@ -99,29 +113,35 @@ def reorder(
         commits: newly committed writes, in CSN order.
         tentative: the whole tentative suffix after the batch, in ``(stamp, origin)`` order.
         arrived: the tentative writes new in this batch.
-        base: committed (bookings, primary) to restart from, when a snapshot replaced them.
+        snapshot: a snapshot that replaced the committed state, to restart from.
+        folded: tentative writes the snapshot committed (their outcomes come from it).
 
     Returns None when no order-sensitive write is affected (the common, fast case).
     """
     commits_ordered = any(w.ordered for w in commits)
     arrived_ordered = [w.id for w in arrived if w.ordered]
-    if base is None and not commits_ordered and not arrived_ordered:
+    if snapshot is None and not commits_ordered and not arrived_ordered:
         return None
-    if base is not None or commits_ordered:
+    if snapshot is not None or commits_ordered:
         # Commitment may reorder: undo every tentative execution, run the commits for good,
         # redo the tentative suffix.
-        committed, primary = base if base is not None else (current.committed, current.primary)
+        committed, primary = current.committed, current.primary
+        decided: list[tuple[WriteId, int]] = []
+        if snapshot is not None:
+            committed, primary = snapshot.bookings, snapshot.primary
+            decided = [(w.id, snapshot.outcomes[w.id]) for w in folded if w.id in snapshot.outcomes]
         committed = committed.copy()
-        outcomes: list[tuple[WriteId, int, bool]] = []
-        notices = []
         for write in commits:
             outcome, primary = commit_ordered(committed, primary, write, devices)
-            if outcome is None:
-                continue
-            outcomes.append((write.id, outcome, True))
-            before = current.tentative_outcomes.get(write.id)
+            if outcome is not None:
+                decided.append((write.id, outcome))
+        outcomes: list[tuple[WriteId, int, bool]] = []
+        notices = []
+        for wid, outcome in decided:
+            outcomes.append((wid, outcome, True))
+            before = current.tentative_outcomes.get(wid)
             if before is not None and before != outcome:
-                notices.append(Notice(write.id, before, outcome))
+                notices.append(Notice(wid, before, outcome))
         execution = Execution(committed, primary, committed.copy())
         outcomes += redo(execution, tentative, None)
         return Reordered(execution, outcomes, notices, committed_changed=True)

@@ -36,6 +36,10 @@ class Snapshot:
     primary: str
     docs: dict[str, Doc]
     bookings: BookingState = field(default_factory=BookingState)
+    #: The hash chained over the committed log up to ``csn`` (see ``log.chain_next``).
+    chain: bytes = b""
+    #: Committed outcomes of the order-sensitive writes folded into this snapshot.
+    outcomes: dict[WriteId, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +106,18 @@ def snapshot_to_wire(snap: Snapshot) -> list[Any]:
         snap.primary,
         {k: doc_to_wire(d) for k, d in snap.docs.items()},
         snap.bookings.to_wire(),
+        snap.chain,
+        [[w.stamp, w.origin, o] for w, o in snap.outcomes.items()],
     ]
 
 
 def snapshot_from_wire(raw: Any) -> Snapshot:
     try:
-        library, csn, vector, primary, docs, bookings = raw
+        library, csn, vector, primary, docs, bookings, chain, outcomes = raw
         if type(library) is not str or type(csn) is not int or type(primary) is not str:
             raise TypeError("bad header")
+        if type(chain) is not bytes:
+            raise TypeError("bad chain hash")
         return Snapshot(
             library,
             csn,
@@ -117,6 +125,8 @@ def snapshot_from_wire(raw: Any) -> Snapshot:
             primary,
             {k: doc_from_wire(d) for k, d in docs.items()},
             BookingState.from_wire(bookings),
+            chain,
+            {WriteId(s, o): out for s, o, out in outcomes},
         )
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise WriteFormatError(f"malformed snapshot: {exc}") from None
@@ -171,3 +181,14 @@ def decode_batch(data: bytes) -> Batch:
         raise WriteFormatError("malformed batch: tentative writes must be bytes")
     snap = None if raw[1] is None else snapshot_from_wire(raw[1])
     return Batch(snap, _entries(raw[2]), list(raw[3]))
+
+
+def encode_welcome(snapshot: Snapshot, batch: Batch) -> bytes:
+    return _pack([RECORD_FORMAT, snapshot_to_wire(snapshot), encode_batch(batch)])
+
+
+def decode_welcome(data: bytes) -> tuple[Snapshot, Batch]:
+    raw = _unpack(data, "welcome")
+    if len(raw) != 3 or type(raw[2]) is not bytes:
+        raise WriteFormatError("malformed welcome")
+    return snapshot_from_wire(raw[1]), decode_batch(raw[2])

@@ -26,8 +26,25 @@ from .errors import (
     UnknownOrigin,
     WriteFormatError,
 )
-from .log import Execution, Reordered, apply_puts, commit_ordered, devices_in, redo, reorder
-from .records import Batch, CommitEntry, Snapshot, Summary
+from .log import (
+    Execution,
+    Reordered,
+    apply_puts,
+    chain_next,
+    commit_ordered,
+    devices_in,
+    genesis_chain,
+    redo,
+    reorder,
+)
+from .records import (
+    Batch,
+    CommitEntry,
+    Snapshot,
+    Summary,
+    decode_welcome,
+    encode_welcome,
+)
 from .store import Store
 from .vector import VersionVector
 from .write import Op, Ordered, Put, Value, Write, WriteId, decode_write, encode_write
@@ -97,6 +114,7 @@ class Replica:
         self.device = head.device
         self.library = head.library
         self.csn = head.csn
+        self.chain = head.chain  # hash chained over the committed log up to self.csn
         self.vector = head.vector
         self._snap_csn = head.snapshot_csn
         self._tentative: list[Write] = []
@@ -142,7 +160,7 @@ class Replica:
         docs = {library: Doc("library", {"name": [(0, "", name)]})}
         for dev, dev_name in {device: device_name, **(members or {})}.items():
             docs[dev] = Doc("device", {"name": [(0, "", dev_name)]})
-        genesis = Snapshot(library, 0, VersionVector(), device, docs)
+        genesis = Snapshot(library, 0, VersionVector(), device, docs, chain=genesis_chain(library))
         return cls.join(store, device, genesis, clock)
 
     @classmethod
@@ -168,6 +186,32 @@ class Replica:
 
     def summary(self) -> Summary:
         return Summary(self.vector, self.csn)
+
+    def chain_at(self, csn: int) -> bytes | None:
+        """The hash chained over the committed log up to ``csn`` (None once truncated away).
+
+        Equal hashes at CSN n prove two replicas hold byte-identical committed logs up to n.
+        """
+        if csn == self.csn:
+            return self.chain
+        return self._store.chain_at(csn) if 0 <= csn < self.csn else None
+
+    def welcome(self) -> bytes:
+        """What a device joining by pairing receives: the snapshot and every write after it.
+
+        The joiner then holds the write that added it as a member, so its own stamps come
+        after it and no replica ever sees the joiner's writes before its membership.
+        """
+        snap = self._store.snapshot()
+        return encode_welcome(snap, self.batch_for(Summary(snap.vector, snap.csn)))
+
+    @classmethod
+    def from_welcome(cls, store: Store, device: str, data: bytes, clock: Clock | None = None) -> Replica:
+        """Make this store a replica of the library a welcome describes (see ``welcome``)."""
+        snap, batch = decode_welcome(data)
+        replica = cls.join(store, device, snap, clock)
+        replica.receive(batch)
+        return replica
 
     # -- local writes --------------------------------------------------------------------------
 
@@ -286,14 +330,19 @@ class Replica:
         snap = self._store.snapshot()
         docs = {k: d.copy() for k, d in snap.docs.items()}
         bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
+        outcomes = dict(snap.outcomes)
         for csn, wid, data in self._store.committed_after(snap.csn):
             if csn > upto:
                 break
             write = decode_write(data)
             apply_puts(docs, write)
-            _, primary = commit_ordered(bookings, primary, write, devices_in(docs))
+            outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
+            if outcome is not None:
+                outcomes[wid] = outcome
             vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
-        new = Snapshot(self.library, upto, VersionVector(vector), primary, docs, bookings)
+        chain = self._store.chain_at(upto)
+        assert chain is not None, "every committed row carries its chain hash"
+        new = Snapshot(self.library, upto, VersionVector(vector), primary, docs, bookings, chain, outcomes)
         with self._store.atomic():
             self._store.replace_snapshot(new, None)
         self._snap_csn = upto
@@ -452,17 +501,21 @@ class Replica:
             key=lambda pair: pair[0],
         )
         arrived = [w for w, _, csn in plan.new if csn is None]
-        if committed_ids:
-            tentative = [w for w in kept if w.id not in committed_ids]
-        else:
-            tentative = list(kept)  # a C-level copy: the common path stays cheap
+        # Without commits a C-level copy keeps the common path cheap.
+        tentative = [w for w in kept if w.id not in committed_ids] if committed_ids else list(kept)
         for write in arrived:
             if not tentative or tentative[-1].id < write.id:
                 tentative.append(write)
             else:
                 bisect.insort(tentative, write, key=_write_id)
-        base = None if snap is None else (snap.bookings, snap.primary)
-        done = reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, base)
+        folded = [] if snap is None else [w for w in self._tentative if snap.vector.covers(w.id)]
+        done = reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
+
+        chain = self.chain if snap is None else snap.chain
+        data_of = {w.id: d for w, d, _ in plan.new}
+        chains: dict[int, bytes] = {}
+        for seq, write in commits:
+            chain = chains[seq] = chain_next(chain, data_of.get(write.id) or self._bytes[write.id])
 
         with store.atomic():
             if snap is not None:
@@ -470,9 +523,9 @@ class Replica:
             elif touched:
                 store.save_docs((k, docs[k]) for k in touched)
             if plan.new:
-                store.append([(w.id, csn, data) for w, data, csn in plan.new])
+                store.append([(w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new])
             if plan.commits:
-                store.set_csns(plan.commits)
+                store.set_csns([(c, wid, chains[c]) for c, wid in plan.commits])
             if done is not None:
                 self._persist(done)
 
@@ -494,6 +547,7 @@ class Replica:
             self.csn = snap.csn
         if commits:
             self.csn = commits[-1][0]
+        self.chain = chain
         if plan.new:
             self.vector = self.vector.merged({w.id.origin: w.id.stamp for w, _, _ in plan.new})
         if done is not None:

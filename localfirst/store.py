@@ -33,6 +33,7 @@ class Header:
     snapshot_csn: int
     snapshot_vector: VersionVector
     bookings: BookingState
+    chain: bytes
 
 
 class Store(Protocol):
@@ -60,12 +61,16 @@ class Store(Protocol):
 
     def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]: ...
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
-        """Add writes to the log, each with its CSN or None while tentative."""
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
+        """Add writes to the log: id, CSN (None while tentative), bytes, chain hash if committed."""
         ...
 
-    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
-        """Mark held tentative writes committed."""
+    def set_csns(self, entries: Sequence[tuple[int, WriteId, bytes]]) -> None:
+        """Mark held tentative writes committed: CSN, id, chain hash."""
+        ...
+
+    def chain_at(self, csn: int) -> bytes | None:
+        """The chain hash at a CSN still in the log (or the snapshot's), else None."""
         ...
 
     def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
@@ -103,6 +108,7 @@ class MemoryStore:
         self._header: Header | None = None
         self._docs: dict[str, Doc] = {}
         self._log: dict[WriteId, tuple[int | None, bytes]] = {}
+        self._chains: dict[int, bytes] = {}
         self._outcomes: dict[WriteId, tuple[int, bool]] = {}
         self._notices: list[Notice] = []
         self._snapshot: Snapshot | None = None
@@ -124,6 +130,7 @@ class MemoryStore:
             snapshot.csn,
             snapshot.vector,
             snapshot.bookings.copy(),
+            snapshot.chain,
         )
 
     def header(self) -> Header:
@@ -145,6 +152,7 @@ class MemoryStore:
             h.snapshot_csn,
             h.snapshot_vector,
             h.bookings.copy(),
+            self._chains.get(csn, h.chain) if csn > h.snapshot_csn else h.chain,
         )
 
     def save_committed(self, primary: str, bookings: BookingState) -> None:
@@ -164,13 +172,22 @@ class MemoryStore:
             if kind is None or doc.kind == kind:
                 yield key, doc.copy()
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
-        for wid, csn, data in rows:
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
+        for wid, csn, data, chain in rows:
             self._log[wid] = (csn, data)
+            if csn is not None and chain is not None:
+                self._chains[csn] = chain
 
-    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
-        for csn, wid in entries:
+    def set_csns(self, entries: Sequence[tuple[int, WriteId, bytes]]) -> None:
+        for csn, wid, chain in entries:
             self._log[wid] = (csn, self._log[wid][1])
+            self._chains[csn] = chain
+
+    def chain_at(self, csn: int) -> bytes | None:
+        assert self._header is not None
+        if csn == self._header.snapshot_csn:
+            return self._header.chain
+        return self._chains.get(csn) if csn > self._header.snapshot_csn else None
 
     def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
         rows = [(c, w, d) for w, (c, d) in self._log.items() if c is not None and c > csn]
@@ -201,7 +218,9 @@ class MemoryStore:
         assert self._header is not None
         self._snapshot = snapshot
         self._log = {w: v for w, v in self._log.items() if not snapshot.vector.covers(w)}
+        self._chains = {c: h for c, h in self._chains.items() if c > snapshot.csn}
         self._header.snapshot_csn = snapshot.csn
         self._header.snapshot_vector = snapshot.vector
+        self._header.chain = snapshot.chain
         if docs is not None:
             self._docs = {k: d.copy() for k, d in docs.items()}

@@ -52,17 +52,26 @@ def create_library(
 ) -> Replica:
     """Create a new file holding a new library, with this device as its primary."""
     store = SqlStore(path, create=True)
-    return Replica.new_library(
-        store,
-        device,
-        device_name=device_name,
-        members=members,
-        name=name,
-        library=library,
-        clock=clock,
-    )
+    try:
+        return Replica.new_library(
+            store,
+            device,
+            device_name=device_name,
+            members=members,
+            name=name,
+            library=library,
+            clock=clock,
+        )
+    except BaseException:
+        store.close()
+        raise
 
 
 def join_library(path: Path | str, device: str, snapshot: Snapshot, clock: Clock | None = None) -> Replica:
     """Create a new file holding a library this device joined (from its snapshot)."""
-    return Replica.join(SqlStore(path, create=True), device, snapshot, clock)
+    store = SqlStore(path, create=True)
+    try:
+        return Replica.join(store, device, snapshot, clock)
+    except BaseException:
+        store.close()
+        raise

@@ -21,7 +21,7 @@ BUSY_TIMEOUT_MS = 5_000
 
 _CORRUPT = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
 _LOCKED = {"SQLITE_BUSY", "SQLITE_LOCKED"}
-_FULL = {"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"}
+_FULL = {"SQLITE_FULL"}
 
 
 def open_engine(path: Path) -> Engine:
@@ -35,7 +35,8 @@ def open_engine(path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        # journal_mode=WAL rewrites the file header, so SqlStore sets it only once it knows
+        # the file is a replica of a version it may write.
         dbapi_conn.execute("PRAGMA synchronous=FULL")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
@@ -53,8 +54,10 @@ def translate(exc: BaseException, path: Path) -> StorageError:
     name = getattr(orig, "sqlite_errorname", "")
     if name in _LOCKED:
         return DatabaseLocked(f"{path} is locked by another program; try again when it closes")
-    if name in _FULL or (name.startswith("SQLITE_IOERR") and "full" in str(orig).lower()):
+    if name in _FULL:
         return DiskFull(f"the disk holding {path} is full; nothing was saved, free space and retry")
+    if name.startswith("SQLITE_IOERR"):
+        return StorageError(f"{path}: the disk failed to read or write ({orig}); nothing was saved")
     if name in _CORRUPT:
         return CorruptReplica(f"{path} is not a replica database or is damaged ({orig})")
     return StorageError(f"{path}: {orig}")

@@ -47,6 +47,7 @@ log = Table(
     Column("origin", Integer, primary_key=True),
     Column("csn", Integer, nullable=True),
     Column("data", LargeBinary, nullable=False),
+    Column("chain", LargeBinary, nullable=True),  # hash chained over the committed log
     Index("log_csn", "csn", unique=True),
     sqlite_with_rowid=False,
 )

@@ -23,7 +23,7 @@ from localfirst.vector import VersionVector
 from localfirst.write import WriteId
 
 from .database import open_engine, translated
-from .errors import NewerSchema, NotAReplica, StorageError
+from .errors import CorruptReplica, NewerSchema, NotAReplica, StorageError
 from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
@@ -64,6 +64,17 @@ def _column(value: Any) -> Any:
     return _pack(value) if isinstance(value, list | dict) else value
 
 
+class _Meta(dict[str, Any]):
+    """Metadata whose missing keys mean a damaged file, not a programming error."""
+
+    def __init__(self, path: Path, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.path = path
+
+    def __missing__(self, key: str) -> Any:
+        raise CorruptReplica(f"{self.path} is damaged: its metadata lacks {key!r}")
+
+
 class SqlStore:
     """One library's replica in one SQLite file (WAL, synchronous=FULL)."""
 
@@ -76,11 +87,19 @@ class SqlStore:
             self._conn: Connection = self._engine.connect()
             try:
                 version = self._schema_version()
+                if version == 0 and self._has_tables():
+                    raise NotAReplica(
+                        f"{self.path} holds no replica: it is an SQLite file of another program"
+                    )
                 if version > SCHEMA_VERSION:
                     raise NewerSchema(
                         f"{self.path} has schema version {version}; this app reads up to "
                         f"{SCHEMA_VERSION}. Update the app to open it; the file was not touched."
                     )
+                # Outside any transaction, on the driver connection: SQLite refuses it inside one.
+                driver = self._conn.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA journal_mode=WAL")
                 if version < SCHEMA_VERSION:
                     with self.atomic():
                         migrate(self._conn, version)
@@ -126,6 +145,10 @@ class SqlStore:
         with translated(self.path), conn.begin():
             yield conn
 
+    def _has_tables(self) -> bool:
+        with self._read() as conn:
+            return conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1").first() is not None
+
     def _schema_version(self) -> int:
         with self._read() as conn:
             has_meta = conn.exec_driver_sql(
@@ -167,7 +190,10 @@ class SqlStore:
     def _meta(self) -> dict[str, Any]:
         with self._read() as conn:
             rows = conn.exec_driver_sql("SELECT key, value FROM meta").all()
-        return {k: _unpack(v) for k, v in rows if k != "schema_version"}
+        try:
+            return _Meta(self.path, {k: _unpack(v) for k, v in rows if k != "schema_version"})
+        except Exception as exc:
+            raise CorruptReplica(f"{self.path} is damaged: unreadable metadata ({exc!r})") from None
 
     # -- the Store port ------------------------------------------------------------------------
 
@@ -185,7 +211,9 @@ class SqlStore:
         if "device" not in meta:
             raise NotAReplica(f"{self.path} holds no replica")
         with self._read() as conn:
-            top = conn.exec_driver_sql("SELECT max(csn) FROM log").scalar()
+            top = conn.exec_driver_sql(
+                "SELECT csn, chain FROM log WHERE csn IS NOT NULL ORDER BY csn DESC LIMIT 1"
+            ).first()
             maxima = conn.exec_driver_sql("SELECT origin, max(stamp) FROM log GROUP BY origin").all()
         snap_vector = VersionVector(meta["snapshot_vector"])
         vector = snap_vector.merged({self._origin_names[o]: s for o, s in maxima})
@@ -193,11 +221,12 @@ class SqlStore:
             meta["device"],
             meta["library"],
             meta["primary"],
-            max(meta["snapshot_csn"], top or 0),
+            top[0] if top else meta["snapshot_csn"],
             vector,
             meta["snapshot_csn"],
             snap_vector,
             BookingState.from_wire(meta["bookings"]),
+            top[1] if top else meta["snapshot_chain"],
         )
 
     def save_committed(self, primary: str, bookings: BookingState) -> None:
@@ -244,22 +273,31 @@ class SqlStore:
         for key, data in rows:
             yield key, decode_doc(data)
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes]]) -> None:
+    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
         with self.atomic() as conn:
             ids = self._origin_ids
             params = [
-                (wid.stamp, ids.get(wid.origin) or self._origin(conn, wid.origin), csn, data)
-                for wid, csn, data in rows
+                (wid.stamp, ids.get(wid.origin) or self._origin(conn, wid.origin), csn, data, chain)
+                for wid, csn, data, chain in rows
             ]
-            _many(conn, "INSERT INTO log (stamp, origin, csn, data) VALUES (?, ?, ?, ?)", params)
+            _many(conn, "INSERT INTO log (stamp, origin, csn, data, chain) VALUES (?, ?, ?, ?, ?)", params)
 
-    def set_csns(self, entries: Sequence[tuple[int, WriteId]]) -> None:
+    def set_csns(self, entries: Sequence[tuple[int, WriteId, bytes]]) -> None:
         with self.atomic() as conn:
             _many(
                 conn,
-                "UPDATE log SET csn = ? WHERE stamp = ? AND origin = ?",
-                [(csn, wid.stamp, self._origin_ids[wid.origin]) for csn, wid in entries],
+                "UPDATE log SET csn = ?, chain = ? WHERE stamp = ? AND origin = ?",
+                [(csn, chain, w.stamp, self._origin_ids[w.origin]) for csn, w, chain in entries],
             )
+
+    def chain_at(self, csn: int) -> bytes | None:
+        meta = self._meta()
+        if csn == meta["snapshot_csn"]:
+            chain: bytes = meta["snapshot_chain"]
+            return chain
+        with self._read() as conn:
+            row = conn.exec_driver_sql("SELECT chain FROM log WHERE csn = ?", (csn,)).first()
+        return None if row is None else bytes(row[0])
 
     def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
         with self._read() as conn:
@@ -319,6 +357,8 @@ class SqlStore:
             meta["snapshot_primary"],
             {key: decode_doc(data) for key, data in rows},
             BookingState.from_wire(meta["snapshot_bookings"]),
+            meta["snapshot_chain"],
+            {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
         )
 
     def _write_snapshot(self, conn: Connection, snap: Snapshot) -> None:
@@ -329,6 +369,8 @@ class SqlStore:
             snapshot_vector=snap.vector.as_dict(),
             snapshot_primary=snap.primary,
             snapshot_bookings=snap.bookings.to_wire(),
+            snapshot_chain=snap.chain,
+            snapshot_outcomes=[[w.stamp, w.origin, o] for w, o in snap.outcomes.items()],
         )
         conn.exec_driver_sql("DELETE FROM snapshot_docs")
         _many(

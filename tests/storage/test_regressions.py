@@ -1,8 +1,5 @@
 """Regression tests for defects found in the durable replica (storage/), each named by its bug."""
 
-Each test states the expected behaviour; they fail until the defect is fixed.
-"""
-
 from __future__ import annotations
 
 import sqlite3
@@ -26,9 +23,9 @@ def make_replica(path: Path) -> None:
 
 
 def test_newer_schema_in_rollback_journal_mode_is_left_untouched(tmp_path: Path) -> None:
-    """NewerSchema says "the file was not touched", but the connect hook has already run
+    """Bug: NewerSchema said "the file was not touched", but the connect hook had already run
     ``PRAGMA journal_mode=WAL`` before the version check, rewriting the header of a file that a
-    newer app keeps in rollback-journal mode (bytes 18-19 go from 1 to 2)."""
+    newer app keeps in rollback-journal mode (bytes 18-19 went from 1 to 2)."""
     path = tmp_path / "future.db"
     make_replica(path)
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
@@ -53,7 +50,7 @@ def test_newer_schema_in_rollback_journal_mode_is_left_untouched(tmp_path: Path)
     ids=["undecodable-meta-value", "missing-meta-key"],
 )
 def test_damaged_replica_metadata_is_a_corrupt_replica(tmp_path: Path, damage: str) -> None:
-    """A replica file whose pages are sound but whose metadata is damaged escapes as a raw
+    """Bug: a replica file whose pages are sound but whose metadata is damaged escaped as a raw
     ``msgpack.exceptions.FormatError`` (empty message) or ``KeyError('snapshot_vector')``, not
     as a ``StorageError`` with a clear message the app can show."""
     path = tmp_path / "damaged.db"
