@@ -43,7 +43,8 @@ def _list_of(check: Check, limit: int = 1000) -> Check:
 
 KINDS: dict[str, dict[str, Check]] = {
     "library": {"name": _text()},
-    "device": {"name": _text(), "revoked": _bool},
+    # A device's certificate (PEM) travels with its membership so every member can pin it.
+    "device": {"name": _text(), "revoked": _bool, "cert": _text(8192)},
     "calendar": {"name": _text(), "colour": _text(32), "bookable": _bool},
     "event": {
         "calendar": _text(128),

@@ -170,6 +170,10 @@ class Replica:
             store.initialise(device, snapshot)
         return cls(store, clock)
 
+    def close(self) -> None:
+        """Release the store (the SQLite connection of a durable replica)."""
+        self._store.close()
+
     def genesis(self) -> Snapshot:
         """The stored snapshot, to hand a joining device (pairing sends it as the welcome)."""
         return self._store.snapshot()
@@ -237,7 +241,9 @@ class Replica:
                 raise UnknownEntity(entity)
             ops: list[Op] = [Put(doc.kind, entity, {DELETED: True}, doc.seen(doc.fields))]
             calendar = doc.value("calendar")
-            if doc.kind == "event" and self._exec.working.slot(calendar, entity) is not None:
+            if doc.kind == "event" and calendar:
+                # Whether the event holds a slot is decided in commit order, not by this
+                # replica's tentative view, so the release always rides along (a no-op if not).
                 ops.append(Ordered(RELEASE, {"calendar": calendar, "event": entity}))
             return self._local(ops, doc)
 

@@ -43,6 +43,8 @@ class Store(Protocol):
         """One transaction: everything inside is kept, or nothing is."""
         ...
 
+    def close(self) -> None: ...
+
     def initialise(self, device: str, snapshot: Snapshot) -> None:
         """Create an empty replica of a library from its genesis (or a joiner's snapshot)."""
         ...
@@ -112,6 +114,9 @@ class MemoryStore:
         self._outcomes: dict[WriteId, tuple[int, bool]] = {}
         self._notices: list[Notice] = []
         self._snapshot: Snapshot | None = None
+
+    def close(self) -> None:
+        return None
 
     def atomic(self) -> AbstractContextManager[object]:
         # The engine finishes every check before its first store call, so nothing can fail

@@ -42,6 +42,8 @@ def test_reference_scenario_in_memory():
         assert r.log_labels() == p.log_labels()
         assert r.vector.format(["P", "A", "B"]) == "P:7 A:12 B:13"
         assert r.values("X") == {"title": "3"}
-        assert not r.get("Y").exists
+        y = r.get("Y")
+        assert y is not None
+        assert not y.exists
         assert r.values("Z") == {"title": "8"}
         assert r.conflicts() == {"X": ["title"], "Y": ["_deleted"]}

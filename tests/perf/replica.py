@@ -35,7 +35,7 @@ def received_writes(count: int, origin: str) -> list[tuple[WriteId, bytes]]:
         n = i % entities
         if n % 2:
             kind, key = "event", f"e{n}"
-            fields = (
+            fields: dict[str, object] = (
                 {"title": f"Meeting {n}", "start": "2026-11-21T10:00", "end": "2026-11-21T11:00"}
                 if i < entities
                 else {"title": f"Meeting {n} v{i}"}
@@ -127,15 +127,15 @@ def main() -> None:
         assert member.vector["peer"] == args.writes
         labels = len(member.log_labels())
         assert labels == args.writes, labels
-        member._store.close()  # type: ignore[attr-defined]
-        local._store.close()  # type: ignore[attr-defined]
+        member.close()
+        local.close()
         raw_s = raw_anchor(path, work / "raw.db")
 
         started = time.perf_counter()
         reopened = open_replica(path)
         reopen_s = time.perf_counter() - started
         assert reopened.vector["peer"] == args.writes
-        reopened._store.close()  # type: ignore[attr-defined]
+        reopened.close()
         file_bytes = sum(
             os.path.getsize(p) for p in work.glob("member.db*") if p.is_file()
         )
