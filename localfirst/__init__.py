@@ -29,8 +29,9 @@ from .records import (
 )
 from .replica import Booking, Changes, LogEntry, Replica, new_id
 from .store import Header, MemoryStore, Store
+from .text import TextDoc, TextFormatError
 from .vector import VersionVector
-from .write import Ordered, Put, Write, WriteId, decode_write, encode_write
+from .write import Ordered, Put, TextEdit, Write, WriteId, decode_write, encode_write
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,9 @@ __all__ = [
     "Store",
     "Summary",
     "SystemClock",
+    "TextDoc",
+    "TextEdit",
+    "TextFormatError",
     "UnknownEntity",
     "UnknownOrigin",
     "UnknownProcedure",

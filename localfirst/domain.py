@@ -11,14 +11,14 @@ from typing import Any
 
 from .crdtmap import DELETED
 from .errors import InvalidWrite
-from .write import Put
+from .write import Put, TextEdit
 
 Check = Callable[[Any], bool]
 
 #: Longest text a field other than a note body may hold (characters).
 MAX_FIELD_CHARS = 10_000
-#: Longest note body carried as a plain field (characters).
-MAX_BODY_CHARS = 10_000_000
+#: Fields that are text CRDTs rather than registers: edits merge character by character.
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {"note": ("body",)}
 
 
 def _text(limit: int = MAX_FIELD_CHARS) -> Check:
@@ -61,7 +61,6 @@ KINDS: dict[str, dict[str, Check]] = {
     },
     "note": {
         "title": _text(),
-        "body": _text(MAX_BODY_CHARS),
         "tags": _list_of(_text(200), 200),
         "pinned": _bool,
         "created": _int,
@@ -93,3 +92,10 @@ def check_put(put: Put) -> None:
     if not put.fields and not put.seen:
         raise InvalidWrite("a put must set or supersede something")
     check_fields(put.kind, put.fields)
+
+
+def check_text_edit(edit: TextEdit) -> None:
+    if edit.field not in TEXT_FIELDS.get(edit.kind, ()):
+        raise InvalidWrite(f"{edit.kind}.{edit.field:.40} is not a text field")
+    if len(edit.entity) > 128:
+        raise InvalidWrite("entity id longer than 128 characters")

@@ -40,6 +40,8 @@ class Snapshot:
     chain: bytes = b""
     #: Committed outcomes of the order-sensitive writes folded into this snapshot.
     outcomes: dict[WriteId, int] = field(default_factory=dict)
+    #: Saved text-CRDT state of every text field, by (entity, field).
+    texts: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,12 @@ def _vector(raw: Any, what: str) -> VersionVector:
     return VersionVector(raw)
 
 
+def _bytes(value: Any) -> bytes:
+    if type(value) is not bytes:
+        raise TypeError("expected bytes")
+    return value
+
+
 def snapshot_to_wire(snap: Snapshot) -> list[Any]:
     return [
         snap.library,
@@ -108,12 +116,13 @@ def snapshot_to_wire(snap: Snapshot) -> list[Any]:
         snap.bookings.to_wire(),
         snap.chain,
         [[w.stamp, w.origin, o] for w, o in snap.outcomes.items()],
+        [[e, f, state] for (e, f), state in snap.texts.items()],
     ]
 
 
 def snapshot_from_wire(raw: Any) -> Snapshot:
     try:
-        library, csn, vector, primary, docs, bookings, chain, outcomes = raw
+        library, csn, vector, primary, docs, bookings, chain, outcomes, texts = raw
         if type(library) is not str or type(csn) is not int or type(primary) is not str:
             raise TypeError("bad header")
         if type(chain) is not bytes:
@@ -127,6 +136,7 @@ def snapshot_from_wire(raw: Any) -> Snapshot:
             BookingState.from_wire(bookings),
             chain,
             {WriteId(s, o): out for s, o, out in outcomes},
+            {(e, f): _bytes(state) for e, f, state in texts},
         )
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise WriteFormatError(f"malformed snapshot: {exc}") from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, procedure
 from .clock import Clock, SystemClock, next_stamp
 from .crdtmap import DELETED, Doc
-from .domain import check_put
+from .domain import TEXT_FIELDS, check_put, check_text_edit
 from .errors import (
     CausalityError,
     CsnGap,
@@ -45,9 +45,12 @@ from .records import (
     decode_welcome,
     encode_welcome,
 )
-from .store import Store
+from .store import Store, TextKey, TextUpdate
+from .text import Op as TextOp
+from .text import TextDoc, TextFormatError, decode_ops, encode_ops
+from .textfields import COMPACT_AFTER, TextCache, diff_edit
 from .vector import VersionVector
-from .write import Op, Ordered, Put, Value, Write, WriteId, decode_write, encode_write
+from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class _Plan:
     commits: list[tuple[int, WriteId]] = field(default_factory=list)
     snapshot: Snapshot | None = None
     docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
+    local: bool = False  # a local write's text edits are already in the open text CRDTs
 
 
 def new_id() -> str:
@@ -128,6 +132,7 @@ class Replica:
         self._devices = {key for key, _ in store.iter_docs("device")}
         self._exec = Execution(head.bookings, head.primary, head.bookings.copy())
         redo(self._exec, self._tentative, None)
+        self._texts = TextCache(self.device)
 
     @contextmanager
     def transaction(self) -> Iterator[Replica]:
@@ -168,6 +173,12 @@ class Replica:
         """Make this store a replica of the library the snapshot (or genesis) belongs to."""
         with store.atomic():
             store.initialise(device, snapshot)
+            store.save_texts(
+                [
+                    (key, TextDoc.decode_state(state, device).text, None, state)
+                    for key, state in snapshot.texts.items()
+                ]
+            )
         return cls(store, clock)
 
     def close(self) -> None:
@@ -219,14 +230,63 @@ class Replica:
 
     # -- local writes --------------------------------------------------------------------------
 
-    def put(self, kind: str, entity: str, fields: Mapping[str, Value]) -> Write:
-        """Set fields; the write supersedes exactly the versions of those fields seen here."""
+    def put(self, kind: str, entity: str, fields: Mapping[str, Value]) -> Write | None:
+        """Set fields; the write supersedes exactly the versions of those fields seen here.
+
+        A text field (a note body) given here is replaced by the smallest edit from its
+        current text, so it merges with concurrent typing like any edit. Returns None when
+        that leaves nothing to write (only text fields, all unchanged).
+        """
+        texts = TEXT_FIELDS.get(kind, ())
+        registers = {k: v for k, v in fields.items() if k not in texts}
         with self.transaction():
             doc = self.get(entity)
             if doc is not None and doc.kind != kind:
                 raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
-            seen = doc.seen(fields) if doc is not None else {}
-            return self._local([Put(kind, entity, dict(fields), seen)], doc)
+            ops: list[Op] = []
+            if doc is None and not registers and kind == "note":
+                # An entity exists through its fields; a note given only a body gets its
+                # creation time, which notes carry anyway.
+                registers = {"created": self.clock.now()}
+            if registers or not fields:
+                seen = doc.seen(registers) if doc is not None else {}
+                ops.append(Put(kind, entity, registers, seen))
+            for name in texts:
+                if name in fields:
+                    if not isinstance(fields[name], str):
+                        raise InvalidWrite(f"{kind}.{name} must be text")
+                    edit = diff_edit(self.text(entity, name), fields[name])
+                    if edit is not None:
+                        ops.append(self._text_edit(kind, entity, name, [edit]))
+            return self._local(ops, doc) if ops else None
+
+    def edit_text(self, entity: str, edits: Iterable[tuple[int, int, str]], field: str = "body") -> Write:
+        """Apply an editor's edits (position, deleted count, inserted text; positions in the text
+        as each edit finds it) to a text field, as one write: a burst of typing."""
+        with self.transaction():
+            doc = self.get(entity)
+            kind = doc.kind if doc is not None else "note"
+            return self._local([self._text_edit(kind, entity, field, list(edits))], doc)
+
+    def text(self, entity: str, field: str = "body") -> str:
+        """A text field's current text ("" if it was never written)."""
+        entry = self._texts.peek((entity, field))
+        if entry is not None:
+            return entry.doc.text
+        return self._store.text((entity, field)) or ""
+
+    def _text_edit(self, kind: str, entity: str, field: str, edits: list[tuple[int, int, str]]) -> TextEdit:
+        if field not in TEXT_FIELDS.get(kind, ()):
+            raise InvalidWrite(f"{kind}.{field} is not a text field")
+        doc = self._texts.get(self._store, (entity, field)).doc
+        ops: list[TextOp] = []
+        try:
+            for pos, delete, insert in edits:
+                ops.extend(doc.local_edit(pos, delete, insert))
+        except (IndexError, ValueError) as exc:
+            self._texts.forget([(entity, field)])  # undo the edits made before the bad one
+            raise InvalidWrite(f"edit outside the text: {exc}") from None
+        return TextEdit(kind, entity, field, encode_ops(ops))
 
     def create(self, kind: str, fields: Mapping[str, Value], entity: str | None = None) -> str:
         entity = entity or new_id()
@@ -290,9 +350,14 @@ class Replica:
         """Stamp, check and integrate a local write; ``doc`` is the document it read."""
         stamp = next_stamp(self.clock.now(), self.vector.highest())
         write = Write(WriteId(stamp, self.device), tuple(ops))
-        self._check(write, self.vector.as_dict(), set(self._devices))
         docs = {op.entity: doc for op in ops if isinstance(op, Put) and doc is not None}
-        self._integrate(_Plan(new=[(write, encode_write(write), None)], docs=docs))
+        plan = _Plan(new=[(write, encode_write(write), None)], docs=docs, local=True)
+        try:
+            self._check(write, self.vector.as_dict(), set(self._devices))
+            self._integrate(plan)
+        except BaseException:
+            self._texts.forget(_text_keys([write]))  # its edits are in the open texts
+            raise
         return write
 
     # -- commit, anti-entropy, truncation ------------------------------------------------------
@@ -337,18 +402,25 @@ class Replica:
         docs = {k: d.copy() for k, d in snap.docs.items()}
         bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
         outcomes = dict(snap.outcomes)
+        texts = {k: TextDoc.decode_state(st, self.device) for k, st in snap.texts.items()}
         for csn, wid, data in self._store.committed_after(snap.csn):
             if csn > upto:
                 break
             write = decode_write(data)
             apply_puts(docs, write)
+            for op in write.ops:
+                if isinstance(op, TextEdit):
+                    _apply_remote(texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
             outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
             if outcome is not None:
                 outcomes[wid] = outcome
             vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
         chain = self._store.chain_at(upto)
         assert chain is not None, "every committed row carries its chain hash"
-        new = Snapshot(self.library, upto, VersionVector(vector), primary, docs, bookings, chain, outcomes)
+        states = {k: d.encode_state() for k, d in texts.items()}
+        new = Snapshot(
+            self.library, upto, VersionVector(vector), primary, docs, bookings, chain, outcomes, states
+        )
         with self._store.atomic():
             self._store.replace_snapshot(new, None)
         self._snap_csn = upto
@@ -360,11 +432,17 @@ class Replica:
         return self._store.load_docs([entity]).get(entity)
 
     def values(self, entity: str) -> dict[str, Value]:
-        """The winning value of each field of a live entity."""
+        """The winning value of each field of a live entity, and its text fields' text."""
         doc = self.get(entity)
         if doc is None or not doc.exists:
             raise UnknownEntity(entity)
-        return doc.values()
+        out = doc.values()
+        for name in TEXT_FIELDS.get(doc.kind, ()):
+            entry = self._texts.peek((entity, name))
+            text = entry.doc.text if entry is not None else self._store.text((entity, name))
+            if text is not None:
+                out[name] = text
+        return out
 
     def entities(self, kind: str) -> dict[str, Doc]:
         """Every live entity of a kind."""
@@ -427,6 +505,12 @@ class Replica:
                             raise CausalityError(
                                 f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
                             )
+            elif isinstance(op, TextEdit):
+                check_text_edit(op)
+                try:
+                    decode_ops(op.ops)
+                except TextFormatError as exc:
+                    raise WriteFormatError(f"write {write.id.label(None)}: {exc}") from None
             else:
                 ordered += 1
                 procedure(op.procedure).validate(op.params)
@@ -482,6 +566,45 @@ class Replica:
         return plan
 
     def _integrate(self, plan: _Plan) -> Changes:
+        try:
+            return self._integrate_plan(plan)
+        except BaseException:
+            # Text edits may already sit in the open text CRDTs: reload those from the store.
+            if plan.snapshot is not None:
+                self._texts.clear()
+            self._texts.forget(_text_keys(w for w, _, _ in plan.new))
+            raise
+
+    def _apply_texts(
+        self, plan: _Plan, kept: list[Write]
+    ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
+        """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
+        snap = plan.snapshot
+        if snap is not None:
+            docs = {k: TextDoc.decode_state(st, self.device) for k, st in snap.texts.items()}
+            for write in [*kept, *(w for w, _, _ in plan.new)]:
+                for op in write.ops:
+                    if isinstance(op, TextEdit):
+                        key = (op.entity, op.field)
+                        doc = docs.setdefault(key, TextDoc(self.device))
+                        _apply_remote(doc, op)
+            return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
+        updates: list[TextUpdate] = []
+        for write, _, _ in plan.new:
+            for op in write.ops:
+                if not isinstance(op, TextEdit):
+                    continue
+                entry = self._texts.get(self._store, (op.entity, op.field))
+                if not plan.local:
+                    _apply_remote(entry.doc, op)
+                entry.unsaved += 1
+                state = None
+                if entry.unsaved >= COMPACT_AFTER:
+                    state, entry.unsaved = entry.doc.encode_state(), 0
+                updates.append(((op.entity, op.field), entry.doc.text, op.ops, state))
+        return updates, None
+
+    def _integrate_plan(self, plan: _Plan) -> Changes:
         store, snap = self._store, plan.snapshot
         touched: set[str] = set()
         if snap is not None:
@@ -498,6 +621,7 @@ class Replica:
         for write, _, _ in plan.new:
             apply_puts(docs, write, touched)
         devices = self._devices | devices_in(docs) if touched else self._devices
+        text_updates, snap_texts = self._apply_texts(plan, kept)
 
         committed_ids = {wid for _, wid in plan.commits}
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
@@ -525,9 +649,11 @@ class Replica:
 
         with store.atomic():
             if snap is not None:
-                store.replace_snapshot(snap, docs)
+                store.replace_snapshot(snap, docs, snap_texts)
             elif touched:
                 store.save_docs((k, docs[k]) for k in touched)
+            if text_updates:
+                store.save_texts(text_updates)
             if plan.new:
                 store.append([(w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new])
             if plan.commits:
@@ -548,6 +674,7 @@ class Replica:
                 self._bytes[write.id] = data
         self._devices = set(devices)
         if snap is not None:
+            self._texts.clear()
             self._snap_csn = snap.csn
             self.vector = self.vector.merged(snap.vector)
             self.csn = snap.csn
@@ -579,3 +706,17 @@ class Replica:
 
 def _write_id(write: Write) -> WriteId:
     return write.id
+
+
+def _text_keys(writes: Iterable[Write]) -> set[TextKey]:
+    return {(op.entity, op.field) for w in writes for op in w.ops if isinstance(op, TextEdit)}
+
+
+def _apply_remote(doc: TextDoc, op: TextEdit) -> None:
+    """Integrate a peer's text ops; ops naming characters nobody sent are refused."""
+    try:
+        doc.apply(decode_ops(op.ops))
+    except (TextFormatError, ValueError, IndexError) as exc:
+        raise InvalidWrite(f"bad text edit of {op.entity}.{op.field}: {exc}") from None
+    if doc.pending():
+        raise InvalidWrite(f"text edit of {op.entity}.{op.field} refers to text never sent")

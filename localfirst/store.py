@@ -20,6 +20,11 @@ from .records import Snapshot
 from .vector import VersionVector
 from .write import WriteId
 
+#: (entity id, field) of a text field.
+TextKey = tuple[str, str]
+#: A text field's change: key, current text, an op batch to append, or a state replacing all.
+TextUpdate = tuple[TextKey, str, bytes | None, bytes | None]
+
 
 @dataclass(slots=True)
 class Header:
@@ -93,13 +98,31 @@ class Store(Protocol):
 
     def notices(self) -> list[Notice]: ...
 
+    def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]:
+        """Each text field's saved CRDT state and the op batches appended since it."""
+        ...
+
+    def save_texts(self, updates: Sequence[TextUpdate]) -> None:
+        """Keep each text's current string; append its op batch, or replace its saved state
+        (which then holds every op, so the batches before it are dropped)."""
+        ...
+
+    def text(self, key: TextKey) -> str | None:
+        """A text field's current string, without loading its CRDT."""
+        ...
+
     def snapshot(self) -> Snapshot:
         """The stored snapshot, documents included."""
         ...
 
-    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+    def replace_snapshot(
+        self,
+        snapshot: Snapshot,
+        docs: dict[str, Doc] | None,
+        texts: dict[TextKey, tuple[str, bytes]] | None = None,
+    ) -> None:
         """Keep a new snapshot, drop the log rows its vector covers, and replace all current
-        documents with ``docs`` when given (a peer's snapshot replaces this replica's state)."""
+        documents and texts when given (a peer's snapshot replaces this replica's state)."""
         ...
 
 
@@ -114,6 +137,7 @@ class MemoryStore:
         self._outcomes: dict[WriteId, tuple[int, bool]] = {}
         self._notices: list[Notice] = []
         self._snapshot: Snapshot | None = None
+        self._texts: dict[TextKey, tuple[str, bytes | None, list[bytes]]] = {}
 
     def close(self) -> None:
         return None
@@ -214,13 +238,35 @@ class MemoryStore:
     def notices(self) -> list[Notice]:
         return list(self._notices)
 
+    def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]:
+        return {k: (self._texts[k][1], list(self._texts[k][2])) for k in keys if k in self._texts}
+
+    def save_texts(self, updates: Sequence[TextUpdate]) -> None:
+        for key, text, ops, state in updates:
+            _, old_state, batches = self._texts.get(key, ("", None, []))
+            if state is not None:
+                self._texts[key] = (text, state, [])
+            else:
+                self._texts[key] = (text, old_state, [*batches, *([ops] if ops else [])])
+
+    def text(self, key: TextKey) -> str | None:
+        entry = self._texts.get(key)
+        return None if entry is None else entry[0]
+
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:
             raise LookupError("this store holds no replica")
         return self._snapshot
 
-    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+    def replace_snapshot(
+        self,
+        snapshot: Snapshot,
+        docs: dict[str, Doc] | None,
+        texts: dict[TextKey, tuple[str, bytes]] | None = None,
+    ) -> None:
         assert self._header is not None
+        if texts is not None:
+            self._texts = {k: (text, state, []) for k, (text, state) in texts.items()}
         self._snapshot = snapshot
         self._log = {w: v for w, v in self._log.items() if not snapshot.vector.covers(w)}
         self._chains = {c: h for c, h in self._chains.items() if c > snapshot.csn}

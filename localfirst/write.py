@@ -55,7 +55,17 @@ class Ordered:
     params: Mapping[str, Value]
 
 
-Op = Put | Ordered
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """Edits of a text field (a note body) as encoded text-CRDT ops; they commute like puts."""
+
+    kind: str
+    entity: str
+    field: str
+    ops: bytes
+
+
+Op = Put | Ordered | TextEdit
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +84,15 @@ class Write:
         return None
 
 
-_PUT, _ORDERED = 0, 1
+_PUT, _ORDERED, _TEXT = 0, 1, 2
 
 
 def _op_to_wire(op: Op) -> list[Any]:
     if isinstance(op, Put):
         seen = {f: [[w.stamp, w.origin] for w in ws] for f, ws in op.seen.items() if ws}
         return [_PUT, op.kind, op.entity, dict(op.fields), seen]
+    if isinstance(op, TextEdit):
+        return [_TEXT, op.kind, op.entity, op.field, op.ops]
     return [_ORDERED, op.procedure, dict(op.params)]
 
 
@@ -128,6 +140,17 @@ def _op_from_wire(raw: Any) -> Op:
         if type(procedure) is not str or not isinstance(params, dict):
             raise _fail("an ordered op needs a procedure name and parameters")
         return Ordered(procedure, params)
+    if tag == _TEXT and len(raw) == 5:
+        _, kind, entity, field, ops = raw
+        if (
+            type(kind) is not str
+            or type(entity) is not str
+            or not entity
+            or type(field) is not str
+            or type(ops) is not bytes
+        ):
+            raise _fail("a text edit needs a kind, an entity, a field and encoded ops")
+        return TextEdit(kind, entity, field, ops)
     raise _fail(f"unknown op tag {tag!r:.20}")
 
 

@@ -108,9 +108,38 @@ notes = Table(
     metadata,
     Column("id", String, primary_key=True),
     Column("title", String),
-    Column("body", String),
     Column("pinned", Integer),
     Column("modified", Integer),
+)
+
+texts = Table(
+    "texts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("field", String, primary_key=True),
+    Column("text", String, nullable=False),  # the current text, so reading never decodes
+    Column("state", LargeBinary, nullable=True),  # saved text-CRDT state
+    sqlite_with_rowid=False,
+)
+
+# Op batches appended to a text since its saved state, in order.
+text_ops = Table(
+    "text_ops",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("id", String, nullable=False),
+    Column("field", String, nullable=False),
+    Column("ops", LargeBinary, nullable=False),
+    Index("text_ops_key", "id", "field", "seq"),
+)
+
+snapshot_texts = Table(
+    "snapshot_texts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("field", String, primary_key=True),
+    Column("state", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Added in schema version 2: notices that commitment changed a booking's outcome.

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, text
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
 from localfirst.records import Snapshot
-from localfirst.store import Header
+from localfirst.store import Header, TextKey, TextUpdate
 from localfirst.vector import VersionVector
 from localfirst.write import WriteId
 
@@ -346,10 +346,49 @@ class SqlStore:
             ).all()
         return [Notice(WriteId(s, self._origin_names[o]), t, c) for s, o, t, c in rows]
 
+    def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]:
+        out: dict[TextKey, tuple[bytes | None, list[bytes]]] = {}
+        with self._read() as conn:
+            for key in keys:
+                row = conn.exec_driver_sql("SELECT state FROM texts WHERE id = ? AND field = ?", key).first()
+                if row is None:
+                    continue
+                batches = conn.exec_driver_sql(
+                    "SELECT ops FROM text_ops WHERE id = ? AND field = ? ORDER BY seq", key
+                ).all()
+                out[key] = (row[0], [b[0] for b in batches])
+        return out
+
+    def save_texts(self, updates: Sequence[TextUpdate]) -> None:
+        with self.atomic() as conn:
+            for (entity, field), text, ops, state in updates:
+                if state is not None:
+                    conn.exec_driver_sql(
+                        "INSERT OR REPLACE INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)",
+                        (entity, field, text, state),
+                    )
+                    conn.exec_driver_sql("DELETE FROM text_ops WHERE id = ? AND field = ?", (entity, field))
+                    continue
+                conn.exec_driver_sql(
+                    "INSERT INTO texts (id, field, text) VALUES (?, ?, ?) "
+                    "ON CONFLICT (id, field) DO UPDATE SET text = excluded.text",
+                    (entity, field, text),
+                )
+                if ops:
+                    conn.exec_driver_sql(
+                        "INSERT INTO text_ops (id, field, ops) VALUES (?, ?, ?)", (entity, field, ops)
+                    )
+
+    def text(self, key: TextKey) -> str | None:
+        with self._read() as conn:
+            row = conn.exec_driver_sql("SELECT text FROM texts WHERE id = ? AND field = ?", key).first()
+        return None if row is None else str(row[0])
+
     def snapshot(self) -> Snapshot:
         meta = self._meta()
         with self._read() as conn:
             rows = conn.exec_driver_sql("SELECT id, doc FROM snapshot_docs").all()
+            text_rows = conn.exec_driver_sql("SELECT id, field, state FROM snapshot_texts").all()
         return Snapshot(
             meta["library"],
             meta["snapshot_csn"],
@@ -359,6 +398,7 @@ class SqlStore:
             BookingState.from_wire(meta["snapshot_bookings"]),
             meta["snapshot_chain"],
             {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
+            {(e, f): state for e, f, state in text_rows},
         )
 
     def _write_snapshot(self, conn: Connection, snap: Snapshot) -> None:
@@ -373,14 +413,33 @@ class SqlStore:
             snapshot_outcomes=[[w.stamp, w.origin, o] for w, o in snap.outcomes.items()],
         )
         conn.exec_driver_sql("DELETE FROM snapshot_docs")
+        conn.exec_driver_sql("DELETE FROM snapshot_texts")
+        _many(
+            conn,
+            "INSERT INTO snapshot_texts (id, field, state) VALUES (?, ?, ?)",
+            [(e, f, state) for (e, f), state in snap.texts.items()],
+        )
         _many(
             conn,
             "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)",
             [(key, encode_doc(doc)) for key, doc in snap.docs.items()],
         )
 
-    def replace_snapshot(self, snapshot: Snapshot, docs: dict[str, Doc] | None) -> None:
+    def replace_snapshot(
+        self,
+        snapshot: Snapshot,
+        docs: dict[str, Doc] | None,
+        texts: dict[TextKey, tuple[str, bytes]] | None = None,
+    ) -> None:
         with self.atomic() as conn:
+            if texts is not None:
+                conn.exec_driver_sql("DELETE FROM texts")
+                conn.exec_driver_sql("DELETE FROM text_ops")
+                _many(
+                    conn,
+                    "INSERT INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)",
+                    [(e, f, text, state) for (e, f), (text, state) in texts.items()],
+                )
             self._write_snapshot(conn, snapshot)
             covered = [
                 (oid, snapshot.vector[device])

@@ -136,9 +136,7 @@ def main() -> None:
         reopen_s = time.perf_counter() - started
         assert reopened.vector["peer"] == args.writes
         reopened.close()
-        file_bytes = sum(
-            os.path.getsize(p) for p in work.glob("member.db*") if p.is_file()
-        )
+        file_bytes = sum(os.path.getsize(p) for p in work.glob("member.db*") if p.is_file())
     print(
         json.dumps(
             {

@@ -1,0 +1,79 @@
+"""Text fields (note bodies) inside the replica: open text CRDTs kept in memory, loaded from a
+saved state plus the op batches appended since it, so opening a note never replays history."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .text import TextDoc, decode_ops
+
+#: (entity id, field name) of a text field.
+TextKey = tuple[str, str]
+
+#: After this many op batches since the saved state, save a fresh state instead of appending.
+COMPACT_AFTER = 256
+#: How many open texts stay in memory (the notes a user has open, and recent ones).
+CACHE_SIZE = 64
+
+
+class TextSource(Protocol):
+    def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]: ...
+
+
+def diff_edit(old: str, new: str) -> tuple[int, int, str] | None:
+    """The one edit turning ``old`` into ``new`` that keeps their common prefix and suffix,
+    so a whole-text replacement (an import, an external editor) merges like typing."""
+    if old == new:
+        return None
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < limit - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    return start, len(old) - start - end, new[start : len(new) - end]
+
+
+@dataclass(slots=True)
+class OpenText:
+    """A text CRDT in memory and how many op batches were appended since its saved state."""
+
+    doc: TextDoc
+    unsaved: int
+
+
+class TextCache:
+    """The open text CRDTs of one replica, least recently used dropped first."""
+
+    def __init__(self, agent: str, size: int = CACHE_SIZE) -> None:
+        self.agent = agent
+        self.size = size
+        self._open: OrderedDict[TextKey, OpenText] = OrderedDict()
+
+    def get(self, source: TextSource, key: TextKey) -> OpenText:
+        entry = self._open.get(key)
+        if entry is None:
+            state, batches = source.load_texts([key]).get(key, (None, []))
+            doc = TextDoc.decode_state(state, self.agent) if state else TextDoc(self.agent)
+            for batch in batches:
+                doc.apply(decode_ops(batch))
+            entry = self._open[key] = OpenText(doc, len(batches))
+            while len(self._open) > self.size:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(key)
+        return entry
+
+    def peek(self, key: TextKey) -> OpenText | None:
+        return self._open.get(key)
+
+    def forget(self, keys: Iterable[TextKey]) -> None:
+        for key in keys:
+            self._open.pop(key, None)
+
+    def clear(self) -> None:
+        self._open.clear()
