@@ -55,9 +55,15 @@ KINDS: dict[str, dict[str, Check]] = {
         "tz": _opt_text,
         "location": _text(),
         "description": _text(),
-        "rrule": _opt_text,
-        "exdates": _list_of(_text(64)),
+        "rrule": _opt_text,  # RFC 5545 RRULE value, e.g. "FREQ=WEEKLY;BYDAY=MO"
+        "rdates": _list_of(_text(64)),  # extra occurrence starts (ISO 8601)
+        "exdates": _list_of(_text(64)),  # excluded occurrence starts (ISO 8601)
         "reminders": _list_of(_int, 32),  # minutes before start
+        # An edited occurrence of a series is its own event, whose id is derived from the
+        # series and the occurrence, so concurrent edits of one occurrence merge field by field.
+        "series": _opt_text,
+        "recurrence_id": _opt_text,  # the original start of the occurrence it overrides
+        "cancelled": _bool,  # a single occurrence removed from its series
     },
     "note": {
         "title": _text(),
