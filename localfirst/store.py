@@ -22,8 +22,8 @@ from .write import WriteId
 
 #: (entity id, field) of a text field.
 TextKey = tuple[str, str]
-#: A text field's change: key, current text, an op batch to append, or a state replacing all.
-TextUpdate = tuple[TextKey, str, bytes | None, bytes | None]
+#: A text field's change: key, current text, op batches to append, or a state replacing all.
+TextUpdate = tuple[TextKey, str, list[bytes], bytes | None]
 
 
 @dataclass(slots=True)
@@ -103,7 +103,7 @@ class Store(Protocol):
         ...
 
     def save_texts(self, updates: Sequence[TextUpdate]) -> None:
-        """Keep each text's current string; append its op batch, or replace its saved state
+        """Keep each text's current string; append its op batches, or replace its saved state
         (which then holds every op, so the batches before it are dropped)."""
         ...
 
@@ -247,7 +247,7 @@ class MemoryStore:
             if state is not None:
                 self._texts[key] = (text, state, [])
             else:
-                self._texts[key] = (text, old_state, [*batches, *([ops] if ops else [])])
+                self._texts[key] = (text, old_state, [*batches, *ops])
 
     def text(self, key: TextKey) -> str | None:
         entry = self._texts.get(key)

@@ -55,18 +55,24 @@ class TextCache:
         self._open: OrderedDict[TextKey, OpenText] = OrderedDict()
 
     def get(self, source: TextSource, key: TextKey) -> OpenText:
-        entry = self._open.get(key)
-        if entry is None:
-            state, batches = source.load_texts([key]).get(key, (None, []))
+        return self.get_many(source, [key])[key]
+
+    def get_many(self, source: TextSource, keys: Collection[TextKey]) -> dict[TextKey, OpenText]:
+        """The texts, loading those not open in one call to the store."""
+        out = {k: self._open[k] for k in keys if k in self._open}
+        missing = [k for k in keys if k not in out]
+        saved = source.load_texts(missing) if missing else {}
+        for key in missing:
+            state, batches = saved.get(key, (None, []))
             doc = TextDoc.decode_state(state, self.agent) if state else TextDoc(self.agent)
             for batch in batches:
                 doc.apply(decode_ops(batch))
-            entry = self._open[key] = OpenText(doc, len(batches))
-            while len(self._open) > self.size:
-                self._open.popitem(last=False)
-        else:
+            out[key] = self._open[key] = OpenText(doc, len(batches))
+        for key in out:
             self._open.move_to_end(key)
-        return entry
+        while len(self._open) > self.size:
+            self._open.popitem(last=False)
+        return out
 
     def peek(self, key: TextKey) -> OpenText | None:
         return self._open.get(key)

@@ -133,7 +133,7 @@ def _op_from_wire(raw: Any) -> Op:
         for field, ids in seen.items():
             if not isinstance(ids, list):
                 raise _fail("seen versions must be a list")
-            parsed_seen[field] = tuple(_wid(i) for i in ids)
+            parsed_seen[field] = tuple([_wid(i) for i in ids])
         return Put(kind, entity, fields, parsed_seen)
     if tag == _ORDERED and len(raw) == 3:
         _, procedure, params = raw
@@ -170,4 +170,4 @@ def decode_write(data: bytes) -> Write:
     wid = _wid([stamp, origin])
     if not isinstance(ops, list) or not ops:
         raise _fail("a write needs at least one op")
-    return Write(wid, tuple(_op_from_wire(op) for op in ops))
+    return Write(wid, tuple([_op_from_wire(op) for op in ops]))

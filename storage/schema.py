@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 #: The version this build writes; files with a higher one are refused, lower ones migrated.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -165,8 +165,68 @@ def _v2(conn: Connection) -> None:
     notices.create(conn)
 
 
+#: Added in schema version 3: the full-text index of note titles and bodies (FTS5), keyed by
+#: the rowid of the note's row in ``notes`` and kept in step by triggers. ``notes`` rows are
+#: written with INSERT OR REPLACE, which fires no delete trigger, so a BEFORE INSERT trigger
+#: drops the old entry while the old row is still there.
+NOTE_SEARCH = "note_search"
+
+_V3_TRIGGERS = {
+    "note_search_before_insert": """
+        CREATE TRIGGER note_search_before_insert BEFORE INSERT ON notes BEGIN
+            DELETE FROM note_search WHERE rowid = (SELECT rowid FROM notes WHERE id = new.id);
+        END""",
+    "note_search_after_insert": """
+        CREATE TRIGGER note_search_after_insert AFTER INSERT ON notes BEGIN
+            INSERT INTO note_search (rowid, title, body) VALUES (new.rowid, coalesce(new.title, ''),
+                coalesce((SELECT text FROM texts WHERE id = new.id AND field = 'body'), ''));
+        END""",
+    "note_search_after_update": """
+        CREATE TRIGGER note_search_after_update AFTER UPDATE OF title ON notes BEGIN
+            UPDATE note_search SET title = coalesce(new.title, '') WHERE rowid = new.rowid;
+        END""",
+    "note_search_after_delete": """
+        CREATE TRIGGER note_search_after_delete AFTER DELETE ON notes BEGIN
+            DELETE FROM note_search WHERE rowid = old.rowid;
+        END""",
+    "note_search_body_insert": """
+        CREATE TRIGGER note_search_body_insert AFTER INSERT ON texts WHEN new.field = 'body' BEGIN
+            UPDATE note_search SET body = new.text
+            WHERE rowid = (SELECT rowid FROM notes WHERE id = new.id);
+        END""",
+    "note_search_body_update": """
+        CREATE TRIGGER note_search_body_update AFTER UPDATE OF text ON texts WHEN new.field = 'body'
+        BEGIN
+            UPDATE note_search SET body = new.text
+            WHERE rowid = (SELECT rowid FROM notes WHERE id = new.id);
+        END""",
+    "note_search_body_delete": """
+        CREATE TRIGGER note_search_body_delete AFTER DELETE ON texts WHEN old.field = 'body' BEGIN
+            UPDATE note_search SET body = ''
+            WHERE rowid = (SELECT rowid FROM notes WHERE id = old.id);
+        END""",
+}
+
+
+def _v3(conn: Connection) -> None:
+    """(Re)build the note search index from the notes and texts tables."""
+    for name in _V3_TRIGGERS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {NOTE_SEARCH}")
+    conn.exec_driver_sql(
+        f"CREATE VIRTUAL TABLE {NOTE_SEARCH} USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')"
+    )
+    for sql in _V3_TRIGGERS.values():
+        conn.exec_driver_sql(sql)
+    conn.exec_driver_sql(
+        f"INSERT INTO {NOTE_SEARCH} (rowid, title, body) "
+        "SELECT n.rowid, coalesce(n.title, ''), coalesce(t.text, '') FROM notes n "
+        "LEFT JOIN texts t ON t.id = n.id AND t.field = 'body'"
+    )
+
+
 #: MIGRATIONS[n] brings a file from version n-1 to n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def migrate(conn: Connection, current: int, target: int = SCHEMA_VERSION) -> None:

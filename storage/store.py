@@ -360,24 +360,22 @@ class SqlStore:
         return out
 
     def save_texts(self, updates: Sequence[TextUpdate]) -> None:
+        fresh = [(e, f, text, state) for (e, f), text, _, state in updates if state is not None]
+        appended = [(e, f, text) for (e, f), text, _, state in updates if state is None]
         with self.atomic() as conn:
-            for (entity, field), text, ops, state in updates:
-                if state is not None:
-                    conn.exec_driver_sql(
-                        "INSERT OR REPLACE INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)",
-                        (entity, field, text, state),
-                    )
-                    conn.exec_driver_sql("DELETE FROM text_ops WHERE id = ? AND field = ?", (entity, field))
-                    continue
-                conn.exec_driver_sql(
-                    "INSERT INTO texts (id, field, text) VALUES (?, ?, ?) "
-                    "ON CONFLICT (id, field) DO UPDATE SET text = excluded.text",
-                    (entity, field, text),
-                )
-                if ops:
-                    conn.exec_driver_sql(
-                        "INSERT INTO text_ops (id, field, ops) VALUES (?, ?, ?)", (entity, field, ops)
-                    )
+            _many(conn, "DELETE FROM text_ops WHERE id = ? AND field = ?", [r[:2] for r in fresh])
+            _many(conn, "INSERT OR REPLACE INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)", fresh)
+            _many(
+                conn,
+                "INSERT INTO texts (id, field, text) VALUES (?, ?, ?) "
+                "ON CONFLICT (id, field) DO UPDATE SET text = excluded.text",
+                appended,
+            )
+            _many(
+                conn,
+                "INSERT INTO text_ops (id, field, ops) VALUES (?, ?, ?)",
+                [(e, f, b) for (e, f), _, batches, state in updates if state is None for b in batches],
+            )
 
     def text(self, key: TextKey) -> str | None:
         with self._read() as conn:

@@ -20,37 +20,47 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from localfirst import Batch, CommitEntry, Put, Write, WriteId, encode_write
+from localfirst import Batch, CommitEntry, Put, TextDoc, TextEdit, Write, WriteId, encode_write
+from localfirst.text import encode_ops
+from localfirst.write import Op
 from storage import SqlStore, create_library, join_library, open_replica
 from storage.schema import MATERIALIZED
 
 
 def received_writes(count: int, origin: str) -> list[tuple[WriteId, bytes]]:
-    """A realistic catch-up stream: creates of notes and events, then edits of their fields."""
+    """A realistic catch-up stream: creates of notes and events, then edits of their fields
+    and bursts of typing in note bodies."""
     entities = max(1, count // 5)
     last: dict[tuple[str, str], WriteId] = {}
+    bodies: dict[str, TextDoc] = {}
     out = []
     for i in range(count):
         wid = WriteId(i + 1, origin)
         n = i % entities
+        ops: list[Op]
         if n % 2:
             kind, key = "event", f"e{n}"
             fields: dict[str, object] = (
-                {"title": f"Meeting {n}", "start": "2026-11-21T10:00", "end": "2026-11-21T11:00"}
+                {"title": f"Meeting {n}", "start": "2026-11-21T10:00:00", "end": "2026-11-21T11:00:00"}
                 if i < entities
                 else {"title": f"Meeting {n} v{i}"}
             )
-        else:
+            seen = {f: (last[(key, f)],) for f in fields if (key, f) in last}
+            ops = [Put(kind, key, fields, seen)]
+        elif i < entities:
             kind, key = "note", f"n{n}"
-            fields = (
-                {"title": f"Note {n}", "body": "Some text of a note " * 3, "pinned": False}
-                if i < entities
-                else {"body": f"edited {i} " * 6}
-            )
-        seen = {f: (last[(key, f)],) for f in fields if (key, f) in last}
+            fields = {"title": f"Note {n}", "pinned": False}
+            body = bodies[key] = TextDoc(origin)
+            typed = body.local_edit(0, 0, "Some text of a note. " * 3)
+            ops = [Put(kind, key, fields, {}), TextEdit(kind, key, "body", encode_ops(typed))]
+        else:
+            kind, key, fields = "note", f"n{n}", {}
+            body = bodies[f"n{n}"]
+            typed = body.local_edit(len(body.text) // 2, 0, f" edited {i}")
+            ops = [TextEdit(kind, key, "body", encode_ops(typed))]
         for f in fields:
             last[(key, f)] = wid
-        out.append((wid, encode_write(Write(wid, (Put(kind, key, fields, seen),)))))
+        out.append((wid, encode_write(Write(wid, tuple(ops)))))
     return out
 
 
@@ -58,7 +68,7 @@ def raw_anchor(source: Path, target: Path) -> float:
     """The same rows bulk-inserted through raw sqlite3, same schema and pragmas, one transaction."""
     SqlStore(target, create=True).close()  # the same schema, made by our migrations
     src = sqlite3.connect(source)
-    tables = ["log", "docs", *(t.name for t in MATERIALIZED.values())]
+    tables = ["log", "docs", "texts", "text_ops", *(t.name for t in MATERIALIZED.values())]
     rows = {t: src.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
     src.close()
     dst = sqlite3.connect(target, isolation_level=None)
@@ -86,7 +96,7 @@ def raw_single(path: Path, count: int) -> float:
     for i in range(count):
         key = os.urandom(16).hex()
         db.execute("BEGIN IMMEDIATE")
-        db.execute("INSERT INTO log VALUES (?, 1, NULL, ?)", (i + 1, b"x" * 60))
+        db.execute("INSERT INTO log VALUES (?, 1, NULL, ?, NULL)", (i + 1, b"x" * 60))
         db.execute("INSERT INTO docs VALUES (?, 'note', ?)", (key, b"y" * 60))
         db.execute("INSERT INTO notes (id, title) VALUES (?, ?)", (key, f"note {i}"))
         db.execute("COMMIT")
