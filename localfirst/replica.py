@@ -96,6 +96,7 @@ class _Plan:
     commits: list[tuple[int, WriteId]] = field(default_factory=list)
     snapshot: Snapshot | None = None
     docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
+    looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
     local: bool = False  # a local write's text edits are already in the open text CRDTs
 
 
@@ -351,8 +352,14 @@ class Replica:
         """Stamp, check and integrate a local write; ``doc`` is the document it read."""
         stamp = next_stamp(self.clock.now(), self.vector.highest())
         write = Write(WriteId(stamp, self.device), tuple(ops))
-        docs = {op.entity: doc for op in ops if isinstance(op, Put) and doc is not None}
-        plan = _Plan(new=[(write, encode_write(write), None)], docs=docs, local=True)
+        entities = {op.entity for op in ops if isinstance(op, Put)}
+        docs = {e: doc for e in entities if doc is not None}
+        plan = _Plan(
+            new=[(write, encode_write(write), None)],
+            docs=docs,
+            looked_up=frozenset(entities if doc is None else ()),
+            local=True,
+        )
         try:
             self._check(write, self.vector.as_dict(), set(self._devices))
             self._integrate(plan)
@@ -623,7 +630,9 @@ class Replica:
             kept = self._tentative
             ids = {op.entity for w, _, _ in plan.new for op in w.ops if isinstance(op, Put)}
             docs = plan.docs
-            docs.update(store.load_docs(ids - docs.keys()))
+            missing = ids - docs.keys() - plan.looked_up
+            if missing:
+                docs.update(store.load_docs(missing))
         for write, _, _ in plan.new:
             apply_puts(docs, write, touched)
         devices = self._devices | devices_in(docs) if touched else self._devices
