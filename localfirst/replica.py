@@ -459,7 +459,7 @@ class Replica:
 
     def conflicts(self) -> dict[str, list[str]]:
         """Entities with siblings to resolve, and fields (``_deleted``: edit concurrent with delete)."""
-        return {k: c for k, d in self._store.iter_docs() if (c := d.conflicts())}
+        return {k: d.conflicts() for k, d in self._store.iter_docs(conflicted=True)}
 
     def members(self) -> dict[str, str]:
         """Devices of the library that are not revoked, with their names."""

@@ -66,7 +66,9 @@ class Store(Protocol):
 
     def save_docs(self, docs: Iterable[tuple[str, Doc]]) -> None: ...
 
-    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]: ...
+    def iter_docs(self, kind: str | None = None, *, conflicted: bool = False) -> Iterator[tuple[str, Doc]]:
+        """Documents in id order, of one kind, or only those with siblings to resolve."""
+        ...
 
     def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
         """Add writes to the log: id, CSN (None while tentative), bytes, chain hash if committed."""
@@ -196,9 +198,9 @@ class MemoryStore:
         for key, doc in docs:
             self._docs[key] = doc.copy()
 
-    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]:
+    def iter_docs(self, kind: str | None = None, *, conflicted: bool = False) -> Iterator[tuple[str, Doc]]:
         for key, doc in sorted(self._docs.items()):
-            if kind is None or doc.kind == kind:
+            if (kind is None or doc.kind == kind) and (not conflicted or doc.conflicts()):
                 yield key, doc.copy()
 
     def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:

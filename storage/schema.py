@@ -58,7 +58,10 @@ docs = Table(
     Column("id", String, primary_key=True),
     Column("kind", String, nullable=False),
     Column("doc", LargeBinary, nullable=False),
+    # 1 while the entity has siblings to resolve, so the conflict list never scans the library
+    Column("conflicted", Integer, nullable=False, server_default="0"),
     Index("docs_kind", "kind"),
+    Index("docs_conflicted", "conflicted", sqlite_where=text("conflicted = 1")),
     sqlite_with_rowid=False,
 )
 
@@ -214,7 +217,8 @@ def _v3(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {NOTE_SEARCH}")
     conn.exec_driver_sql(
-        f"CREATE VIRTUAL TABLE {NOTE_SEARCH} USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')"
+        f"CREATE VIRTUAL TABLE {NOTE_SEARCH} USING fts5(title, body, "
+        "tokenize='unicode61 remove_diacritics 2')"
     )
     for sql in _V3_TRIGGERS.values():
         conn.exec_driver_sql(sql)

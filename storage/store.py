@@ -249,27 +249,29 @@ class SqlStore:
         live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         dead: dict[str, list[tuple[str]]] = defaultdict(list)
         for key, doc in docs:
-            rows.append((key, doc.kind, encode_doc(doc)))
+            rows.append((key, doc.kind, encode_doc(doc), int(bool(doc.conflicts()))))
             if doc.kind in MATERIALIZED:
                 if doc.exists:
                     live[doc.kind].append(_row(key, doc.kind, doc))
                 else:
                     dead[doc.kind].append((key,))
         with self.atomic() as conn:
-            _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc) VALUES (?, ?, ?)", rows)
+            _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc, conflicted) VALUES (?, ?, ?, ?)", rows)
             for kind, kind_rows in live.items():
                 _many(conn, _UPSERT[kind], kind_rows)
             for kind, keys in dead.items():
                 _many(conn, f"DELETE FROM {MATERIALIZED[kind].name} WHERE id = ?", keys)
 
-    def iter_docs(self, kind: str | None = None) -> Iterator[tuple[str, Doc]]:
+    def iter_docs(self, kind: str | None = None, *, conflicted: bool = False) -> Iterator[tuple[str, Doc]]:
+        where, params = [], []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if conflicted:
+            where.append("conflicted = 1")
+        sql = "SELECT id, doc FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self._read() as conn:
-            if kind is None:
-                rows = conn.exec_driver_sql("SELECT id, doc FROM docs ORDER BY id").all()
-            else:
-                rows = conn.exec_driver_sql(
-                    "SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)
-                ).all()
+            rows = conn.exec_driver_sql(sql + " ORDER BY id", tuple(params)).all()
         for key, data in rows:
             yield key, decode_doc(data)
 
