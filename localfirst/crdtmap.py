@@ -90,8 +90,13 @@ class Doc:
         return {name: vs[0][2] for name, vs in self.fields.items() if name != DELETED}
 
     def conflicts(self) -> list[str]:
-        """Fields with siblings; ``_deleted`` when a delete and a concurrent edit both survive."""
-        out = [n for n, vs in self.fields.items() if n != DELETED and len(vs) > 1]
+        """Fields whose siblings disagree; ``_deleted`` when a delete and a concurrent edit both
+        survive. Siblings holding one value (two devices wrote the same) ask nothing of the user."""
+        out = [
+            n
+            for n, vs in self.fields.items()
+            if n != DELETED and len(vs) > 1 and any(v[2] != vs[0][2] for v in vs[1:])
+        ]
         if DELETED in self.fields and len(self.fields) > 1:
             out.append(DELETED)
         return sorted(out)

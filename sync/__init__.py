@@ -9,5 +9,7 @@ The building blocks are:
 - :mod:`sync.frames` -- length-prefixed binary frames with a size cap;
 - :mod:`sync.messages` -- every message type and its (de)serialiser;
 - :mod:`sync.pairing` -- pairing two devices by a one-time short code;
-- :mod:`sync.discovery` -- zeroconf announcement and browsing on the LAN.
+- :mod:`sync.discovery` -- zeroconf announcement and browsing on the LAN;
+- :mod:`sync.session` -- the anti-entropy session, a socket-free state machine;
+- :mod:`sync.node` -- a running device: replica, listener, dialers, pairing, control socket.
 """

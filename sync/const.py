@@ -5,6 +5,44 @@ from typing import Final
 #: Wire protocol version carried in every frame header and in the zeroconf TXT ``v``.
 PROTOCOL_VERSION: Final = 1
 
+#: Oldest protocol version this build still speaks (a peer that spoke a newer one is held to it).
+MIN_PROTOCOL_VERSION: Final = 1
+
+#: Longest library id accepted in a HELLO, in bytes (a random id is 16 raw bytes).
+MAX_LIBRARY_ID_BYTES: Final = 64
+
+#: Target size of one BATCH/PUSH slice, in bytes (1 MiB): well under MAX_FRAME_SIZE, so a
+#: slow link still sees progress and a receiver holds at most one slice in memory.
+BATCH_SLICE_SIZE: Final = 1024 * 1024
+
+#: Longest a TLS handshake on the member channel may take, in seconds.
+HANDSHAKE_TIMEOUT_S: Final = 5.0
+
+#: Most unauthenticated handshakes a node runs at once; more connections wait (bounded).
+MAX_PENDING_HANDSHAKES: Final = 32
+
+#: Most connections waiting for a handshake slot; beyond this new ones are closed at once.
+MAX_WAITING_HANDSHAKES: Final = 256
+
+#: Longest wait for a frame while a session is still syncing (not yet live), in seconds.
+SESSION_STEP_TIMEOUT_S: Final = 30.0
+
+#: TCP keepalive on member sessions: idle time before probing, probe interval (seconds), and
+#: unanswered probes before the connection is dropped (so a vanished peer shows offline).
+TCP_KEEPALIVE_IDLE_S: Final = 15
+TCP_KEEPALIVE_INTERVAL_S: Final = 5
+TCP_KEEPALIVE_COUNT: Final = 3
+
+#: Reconnect backoff: first delay, cap (seconds) and factor (exponential, with jitter).
+BACKOFF_MIN_S: Final = 0.2
+BACKOFF_MAX_S: Final = 5.0
+BACKOFF_FACTOR: Final = 2.0
+
+#: File names inside a node's data directory.
+LIBRARY_FILE: Final = "library.sqlite"
+CONTROL_SOCKET: Final = "control.sock"
+PEER_VERSIONS_FILE: Final = "peer-versions.json"
+
 #: DNS-SD service type we announce and browse (RFC 6763 section 7: ``_service._proto``).
 SERVICE_TYPE: Final = "_localfirst._tcp.local."
 

@@ -91,3 +91,42 @@ async def read_frame(reader: asyncio.StreamReader, max_size: int = MAX_FRAME_SIZ
     except asyncio.IncompleteReadError as exc:
         raise Truncated(f"connection closed after {len(exc.partial)} of {length} payload bytes") from None
     return Frame(msg_type, payload, version)
+
+
+class FrameDecoder:
+    """Incremental frame parser for bytes arriving in arbitrary pieces (no I/O).
+
+    The header is checked (version, length against the cap) as soon as it is complete,
+    so a hostile length is refused before its payload is buffered.
+    """
+
+    def __init__(self, max_size: int = MAX_FRAME_SIZE) -> None:
+        self._max_size = max_size
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add bytes and return every frame now complete.
+
+        Raises:
+            FrameTooLarge: a header announces more than the cap.
+            BadVersion: a header carries another protocol version.
+        """
+        self._buf += data
+        frames: list[Frame] = []
+        while len(self._buf) >= FRAME_HEADER_SIZE:
+            length, version, msg_type = _HEADER.unpack_from(self._buf)
+            if version != PROTOCOL_VERSION:
+                raise BadVersion(f"frame has protocol version {version}, this node speaks {PROTOCOL_VERSION}")
+            if length > self._max_size:
+                raise FrameTooLarge(f"frame announces {length} bytes, the cap is {self._max_size}")
+            end = FRAME_HEADER_SIZE + length
+            if len(self._buf) < end:
+                break
+            frames.append(Frame(msg_type, bytes(self._buf[FRAME_HEADER_SIZE:end]), version))
+            del self._buf[:end]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buf)

@@ -7,13 +7,33 @@ raises :class:`MessageError`.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar
 
 import msgpack
 
-from sync.const import MAX_CERT_SIZE, MAX_DEVICE_NAME_CHARS, MAX_REASON_CHARS
+from localfirst import (
+    Batch,
+    ReplicaError,
+    Summary,
+    decode_batch,
+    decode_summary,
+    encode_batch,
+    encode_summary,
+)
+from sync.const import (
+    MAX_CERT_SIZE,
+    MAX_DEVICE_NAME_CHARS,
+    MAX_LIBRARY_ID_BYTES,
+    MAX_REASON_CHARS,
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
+)
 from sync.frames import Frame
 
 
@@ -39,6 +59,22 @@ class MessageType(IntEnum):
     PAIR_DONE = 0x15
     #: either side: pairing failed, with a human-readable reason.
     PAIR_ABORT = 0x1F
+
+    # ---- member-session messages (sync.session) ------------------------------------
+    #: both sides, first: protocol version, device id, library id and a compact digest.
+    HELLO = 0x20
+    #: both sides, when the digests differ: the full version vector and CSN.
+    SUMMARY = 0x21
+    #: answer to a SUMMARY: a slice of the batch the peer lacks (flag: last slice).
+    BATCH = 0x22
+    #: receiver of a BATCH or PUSH slice: what it now holds (CSN, vector digest, chain).
+    ACK = 0x23
+    #: live session: a slice of new writes (local or relayed) the peer lacks.
+    PUSH = 0x24
+    #: either side: the session ends normally (shutdown, duplicate connection).
+    BYE = 0x2E
+    #: either side: the session ends because of an error, with a reason.
+    ERROR = 0x2F
 
 
 # ---- helpers ------------------------------------------------------------------------
@@ -245,3 +281,226 @@ class PairAbort:
         expect_type(frame, MessageType.PAIR_ABORT)
         body = _unpack(frame)
         return cls(_text(frame, body, "reason", MAX_REASON_CHARS))
+
+
+# ---- member-session messages --------------------------------------------------------
+
+#: Size of the truncated SHA-256 of the canonical version vector carried in HELLO and ACK.
+VECTOR_DIGEST_BYTES = 16
+#: Size of a chain hash (SHA-256, see ``localfirst.log.chain_next``).
+CHAIN_BYTES = 32
+_DEVICE_ID_BYTES = 32
+_HEX_ID = re.compile(r"(?:[0-9a-f]{2})+")
+_LAST = 0x01
+
+
+def vector_digest(vector: Mapping[str, int]) -> bytes:
+    """Return the 16-byte digest of a version vector (canonical: sorted, zeros dropped)."""
+    items = sorted((o, s) for o, s in vector.items() if s > 0)
+    return hashlib.sha256(msgpack.packb(items, use_bin_type=True)).digest()[:VECTOR_DIGEST_BYTES]
+
+
+def _id_to_wire(text: str) -> bytes:
+    """Return an id as compact bytes: lowercase hex ids as raw bytes, anything else as UTF-8."""
+    if _HEX_ID.fullmatch(text):
+        return bytes.fromhex(text)
+    return text.encode("utf-8")
+
+
+def _array(frame: Frame, length: int) -> list[Any]:
+    """Decode a payload that must be a msgpack array of ``length`` items."""
+    try:
+        body = msgpack.unpackb(frame.payload, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises many types on hostile bytes
+        raise MessageError(f"{_name(frame.type)}: undecodable payload ({type(exc).__name__})") from None
+    if not isinstance(body, list) or len(body) != length:
+        raise MessageError(f"{_name(frame.type)}: payload is not an array of {length} items")
+    return body
+
+
+def _int_item(frame: Frame, value: Any, what: str, low: int = 0, high: int = 2**63 - 1) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise MessageError(f"{_name(frame.type)}: {what} is not an integer in [{low}, {high}]")
+    return value
+
+
+def _bytes_item(frame: Frame, value: Any, what: str, size: int, *, exact: bool = True) -> bytes:
+    if type(value) is not bytes or (len(value) != size if exact else len(value) > size):
+        raise MessageError(f"{_name(frame.type)}: {what} is not {'' if exact else 'at most '}{size} bytes")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What a replica holds, compactly: CSN, vector digest and the chain hash at that CSN."""
+
+    csn: int
+    vector: bytes
+    chain: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Both sides, first: protocol version, device id, library id and the holder's digest."""
+
+    version: int
+    device: str
+    library: str
+    digest: Digest
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload (a msgpack array; ids as raw bytes)."""
+        d = self.digest
+        body = [self.version, bytes.fromhex(self.device), _id_to_wire(self.library), d.csn, d.vector, d.chain]
+        return MessageType.HELLO, _packed(body)
+
+    @classmethod
+    def decode(cls, frame: Frame) -> Hello:
+        """Parse a frame of type HELLO."""
+        expect_type(frame, MessageType.HELLO)
+        version, device, library, csn, vector, chain = _array(frame, 6)
+        return cls(
+            _int_item(frame, version, "version", 0, 255),
+            _bytes_item(frame, device, "device id", _DEVICE_ID_BYTES).hex(),
+            _library(frame, library),
+            Digest(
+                _int_item(frame, csn, "csn"),
+                _bytes_item(frame, vector, "vector digest", VECTOR_DIGEST_BYTES),
+                _bytes_item(frame, chain, "chain hash", CHAIN_BYTES),
+            ),
+        )
+
+
+def _library(frame: Frame, value: Any) -> str:
+    raw = _bytes_item(frame, value, "library id", MAX_LIBRARY_ID_BYTES, exact=False)
+    if len(raw) == 16:
+        return raw.hex()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MessageError("HELLO: library id is not valid") from None
+
+
+def _packed(body: list[Any]) -> bytes:
+    data: bytes = msgpack.packb(body, use_bin_type=True)
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryMessage:
+    """When the digests differ: the sender's full version vector and CSN."""
+
+    summary: Summary
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload (``localfirst.encode_summary`` bytes)."""
+        return MessageType.SUMMARY, encode_summary(self.summary)
+
+    @classmethod
+    def decode(cls, frame: Frame) -> SummaryMessage:
+        """Parse a frame of type SUMMARY."""
+        expect_type(frame, MessageType.SUMMARY)
+        try:
+            return cls(decode_summary(frame.payload))
+        except ReplicaError as exc:
+            raise MessageError(f"SUMMARY: {exc}") from None
+
+
+_DIGEST = struct.Struct(">Q16s32s")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    """A slice of a batch (BATCH answers a SUMMARY; PUSH carries live writes).
+
+    The sender's digest rides along, so the receiver proves by chain hashes what it now
+    shares with the sender without another message.
+    """
+
+    batch: Batch
+    last: bool
+    sender: Digest
+    live: bool = False
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload: flags byte, sender digest, ``encode_batch`` bytes."""
+        kind = MessageType.PUSH if self.live else MessageType.BATCH
+        d = self.sender
+        head = bytes([_LAST if self.last else 0]) + _DIGEST.pack(d.csn, d.vector, d.chain)
+        return kind, head + encode_batch(self.batch)
+
+    @classmethod
+    def decode(cls, frame: Frame) -> BatchMessage:
+        """Parse a frame of type BATCH or PUSH."""
+        kind = expect_type(frame, MessageType.BATCH, MessageType.PUSH)
+        payload = frame.payload
+        if len(payload) < 1 + _DIGEST.size or payload[0] not in (0, _LAST):
+            raise MessageError(f"{kind.name}: bad header")
+        csn, vector, chain = _DIGEST.unpack_from(payload, 1)
+        if csn >= 2**63:
+            raise MessageError(f"{kind.name}: csn out of range")
+        try:
+            batch = decode_batch(payload[1 + _DIGEST.size :])
+        except ReplicaError as exc:
+            raise MessageError(f"{kind.name}: {exc}") from None
+        return cls(batch, payload[0] == _LAST, Digest(csn, vector, chain), kind is MessageType.PUSH)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """What the receiver of a slice now holds: CSN, vector digest and chain hash at that CSN."""
+
+    digest: Digest
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload."""
+        d = self.digest
+        return MessageType.ACK, _packed([d.csn, d.vector, d.chain])
+
+    @classmethod
+    def decode(cls, frame: Frame) -> Ack:
+        """Parse a frame of type ACK."""
+        expect_type(frame, MessageType.ACK)
+        csn, vector, chain = _array(frame, 3)
+        return cls(
+            Digest(
+                _int_item(frame, csn, "csn"),
+                _bytes_item(frame, vector, "vector digest", VECTOR_DIGEST_BYTES),
+                _bytes_item(frame, chain, "chain hash", CHAIN_BYTES),
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Goodbye:
+    """Either side: the session ends (BYE normally, ERROR after a fault), with a reason."""
+
+    reason: str
+    error: bool = False
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload."""
+        kind = MessageType.ERROR if self.error else MessageType.BYE
+        reason = "".join(ch for ch in self.reason if ch.isprintable())[:MAX_REASON_CHARS]
+        return kind, _pack({"reason": reason})
+
+    @classmethod
+    def decode(cls, frame: Frame) -> Goodbye:
+        """Parse a frame of type BYE or ERROR."""
+        kind = expect_type(frame, MessageType.BYE, MessageType.ERROR)
+        body = _unpack(frame)
+        return cls(_text(frame, body, "reason", MAX_REASON_CHARS), kind is MessageType.ERROR)
+
+
+def check_version(version: int, at_least: int = MIN_PROTOCOL_VERSION) -> None:
+    """Refuse a HELLO version this node does not speak or one older than the peer spoke before.
+
+    Raises:
+        MessageError: the version is out of range.
+    """
+    if version > PROTOCOL_VERSION:
+        raise MessageError(f"peer speaks protocol version {version}, newer than {PROTOCOL_VERSION}")
+    if version < at_least:
+        raise MessageError(
+            f"peer speaks protocol version {version}, older than {at_least} (downgrade refused)"
+        )

@@ -206,6 +206,7 @@ class Invitation:
         host: str = "127.0.0.1",
         lifetime: float = PAIRING_CODE_LIFETIME_S,
         step_timeout: float = PAIRING_STEP_TIMEOUT_S,
+        admit: Callable[[PairedPeer], None] | None = None,
     ) -> None:
         """Prepare an invitation.
 
@@ -217,8 +218,12 @@ class Invitation:
             host: address to listen on.
             lifetime: seconds the code stays valid after :meth:`start`.
             step_timeout: seconds each step of the exchange may take.
+            admit: called with the joiner (certificate and name) once both confirmations
+                verified, before ``welcome``: a node records the new member there, so the
+                welcome it then builds already holds the joiner's membership.
         """
         self.code = new_code()
+        self._admit = admit
         self._identity = identity
         self._welcome = welcome
         self._host = host
@@ -366,6 +371,8 @@ class Invitation:
             raise PairingError("the joining device did not prove it holds its certificate's key")
 
         try:
+            if self._admit is not None:
+                self._admit(PairedPeer(joiner_fp, hello.cert_der, confirm.name))
             payload = self._welcome(joiner_fp)
         except Exception as exc:
             log.exception("welcome callback failed")

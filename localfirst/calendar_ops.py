@@ -1,0 +1,238 @@
+"""Pure helpers behind the calendar views: an index of events for window queries, the time
+math of moving and resizing, restoring an event's fields (undo) and describing booking notices.
+
+No Qt and no I/O: the UI keeps an ``EventIndex`` on the thread that owns the replica and feeds
+it the events a change touched, so a view asks only for its window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from .booking import CONFLICT, Notice
+from .recurrence import (
+    Occurrence,
+    expand,
+    is_recurring,
+    midnight,
+    shape_of,
+    times_fields,
+    zone,
+)
+
+#: Grid the views snap moves and resizes to.
+SNAP = timedelta(minutes=15)
+#: Shortest event a resize leaves.
+MIN_DURATION = SNAP
+#: Longest single event the index looks back for when a window starts (longer ones still show:
+#: they sit in the index's long list).
+_LONG = timedelta(days=2)
+
+Values = Mapping[str, Any]
+
+
+def floor_to(moment: datetime, step: timedelta = SNAP) -> datetime:
+    """The moment rounded down to the grid (in its own zone's wall-clock time)."""
+    wall = moment.replace(tzinfo=None)
+    base = wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    steps = (wall - base) // step
+    return (base + steps * step).replace(tzinfo=moment.tzinfo)
+
+
+def round_delta(delta: timedelta, step: timedelta = SNAP) -> timedelta:
+    """A drag's offset rounded to the nearest grid step."""
+    return round(delta / step) * step
+
+
+def moved(occ: Occurrence, delta: timedelta) -> tuple[datetime, datetime]:
+    """New (start, end) of an occurrence dragged by ``delta`` (wall-clock in the viewer's zone)."""
+    return _shift(occ.start, delta), _shift(occ.end, delta)
+
+
+def resized(occ: Occurrence, delta: timedelta) -> tuple[datetime, datetime]:
+    """New (start, end) of an occurrence whose end was dragged by ``delta`` (never shorter than 15 min)."""
+    end = max(_shift(occ.end, delta), occ.start + MIN_DURATION)
+    return occ.start, end
+
+
+def _shift(moment: datetime, delta: timedelta) -> datetime:
+    tz = moment.tzinfo or UTC
+    return (moment.replace(tzinfo=None) + delta).replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def time_changes(occ: Occurrence, start: datetime, end: datetime) -> dict[str, Any]:
+    """The ``start``/``end`` fields that put an occurrence at these times, in its own zone."""
+    return times_fields(start, end, occ.all_day, zone(occ.values.get("tz")))
+
+
+def booking_slot(values: Values, display: tzinfo = UTC) -> tuple[int, int] | None:
+    """An event's [start, end) in epoch seconds, as a bookable calendar books it."""
+    shape = shape_of(values)
+    if shape is None:
+        return None
+    if shape.all_day:
+        first = midnight(shape.start.date(), display)
+        return int(first.timestamp()), int(
+            midnight((shape.start + shape.duration).date(), display).timestamp()
+        )
+    start = shape.start.replace(tzinfo=shape.tz)
+    end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
+    return int(start.timestamp()), max(int(end.timestamp()), int(start.timestamp()) + 60)
+
+
+# -- restoring fields (undo, redo) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePlan:
+    """How to bring an entity from its current fields to target ones.
+
+    A CRDT map cannot unset a field, so when the target lacks fields the entity now has (an
+    override that inherited them), the entity is deleted and put again with the target fields.
+    """
+
+    delete: bool
+    put: dict[str, Any] | None
+
+
+def restore_plan(current: Values | None, target: Values | None) -> RestorePlan:
+    """Writes that make an entity hold exactly ``target`` (None: not exist)."""
+    if target is None:
+        return RestorePlan(current is not None, None)
+    if current is None:
+        return RestorePlan(False, dict(target))
+    if any(k not in target for k in current):
+        return RestorePlan(True, dict(target))
+    changed = {k: v for k, v in target.items() if current.get(k) != v or k not in current}
+    return RestorePlan(False, changed or None)
+
+
+# -- an index of events for window queries ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Single:
+    values: dict[str, Any]
+    start: float  # epoch seconds, widened by a day for all-day events (their zone is the viewer's)
+    end: float
+
+
+class EventIndex:
+    """The live events of a library, kept on the replica's thread, queried by window.
+
+    Single events are found by a scan of precomputed bounds; series are expanded for the window
+    only; overrides are grouped under their series.
+    """
+
+    def __init__(self) -> None:
+        self._singles: dict[str, _Single] = {}
+        self._series: dict[str, dict[str, Any]] = {}
+        self._overrides: dict[str, dict[str, dict[str, Any]]] = {}
+        self._override_of: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._singles) + len(self._series)
+
+    def load(self, events: Iterable[tuple[str, Values]]) -> None:
+        """Replace everything with these (id, values) of live events."""
+        self.__init__()  # type: ignore[misc]
+        for entity, values in events:
+            self.update(entity, values)
+
+    def update(self, entity: str, values: Values | None) -> None:
+        """Record an event's current values (None: deleted or gone)."""
+        self._forget(entity)
+        if values is None:
+            return
+        series = values.get("series")
+        if isinstance(series, str) and series:
+            self._overrides.setdefault(series, {})[entity] = dict(values)
+            self._override_of[entity] = series
+        elif is_recurring(values):
+            self._series[entity] = dict(values)
+        else:
+            shape = shape_of(values)
+            if shape is None:
+                return
+            if shape.all_day:
+                start = shape.start.replace(tzinfo=UTC).timestamp() - 86_400
+                end = (shape.start + shape.duration).replace(tzinfo=UTC).timestamp() + 86_400
+            else:
+                start = shape.start.replace(tzinfo=shape.tz).timestamp()
+                end = (shape.start + shape.duration).replace(tzinfo=shape.tz).timestamp()
+            self._singles[entity] = _Single(dict(values), start, max(end, start))
+
+    def _forget(self, entity: str) -> None:
+        self._singles.pop(entity, None)
+        self._series.pop(entity, None)
+        series = self._override_of.pop(entity, None)
+        if series is not None:
+            group = self._overrides.get(series, {})
+            group.pop(entity, None)
+            if not group:
+                self._overrides.pop(series, None)
+
+    def values(self, entity: str) -> dict[str, Any] | None:
+        """The indexed values of an event, series or override."""
+        single = self._singles.get(entity)
+        if single is not None:
+            return single.values
+        if entity in self._series:
+            return self._series[entity]
+        series = self._override_of.get(entity)
+        return None if series is None else self._overrides[series][entity]
+
+    def query(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        *,
+        display_tz: tzinfo | None = None,
+        calendars: Iterable[str] | None = None,
+    ) -> list[Occurrence]:
+        """Occurrences intersecting the window, sorted by start (only these calendars if given)."""
+        wanted = None if calendars is None else set(calendars)
+        lo, hi = window_start.timestamp(), window_end.timestamp()
+        out: list[Occurrence] = []
+        for entity, single in self._singles.items():
+            if single.start < hi and single.end >= lo:
+                if wanted is not None and single.values.get("calendar") not in wanted:
+                    continue
+                out.extend(
+                    expand(
+                        single.values, {}, window_start, window_end, series_id=entity, display_tz=display_tz
+                    )
+                )
+        for entity, values in self._series.items():
+            if wanted is not None and values.get("calendar") not in wanted:
+                continue
+            overrides = self._overrides.get(entity, {})
+            out.extend(
+                expand(values, overrides, window_start, window_end, series_id=entity, display_tz=display_tz)
+            )
+        out.sort(key=lambda o: (o.start, o.key))
+        return out
+
+
+# -- booking notices ----------------------------------------------------------------------------
+
+
+def describe_notice(notice: Notice, title: str, slots: list[tuple[int, int]], display: tzinfo) -> str:
+    """What to tell the user when commitment changed a booking's outcome."""
+    name = f"“{title}”" if title else "A booking"
+
+    def slot(index: int) -> str:
+        if not 0 <= index < len(slots):
+            return f"option {index + 1}"
+        start = datetime.fromtimestamp(slots[index][0], display)
+        end = datetime.fromtimestamp(slots[index][1], display)
+        return f"{start:%a %d %b %H:%M} to {end:%H:%M}"
+
+    if notice.committed == CONFLICT:
+        return f"{name} was rejected: its time was taken by an earlier booking."
+    if notice.tentative == CONFLICT:
+        return f"{name} is booked after all, at {slot(notice.committed)}."
+    return f"{name} was moved to an alternative: {slot(notice.committed)}."

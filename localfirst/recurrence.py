@@ -1,0 +1,541 @@
+"""Recurring events: expanding a series into occurrences in a window, and the fields of edits.
+
+A series event holds an RFC 5545 ``rrule`` (without the ``RRULE:`` prefix), ``rdates`` and
+``exdates``; its ``start``/``end`` are wall-clock ISO 8601 in the zone ``tz`` (None: UTC), or
+dates with an exclusive end when ``all_day``. An edited occurrence is its own event whose id is
+derived from the series and the occurrence's original start (``occurrence_id``), holding only
+the fields the user changed, so two devices editing one occurrence write the same entity and
+their edits merge field by field, while series edits still show where no override sets a field.
+
+Everything here is pure and never raises on bad synced data: an unreadable rule or date makes
+the event show as a single occurrence, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rrulestr
+
+#: Recurrence frequencies the app expands; finer ones could flood a view from one synced write.
+FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+#: Most occurrences one series yields in one window (a guard against hostile rules).
+MAX_OCCURRENCES = 2000
+#: Fields of a series that describe its recurrence, not an occurrence.
+SERIES_ONLY = ("rrule", "rdates", "exdates")
+#: Fields of an override that link it to its series.
+LINK_FIELDS = ("series", "recurrence_id")
+
+Values = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One occurrence of an event in a window, with the fields it shows (overrides applied).
+
+    ``key`` is unique per occurrence: the event id of a single event, else
+    ``occurrence_id(series, recurrence_id)``, which is also the id of its override entity.
+    ``start``/``end`` are aware; all-day ones are midnights in the display zone.
+    """
+
+    key: str
+    event: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    values: dict[str, Any] = field(compare=False)
+    series: str | None = None
+    recurrence_id: str | None = None
+    overridden: bool = False
+
+    @property
+    def title(self) -> str:
+        title = self.values.get("title")
+        return title if isinstance(title, str) else ""
+
+    @property
+    def calendar(self) -> str:
+        cal = self.values.get("calendar")
+        return cal if isinstance(cal, str) else ""
+
+    @property
+    def recurring(self) -> bool:
+        return self.series is not None
+
+
+def occurrence_id(series: str, recurrence_id: str) -> str:
+    """The entity id of an occurrence's override: the same on every device."""
+    return f"{series}@{recurrence_id}"
+
+
+# -- times --------------------------------------------------------------------------------------
+
+
+def zone(name: object) -> tzinfo:
+    """The IANA zone of that name; UTC for None or a name this machine does not know."""
+    if not isinstance(name, str) or not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, KeyError):
+        return UTC
+
+
+def zone_name(tz: tzinfo) -> str | None:
+    """The IANA name to store for a zone (None for UTC)."""
+    if isinstance(tz, ZoneInfo):
+        return None if tz.key == "UTC" else tz.key
+    return None
+
+
+def parse_date(text: object) -> date | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def parse_wall(text: object, tz: tzinfo) -> datetime | None:
+    """A stored date-time as naive wall-clock time in ``tz`` (one with an offset is converted)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(tz).replace(tzinfo=None)
+    return dt
+
+
+def localize(wall: datetime, tz: tzinfo) -> datetime:
+    """Naive wall-clock time in ``tz`` as an aware time (a time skipped by DST moves forward)."""
+    return wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def format_wall(dt: datetime) -> str:
+    """How a time is stored: ISO 8601 wall-clock time, to the second, without offset."""
+    return dt.replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
+
+
+def stored_time(moment: datetime, tz: tzinfo) -> str:
+    """An aware time stored as wall-clock time in the event's zone."""
+    return format_wall(moment.astimezone(tz))
+
+
+def canonical_id(text: object, all_day: bool, tz: tzinfo) -> str | None:
+    """A recurrence id or exdate in the one form used as a key ("2026-11-21T10:00:00")."""
+    if all_day:
+        day = parse_date(text)
+        return None if day is None else day.isoformat()
+    wall = parse_wall(text, tz)
+    return None if wall is None else format_wall(wall)
+
+
+def midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz)
+
+
+# -- rules --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """The parts of an RRULE the editor shows; ``extra`` keeps the rest (BYDAY=...) verbatim."""
+
+    freq: str
+    interval: int = 1
+    until: date | None = None
+    count: int | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def _parts(text: str) -> list[tuple[str, str]]:
+    out = []
+    for part in text.strip().removeprefix("RRULE:").split(";"):
+        if "=" in part:
+            key, _, value = part.partition("=")
+            out.append((key.strip().upper(), value.strip()))
+    return out
+
+
+def parse_rule(text: object) -> RuleSpec | None:
+    """The editor's view of a stored rule, or None when there is none the app expands."""
+    if not isinstance(text, str):
+        return None
+    parts = _parts(text)
+    keys = dict(parts)
+    freq = keys.get("FREQ", "").upper()
+    if freq not in FREQUENCIES:
+        return None
+    try:
+        interval = max(1, int(keys.get("INTERVAL", "1")))
+        count = int(keys["COUNT"]) if "COUNT" in keys else None
+    except ValueError:
+        return None
+    until = None
+    if "UNTIL" in keys:
+        until = _until_date(keys["UNTIL"])
+    extra = tuple((k, v) for k, v in parts if k not in ("FREQ", "INTERVAL", "UNTIL", "COUNT"))
+    return RuleSpec(freq, interval, until, count, extra)
+
+
+def _until_date(value: str) -> date | None:
+    try:
+        return datetime.strptime(value[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def format_rule(spec: RuleSpec | None, *, all_day: bool = False, tz: tzinfo = UTC) -> str | None:
+    """The RRULE value of a spec; UNTIL is a date for all-day events, else the end of that day in UTC."""
+    if spec is None:
+        return None
+    parts = [f"FREQ={spec.freq}"]
+    if spec.interval > 1:
+        parts.append(f"INTERVAL={spec.interval}")
+    if spec.count is not None:
+        parts.append(f"COUNT={spec.count}")
+    elif spec.until is not None:
+        if all_day:
+            parts.append(f"UNTIL={spec.until:%Y%m%d}")
+        else:
+            last = localize(datetime.combine(spec.until, time(23, 59, 59)), tz).astimezone(UTC)
+            parts.append(f"UNTIL={last:%Y%m%dT%H%M%SZ}")
+    parts.extend(f"{k}={v}" for k, v in spec.extra)
+    return ";".join(parts)
+
+
+def _rule(text: object, start: datetime, all_day: bool, tz: tzinfo) -> rrule | None:
+    """The dateutil rule over naive wall-clock times in ``tz``; None if absent or unreadable."""
+    if not isinstance(text, str) or parse_rule(text) is None:
+        return None
+    parts = []
+    for key, raw in _parts(text):
+        value = _until_wall(raw, all_day, tz) if key == "UNTIL" else raw
+        if value is None:
+            return None
+        parts.append(f"{key}={value}")
+    try:
+        rule = rrulestr(";".join(parts), dtstart=start)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return rule if isinstance(rule, rrule) else None
+
+
+def _until_wall(value: str, all_day: bool, tz: tzinfo) -> str | None:
+    """UNTIL as naive wall-clock time in the event's zone, as dateutil wants for a naive start."""
+    try:
+        if value.endswith("Z"):
+            moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            wall = moment.astimezone(tz).replace(tzinfo=None)
+        elif "T" in value:
+            wall = datetime.strptime(value, "%Y%m%dT%H%M%S")
+        else:
+            day = datetime.strptime(value, "%Y%m%d")
+            wall = day if all_day else day.replace(hour=23, minute=59, second=59)
+    except ValueError:
+        return None
+    return f"{wall:%Y%m%dT%H%M%S}"
+
+
+# -- expansion ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """An event's times read once: naive wall-clock start and duration in its zone."""
+
+    all_day: bool
+    tz: tzinfo
+    start: datetime
+    duration: timedelta
+
+
+def _wall_of(rid: str, all_day: bool) -> datetime:
+    """The naive wall-clock start a canonical recurrence id names."""
+    return datetime.combine(date.fromisoformat(rid), time()) if all_day else datetime.fromisoformat(rid)
+
+
+def shape_of(values: Values) -> Shape | None:
+    all_day = values.get("all_day") is True
+    tz = zone(values.get("tz"))
+    if all_day:
+        first, last = parse_date(values.get("start")), parse_date(values.get("end"))
+        if first is None:
+            return None
+        days = (last - first).days if last is not None else 1
+        return Shape(True, tz, datetime.combine(first, time()), timedelta(days=max(1, days)))
+    start = parse_wall(values.get("start"), tz)
+    if start is None:
+        return None
+    end = parse_wall(values.get("end"), tz)
+    duration = end - start if end is not None and end >= start else timedelta(hours=1)
+    return Shape(False, tz, start, duration)
+
+
+def _bounds(shape: Shape, wall_start: datetime, display: tzinfo) -> tuple[datetime, datetime]:
+    if shape.all_day:
+        day = wall_start.date()
+        return midnight(day, display), midnight(day + shape.duration, display)
+    return localize(wall_start, shape.tz), localize(wall_start + shape.duration, shape.tz)
+
+
+def _in_window(start: datetime, end: datetime, window_start: datetime, window_end: datetime) -> bool:
+    if end <= start:
+        return window_start <= start < window_end
+    return start < window_end and end > window_start
+
+
+def _key(wall: datetime, all_day: bool) -> str:
+    return wall.date().isoformat() if all_day else format_wall(wall)
+
+
+def is_recurring(values: Values) -> bool:
+    return bool(values.get("rrule")) or bool(values.get("rdates"))
+
+
+def expand(
+    series_values: Values,
+    overrides: Mapping[str, Values],
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    series_id: str = "",
+    display_tz: tzinfo | None = None,
+) -> list[Occurrence]:
+    """The occurrences of an event that intersect [window_start, window_end), sorted by start.
+
+    Args:
+        series_values: the event's fields (a series, or a single event).
+        overrides: the series' override entities by id (their ``recurrence_id`` says which
+            occurrence each replaces); cancelled ones remove it.
+        window_start, window_end: aware bounds of the window.
+        series_id: the event's entity id (used in keys and override ids).
+        display_tz: the viewer's zone, where all-day events start at midnight
+            (default: the window's).
+    """
+    display = display_tz or window_start.tzinfo or UTC
+    shape = shape_of(series_values)
+    if shape is None:
+        return []
+    if not is_recurring(series_values):
+        start, end = _bounds(shape, shape.start, display)
+        if not _in_window(start, end, window_start, window_end):
+            return []
+        values = dict(series_values)
+        return [Occurrence(series_id, series_id, start, end, shape.all_day, values)]
+
+    base = {k: v for k, v in series_values.items() if k not in SERIES_ONLY}
+    base["rrule"] = series_values.get("rrule")
+    starts = _instance_starts(series_values, shape, window_start, window_end, display)
+    by_rid: dict[str, tuple[str, Values]] = {}
+    for oid, ov in overrides.items():
+        rid = canonical_id(ov.get("recurrence_id"), shape.all_day, shape.tz)
+        if rid is not None and ov.get("series") in (series_id, None):
+            by_rid[rid] = (oid, ov)
+    out: list[Occurrence] = []
+    for wall in starts:
+        rid = _key(wall, shape.all_day)
+        if rid in by_rid:
+            continue  # shown below, wherever its override moved it
+        start, end = _bounds(shape, wall, display)
+        if _in_window(start, end, window_start, window_end):
+            values = dict(base)
+            values["start"], values["end"] = _stored_pair(
+                Shape(shape.all_day, shape.tz, wall, shape.duration)
+            )
+            key = occurrence_id(series_id, rid)
+            out.append(Occurrence(key, series_id, start, end, shape.all_day, values, series_id, rid))
+    for rid, (oid, ov) in by_rid.items():
+        if ov.get("cancelled") is True or not _is_instance(series_values, shape, rid):
+            continue
+        occ = _overridden(base, shape, rid, oid, ov, series_id, display)
+        if occ is not None and _in_window(occ.start, occ.end, window_start, window_end):
+            out.append(occ)
+    out.sort(key=lambda o: (o.start, o.key))
+    return out
+
+
+def _instance_starts(
+    values: Values, shape: Shape, window_start: datetime, window_end: datetime, display: tzinfo
+) -> list[datetime]:
+    """Naive wall-clock starts of the series' instances near the window (exdates removed)."""
+    ref = display if shape.all_day else shape.tz
+    slack = timedelta(days=2)
+    lo = window_start.astimezone(ref).replace(tzinfo=None) - shape.duration - slack
+    hi = window_end.astimezone(ref).replace(tzinfo=None) + slack
+    found: set[datetime] = set()
+    rule = _rule(values.get("rrule"), shape.start, shape.all_day, shape.tz)
+    if rule is not None:
+        for n, wall in enumerate(rule.xafter(lo, inc=True)):
+            if wall > hi or n >= MAX_OCCURRENCES:
+                break
+            found.add(wall)
+    if lo <= shape.start <= hi:
+        found.add(shape.start)  # DTSTART is always the first instance (RFC 5545 3.8.5.3)
+    for wall in _rdates(values, shape):
+        if lo <= wall <= hi:
+            found.add(wall)
+    excluded = _exdates(values, shape)
+    return sorted(w for w in found if _key(w, shape.all_day) not in excluded)
+
+
+def _rdates(values: Values, shape: Shape) -> list[datetime]:
+    raw = values.get("rdates")
+    out = []
+    for text in raw if isinstance(raw, list) else ():
+        if shape.all_day:
+            day = parse_date(text)
+            if day is not None:
+                out.append(datetime.combine(day, time()))
+        else:
+            wall = parse_wall(text, shape.tz)
+            if wall is not None:
+                out.append(wall)
+    return out
+
+
+def _exdates(values: Values, shape: Shape) -> set[str]:
+    raw = values.get("exdates")
+    ids = (canonical_id(t, shape.all_day, shape.tz) for t in (raw if isinstance(raw, list) else ()))
+    return {i for i in ids if i is not None}
+
+
+def _is_instance(values: Values, shape: Shape, rid: str) -> bool:
+    """Whether the series (still) has an instance at that original start."""
+    if rid in _exdates(values, shape):
+        return False
+    wall = _wall_of(rid, shape.all_day)
+    if wall == shape.start or wall in _rdates(values, shape):
+        return True
+    rule = _rule(values.get("rrule"), shape.start, shape.all_day, shape.tz)
+    if rule is None:
+        return False
+    return any(w == wall for w in rule.between(wall, wall, inc=True))
+
+
+def _overridden(
+    base: Values, shape: Shape, rid: str, oid: str, ov: Values, series_id: str, display: tzinfo
+) -> Occurrence | None:
+    values = {**base, **{k: v for k, v in ov.items() if k not in LINK_FIELDS}}
+    own = shape_of(values) if "start" in ov else None
+    if own is None:
+        wall = (
+            datetime.combine(date.fromisoformat(rid), time())
+            if shape.all_day
+            else datetime.fromisoformat(rid)
+        )
+        own = Shape(shape.all_day, shape.tz, wall, shape.duration)
+        if "end" in ov:  # only the end changed: a resize
+            moved = shape_of({**values, "start": _key(wall, shape.all_day)})
+            own = moved or own
+    start, end = _bounds(own, own.start, display)
+    values["start"], values["end"] = _stored_pair(own)
+    return Occurrence(
+        occurrence_id(series_id, rid), series_id, start, end, own.all_day, values, series_id, rid, True
+    )
+
+
+def _stored_pair(shape: Shape) -> tuple[str, str]:
+    if shape.all_day:
+        return shape.start.date().isoformat(), (shape.start + shape.duration).date().isoformat()
+    return format_wall(shape.start), format_wall(shape.start + shape.duration)
+
+
+# -- edits --------------------------------------------------------------------------------------
+
+
+def times_fields(start: datetime, end: datetime, all_day: bool, tz: tzinfo) -> dict[str, Any]:
+    """The ``start``/``end`` fields of aware times (all-day: the dates, end exclusive)."""
+    if all_day:
+        return {
+            "start": start.date().isoformat(),
+            "end": max(end.date(), start.date() + timedelta(1)).isoformat(),
+        }
+    return {"start": stored_time(start, tz), "end": stored_time(end, tz)}
+
+
+def override_fields(occ: Occurrence, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields to put on ``occurrence_id(series, recurrence_id)`` for "edit this occurrence"."""
+    if occ.series is None or occ.recurrence_id is None:
+        raise ValueError("not an occurrence of a series")
+    fields = {k: v for k, v in changes.items() if k not in SERIES_ONLY}
+    return {"series": occ.series, "recurrence_id": occ.recurrence_id, **fields}
+
+
+def cancel_fields(occ: Occurrence) -> dict[str, Any]:
+    """The override fields that remove one occurrence from its series."""
+    return override_fields(occ, {"cancelled": True})
+
+
+def series_move_fields(
+    series_values: Values, occ: Occurrence, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """ "Move the whole series": shift the series' start by the occurrence's move, take its duration."""
+    shape = shape_of(series_values)
+    if shape is None:
+        raise ValueError("the series has no start")
+    if shape.all_day:
+        delta_days = (start.date() - occ.start.date()).days
+        first = shape.start.date() + timedelta(days=delta_days)
+        days = max(1, (end.date() - start.date()).days)
+        return {"start": first.isoformat(), "end": (first + timedelta(days=days)).isoformat()}
+    old = occ.start.astimezone(shape.tz).replace(tzinfo=None)
+    new = start.astimezone(shape.tz).replace(tzinfo=None)
+    first = shape.start + (new - old)
+    return {"start": format_wall(first), "end": format_wall(first + (end - start))}
+
+
+def following_split(series_values: Values, occ: Occurrence) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ "This and following": (fields ending the old series before ``occ``, the new series' fields).
+
+    The new series starts at the occurrence's original start with the same rule (a COUNT is
+    not carried over: the new series runs to the old one's UNTIL, or forever).
+    """
+    shape = shape_of(series_values)
+    spec = parse_rule(series_values.get("rrule"))
+    if shape is None or spec is None or occ.recurrence_id is None:
+        raise ValueError("not an occurrence of a readable series")
+    rid = occ.recurrence_id
+    wall = _wall_of(rid, shape.all_day)
+    until = (wall - timedelta(days=1)).date()
+    old = {"rrule": format_rule(replace(spec, until=until, count=None), all_day=shape.all_day, tz=shape.tz)}
+    new = {k: v for k, v in series_values.items() if k not in (*SERIES_ONLY, *LINK_FIELDS)}
+    new["rrule"] = format_rule(replace(spec, count=None), all_day=shape.all_day, tz=shape.tz)
+    new["start"], new["end"] = _stored_pair(Shape(shape.all_day, shape.tz, wall, shape.duration))
+    return old, new
+
+
+# -- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A reminder to show: the occurrence it is for and when it is due."""
+
+    key: str
+    title: str
+    start: datetime
+    due: datetime
+
+
+def reminders_due(occurrences: Iterable[Occurrence], t0: datetime, t1: datetime) -> list[Reminder]:
+    """Reminders due in (t0, t1], sorted by when they are due (minutes before each start)."""
+    out = []
+    for occ in occurrences:
+        raw = occ.values.get("reminders")
+        for minutes in raw if isinstance(raw, list) else ():
+            if type(minutes) is not int or minutes < 0:
+                continue
+            due = occ.start - timedelta(minutes=minutes)
+            if t0 < due <= t1:
+                out.append(Reminder(occ.key, occ.title, occ.start, due))
+    out.sort(key=lambda r: (r.due, r.key))
+    return out

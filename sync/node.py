@@ -1,0 +1,738 @@
+"""A running device: a replica plus its sync service (listener, discovery, dialers, pairing).
+
+Everything that touches the replica runs on the node's event loop (one thread), since the
+SQLite connection is not shared across threads; other threads go through :meth:`Node.submit`.
+The member listener accepts plain TCP and upgrades to TLS 1.3 with the *current* members'
+certificates as its only trust anchors (rebuilt when membership changes), then checks the
+peer's fingerprint; at most ``MAX_PENDING_HANDSHAKES`` unauthenticated handshakes run at once,
+each bounded by ``HANDSHAKE_TIMEOUT_S``, so a flood of strangers cannot starve members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import json
+import logging
+import os
+import random
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from localfirst import Replica
+from storage import SqlStore, create_library, open_replica
+from sync import tls
+from sync.const import (
+    BACKOFF_FACTOR,
+    BACKOFF_MAX_S,
+    BACKOFF_MIN_S,
+    CONTROL_SOCKET,
+    HANDSHAKE_TIMEOUT_S,
+    LIBRARY_FILE,
+    MAX_FRAME_SIZE,
+    MAX_PENDING_HANDSHAKES,
+    MAX_WAITING_HANDSHAKES,
+    MIN_PROTOCOL_VERSION,
+    PAIRING_CODE_LIFETIME_S,
+    PEER_VERSIONS_FILE,
+    SESSION_STEP_TIMEOUT_S,
+    TCP_KEEPALIVE_COUNT,
+    TCP_KEEPALIVE_IDLE_S,
+    TCP_KEEPALIVE_INTERVAL_S,
+)
+from sync.discovery import DiscoveredPeer, Discovery
+from sync.frames import ConnectionClosed, FrameError, read_frame
+from sync.identity import Identity, fingerprint
+from sync.pairing import Invitation, PairedPeer, PairingError
+from sync.session import Phase, Session, SessionError
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
+
+
+class NodeError(Exception):
+    """The node cannot do what was asked (no library, already joined, ...)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def pem_fingerprint(pem: str) -> str | None:
+    """Return the device id of a PEM certificate, or None if it does not parse."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return fingerprint(cert.public_bytes(serialization.Encoding.DER))
+
+
+def load_identity(data_dir: Path, name: str = "") -> Identity:
+    """Load (or create, on first run) this device's identity in ``data_dir``."""
+    return Identity.load_or_create(data_dir, name or os.uname().nodename)
+
+
+def library_path(data_dir: Path) -> Path:
+    return data_dir / LIBRARY_FILE
+
+
+def open_or_create(data_dir: Path, identity: Identity) -> Replica:
+    """Open the library in ``data_dir``; a first run creates a new one with this device as primary."""
+    path = library_path(data_dir)
+    if path.exists():
+        return open_replica(path)
+    replica = create_library(path, identity.device_id, device_name=identity.name)
+    replica.put("device", identity.device_id, {"cert": identity.cert_pem.decode("ascii")})
+    replica.commit()  # this device created the library, so it is the primary
+    return replica
+
+
+def join_from_welcome(data_dir: Path, identity: Identity, welcome: bytes) -> Replica:
+    """Create this device's replica from the welcome a pairing delivered.
+
+    Raises:
+        NodeError: this data directory already holds a library.
+    """
+    path = library_path(data_dir)
+    if path.exists():
+        raise NodeError(f"{data_dir} already holds a library")
+    try:
+        return Replica.from_welcome(SqlStore(path, create=True), identity.device_id, welcome)
+    except BaseException:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        raise
+
+
+@dataclass(eq=False, slots=True)
+class _Conn:
+    """One authenticated connection and its session."""
+
+    device: str
+    dialer: str
+    writer: asyncio.StreamWriter
+    session: Session
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    counted: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class _Target:
+    """A peer to keep a connection to: a member's device id, or a configured address."""
+
+    device: str | None
+    addresses: list[tuple[str, int]]
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Node:
+    """A replica and its sync service; ``await start()``, then ``await stop()``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        name: str = "",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        interfaces: Sequence[str] = ("127.0.0.1",),
+        announce: Sequence[str] | None = None,
+        discovery: bool = True,
+        peers: Sequence[tuple[str, int]] = (),
+        auto_commit: bool = True,
+        control: bool = True,
+    ) -> None:
+        """Prepare a node; nothing opens before :meth:`start`.
+
+        Args:
+            data_dir: identity, library file and control socket live here.
+            name: this device's display name (first run).
+            host: address of the member listener (and of pairing listeners).
+            port: member listener port (0: any free one).
+            interfaces: addresses zeroconf binds to.
+            announce: addresses announced by zeroconf (default: ``interfaces``).
+            discovery: whether to announce and browse with zeroconf.
+            peers: member addresses to dial without discovery (networks without multicast).
+            auto_commit: on the primary, commit writes as they arrive.
+            control: open the owner-only control socket for the CLI.
+        """
+        self.data_dir = Path(data_dir)
+        self._name = name
+        self.host = host
+        self._port = port
+        self._interfaces = list(interfaces)
+        self._announce = list(announce) if announce is not None else None
+        self._use_discovery = discovery
+        self._configured = list(peers)
+        self.auto_commit = auto_commit
+        self._use_control = control
+        self.identity: Identity | None = None
+        self._replica: Replica | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._control: asyncio.Server | None = None
+        self._discovery: Discovery | None = None
+        self._conns: dict[str, _Conn] = {}
+        self._targets: dict[str, _Target] = {}
+        self._discovered: dict[str, list[tuple[str, int]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._invitations: set[Invitation] = set()
+        self._allowed: frozenset[str] = frozenset()
+        self._server_ctx: ssl.SSLContext | None = None
+        self._client_ctx: ssl.SSLContext | None = None
+        self._handshakes = asyncio.Semaphore(MAX_PENDING_HANDSHAKES)
+        self._waiting = 0
+        self._versions: dict[str, int] = {}  # highest protocol version each peer spoke
+        self._proven: dict[str, int | None] = {}
+        self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, bytes received], ended sessions
+        self._closing = False
+        #: Counters for tests and status: refused connections by reason, sessions run.
+        self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def replica(self) -> Replica:
+        if self._replica is None:
+            raise NodeError("the node is not started")
+        return self._replica
+
+    @property
+    def device(self) -> str:
+        assert self.identity is not None
+        return self.identity.device_id
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise NodeError("the node is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Open the replica, the member listener, the control socket and discovery."""
+        self._loop = asyncio.get_running_loop()
+        self.identity = load_identity(self.data_dir, self._name)
+        self._replica = open_or_create(self.data_dir, self.identity)
+        self._versions = self._load_versions()
+        self._refresh_trust()
+        loop = self._loop
+
+        def protocol() -> asyncio.StreamReaderProtocol:
+            return _PausedProtocol(asyncio.StreamReader(loop=loop), self._on_accept, loop=loop)
+
+        self._server = await loop.create_server(protocol, self.host, self._port, backlog=1024)
+        if self._use_control:
+            path = self.data_dir / CONTROL_SOCKET
+            path.unlink(missing_ok=True)
+            self._control = await asyncio.start_unix_server(self._on_control, str(path))
+            path.chmod(0o600)
+        for host, port in self._configured:
+            self._ensure_target(f"{host}:{port}", None, [(host, port)])
+        if self._use_discovery:
+            self._discovery = Discovery(
+                self.device,
+                self.port,
+                self._on_discovered,
+                interfaces=self._interfaces,
+                addresses=self._announce,
+            )
+            try:
+                await self._discovery.start()
+            except OSError as exc:
+                log.warning("discovery unavailable (%s); dialing configured peers only", exc)
+                self._discovery = None
+        log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
+
+    async def stop(self) -> None:
+        """Say goodbye to peers and close everything, the replica last."""
+        self._closing = True
+        if self._discovery is not None:
+            await self._discovery.stop()
+        for server in (self._server, self._control):
+            if server is not None:
+                server.close()
+        for inv in list(self._invitations):
+            await inv.aclose()
+        for conn in list(self._conns.values()):
+            self._close_conn(conn, "node shutting down")
+        for target in self._targets.values():
+            if target.task is not None:
+                target.task.cancel()
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for server in (self._server, self._control):
+            if server is not None:
+                await server.wait_closed()
+        if self._control is not None:
+            (self.data_dir / CONTROL_SOCKET).unlink(missing_ok=True)
+        if self._replica is not None:
+            self._replica.close()
+            self._replica = None
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _load_versions(self) -> dict[str, int]:
+        """The newest protocol version each peer spoke, kept across restarts (downgrade guard)."""
+        try:
+            raw = json.loads((self.data_dir / PEER_VERSIONS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {k: v for k, v in raw.items() if isinstance(k, str) and type(v) is int}
+
+    def _save_versions(self) -> None:
+        path = self.data_dir / PEER_VERSIONS_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self._versions))
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("cannot record peer protocol versions in %s: %s", path, exc)
+
+    # -- local writes --------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[Replica], _T]) -> _T:
+        """Run ``fn(replica)`` on the node's loop, then commit (primary) and push to peers."""
+        result = fn(self.replica)
+        self.changed()
+        return result
+
+    def submit(self, fn: Callable[[Replica], _T]) -> concurrent.futures.Future[_T]:
+        """Thread-safe :meth:`write`: returns a future completed on the node's loop."""
+        if self._loop is None:
+            raise NodeError("the node is not started")
+        return asyncio.run_coroutine_threadsafe(self.write(fn), self._loop)
+
+    def changed(self) -> None:
+        """The replica changed (local write or received batch): commit, re-trust, push."""
+        replica = self.replica
+        if self.auto_commit and replica.primary == self.device and replica.tentative():
+            replica.commit()
+        self._refresh_trust()
+        for conn in list(self._conns.values()):
+            self._send(conn, conn.session.push())
+
+    # -- trust ---------------------------------------------------------------------------------
+
+    def member_certs(self) -> dict[str, str]:
+        """PEM certificates of the current members other than this device, by device id.
+
+        A certificate counts only if its fingerprint is the device id it is filed under.
+        """
+        out: dict[str, str] = {}
+        for device in self.replica.members():
+            if device == self.device:
+                continue
+            doc = self.replica.get(device)
+            pem = doc.value("cert") if doc is not None else None
+            if isinstance(pem, str) and pem_fingerprint(pem) == device:
+                out[device] = pem
+        return out
+
+    def _refresh_trust(self) -> None:
+        certs = self.member_certs()
+        allowed = frozenset(certs)
+        if allowed == self._allowed and self._server_ctx is not None:
+            return
+        assert self.identity is not None
+        anchors = [certs[d].encode("ascii") for d in sorted(certs)]
+        self._server_ctx = tls.server_context(self.identity, anchors)
+        self._client_ctx = tls.client_context(self.identity, anchors)
+        gone = self._allowed - allowed
+        self._allowed = allowed
+        log.info("trust anchors rebuilt: %d member(s)", len(allowed))
+        for device in gone:
+            conn = self._conns.get(device)
+            if conn is not None:
+                self._close_conn(conn, "device is no longer a member")
+        for device in allowed:
+            if device in self._discovered:
+                self._ensure_target(device, device, self._discovered[device])
+
+    # -- accepting -----------------------------------------------------------------------------
+
+    async def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            await self._accept(reader, writer)
+        except asyncio.CancelledError:
+            # Only stop() cancels; asyncio logs an error for a connection callback ending cancelled.
+            writer.transport.abort()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self._closing or self._waiting >= MAX_WAITING_HANDSHAKES:
+            self.stats["overflow"] += 1
+            writer.transport.abort()
+            return
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._handshakes.acquire(), HANDSHAKE_TIMEOUT_S)
+        except TimeoutError:
+            self.stats["overflow"] += 1
+            writer.transport.abort()
+            return
+        finally:
+            self._waiting -= 1
+        try:
+            assert self._server_ctx is not None
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
+                await writer.start_tls(self._server_ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+            device = tls.check_peer(writer.get_extra_info("ssl_object"), set(self._allowed))
+        except (*_NET_ERRORS, tls.PeerNotTrusted) as exc:
+            self.stats["refused"] += 1
+            log.info("refused connection from %s: %s", peer, exc or type(exc).__name__)
+            writer.transport.abort()
+            # The handshake error's traceback holds a cycle through asyncio's start_tls frame
+            # (and with it the TLS buffers); break it so memory is freed now, not at a full GC.
+            exc.__traceback__ = None
+            return
+        finally:
+            self._handshakes.release()
+        await self._run(reader, writer, device, dialer=device)
+
+    # -- dialing -------------------------------------------------------------------------------
+
+    def _on_discovered(self, peer: DiscoveredPeer) -> None:
+        addresses = [(a, peer.port) for a in peer.addresses if "%" not in a]
+        self._discovered[peer.device_id] = addresses
+        if peer.device_id in self._allowed:
+            self._ensure_target(peer.device_id, peer.device_id, addresses)
+
+    def _ensure_target(self, key: str, device: str | None, addresses: list[tuple[str, int]]) -> None:
+        if self._closing:
+            return
+        target = self._targets.get(key)
+        if target is None or target.task is None or target.task.done():
+            target = self._targets[key] = _Target(device, addresses)
+            target.task = self._spawn(self._connector(target))
+        target.addresses = addresses
+        target.wake.set()
+
+    async def _connector(self, target: _Target) -> None:
+        """Keep one connection to the target: reconnect with exponential backoff and jitter."""
+        delay = BACKOFF_MIN_S
+        while not self._closing:
+            device = target.device
+            if device is not None:
+                if device not in self._allowed:
+                    return
+                conn = self._conns.get(device)
+                if conn is not None:
+                    await conn.done.wait()
+                    continue
+            target.wake.clear()
+            established = False
+            for host, port in list(target.addresses):
+                if await self._dial(host, port, device):
+                    established = True
+                    break
+            delay = BACKOFF_MIN_S if established else min(delay * BACKOFF_FACTOR, BACKOFF_MAX_S)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay * random.uniform(0.5, 1.0)):
+                    await target.wake.wait()
+
+    async def _dial(self, host: str, port: int, device: str | None) -> bool:
+        """Connect, authenticate and run a session; return whether one was established."""
+        if not self._allowed or self._client_ctx is None:
+            return False
+        try:
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=self._client_ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
+                )
+        except _NET_ERRORS as exc:
+            log.debug("cannot reach %s:%d: %s", host, port, exc or type(exc).__name__)
+            return False
+        try:
+            peer = tls.check_peer(writer.get_extra_info("ssl_object"), set(self._allowed))
+            if device is not None and peer != device:
+                raise tls.PeerNotTrusted(f"{host}:{port} answered as device {peer[:12]}, not {device[:12]}")
+        except tls.PeerNotTrusted as exc:
+            log.warning("not syncing with %s:%d: %s", host, port, exc)
+            writer.transport.abort()
+            return False
+        await self._run(reader, writer, peer, dialer=self.device)
+        return True
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def _register(self, conn: _Conn) -> bool:
+        """Keep one session per peer: both sides keep the one dialed by the smaller device id."""
+        old = self._conns.get(conn.device)
+        if old is not None:
+            preferred = min(self.device, conn.device)
+            if conn.dialer not in (preferred, old.dialer):
+                return False
+            self._close_conn(old, "replaced by a newer connection")
+        self._conns[conn.device] = conn
+        return True
+
+    def _send(self, conn: _Conn, frames: list[bytes]) -> None:
+        if frames and not conn.writer.is_closing():
+            conn.writer.write(b"".join(frames))
+
+    def _close_conn(self, conn: _Conn, reason: str, *, error: bool = False) -> None:
+        if self._conns.get(conn.device) is conn:
+            del self._conns[conn.device]
+        if not conn.writer.is_closing():
+            with contextlib.suppress(*_NET_ERRORS):
+                conn.writer.write(conn.session.goodbye(reason, error=error))
+            conn.writer.close()
+        if not conn.done.is_set():
+            total = self._traffic.setdefault(conn.device, [0, 0])
+            total[0] += conn.session.bytes_sent
+            total[1] += conn.session.bytes_received
+        conn.done.set()
+
+    def traffic(self, device: str) -> tuple[int, int]:
+        """Application bytes (frames) sent to and received from a peer, over all its sessions."""
+        sent, received = self._traffic.get(device, [0, 0])
+        conn = self._conns.get(device)
+        if conn is not None:
+            sent, received = sent + conn.session.bytes_sent, received + conn.session.bytes_received
+        return sent, received
+
+    @staticmethod
+    def _keepalive(writer: asyncio.StreamWriter) -> None:
+        """Let TCP notice a peer that vanished (a live session may be idle for hours)."""
+        sock = writer.get_extra_info("socket")
+        if sock is None:
+            return
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPALIVE_IDLE_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPALIVE_INTERVAL_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPALIVE_COUNT)
+
+    async def _run(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str, dialer: str
+    ) -> None:
+        """Run one authenticated session until either side ends it."""
+        session = Session(self.replica, device, min_version=self._versions.get(device, MIN_PROTOCOL_VERSION))
+        conn = _Conn(device, dialer, writer, session)
+        self._keepalive(writer)
+        if not self._register(conn):
+            with contextlib.suppress(*_NET_ERRORS):
+                writer.write(session.goodbye("duplicate connection"))
+            await _close(writer)
+            return
+        reason, error = "closed", False
+        try:
+            self._send(conn, session.start())
+            while session.phase is not Phase.CLOSED:
+                timeout = None if session.live else SESSION_STEP_TIMEOUT_S
+                async with asyncio.timeout(timeout):
+                    frame = await read_frame(reader, MAX_FRAME_SIZE)
+                step = session.receive(frame)
+                if session.peer_version is not None and not conn.counted:
+                    self.stats["sessions"] += 1  # counted once the peer's HELLO was accepted
+                    conn.counted = True
+                    if session.peer_version > self._versions.get(device, 0):
+                        self._versions[device] = session.peer_version
+                        self._save_versions()
+                self._send(conn, step.out)
+                self._proven[device] = session.proven_csn
+                if step.closed is not None:
+                    reason = f"peer ended the session ({step.closed})"
+                    break
+                if step.changes:
+                    self.changed()
+                await writer.drain()
+        except ConnectionClosed:
+            reason = "peer closed the connection"
+        except (SessionError, FrameError) as exc:
+            self.stats["protocol_errors"] += 1
+            reason, error = f"protocol error: {exc}", True
+        except _NET_ERRORS as exc:
+            reason = f"connection lost: {exc or type(exc).__name__}"
+        finally:
+            level = logging.WARNING if error else logging.INFO
+            log.log(level, "session with %s ended: %s", device[:12], reason)
+            self._close_conn(conn, reason[:200], error=error)
+            await _close(writer)
+
+    # -- pairing -------------------------------------------------------------------------------
+
+    async def invite(self, lifetime: float = PAIRING_CODE_LIFETIME_S) -> Invitation:
+        """Open a pairing listener with a fresh one-time code; the outcome is handled here."""
+        assert self.identity is not None
+        inv = Invitation(
+            self.identity,
+            lambda _device: self.replica.welcome(),
+            host=self.host,
+            lifetime=lifetime,
+            admit=self._admit,
+        )
+        await inv.start()
+        self._invitations.add(inv)
+        self._spawn(self._invitation_outcome(inv))
+        return inv
+
+    def _admit(self, peer: PairedPeer) -> None:
+        """Record a paired device as a member, with its certificate, before its welcome."""
+        fields = {"name": peer.name, "cert": peer.cert_pem.decode("ascii")}
+        self.replica.put("device", peer.device_id, fields)
+        self.changed()
+
+    async def _invitation_outcome(self, inv: Invitation) -> None:
+        try:
+            peer = await inv.wait()
+            log.info("paired with %s (%s)", peer.device_id[:12], peer.name)
+        except PairingError as exc:
+            log.info("invitation ended: %s", exc)
+        finally:
+            self._invitations.discard(inv)
+            await inv.aclose()
+
+    def revoke(self, device: str) -> None:
+        """Revoke a member: a replicated write; its sessions close and it is no longer trusted."""
+        if device == self.device:
+            raise NodeError("a device cannot revoke itself")
+        self.replica.put("device", device, {"revoked": True})
+        self.changed()
+
+    # -- status --------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Members, peers online, vector, tentative writes, and per-peer proven identical CSN."""
+        r = self.replica
+        peers = {}
+        for device in sorted(set(self._proven) | set(self._conns)):
+            conn = self._conns.get(device)
+            peers[device] = {
+                "online": conn is not None,
+                "phase": conn.session.phase.value if conn else None,
+                "in_sync": conn.session.in_sync if conn else False,
+                "identical_up_to": self._proven.get(device),
+                "protocol": self._versions.get(device),
+                "bytes": list(self.traffic(device)),
+            }
+        return {
+            "device": self.device,
+            "library": r.library,
+            "primary": r.primary,
+            "port": self.port,
+            "csn": r.csn,
+            "chain": r.chain.hex(),
+            "vector": r.vector.as_dict(),
+            "tentative": len(r.tentative()),
+            "members": r.members(),
+            "peers": peers,
+            "stats": dict(self.stats),
+        }
+
+    # -- control socket (owner-only, for the CLI) ----------------------------------------------
+
+    async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+                reply = await self._control_command(request, writer)
+            except Exception as exc:
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            if reply is not None:
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (*_NET_ERRORS, asyncio.CancelledError):
+            writer.transport.abort()
+        finally:
+            writer.close()
+
+    async def _control_command(
+        self, req: dict[str, Any], writer: asyncio.StreamWriter
+    ) -> dict[str, Any] | None:
+        cmd = req.get("cmd")
+        if cmd == "status":
+            return self.status()
+        if cmd == "invite":
+            inv = await self.invite(float(req.get("lifetime", PAIRING_CODE_LIFETIME_S)))
+            first = {"code": inv.code, "port": inv.port, "host": self.host}
+            if not req.get("wait"):
+                return first
+            writer.write(json.dumps(first).encode() + b"\n")
+            await writer.drain()
+            try:
+                peer = await inv.wait()
+            except PairingError as exc:
+                return {"error": str(exc)}
+            return {"paired": peer.device_id, "name": peer.name}
+        if cmd == "put":
+            kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
+            await self.write(lambda r: r.put(kind, entity, fields))
+            return {"ok": True}
+        if cmd == "get":
+            doc = self.replica.get(str(req["id"]))
+            return {"values": doc.values() if doc is not None and doc.exists else None}
+        if cmd == "revoke":
+            self.revoke(str(req["device"]))
+            return {"ok": True}
+        if cmd == "log":
+            return {"log": self.replica.log_labels()}
+        return {"error": f"unknown command {cmd!r}"}
+
+
+class _PausedProtocol(asyncio.StreamReaderProtocol):
+    """A stream protocol that reads nothing until TLS starts.
+
+    Otherwise the peer's ClientHello could land in the plain stream's buffer before
+    ``start_tls`` takes over the transport, and the handshake would stall.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()
+        super().connection_made(transport)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection without letting a dead peer hold us up."""
+    writer.close()
+    with contextlib.suppress(*_NET_ERRORS):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+async def control_request(
+    data_dir: Path, request: dict[str, Any], *, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Send one request to the node running in ``data_dir``; return its reply lines.
+
+    Raises:
+        OSError: no node is running there.
+    """
+    reader, writer = await asyncio.open_unix_connection(str(Path(data_dir) / CONTROL_SOCKET))
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        replies = []
+        async with asyncio.timeout(timeout):
+            while line := await reader.readline():
+                replies.append(json.loads(line))
+        return replies
+    finally:
+        await _close(writer)

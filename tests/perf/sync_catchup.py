@@ -1,0 +1,147 @@
+"""Benchmark: a new device catching up with a library over loopback TLS; the in-sync check.
+
+Usage: ``python tests/perf/sync_catchup.py [--small]``. Two nodes in one process (one event
+loop, real sockets, real TLS 1.3): the new device paired at genesis, then the library grows
+to 10,000 events plus a note carrying the automerge-paper history (the body is put as it
+grows, one write per burst of typing, until it is the trace's final text); then the new
+device connects and catches up. A third member makes the in-sync check a 3-member library.
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from localfirst import Replica  # noqa: E402
+from sync.node import Node, join_from_welcome, load_identity  # noqa: E402
+from sync.pairing import join  # noqa: E402
+
+TRACE = REPO.parent / "shared" / "traces" / "automerge-paper.json.gz"
+LOOPBACK = "127.0.0.1"
+
+
+def note_bodies(bursts: int) -> list[str]:
+    """The automerge-paper text after each of ``bursts`` equal runs of patches (last: endContent)."""
+    with gzip.open(TRACE, "rt", encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    patches = [p for t in data["txns"] for p in t["patches"]]
+    text: list[str] = list(data.get("startContent", ""))
+    bodies = []
+    step = max(1, len(patches) // bursts)
+    for i, (pos, delete, insert) in enumerate(patches, 1):
+        text[pos : pos + delete] = list(insert)
+        if i % step == 0 or i == len(patches):
+            bodies.append("".join(text))
+    assert bodies[-1] == data["endContent"]
+    return bodies
+
+
+async def until(cond: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        await asyncio.sleep(0.002)
+
+
+def same(a: Node, b: Node) -> bool:
+    ra, rb = a.replica, b.replica
+    return ra.vector == rb.vector and ra.csn == rb.csn and ra.chain == rb.chain and not rb.tentative()
+
+
+async def pair(inviter: Node, data: Path, name: str) -> None:
+    inv = await inviter.invite()
+    ident = load_identity(data, name)
+    _, welcome = await join(inv.code, LOOPBACK, inv.port, ident)
+    join_from_welcome(data, ident, welcome).close()
+
+
+def node(data: Path, name: str, peer: int | None = None) -> Node:
+    peers = [(LOOPBACK, peer)] if peer else []
+    return Node(data, name=name, discovery=False, control=False, peers=peers)
+
+
+async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
+    primary = node(root / "p", "primary")
+    await primary.start()
+    try:
+        await pair(primary, root / "new", "new")
+        await pair(primary, root / "third", "third")
+        # The third member writes once and syncs, so the vector has three origins.
+        third = node(root / "third", "third", primary.port)
+        await third.start()
+        await third.write(lambda r: r.put("note", "hello", {"title": "from the third member"}))
+        await until(lambda: same(primary, third), 30)
+        await third.stop()
+
+        bodies = note_bodies(bursts)
+
+        def grow(r: Replica) -> int:
+            with r.transaction():
+                for i in range(events):
+                    r.put("event", f"e{i:05d}", {"title": f"event {i}", "start": "2026-11-21T10:00:00"})
+                for body in bodies:
+                    r.put("note", "paper", {"title": "automerge paper", "body": body})
+            return events + len(bodies)
+
+        ops = await primary.write(grow)
+        # The new device wrote one note while away; it has never seen any of the library.
+        fresh = node(root / "new", "new", primary.port)
+        start = time.perf_counter()
+        await fresh.start()
+        await fresh.write(lambda r: r.put("note", "mine", {"title": "written on the new device"}))
+        await until(lambda: same(primary, fresh) and primary.replica.get("mine") is not None, 600)
+        catchup = time.perf_counter() - start
+        sent_to_new, sent_from_new = primary.traffic(fresh.device)
+        assert fresh.replica.values("paper")["body"] == bodies[-1]
+        await fresh.stop()
+
+        # Already in sync: a fresh session is one HELLO each way.
+        again = node(root / "new", "new", primary.port)
+        await again.start()
+        await until(lambda: again._conns and next(iter(again._conns.values())).session.live, 30)
+        conn = next(iter(again._conns.values()))
+        in_sync = (conn.session.bytes_sent, conn.session.bytes_received)
+        assert conn.session.in_sync
+        await again.stop()
+        return {
+            "events": events,
+            "note_writes": len(bodies),
+            "note_chars": len(bodies[-1]),
+            "members": len(primary.replica.members()),
+            "catchup_ops": ops,
+            "catchup_s": round(catchup, 3),
+            "catchup_ops_per_s": round(ops / catchup),
+            "bytes_to_new_device": sent_to_new,
+            "bytes_from_new_device": sent_from_new,
+            "in_sync_bytes_each_way": max(in_sync),
+            "in_sync_round_trips": 1,
+        }
+    finally:
+        await primary.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a quick smoke run (CI)")
+    args = parser.parse_args()
+    events, bursts = (500, 20) if args.small else (10_000, 400)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(bench(Path(tmp), events, bursts))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Helpers for node tests: in-process nodes on 127.0.0.1, node processes, condition waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sync.node import Node, control_request, join_from_welcome, load_identity
+from sync.pairing import join
+
+LOOPBACK = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def until(cond: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Wait until ``cond()`` holds, checking every 20 ms; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def start_node(data: Path, name: str, **kw: Any) -> Node:
+    kw.setdefault("discovery", False)
+    kw.setdefault("control", False)
+    node = Node(data, name=name, **kw)
+    await node.start()
+    return node
+
+
+async def pair_new(inviter: Node, data: Path, name: str, **kw: Any) -> Node:
+    """Pair a fresh device in ``data`` with ``inviter`` and start it, dialing the inviter."""
+    inv = await inviter.invite()
+    identity = load_identity(data, name)
+    _, welcome = await join(inv.code, LOOPBACK, inv.port, identity, step_timeout=5)
+    join_from_welcome(data, identity, welcome).close()
+    kw.setdefault("peers", [(LOOPBACK, inviter.port)])
+    return await start_node(data, name, **kw)
+
+
+def synced(*nodes: Node) -> bool:
+    """Whether all nodes hold identical logs (same vector, CSN and chain hash, nothing tentative)."""
+    first = nodes[0].replica
+    return all(
+        n.replica.vector == first.vector
+        and n.replica.csn == first.csn
+        and n.replica.chain == first.chain
+        and not n.replica.tentative()
+        for n in nodes
+    )
+
+
+class NodeProcess:
+    """``python -m sync.cli --data DIR serve`` in a subprocess, with its control socket."""
+
+    def __init__(self, data: Path, *args: str, name: str = "", netns: str | None = None) -> None:
+        self.data = data
+        cmd = [sys.executable, "-m", "sync.cli", "--data", str(data), "serve", "--name", name, *args]
+        if netns is not None:
+            cmd = ["ip", "netns", "exec", netns, *cmd]
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"node did not start: {self.stop()}")
+        info = json.loads(line)
+        self.port: int = info["port"]
+        self.device: str = info["device"]
+
+    def request(self, **req: Any) -> dict[str, Any]:
+        replies = asyncio.run(control_request(self.data, req))
+        assert replies, f"no reply to {req}"
+        return replies[-1]
+
+    def status(self) -> dict[str, Any]:
+        return self.request(cmd="status")
+
+    def stop(self) -> str:
+        """Stop with SIGTERM (kill after 10 s); return stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _, err = self.proc.communicate()
+        return err
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Blocking twin of :func:`until`, for process tests."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def run(aw: Awaitable[Any]) -> Any:
+    async def wrapper() -> Any:
+        return await aw
+
+    return asyncio.run(wrapper())
