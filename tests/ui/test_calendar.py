@@ -1,0 +1,397 @@
+"""The calendar pane driven as a person would: double-click, type, drag, keys, dialogs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+
+from localfirst import ManualClock, MemoryStore, Replica
+from storage import create_library, join_library
+from ui.backend import Backend, LocalService
+from ui.calendar import CalendarDialog, CalendarPane, EventDialog, TimeGridView
+
+PARIS = ZoneInfo("Europe/Paris")
+WEDNESDAY = date(2026, 11, 18)
+
+
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
+
+
+def _backend(opener: Callable[[], Replica]) -> Iterator[Backend]:
+    backend = Backend(LocalService(opener, auto_commit=False))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    yield from _backend(lambda: create_library(tmp_path / "r.db", "me"))
+
+
+def _pane(qtbot: Any, backend: Backend) -> CalendarPane:
+    pane = CalendarPane(backend, tz=PARIS)
+    qtbot.addWidget(pane)
+    pane.resize(1200, 800)
+    pane.show()
+    pane.go_to(WEDNESDAY)
+    qtbot.waitUntil(lambda: pane._seen_notices is not None)
+    return pane
+
+
+@pytest.fixture
+def pane(qtbot: Any, backend: Backend) -> CalendarPane:
+    return _pane(qtbot, backend)
+
+
+def events(backend: Backend) -> dict[str, dict[str, Any]]:
+    return backend.call(lambda r: {k: d.values() for k, d in r.entities("event").items()})
+
+
+def add_event(backend: Backend, **fields: Any) -> str:
+    values = {
+        "title": "Talk",
+        "start": "2026-11-18T10:00:00",
+        "end": "2026-11-18T11:00:00",
+        "tz": "Europe/Paris",
+    }
+    return backend.call(lambda r: r.create("event", {**values, **fields}))
+
+
+def shown(qtbot: Any, view: Any, key: str) -> None:
+    qtbot.waitUntil(lambda: key in view.occurrence_keys())
+
+
+def point(p: QPointF) -> QPoint:
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def drag(qtbot: Any, view: Any, start: QPointF, end: QPointF) -> None:
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
+    qtbot.mouseMove(view, point(QPointF((start.x() + end.x()) / 2, (start.y() + end.y()) / 2)))
+    qtbot.mouseMove(view, point(end))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(end))
+
+
+def dialog_of(qtbot: Any, pane: CalendarPane, kind: type) -> Any:
+    qtbot.waitUntil(lambda: isinstance(pane.active_dialog, kind))
+    return pane.active_dialog
+
+
+def ok(qtbot: Any, dialog: Any) -> None:
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+
+
+def choose_scope(qtbot: Any, pane: CalendarPane, label: str) -> None:
+    box = dialog_of(qtbot, pane, QMessageBox)
+    [button] = [b for b in box.buttons() if b.text() == label]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_double_click_a_slot_creates_an_event_with_exact_times(qtbot, pane, backend):
+    view = pane.week_view
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point(view.pos_for(at(2026, 11, 18, 14, 20))))
+    dialog = dialog_of(qtbot, pane, EventDialog)
+    qtbot.keyClicks(dialog.title_edit, "Dentist")
+    qtbot.keyClicks(dialog.location_edit, "Rue de Rivoli")
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: len(events(backend)) == 1)
+    [(key, values)] = events(backend).items()
+    assert values["title"] == "Dentist"
+    assert values["location"] == "Rue de Rivoli"
+    assert (values["start"], values["end"], values["tz"]) == (
+        "2026-11-18T14:15:00",
+        "2026-11-18T15:15:00",
+        "Europe/Paris",
+    )
+    assert values["all_day"] is False
+    shown(qtbot, view, key)
+    [rect] = view.rects_of(key)
+    assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 18, 14, 15)).y())
+    assert rect.height() == pytest.approx(TimeGridView.HOUR)
+
+
+def test_drag_moves_by_one_hour_and_undo_redo_restore_exact_times(qtbot, pane, backend):
+    key = add_event(backend)
+    view = pane.week_view
+    shown(qtbot, view, key)
+    [rect] = view.rects_of(key)
+    grab = QPointF(rect.center().x(), rect.top() + 10)
+    drag(qtbot, view, grab, QPointF(grab.x(), grab.y() + TimeGridView.HOUR + 3))  # snaps to +1h
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T11:00:00")
+    assert events(backend)[key]["end"] == "2026-11-18T12:00:00"
+    qtbot.waitUntil(pane.undo_stack.canUndo)
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T10:00:00")
+    assert events(backend)[key]["end"] == "2026-11-18T11:00:00"
+    pane.undo_stack.redo()
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T11:00:00")
+    assert events(backend)[key]["end"] == "2026-11-18T12:00:00"
+    qtbot.waitUntil(lambda: view.rects_of(key) and view.rects_of(key)[0].top() > rect.top())
+    # Dragging sideways moves it to another day, same time.
+    [rect] = view.rects_of(key)
+    grab = QPointF(rect.center().x(), rect.top() + 10)
+    drag(qtbot, view, grab, QPointF(grab.x() + view.column_width, grab.y()))
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-19T11:00:00")
+
+
+def test_drag_bottom_edge_resizes_in_quarter_hours(qtbot, pane, backend):
+    key = add_event(backend)
+    view = pane.week_view
+    shown(qtbot, view, key)
+    [rect] = view.rects_of(key)
+    grab = QPointF(rect.center().x(), rect.bottom() - 2)
+    drag(qtbot, view, grab, QPointF(grab.x(), grab.y() + TimeGridView.HOUR * 0.8))  # 48 min -> 45
+    qtbot.waitUntil(lambda: events(backend)[key]["end"] == "2026-11-18T11:45:00")
+    assert events(backend)[key]["start"] == "2026-11-18T10:00:00"
+
+
+def test_delete_key_deletes_the_selected_event(qtbot, pane, backend):
+    key = add_event(backend)
+    view = pane.week_view
+    shown(qtbot, view, key)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point(view.rects_of(key)[0].center()))
+    assert view.selected == key
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: key not in events(backend))
+    qtbot.waitUntil(lambda: key not in view.occurrence_keys())
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: key in events(backend))
+    assert events(backend)[key]["start"] == "2026-11-18T10:00:00"
+
+
+def test_each_view_shows_the_event_where_it_belongs(qtbot, pane, backend):
+    key = add_event(backend)
+    all_day = add_event(backend, title="Holiday", start="2026-11-20", end="2026-11-22", all_day=True, tz=None)
+    pane.set_view("week")
+    shown(qtbot, pane.week_view, key)
+    [rect] = pane.week_view.rects_of(key)
+    assert rect.center().x() == pytest.approx(pane.week_view.pos_for(at(2026, 11, 18, 10)).x(), abs=3)
+    [band] = pane.week_view.rects_of(all_day)  # one bar over Friday and Saturday
+    assert band.width() == pytest.approx(2 * pane.week_view.column_width - 2)
+    assert band.bottom() < pane.week_view.top
+    pane.set_view("month")
+    qtbot.waitUntil(lambda: key in pane.month_view.keys_on(WEDNESDAY))
+    assert pane.month_view.keys_on(date(2026, 11, 20)) == [all_day]
+    assert pane.month_view.keys_on(date(2026, 11, 21)) == [all_day]
+    assert pane.month_view.keys_on(date(2026, 11, 22)) == []
+    pane.set_view("day")
+    qtbot.waitUntil(lambda: pane.day_view.occurrence_keys() == [key])
+    pane.step(1)
+    qtbot.waitUntil(lambda: pane.day_view.occurrence_keys() == [])
+    pane.step(1)
+    qtbot.waitUntil(lambda: pane.day_view.occurrence_keys() == [all_day])
+    assert pane.title_label.text() == "Friday 20 November 2026"
+
+
+def test_weekly_series_shows_every_week_and_one_occurrence_is_edited_alone(qtbot, pane, backend):
+    series = add_event(backend, title="Standup", start="2026-11-02T09:00:00", end="2026-11-02T09:30:00")
+    backend.call(lambda r: r.put("event", series, {"rrule": "FREQ=WEEKLY"}))
+    pane.set_view("month")
+    month = pane.month_view
+    mondays = [date(2026, 10, 26) + timedelta(weeks=n) for n in range(6)]
+    qtbot.waitUntil(lambda: all(len(month.keys_on(d)) == 1 for d in mondays[1:]))
+    assert month.keys_on(date(2026, 10, 26)) == []  # before the series began
+    monday = date(2026, 11, 16)
+    [occ_key] = month.keys_on(monday)
+    assert occ_key == f"{series}@2026-11-16T09:00:00"
+    [chip] = month.rects_of(occ_key)
+    qtbot.mouseDClick(month, Qt.MouseButton.LeftButton, pos=point(chip.center()))
+    choose_scope(qtbot, pane, "This occurrence")
+    dialog = dialog_of(qtbot, pane, EventDialog)
+    assert not dialog.repeat_box.isEnabled()
+    dialog.title_edit.clear()
+    qtbot.keyClicks(dialog.title_edit, "Retro")
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: occ_key in events(backend))
+    assert events(backend)[occ_key] == {
+        "series": series,
+        "recurrence_id": "2026-11-16T09:00:00",
+        "title": "Retro",
+    }
+    titles = lambda: {d: [o.title for o in pane.occurrences if o.start.date() == d] for d in mondays[1:]}  # noqa: E731
+    qtbot.waitUntil(lambda: titles()[monday] == ["Retro"])
+    assert [titles()[d] for d in mondays[1:] if d != monday] == [["Standup"]] * 4
+    # Dragging another occurrence to Tuesday asks, then moves only that one.
+    other = f"{series}@2026-11-23T09:00:00"
+    [chip] = month.rects_of(other)
+    drag(qtbot, month, chip.center(), month.cell(date(2026, 11, 24)).center())
+    choose_scope(qtbot, pane, "This occurrence")
+    qtbot.waitUntil(lambda: other in events(backend))
+    assert events(backend)[other]["start"] == "2026-11-24T09:00:00"
+    assert events(backend)[series]["start"] == "2026-11-02T09:00:00"
+    # Deleting the whole series.
+    qtbot.mouseClick(
+        month,
+        Qt.MouseButton.LeftButton,
+        pos=point(month.rects_of(f"{series}@2026-11-09T09:00:00")[0].center()),
+    )
+    qtbot.keyClick(month, Qt.Key.Key_Delete)
+    choose_scope(qtbot, pane, "All occurrences")
+    qtbot.waitUntil(lambda: series not in events(backend))
+    qtbot.waitUntil(lambda: not any(month.keys_on(d) for d in mondays))
+
+
+def test_editing_the_whole_series_from_an_occurrence(qtbot, pane, backend):
+    series = add_event(
+        backend, title="Gym", start="2026-11-02T18:00:00", end="2026-11-02T19:00:00", rrule="FREQ=WEEKLY"
+    )
+    occ = f"{series}@2026-11-16T18:00:00"
+    shown(qtbot, pane.week_view, occ)
+    [rect] = pane.week_view.rects_of(occ)
+    grab = QPointF(rect.center().x(), rect.top() + 10)
+    drag(qtbot, pane.week_view, grab, QPointF(grab.x(), grab.y() + TimeGridView.HOUR / 2))
+    choose_scope(qtbot, pane, "All occurrences")
+    qtbot.waitUntil(lambda: events(backend)[series]["start"] == "2026-11-02T18:30:00")
+    assert events(backend)[series]["end"] == "2026-11-02T19:30:00"
+    assert occ not in events(backend)
+
+
+def test_new_calendar_colours_and_hiding(qtbot, pane, backend):
+    qtbot.mouseClick(pane.new_calendar_button, Qt.MouseButton.LeftButton)
+    dialog = dialog_of(qtbot, pane, CalendarDialog)
+    qtbot.keyClicks(dialog.name_edit, "Work")
+    dialog.colour_box.setCurrentText("#2e9e5b")
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: pane.calendar_list.count() == 1)
+    [cal] = pane.calendars
+    assert pane.calendars[cal] == {"name": "Work", "colour": "#2e9e5b", "bookable": False}
+    key = add_event(backend, calendar=cal)
+    shown(qtbot, pane.week_view, key)
+    assert pane.week_view.shown[0].colour == "#2e9e5b"
+    pane.calendar_list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert pane.week_view.occurrence_keys() == []
+    pane.calendar_list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert pane.week_view.occurrence_keys() == [key]
+
+
+def _new_booking(qtbot, pane, backend) -> tuple[str, str]:
+    """Through the dialogs: a bookable calendar, then an event in it; returns (calendar, event)."""
+    qtbot.mouseClick(pane.new_calendar_button, Qt.MouseButton.LeftButton)
+    dialog = dialog_of(qtbot, pane, CalendarDialog)
+    qtbot.keyClicks(dialog.name_edit, "Room A")
+    dialog.bookable_box.setChecked(True)
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: len(pane.calendars) == 1)
+    [cal] = pane.calendars
+    view = pane.week_view
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point(view.pos_for(at(2026, 11, 18, 10, 5))))
+    dialog = dialog_of(qtbot, pane, EventDialog)
+    dialog.calendar_box.setCurrentIndex(dialog.calendar_box.findData(cal))
+    qtbot.keyClicks(dialog.title_edit, "Review")
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: len(events(backend)) == 1)
+    [key] = events(backend)
+    return cal, key
+
+
+def test_booking_is_tentative_until_the_primary_commits(qtbot, pane, backend):
+    _cal, key = _new_booking(qtbot, pane, backend)
+    qtbot.waitUntil(lambda: pane.status.get(key) == "tentative")
+    booking = backend.call(lambda r: r.booking(key))
+    assert booking is not None
+    assert booking.slot is not None
+    assert (booking.slot.start, booking.slot.end) == (
+        int(at(2026, 11, 18, 10).timestamp()),
+        int(at(2026, 11, 18, 11).timestamp()),
+    )
+    assert pane.week_view.shown[0].status == "tentative"
+    backend.call(lambda r: r.commit())
+    pane.refresh()
+    qtbot.waitUntil(lambda: pane.status.get(key) == "confirmed")
+    # Moving a booked event rebooks it: tentative again, at the new time.
+    [rect] = pane.week_view.rects_of(key)
+    grab = QPointF(rect.center().x(), rect.top() + 10)
+    drag(qtbot, pane.week_view, grab, QPointF(grab.x(), grab.y() + TimeGridView.HOUR))
+    qtbot.waitUntil(lambda: pane.status.get(key) == "tentative")
+    booking = backend.call(lambda r: r.booking(key))
+    assert booking is not None
+    assert booking.slot is not None
+    assert booking.slot.start == int(at(2026, 11, 18, 11).timestamp())
+
+
+def test_user_is_told_when_commitment_rejects_a_booking(qtbot, tmp_path):
+    primary = Replica.new_library(MemoryStore(), "P", members={"me": "", "B": ""})
+    other = Replica.join(MemoryStore(), "B", primary.genesis(), ManualClock(0))
+    genesis = primary.genesis()
+    backend_iter = _backend(lambda: join_library(tmp_path / "me.db", "me", genesis))
+    backend = next(backend_iter)
+    try:
+        pane = _pane(qtbot, backend)
+        cal = primary.create("calendar", {"name": "Room A", "bookable": True})
+        other.receive(primary.batch_for(other.summary()))
+        backend.call(lambda r: r.receive(primary.batch_for(r.summary())))
+        qtbot.waitUntil(lambda: cal in pane.calendars)
+        view = pane.week_view
+        qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point(view.pos_for(at(2026, 11, 18, 10, 5))))
+        dialog = dialog_of(qtbot, pane, EventDialog)
+        dialog.calendar_box.setCurrentIndex(dialog.calendar_box.findData(cal))
+        qtbot.keyClicks(dialog.title_edit, "Review")
+        ok(qtbot, dialog)
+        qtbot.waitUntil(lambda: len(events(backend)) == 1)
+        [key] = events(backend)
+        qtbot.waitUntil(lambda: pane.status.get(key) == "tentative")
+        # B booked an overlapping slot earlier (a lower stamp); the primary commits B's first.
+        other.book(
+            cal,
+            [(int(at(2026, 11, 18, 10, 30).timestamp()), int(at(2026, 11, 18, 12).timestamp()))],
+            {"title": "B"},
+        )
+        primary.receive(other.batch_for(primary.summary()))
+        primary.receive(backend.call(lambda r: r.batch_for(primary.summary())))
+        primary.commit()
+        with qtbot.waitSignal(pane.booking_outcome_changed) as blocker:
+            backend.call(lambda r: r.receive(primary.batch_for(r.summary())))
+        assert blocker.args == ["“Review” was rejected: its time was taken by an earlier booking."]
+        assert pane.message_label.isVisible()
+        assert "rejected" in pane.message_label.text()
+        qtbot.waitUntil(lambda: pane.status.get(key) == "conflict")
+    finally:
+        next(backend_iter, None)
+
+
+def test_reminders_are_due_at_their_time(qtbot, pane, backend):
+    shown(qtbot, pane.week_view, add_event(backend, reminders=[15]))
+    now = [at(2026, 11, 18, 9, 40)]
+    pane.reminders._now = lambda: now[0]
+    pane.reminders._since = now[0]
+    now[0] = at(2026, 11, 18, 9, 44)
+    got: list[tuple[str, datetime]] = []
+    pane.reminder_due.connect(lambda title, when: got.append((title, when)))
+    pane.reminders.check()
+    now[0] = at(2026, 11, 18, 9, 46)
+    with qtbot.waitSignal(pane.reminder_due):
+        pane.reminders.check()
+    assert got == [("Talk", at(2026, 11, 18, 10))]
+
+
+def test_a_large_library_is_queried_by_window(qtbot, pane, backend):
+    def fill(r: Replica) -> None:
+        with r.transaction():
+            for i in range(3000):
+                day = date(2026, 1, 1) + timedelta(days=i % 365)
+                r.create("event", {"title": f"e{i}", "start": f"{day}T08:00:00", "end": f"{day}T09:00:00"})
+
+    backend.call(fill)
+    pane.refresh()
+    qtbot.waitUntil(lambda: len(pane.occurrences) > 0)
+    start, end = pane.week_view.time_window()
+    assert all(o.start < end and o.end > start for o in pane.occurrences)
+    assert len(pane.occurrences) == sum(
+        1
+        for i in range(3000)
+        if date(2026, 11, 16) <= date(2026, 1, 1) + timedelta(days=i % 365) < date(2026, 11, 23)
+    )
+    pane.set_view("month")
+    qtbot.waitUntil(lambda: len(pane.occurrences) > 7 * 8)

@@ -1,0 +1,16 @@
+"""The calendar part of the desktop app: month/week/day views, editing, calendars, reminders."""
+
+from ._dialogs import CalendarDialog, EventDialog
+from ._pane import Backend, CalendarPane, ReminderScheduler
+from ._views import MonthView, Shown, TimeGridView
+
+__all__ = [
+    "Backend",
+    "CalendarDialog",
+    "CalendarPane",
+    "EventDialog",
+    "MonthView",
+    "ReminderScheduler",
+    "Shown",
+    "TimeGridView",
+]

@@ -1,0 +1,751 @@
+"""The calendar pane: toolbar, calendar list, month/week/day views, editing, undo, notices.
+
+Every read and write runs on the backend's replica thread (``backend.submit``); results come
+back to the GUI thread through a queued signal. The pane keeps an ``EventIndex`` that only the
+replica thread touches, refreshed with the entities each change names, so a view queries its
+window without reading the whole library.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Protocol, TypeVar
+
+from localfirst import Changes, Notice, Ordered, Replica, new_id
+from localfirst.booking import BOOK
+from localfirst.calendar_ops import EventIndex, booking_slot, describe_notice, restore_plan, time_changes
+from localfirst.recurrence import (
+    LINK_FIELDS,
+    Occurrence,
+    cancel_fields,
+    is_recurring,
+    occurrence_id,
+    override_fields,
+    reminders_due,
+    series_move_fields,
+    shape_of,
+    zone,
+    zone_name,
+)
+from ui.qt import (
+    QAbstractButton,
+    QButtonGroup,
+    QColor,
+    QDialog,
+    QHBoxLayout,
+    QIcon,
+    QKeySequence,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QObject,
+    QPixmap,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    Qt,
+    QTimer,
+    QTimeZone,
+    QUndoCommand,
+    QUndoStack,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+from ._dialogs import PALETTE, CalendarDialog, EventDialog
+from ._views import DEFAULT_COLOUR, MonthView, Shown, TimeGridView
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+VIEWS = ("month", "week", "day")
+#: Fields whose change moves a booking in a bookable calendar.
+_TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
+#: How far ahead the reminder scheduler looks for reminders (the longest lead it honours).
+REMINDER_LEAD = timedelta(days=7)
+#: How often the reminder scheduler checks (milliseconds).
+REMINDER_TICK_MS = 30_000
+
+#: (entity id, its fields, or None for "does not exist").
+State = tuple[str, dict[str, Any] | None]
+
+
+class Backend(Protocol):
+    """What the pane needs of the app's backend: the replica's thread, and change signals."""
+
+    @property
+    def changed(self) -> Any: ...  # Signal(object): a Changes, or None when unknown
+
+    def submit(self, fn: Callable[[Replica], T]) -> Future[T]: ...
+
+
+def system_zone() -> tzinfo:
+    """This machine's IANA zone (UTC if Qt cannot name it)."""
+    name = bytes(QTimeZone.systemTimeZoneId().data()).decode("ascii", "replace")
+    return zone(name)
+
+
+@dataclass(slots=True)
+class _Result:
+    calendars: dict[str, dict[str, Any]]
+    occurrences: list[Occurrence]
+    status: dict[str, str]
+    notices: list[tuple[Notice, str]] = field(default_factory=list)
+
+
+class _Relay(QObject):
+    """Carries a finished job's callback from the replica thread to the GUI thread."""
+
+    finished = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def _run(self, callback: Callable[[], None]) -> None:
+        callback()
+
+
+class _StateCommand(QUndoCommand):
+    """An undoable change: the states of the entities it touched, before and after."""
+
+    def __init__(self, pane: CalendarPane, text: str, before: list[State], after: list[State]) -> None:
+        super().__init__(text)
+        self._pane, self._before, self._after = pane, before, after
+        self._done = True  # pushed after the change was applied
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self._pane._apply_states(self._after)
+
+    def undo(self) -> None:
+        self._pane._apply_states(self._before)
+
+
+class ReminderScheduler(QObject):
+    """Emits ``reminder_due(title, start)`` for each reminder as its time comes."""
+
+    reminder_due = Signal(str, object)
+
+    def __init__(
+        self,
+        fetch: Callable[[datetime, datetime, Callable[[list[Occurrence]], None]], None],
+        now: Callable[[], datetime] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._fetch = fetch
+        self._now = now or (lambda: datetime.now(UTC))
+        self._since = self._now()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REMINDER_TICK_MS)
+        self.timer.timeout.connect(self.check)
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def check(self) -> None:
+        """Emit the reminders due since the last check."""
+        t0, t1 = self._since, self._now()
+        if t1 <= t0:
+            return
+        self._since = t1
+
+        def show(occurrences: list[Occurrence]) -> None:
+            for reminder in reminders_due(occurrences, t0, t1):
+                self.reminder_due.emit(reminder.title, reminder.start)
+
+        self._fetch(t0, t1 + REMINDER_LEAD, show)
+
+
+class CalendarPane(QWidget):
+    """The calendar part of the main window.
+
+    Signals:
+        booking_outcome_changed(str): commitment moved or rejected a booking (a message to show).
+        reminder_due(str, datetime): a reminder's time came (title, start of the event).
+        error_did_occur(str): a read or write failed (a message to show).
+    """
+
+    booking_outcome_changed = Signal(str)
+    reminder_due = Signal(str, object)
+    error_did_occur = Signal(str)
+    #: Emitted on the GUI thread whenever the shown occurrences were refreshed.
+    view_did_refresh = Signal()
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None, *, tz: tzinfo | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.tz = tz or system_zone()
+        self.undo_stack = QUndoStack(self)
+        self.calendars: dict[str, dict[str, Any]] = {}
+        self.hidden: set[str] = set()
+        self.occurrences: list[Occurrence] = []
+        self.status: dict[str, str] = {}
+        self.messages: list[str] = []
+        self.active_dialog: QDialog | None = None
+        self.current_date = date.today()
+        self.view_name = "week"
+        self._index = EventIndex()  # touched only on the replica thread
+        self._dirty: set[str] | None = None  # None: reload the whole index
+        self._seen_notices: set[Notice] | None = None
+        self._generation = 0
+        self._relay = _Relay()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._build()
+        self.reminders = ReminderScheduler(self.fetch, parent=self)
+        self.reminders.reminder_due.connect(self.reminder_due)
+        backend.changed.connect(self._on_changed)
+        self.set_view("week")
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.month_view = MonthView(self.tz)
+        self.week_view = TimeGridView(7, self.tz)
+        self.day_view = TimeGridView(1, self.tz)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.month_view)
+        self._scrolls: dict[str, QScrollArea] = {}
+        for name, view in (("week", self.week_view), ("day", self.day_view)):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(view)
+            self._scrolls[name] = scroll
+            self.stack.addWidget(scroll)
+        for v in (self.month_view, self.week_view, self.day_view):
+            v.create_requested.connect(self._create_at)
+            v.edit_requested.connect(self.edit_occurrence)
+            v.move_requested.connect(self.move_occurrence)
+            v.delete_requested.connect(self.delete_occurrence)
+
+        bar = QHBoxLayout()
+        self.prev_button = QPushButton("<")
+        self.today_button = QPushButton("Today")
+        self.next_button = QPushButton(">")
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.today_button.clicked.connect(lambda: self.go_to(date.today()))
+        self.title_label = QLabel()
+        self.view_buttons: dict[str, QPushButton] = {}
+        group = QButtonGroup(self)
+        for w in (self.prev_button, self.today_button, self.next_button, self.title_label):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        for name in VIEWS:
+            button = QPushButton(name.capitalize())
+            button.setCheckable(True)
+            group.addButton(button)
+            button.clicked.connect(lambda _=False, n=name: self.set_view(n))
+            self.view_buttons[name] = button
+            bar.addWidget(button)
+        self.new_event_button = QPushButton("New event")
+        self.new_event_button.clicked.connect(self.new_event)
+        bar.addWidget(self.new_event_button)
+
+        self.calendar_list = QListWidget()
+        self.calendar_list.itemChanged.connect(self._calendar_toggled)
+        self.new_calendar_button = QPushButton("New calendar")
+        self.new_calendar_button.clicked.connect(self.new_calendar)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(QLabel("Calendars"))
+        side_layout.addWidget(self.calendar_list)
+        side_layout.addWidget(self.new_calendar_button)
+
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([180, 800])
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet("QLabel { background: #fff3cd; padding: 4px; }")
+        self.message_label.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(splitter, 1)
+
+        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+    # -- navigation ---------------------------------------------------------------------------
+
+    @property
+    def view(self) -> MonthView | TimeGridView:
+        if self.view_name == "month":
+            return self.month_view
+        return self.week_view if self.view_name == "week" else self.day_view
+
+    def set_view(self, name: str) -> None:
+        """Show the "month", "week" or "day" view."""
+        if name not in VIEWS:
+            raise ValueError(f"unknown view {name!r}")
+        self.view_name = name
+        self.view_buttons[name].setChecked(True)
+        self.stack.setCurrentWidget(self.month_view if name == "month" else self._scrolls[name])
+        self.go_to(self.current_date)
+
+    def go_to(self, day: date) -> None:
+        """Show the period holding this day."""
+        self.current_date = day
+        self.month_view.set_month(day)
+        self.week_view.set_first_day(day - timedelta(days=day.weekday()))
+        self.day_view.set_first_day(day)
+        if self.view_name == "month":
+            self.title_label.setText(f"{day:%B %Y}")
+        elif self.view_name == "week":
+            first = day - timedelta(days=day.weekday())
+            self.title_label.setText(f"Week of {first:%d %b %Y}")
+        else:
+            self.title_label.setText(f"{day:%A %d %B %Y}")
+        if self.view_name != "month":
+            self._scrolls[self.view_name].verticalScrollBar().setValue(int(8 * TimeGridView.HOUR))
+        self.refresh()
+
+    def step(self, direction: int) -> None:
+        day = self.current_date
+        if self.view_name == "month":
+            month = day.month - 1 + direction
+            self.go_to(date(day.year + month // 12, month % 12 + 1, 1))
+        else:
+            self.go_to(day + timedelta(days=direction * (7 if self.view_name == "week" else 1)))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        fn: Callable[[Replica], T],
+        done: Callable[[T], None] | None = None,
+        what: str = "The calendar could not be read",
+    ) -> None:
+        """Run ``fn`` on the replica thread, then ``done`` with its result on the GUI thread."""
+        future = self.backend.submit(fn)
+
+        def finish() -> None:
+            exc = future.exception()
+            if exc is not None:
+                log.error("%s: %s", what, exc, exc_info=exc)
+                self.error_did_occur.emit(f"{what}: {exc}")
+                self._show_message(f"{what}: {exc}")
+                return
+            if done is not None:
+                done(future.result())
+
+        future.add_done_callback(lambda _f: self._relay.finished.emit(finish))
+
+    def _sync_index(self) -> Callable[[Replica], None]:
+        """A replica-thread step bringing the index up to date with the changes seen so far."""
+        dirty, self._dirty = self._dirty, set()
+        index = self._index
+
+        def sync(r: Replica) -> None:
+            if dirty is None:
+                index.load((k, d.values()) for k, d in r.entities("event").items())
+                return
+            for entity in dirty:
+                doc = r.get(entity)
+                alive = doc is not None and doc.exists and doc.kind == "event"
+                index.update(entity, doc.values() if alive and doc is not None else None)
+
+        return sync
+
+    def refresh(self) -> None:
+        """Query the window shown (on the replica thread) and redraw."""
+        self._generation += 1
+        generation = self._generation
+        sync = self._sync_index()
+        index, tz, seen = self._index, self.tz, self._seen_notices
+        start, end = self.view.time_window()
+
+        def query(r: Replica) -> _Result:
+            sync(r)
+            calendars = {k: d.values() for k, d in r.entities("calendar").items()}
+            occurrences = index.query(start, end, display_tz=tz)
+            bookable = {c for c, v in calendars.items() if v.get("bookable") is True}
+            status = {}
+            for occ in occurrences:
+                if occ.calendar in bookable and not occ.recurring:
+                    booking = r.booking(occ.event)
+                    if booking is None or booking.slot is None:
+                        status[occ.key] = "conflict"
+                    else:
+                        status[occ.key] = "tentative" if booking.tentative else "confirmed"
+            result = _Result(calendars, occurrences, status)
+            notices = r.notices()
+            if seen is not None:
+                fresh = [n for n in notices if n not in seen]
+                result.notices = [(n, _notice_text(r, index, n, tz)) for n in fresh]
+            else:
+                result.notices = [(n, "") for n in notices]
+            return result
+
+        def show(result: _Result) -> None:
+            first = self._seen_notices is None
+            if self._seen_notices is None:
+                self._seen_notices = set()
+            for notice, text in result.notices:
+                self._seen_notices.add(notice)
+                if not first:
+                    self._announce(text)
+            if generation != self._generation:
+                return  # a newer query is on its way
+            self.calendars = result.calendars
+            self.occurrences = result.occurrences
+            self.status = result.status
+            self._fill_calendar_list()
+            self._render()
+            self.view_did_refresh.emit()
+
+        self._run(query, show)
+
+    def fetch(self, start: datetime, end: datetime, done: Callable[[list[Occurrence]], None]) -> None:
+        """Occurrences of the visible calendars in a window, given to ``done`` on the GUI thread."""
+        sync = self._sync_index()
+        index, tz = self._index, self.tz
+
+        def query(r: Replica) -> list[Occurrence]:
+            sync(r)
+            return index.query(start, end, display_tz=tz)
+
+        self._run(query, lambda occs: done([o for o in occs if o.calendar not in self.hidden]))
+
+    def _on_changed(self, changes: Changes | None) -> None:
+        if changes is None or changes.snapshot:
+            self._dirty = None
+        elif self._dirty is not None:
+            self._dirty.update(changes.entities)
+        self._refresh_timer.start()
+
+    def _render(self) -> None:
+        shown = [
+            Shown(o, self._colour(o.calendar), self.status.get(o.key, ""))
+            for o in self.occurrences
+            if o.calendar not in self.hidden
+        ]
+        for v in (self.month_view, self.week_view, self.day_view):
+            start, end = v.time_window()
+            v.set_items(
+                [s for s in shown if s.occ.start < end and (s.occ.end > start or s.occ.start == start)]
+            )
+
+    def _colour(self, calendar: str) -> str:
+        colour = self.calendars.get(calendar, {}).get("colour")
+        return colour if isinstance(colour, str) and colour else DEFAULT_COLOUR
+
+    def _fill_calendar_list(self) -> None:
+        lst = self.calendar_list
+        lst.blockSignals(True)
+        lst.clear()
+        for cal_id, values in sorted(self.calendars.items(), key=lambda kv: str(kv[1].get("name", ""))):
+            suffix = " (bookable)" if values.get("bookable") is True else ""
+            item = QListWidgetItem(f"{values.get('name') or 'Untitled'}{suffix}")
+            item.setData(Qt.ItemDataRole.UserRole, cal_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked if cal_id in self.hidden else Qt.CheckState.Checked)
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(self._colour(cal_id)))
+            item.setIcon(QIcon(swatch))
+            lst.addItem(item)
+        lst.blockSignals(False)
+
+    def _calendar_toggled(self, item: QListWidgetItem) -> None:
+        cal_id = item.data(Qt.ItemDataRole.UserRole)
+        if item.checkState() == Qt.CheckState.Checked:
+            self.hidden.discard(cal_id)
+        else:
+            self.hidden.add(cal_id)
+        self._render()
+
+    def set_calendar_visible(self, calendar: str, visible: bool) -> None:
+        for row in range(self.calendar_list.count()):
+            item = self.calendar_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == calendar:
+                item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _announce(self, text: str) -> None:
+        self.booking_outcome_changed.emit(text)
+        self._show_message(text)
+
+    def _show_message(self, text: str) -> None:
+        self.messages.append(text)
+        self.message_label.setText(text)
+        self.message_label.show()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _change(self, text: str, targets: Callable[[Replica], list[State]]) -> None:
+        """Apply an undoable change: ``targets`` reads the replica and names the new states."""
+        tz = self.tz
+
+        def write(r: Replica) -> tuple[list[State], list[State]]:
+            with r.transaction():
+                wanted = targets(r)
+                before = [(e, _current(r, e)) for e, _ in wanted]
+                for entity, target in wanted:
+                    _apply_state(r, entity, target, tz)
+                after = [(e, _current(r, e)) for e, _ in wanted]
+            return before, after
+
+        def done(result: tuple[list[State], list[State]]) -> None:
+            before, after = result
+            self._touch(e for e, _ in after)
+            if before != after:
+                self.undo_stack.push(_StateCommand(self, text, before, after))
+
+        self._run(write, done, what=f"{text} failed")
+
+    def _apply_states(self, states: list[State]) -> None:
+        tz = self.tz
+
+        def write(r: Replica) -> None:
+            with r.transaction():
+                for entity, target in states:
+                    _apply_state(r, entity, target, tz)
+
+        self._run(write, lambda _: self._touch(e for e, _ in states), what="Undo failed")
+
+    def _touch(self, entities: Iterable[str]) -> None:
+        if self._dirty is not None:
+            self._dirty.update(entities)
+        self.refresh()
+
+    def create_event(self, fields: dict[str, Any], entity: str | None = None) -> str:
+        """Create an event (booked if its calendar is bookable); returns its id."""
+        entity = entity or new_id()
+        self._change("New event", lambda r: [(entity, dict(fields))])
+        return entity
+
+    def update_event(self, occ: Occurrence, changes: dict[str, Any], scope: str = "this") -> None:
+        """Change fields of an occurrence: a single event, "this" occurrence or the whole "series"."""
+        if not changes:
+            return
+        if occ.series is None:
+            self._change("Edit event", lambda r: [(occ.event, {**_values_or_empty(r, occ.event), **changes})])
+        elif scope == "series":
+            self._change("Edit series", lambda r: [(occ.event, _series_target(r, occ, changes))])
+        else:
+            key = occurrence_id(occ.event, occ.recurrence_id or "")
+            self._change(
+                "Edit occurrence",
+                lambda r: [(key, {**_values_or_empty(r, key), **override_fields(occ, changes)})],
+            )
+
+    def delete_event(self, occ: Occurrence, scope: str = "this") -> None:
+        if occ.series is None or scope == "series":
+            self._change("Delete event", lambda r: [(occ.event, None)])
+            return
+        self._change(
+            "Delete occurrence", lambda r: [(occ.key, {**_values_or_empty(r, occ.key), **cancel_fields(occ)})]
+        )
+
+    # -- user flows (dialogs) -----------------------------------------------------------------
+
+    def _default_calendar(self) -> str:
+        visible = [c for c in sorted(self.calendars) if c not in self.hidden]
+        plain = [c for c in visible if self.calendars[c].get("bookable") is not True]
+        return (plain or visible or [""])[0]
+
+    def new_event(self) -> None:
+        """Open the editor for a new event at 09:00 on the current day."""
+        start = datetime.combine(self.current_date, datetime.min.time(), tzinfo=self.tz) + timedelta(hours=9)
+        self._create_at(start, start + timedelta(hours=1), False)
+
+    def _create_at(self, start: datetime, end: datetime, all_day: bool) -> None:
+        values: dict[str, Any] = {"calendar": self._default_calendar(), "all_day": all_day}
+        tz_name = zone_name(self.tz)
+        values["tz"] = tz_name
+        if all_day:
+            values["start"], values["end"] = start.date().isoformat(), end.date().isoformat()
+        else:
+            values.update(time_changes(_plain(start, tz_name), start, end))
+        dialog = EventDialog(self.calendars, values, parent=self)
+
+        def accepted() -> None:
+            self.create_event(_clean(dialog.fields()))
+
+        self._open(dialog, accepted)
+
+    def edit_occurrence(self, occ: Occurrence) -> None:
+        """Ask "this occurrence or all" for a recurring event, then open the editor."""
+
+        def edit(scope: str) -> None:
+            values = dict(occ.values)
+            dialog = EventDialog(self.calendars, values, occurrence=scope == "this", parent=self)
+
+            def accepted() -> None:
+                new = dialog.fields()
+                changes = {k: v for k, v in new.items() if values.get(k) != v and not _unset(k, v, values)}
+                self.update_event(occ, changes, scope)
+
+            self._open(dialog, accepted)
+
+        self._ask_scope(occ, "Edit", edit)
+
+    def move_occurrence(self, occ: Occurrence, start: datetime, end: datetime) -> None:
+        """Move or resize an occurrence (asks "this or all" for a recurring one)."""
+        self._ask_scope(
+            occ, "Move", lambda scope: self.update_event(occ, time_changes(occ, start, end), scope)
+        )
+
+    def delete_occurrence(self, occ: Occurrence) -> None:
+        self._ask_scope(occ, "Delete", lambda scope: self.delete_event(occ, scope))
+
+    def delete_selected(self) -> None:
+        occ = self.view.selected_occurrence()
+        if occ is not None:
+            self.delete_occurrence(occ)
+
+    def new_calendar(self) -> None:
+        dialog = CalendarDialog(self, colour=PALETTE[len(self.calendars) % len(PALETTE)])
+
+        def accepted() -> None:
+            fields = dialog.fields()
+            self._run(
+                lambda r: r.create("calendar", fields), lambda _: self.refresh(), what="New calendar failed"
+            )
+
+        self._open(dialog, accepted)
+
+    def _ask_scope(self, occ: Occurrence, verb: str, then: Callable[[str], None]) -> None:
+        if occ.series is None:
+            then("this")
+            return
+        box = QMessageBox(self)
+        box.setWindowTitle(f"{verb} recurring event")
+        box.setText(f"{verb} only this occurrence of “{occ.title}”, or every occurrence?")
+        this = box.addButton("This occurrence", QMessageBox.ButtonRole.AcceptRole)
+        series = box.addButton("All occurrences", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+
+        def clicked(button: QAbstractButton) -> None:
+            if button is this:
+                then("this")
+            elif button is series:
+                then("series")
+
+        box.buttonClicked.connect(clicked)
+        self._open(box, None)
+
+    def _open(self, dialog: QDialog, accepted: Callable[[], None] | None) -> None:
+        """Show a dialog without a nested event loop; ``active_dialog`` names it while open."""
+        self.active_dialog = dialog
+        if accepted is not None:
+            dialog.accepted.connect(accepted)
+
+        def finished(_result: int) -> None:
+            if self.active_dialog is dialog:
+                self.active_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+
+# -- replica-thread helpers ---------------------------------------------------------------------
+
+
+def _current(r: Replica, entity: str) -> dict[str, Any] | None:
+    doc = r.get(entity)
+    return doc.values() if doc is not None and doc.exists else None
+
+
+def _values_or_empty(r: Replica, entity: str) -> dict[str, Any]:
+    return _current(r, entity) or {}
+
+
+def _bookable(r: Replica, calendar: object) -> bool:
+    if not isinstance(calendar, str) or not calendar:
+        return False
+    doc = r.get(calendar)
+    return doc is not None and doc.exists and doc.kind == "calendar" and doc.value("bookable") is True
+
+
+def _apply_state(r: Replica, entity: str, target: dict[str, Any] | None, tz: tzinfo) -> None:
+    """Make an event hold exactly ``target`` (None: deleted); rebook it if its time changed."""
+    current = _current(r, entity)
+    plan = restore_plan(current, target)
+    if plan.delete:
+        r.delete(entity)
+    if plan.put is None or target is None:
+        return
+    calendar = target.get("calendar")
+    single = not is_recurring(target) and not target.get("series")
+    if (
+        single
+        and _bookable(r, calendar)
+        and (plan.delete or current is None or _TIME_FIELDS & plan.put.keys())
+    ):
+        slot = booking_slot(target, tz)
+        if slot is not None:
+            assert isinstance(calendar, str)
+            r.book(calendar, [slot], {k: v for k, v in plan.put.items() if k != "calendar"}, event=entity)
+            return
+    r.put("event", entity, plan.put)
+
+
+def _series_target(r: Replica, occ: Occurrence, changes: dict[str, Any]) -> dict[str, Any]:
+    series = _current(r, occ.event) or {}
+    changes = {k: v for k, v in changes.items() if k not in LINK_FIELDS}
+    if "start" in changes or "end" in changes:
+        moved: dict[str, Any] = dict(occ.values)
+        moved.update({k: changes[k] for k in ("start", "end", "all_day", "tz") if k in changes})
+        shape = shape_of(moved)
+        if shape is not None:
+            start = shape.start.replace(tzinfo=shape.tz)
+            end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
+            times = series_move_fields(series, occ, start, end)
+            changes = {**changes, **times}
+    return {**series, **changes}
+
+
+def _notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> str:
+    """Describe a notice: find the booking write it is about (recent ones first)."""
+    for entry in reversed(r.log()):
+        if entry.write.id != notice.write:
+            continue
+        for op in entry.write.ops:
+            if isinstance(op, Ordered) and op.procedure == BOOK:
+                event = str(op.params.get("event", ""))
+                values = index.values(event) or {}
+                slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
+                return describe_notice(notice, str(values.get("title", "")), slots, tz)
+    return describe_notice(notice, "", [], tz)
+
+
+def _plain(moment: datetime, tz_name: str | None) -> Occurrence:
+    """A stand-in occurrence carrying only a zone, for ``time_changes`` of a new event."""
+    return Occurrence("", "", moment, moment, False, {"tz": tz_name})
+
+
+def _unset(name: str, value: Any, values: dict[str, Any]) -> bool:
+    """An empty value for a field the event never had: not a change."""
+    return name not in values and value in ("", None, [], False)
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop empty optional fields of a new event (the CRDT map keeps only what is set)."""
+    return {k: v for k, v in fields.items() if not (v is None and k in ("rrule", "tz"))}

@@ -1,0 +1,236 @@
+"""Resolving conflicts: the sibling versions of each field side by side, pick one or merge;
+an entity deleted concurrently with edits offers Keep or Delete. Every choice is an ordinary
+write (it supersedes the versions this replica holds) and syncs like any other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from localfirst import DELETED, Replica
+from localfirst.write import Value
+from ui.backend import Backend
+from ui.qt import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    qconnect,
+)
+
+#: Fields whose siblings are not worth the user's attention (timestamps): never badged.
+QUIET_FIELDS = frozenset({"created", "modified"})
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One sibling of a field: who wrote it and what."""
+
+    stamp: int
+    origin: str
+    device_name: str
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class EntityConflicts:
+    """An entity's unresolved fields, read on the replica's thread."""
+
+    entity: str
+    kind: str
+    fields: dict[str, list[Version]]
+    deleted: bool  # deleted concurrently with an edit (Keep / Delete)
+    exists: bool
+    values: dict[str, Value]
+
+
+def read_conflicts(replica: Replica, entity: str) -> EntityConflicts | None:
+    doc = replica.get(entity)
+    if doc is None:
+        return None
+    names = replica.members()
+    fields = {
+        name: [Version(s, o, names.get(o, "") or o[:8], v) for s, o, v in doc.versions(name)]
+        for name in doc.conflicts()
+        if name != DELETED and name not in QUIET_FIELDS
+    }
+    return EntityConflicts(entity, doc.kind, fields, DELETED in doc.conflicts(), doc.exists, doc.values())
+
+
+def show_value(value: Value) -> str:
+    """A field value as plain text (a list of tags joined by commas)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def merge_value(current: Value, text: str) -> Value:
+    """The user's merge typed as text, as a value of the field's type."""
+    if isinstance(current, list):
+        out: list[Value] = []
+        for part in text.split(","):
+            if part.strip() and part.strip() not in out:
+                out.append(part.strip())
+        return out
+    return text
+
+
+class ConflictDialog(QDialog):
+    """Shows one entity's conflicts; each choice writes at once and the dialog refreshes."""
+
+    #: A resolution was written (the entity id).
+    conflict_did_resolve = Signal(str)
+
+    def __init__(self, backend: Backend, entity: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.entity = entity
+        self.state: EntityConflicts | None = None
+        self.setWindowTitle("Resolve conflicts")
+        self.resize(720, 420)
+        self._body = QWidget()
+        self._layout = QVBoxLayout(self._body)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._body)
+        intro = QLabel(
+            "These changes were made on different devices at the same time. "
+            "Pick the version to keep, or type a merge. Your choice syncs to all devices."
+        )
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        qconnect(buttons.rejected, self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(buttons)
+        self.buttons: dict[tuple[str, int], QPushButton] = {}
+        self.merges: dict[str, QLineEdit] = {}
+        self.keep: QPushButton | None = None
+        self.remove: QPushButton | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        entity = self.entity
+        self.backend.op(lambda r: read_conflicts(r, entity)).success(self._show).run_in_background()
+
+    @property
+    def resolved(self) -> bool:
+        return self.state is not None and not self.state.fields and not self.state.deleted
+
+    def _clear(self) -> None:
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.buttons.clear()
+        self.merges.clear()
+        self.keep = self.remove = None
+
+    def _show(self, state: EntityConflicts | None) -> None:
+        self.state = state
+        self._clear()
+        if state is None or (not state.fields and not state.deleted):
+            done = QLabel("No conflicts left.")
+            self._layout.addWidget(done)
+            self._layout.addStretch(1)
+            return
+        if state.deleted:
+            box = QGroupBox("Deleted on one device while edited on another")
+            row = QHBoxLayout(box)
+            text = QLabel("Keep the item with the edits, or delete it everywhere?")
+            text.setTextFormat(Qt.TextFormat.PlainText)
+            row.addWidget(text, 1)
+            self.keep = QPushButton("Keep")
+            self.remove = QPushButton("Delete")
+            qconnect(self.keep.clicked, self._on_keep)
+            qconnect(self.remove.clicked, self._on_delete)
+            row.addWidget(self.keep)
+            row.addWidget(self.remove)
+            self._layout.addWidget(box)
+        for name, versions in state.fields.items():
+            self._layout.addWidget(self._field_box(name, versions))
+        self._layout.addStretch(1)
+
+    def _field_box(self, name: str, versions: list[Version]) -> QGroupBox:
+        box = QGroupBox(f"{name.capitalize()}: {len(versions)} versions")
+        grid = QGridLayout(box)
+        for column, version in enumerate(versions):
+            who = QLabel(f"From {version.device_name}")
+            who.setTextFormat(Qt.TextFormat.PlainText)
+            who.setStyleSheet("color: #666;")
+            value = QLabel(show_value(version.value))
+            value.setTextFormat(Qt.TextFormat.PlainText)  # synced text is never rich text
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setFrameShape(QLabel.Shape.StyledPanel)
+            value.setMinimumWidth(180)
+            use = QPushButton("Use this")
+            qconnect(use.clicked, lambda _=False, n=name, v=version.value: self.choose(n, v))
+            self.buttons[(name, column)] = use
+            grid.addWidget(who, 0, column)
+            grid.addWidget(value, 1, column)
+            grid.addWidget(use, 2, column)
+        if all(isinstance(v.value, str | list) for v in versions):
+            merge = QLineEdit(" / ".join(dict.fromkeys(show_value(v.value) for v in versions)))
+            merge.setObjectName(f"merge_{name}")
+            save = QPushButton("Save merge")
+            first = versions[0].value
+            qconnect(
+                save.clicked,
+                lambda _=False, n=name, e=merge, f=first: self.choose(n, merge_value(f, e.text())),
+            )
+            self.merges[name] = merge
+            row = len(versions)
+            grid.addWidget(QLabel("Merge:"), 3, 0)
+            grid.addWidget(merge, 4, 0, 1, max(1, row - 1))
+            grid.addWidget(save, 4, max(1, row - 1))
+        return box
+
+    # -- choices -------------------------------------------------------------------------------
+
+    def choose(self, field: str, value: Value) -> None:
+        """Keep ``value`` for ``field``: a put superseding every sibling held here."""
+        state = self.state
+        if state is None:
+            return
+        entity, kind = self.entity, state.kind
+        self.backend.op(lambda r: r.put(kind, entity, {field: value})).success(
+            lambda _w: self._written()
+        ).run_in_background()
+
+    def _on_keep(self) -> None:
+        entity = self.entity
+        self.backend.op(lambda r: r.restore(entity)).success(lambda _w: self._written()).run_in_background()
+
+    def _on_delete(self) -> None:
+        entity = self.entity
+
+        def delete(replica: Replica) -> None:
+            doc = replica.get(entity)
+            if doc is not None and doc.exists:
+                replica.delete(entity)
+            else:  # already deleted: supersede the surviving edits by deleting again
+                with replica.transaction():
+                    replica.restore(entity)
+                    replica.delete(entity)
+
+        self.backend.op(delete).success(lambda _w: self._written()).run_in_background()
+
+    def _written(self) -> None:
+        self.conflict_did_resolve.emit(self.entity)
+        self.reload()

@@ -1,0 +1,317 @@
+"""The devices panel: this device, the library's members (rename, revoke), peers' sync state,
+discovered devices, and pairing (invite shows a one-time code, join enters one).
+
+Members come from the replica (through the backend); everything about the network comes from a
+:class:`SyncSource`, which a running sync node satisfies. Without one the panel says the
+device is offline and pairing is unavailable.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from localfirst import Changes, Replica
+from ui.backend import Backend
+from ui.qt import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QObject,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    qconnect,
+)
+
+#: How often the panel asks the sync source for peer status (milliseconds).
+STATUS_EVERY_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """A member's connection as the sync layer sees it."""
+
+    device: str
+    online: bool
+    last_sync: float | None = None  # time.time() of the last completed exchange
+    progress: float | None = None  # 0..1 while catching up, None when in sync
+
+
+class SyncSource(Protocol):
+    """What the panel needs from the sync layer (a node satisfies it)."""
+
+    def peers(self) -> list[PeerStatus]: ...
+
+    def discovered(self) -> list[str]: ...
+
+    def invite(self) -> concurrent.futures.Future[str]: ...
+
+    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    device: str
+    names: dict[str, str]
+
+
+def read_members(replica: Replica) -> Members:
+    return Members(replica.device, replica.members())
+
+
+def _short(device: str) -> str:
+    return f"{device[:8]}…{device[-4:]}" if len(device) > 16 else device
+
+
+def _ago(when: float | None) -> str:
+    if when is None:
+        return "never"
+    seconds = max(0, int(time.time() - when))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+
+
+class _Relay(QObject):
+    """Brings a sync future's outcome back to the GUI thread."""
+
+    done = Signal(object, object)
+
+
+class DevicesPanel(QWidget):
+    """This device, members, peers and pairing."""
+
+    members_did_load = Signal()
+    #: Whether any peer is online (for the status bar's offline indicator).
+    online_did_change = Signal(bool)
+
+    COLUMNS = ("Name", "Device id", "Status", "Last sync", "Progress")
+
+    def __init__(self, backend: Backend, sync: SyncSource | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.sync = sync
+        self.members: Members | None = None
+        self.online = False
+        self._relay = _Relay()
+        qconnect(self._relay.done, lambda fn, arg: fn(arg))
+
+        self.me = QLabel("This device: loading…")
+        self.me.setTextFormat(Qt.TextFormat.PlainText)
+        self.me.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.new_name = QLineEdit()
+        self.new_name.setPlaceholderText("New name for the selected device")
+        self.rename_button = QPushButton("Rename")
+        self.revoke_button = QPushButton("Revoke")
+        self.revoke_button.setToolTip("Remove the device from the library; it gets no further changes")
+        self.discovered = QLabel("")
+        self.discovered.setTextFormat(Qt.TextFormat.PlainText)
+        self.invite_button = QPushButton("Invite a device…")
+        self.code = QLabel("")
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code.setStyleSheet("font-size: 20px; font-weight: bold; letter-spacing: 3px;")
+        self.join_code = QLineEdit()
+        self.join_code.setPlaceholderText("Code shown on the other device")
+        self.join_address = QLineEdit()
+        self.join_address.setPlaceholderText("host:port")
+        self.join_button = QPushButton("Join")
+        self.sync_state = QLabel("")
+
+        members_box = QGroupBox("Devices in this library")
+        members_layout = QVBoxLayout(members_box)
+        members_layout.addWidget(self.table)
+        actions = QHBoxLayout()
+        actions.addWidget(self.new_name, 1)
+        actions.addWidget(self.rename_button)
+        actions.addWidget(self.revoke_button)
+        members_layout.addLayout(actions)
+        pair_box = QGroupBox("Pair a device")
+        pair = QVBoxLayout(pair_box)
+        invite_row = QHBoxLayout()
+        invite_row.addWidget(self.invite_button)
+        invite_row.addWidget(self.code, 1)
+        pair.addLayout(invite_row)
+        join_row = QHBoxLayout()
+        join_row.addWidget(self.join_code, 1)
+        join_row.addWidget(self.join_address, 1)
+        join_row.addWidget(self.join_button)
+        pair.addLayout(join_row)
+        pair.addWidget(self.discovered)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.me)
+        layout.addWidget(self.sync_state)
+        layout.addWidget(members_box, 1)
+        layout.addWidget(pair_box)
+
+        qconnect(self.rename_button.clicked, self.rename_selected)
+        qconnect(self.revoke_button.clicked, self.revoke_selected)
+        qconnect(self.invite_button.clicked, self.invite)
+        qconnect(self.join_button.clicked, self.join)
+        qconnect(backend.changed, self._on_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(STATUS_EVERY_MS)
+        qconnect(self._timer.timeout, self._refresh_peers)
+        for widget in (self.invite_button, self.join_button, self.join_code, self.join_address):
+            widget.setEnabled(sync is not None)
+        if sync is not None:
+            self._timer.start()
+        self._refresh_peers()
+
+    # -- members -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.backend.op(read_members).success(self._on_members).run_in_background()
+
+    def _on_changed(self, changes: object) -> None:
+        # Reading the members is cheap (a handful of device documents); redrawing only if changed.
+        if isinstance(changes, Changes) and self.members is not None and changes:
+            self.reload()
+
+    def _on_members(self, members: Members) -> None:
+        if members == self.members:
+            return
+        self.members = members
+        name = members.names.get(members.device, "") or "(unnamed)"
+        self.me.setText(f"This device: {name}   id {members.device}")
+        self._fill()
+        self.members_did_load.emit()
+
+    def _fill(self) -> None:
+        members = self.members
+        if members is None:
+            return
+        peers = {p.device: p for p in (self.sync.peers() if self.sync is not None else [])}
+        selected = self.selected()
+        self.table.setRowCount(len(members.names))
+        order = sorted(members.names, key=lambda d: (d != members.device, members.names[d].casefold(), d))
+        for row, device in enumerate(order):
+            peer = peers.get(device)
+            name = members.names[device] or "(unnamed)"
+            if device == members.device:
+                status, last = "this device", ""
+            elif peer is None:
+                status, last = "offline", "never"
+            else:
+                status, last = ("online" if peer.online else "offline"), _ago(peer.last_sync)
+            cells = [name, _short(device), status, last]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, device)
+                self.table.setItem(row, column, item)
+            progress = peer.progress if peer is not None else None
+            if progress is None:
+                self.table.removeCellWidget(row, 4)
+                self.table.setItem(row, 4, QTableWidgetItem("in sync" if peer and peer.online else ""))
+            else:
+                bar = QProgressBar()
+                bar.setRange(0, 100)
+                bar.setValue(int(progress * 100))
+                self.table.setCellWidget(row, 4, bar)
+            if device == selected:
+                self.table.selectRow(row)
+
+    def selected(self) -> str | None:
+        items = self.table.selectedItems()
+        return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+    def select_device(self, device: str) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == device:
+                self.table.selectRow(row)
+
+    def rename_selected(self) -> None:
+        device, name = self.selected(), self.new_name.text().strip()
+        if device is None or not name:
+            return
+        self.backend.op(lambda r: r.put("device", device, {"name": name[:200]})).success(
+            lambda _w: self.new_name.clear()
+        ).run_in_background()
+
+    def revoke_selected(self) -> None:
+        device, members = self.selected(), self.members
+        if device is None or members is None:
+            return
+        if device == members.device:
+            QMessageBox.information(self, "Revoke", "This device cannot revoke itself.")
+            return
+        name = members.names.get(device, "") or _short(device)
+        answer = QMessageBox.question(
+            self, "Revoke device", f"Remove {name} from the library? It will receive no further changes."
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.backend.op(lambda r: r.put("device", device, {"revoked": True})).run_in_background()
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def _refresh_peers(self) -> None:
+        sync = self.sync
+        online = False
+        if sync is None:
+            self.sync_state.setText("Offline: sync is not running on this device.")
+        else:
+            peers = sync.peers()
+            online = any(p.online for p in peers)
+            count = sum(p.online for p in peers)
+            self.sync_state.setText(f"Online: {count} device(s) connected" if online else "Offline")
+            found = sync.discovered()
+            self.discovered.setText(
+                "Nearby: " + ", ".join(_short(d) for d in found) if found else "No other devices found nearby"
+            )
+            self._fill()
+        if online != self.online:
+            self.online = online
+            self.online_did_change.emit(online)
+
+    def _later(self, future: concurrent.futures.Future[object], fn: object) -> None:
+        future.add_done_callback(lambda f: self._relay.done.emit(fn, f))
+
+    def invite(self) -> None:
+        if self.sync is None:
+            return
+        self.code.setText("…")
+        self._later(self.sync.invite(), self._on_invite)  # type: ignore[arg-type]
+
+    def _on_invite(self, future: concurrent.futures.Future[str]) -> None:
+        exc = future.exception()
+        self.code.setText(f"Could not invite: {exc}" if exc else future.result())
+
+    def join(self) -> None:
+        if self.sync is None:
+            return
+        code, address = self.join_code.text().strip(), self.join_address.text().strip()
+        host, _, port = address.rpartition(":")
+        if not code or not host or not port.isdigit():
+            QMessageBox.warning(self, "Join", "Enter the code and the other device's host:port.")
+            return
+        self._later(self.sync.join(code, host, int(port)), self._on_join)  # type: ignore[arg-type]
+
+    def _on_join(self, future: concurrent.futures.Future[None]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            QMessageBox.warning(self, "Join", f"Pairing failed: {exc}")
+        else:
+            self.join_code.clear()
+            self.reload()

@@ -1,0 +1,217 @@
+"""The main window: Calendar, Notes and Devices tabs, menus (undo/redo, import/export), and a
+status bar with the offline indicator. It shows at once; every view fills in the background."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ui.qt import (
+    QAction,
+    QApplication,
+    QCloseEvent,
+    QKeySequence,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPaintEvent,
+    QPlainTextEdit,
+    Qt,
+    QTabWidget,
+    QTimer,
+    QUndoStack,
+    QWidget,
+    Signal,
+    qconnect,
+)
+from ui.settings import SettingsDialog
+
+if TYPE_CHECKING:
+    from ui.backend import Backend
+    from ui.devices import DevicesPanel, SyncSource
+    from ui.notes import NotesPane
+
+log = logging.getLogger(__name__)
+
+#: Hooks the plain-files engineer fills in: ``fn(window) -> None``. Until then the menu
+#: entries say the feature is not available yet.
+IMPORT_HOOK: Callable[[MainWindow], None] | None = None
+EXPORT_HOOK: Callable[[MainWindow], None] | None = None
+
+
+def calendar_pane(backend: Backend) -> QWidget:
+    """The calendar (``ui.calendar.CalendarPane``) if it is available, else a placeholder."""
+    try:
+        module = importlib.import_module("ui.calendar")
+        pane: QWidget = module.CalendarPane(backend)
+    except (ImportError, AttributeError) as exc:
+        log.info("calendar not available: %s", exc)
+        label = QLabel("The calendar is not available in this build.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+    return pane
+
+
+class MainWindow(QMainWindow):
+    """The app's one window."""
+
+    #: Emitted once, on the first paint (startup benchmarks measure up to here).
+    window_did_paint = Signal()
+
+    #: The views exist (right away, or after the first paint when built lazily).
+    views_did_load = Signal()
+
+    def __init__(
+        self, backend: Backend, data_dir: Path, sync: SyncSource | None = None, *, lazy: bool = False
+    ) -> None:
+        """Build the window; with ``lazy`` the views are built just after the first paint."""
+        super().__init__()
+        self.backend = backend
+        self.data_dir = data_dir
+        self.sync = sync
+        self.setWindowTitle("Local-first calendar and notes")
+        self.resize(1100, 720)
+        self.undo_stack = QUndoStack(self)
+        self.tabs = QTabWidget()
+        for name in ("Calendar", "Notes", "Devices"):
+            self.tabs.addTab(QWidget(), name)
+        self.setCentralWidget(self.tabs)
+        self.online_label = QLabel()
+        self.statusBar().addPermanentWidget(self.online_label)
+        self._show_online(False)
+        self._painted = False
+        self.loaded = False
+        self._build_menus()
+        qconnect(backend.op_did_fail, self._on_op_failed)
+        if not lazy:
+            self._build_views()
+
+    def _build_views(self) -> None:
+        if self.loaded:
+            return
+        from ui.devices import DevicesPanel
+        from ui.notes import NotesPane
+
+        self.calendar = calendar_pane(self.backend)
+        self.notes: NotesPane = NotesPane(self.backend, self.undo_stack)
+        self.devices: DevicesPanel = DevicesPanel(self.backend, self.sync)
+        current = self.tabs.currentIndex()
+        for index, (widget, name) in enumerate(
+            ((self.calendar, "Calendar"), (self.notes, "Notes"), (self.devices, "Devices"))
+        ):
+            old = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, widget, name)
+            if old is not None:
+                old.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        qconnect(self.devices.online_did_change, self._show_online)
+        # Views load in the background, queued behind opening the library.
+        self.notes.reload()
+        self.devices.reload()
+        self.loaded = True
+        self.views_did_load.emit()
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.import_action = self._action(file_menu, "&Import…", self.import_files)
+        self.export_action = self._action(file_menu, "&Export…", self.export_files)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        notes = bar.addMenu("&Notes")
+        self._action(notes, "&New note", self.new_note, QKeySequence.StandardKey.New)
+        self._action(notes, "&Find", self.find_notes, QKeySequence.StandardKey.Find)
+
+    def _action(
+        self,
+        menu: object,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence.StandardKey | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        qconnect(action.triggered, lambda _checked=False: slot())
+        menu.addAction(action)  # type: ignore[attr-defined]
+        return action
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _current_undo_stack(self) -> QUndoStack:
+        """The shown view's own undo stack (the calendar has one), else the note fields'."""
+        stack = getattr(self.tabs.currentWidget(), "undo_stack", None)
+        return stack if isinstance(stack, QUndoStack) else self.undo_stack
+
+    def undo(self) -> None:
+        """Undo in the focused text editor if there is one, else in the shown view."""
+        focused = QApplication.focusWidget()
+        if isinstance(focused, QPlainTextEdit) and focused.document().isUndoAvailable():
+            focused.undo()
+        else:
+            self._current_undo_stack().undo()
+
+    def redo(self) -> None:
+        focused = QApplication.focusWidget()
+        if isinstance(focused, QPlainTextEdit) and focused.document().isRedoAvailable():
+            focused.redo()
+        else:
+            self._current_undo_stack().redo()
+
+    def new_note(self) -> None:
+        self.tabs.setCurrentWidget(self.notes)
+        self.notes.new_note()
+
+    def find_notes(self) -> None:
+        self.tabs.setCurrentWidget(self.notes)
+        self.notes.search.setFocus()
+        self.notes.search.selectAll()
+
+    def import_files(self) -> None:
+        if IMPORT_HOOK is None:
+            QMessageBox.information(self, "Import", "Importing is not available yet.")
+        else:
+            IMPORT_HOOK(self)
+
+    def export_files(self) -> None:
+        if EXPORT_HOOK is None:
+            QMessageBox.information(self, "Export", "Exporting is not available yet.")
+        else:
+            EXPORT_HOOK(self)
+
+    def open_settings(self) -> None:
+        SettingsDialog(self.data_dir, self).exec()
+
+    def _show_online(self, online: bool) -> None:
+        self.online_label.setText("● Online" if online else "○ Offline")
+        self.online_label.setStyleSheet("color: #2a7a2a;" if online else "color: #888;")
+        self.online_label.setToolTip(
+            "Connected to another device of this library"
+            if online
+            else "No other device connected: changes are saved here and sync later"
+        )
+
+    def _on_op_failed(self, exc: object) -> None:
+        self.statusBar().showMessage(f"Error: {exc}", 10_000)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.window_did_paint.emit()
+            QTimer.singleShot(0, self._build_views)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.loaded:
+            self.notes.editor.flush()
+        super().closeEvent(event)

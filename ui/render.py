@@ -1,0 +1,127 @@
+"""Render each main view with sample data to PNG files, offscreen (no display needed).
+
+    python -m ui.render OUTDIR
+
+Writes ``calendar.png``, ``notes.png``, ``conflicts.png`` and ``devices.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+SAMPLE_BODY = """# Trip to the lake
+
+Pack **warm clothes**, the _good_ stove and `spare gas`.
+
+- tent and sleeping bags
+- [map](https://example.com/lake-map)
+
+```
+check weather the night before
+```
+<script>alert('synced text is shown as text')</script>
+"""
+
+
+def sample_library(data_dir: Path) -> Path:
+    """A library of two devices with notes, tags, a pinned note and a title conflict."""
+    import storage
+    from localfirst import Summary
+    from sync.const import LIBRARY_FILE
+
+    path = data_dir / LIBRARY_FILE
+    desk = storage.create_library(path, "desk-" + "0" * 59, device_name="Desk", members={"laptop": "Laptop"})
+    laptop = storage.join_library(data_dir / "laptop.sqlite", "laptop", desk.genesis())
+    try:
+        trip = desk.create(
+            "note", {"title": "Trip to the lake", "tags": ["travel"], "pinned": True, "body": SAMPLE_BODY}
+        )
+        desk.create("note", {"title": "Groceries", "tags": ["home"], "body": "milk\nbread\ncheese"})
+        desk.create("note", {"title": "Book ideas", "body": "A story told by a *calendar*."})
+        plan = desk.create("note", {"title": "Quarterly plan", "tags": ["work"], "body": "Goals..."})
+        laptop.receive(desk.batch_for(laptop.summary()))
+        desk.put("note", plan, {"title": "Quarterly plan (draft 2)"})
+        laptop.put("note", plan, {"title": "Q3 plan"})
+        desk.receive(laptop.batch_for(desk.summary()))
+        del trip, Summary
+    finally:
+        laptop.close()
+        desk.close()
+    return path
+
+
+def render(outdir: Path) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import storage
+    from ui.backend import Backend, LocalService
+    from ui.main_window import MainWindow
+    from ui.qt import QApplication, QWidget
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    outdir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = sample_library(Path(tmp))
+        backend = Backend(LocalService(lambda: storage.open_replica(path)), path)
+        window = MainWindow(backend, Path(tmp))
+        window.resize(1200, 760)
+        window.show()
+
+        def wait(cond: Callable[[], bool]) -> None:
+            for _ in range(500):
+                app.processEvents()
+                backend.call(lambda _r: None)
+                app.processEvents()
+                if cond():
+                    return
+
+        def save(widget: QWidget, name: str) -> None:
+            app.processEvents()
+            target = outdir / f"{name}.png"
+            widget.grab().save(str(target))
+            written.append(target)
+
+        try:
+            wait(lambda: window.notes.loaded and window.devices.members is not None)
+            window.tabs.setCurrentWidget(window.calendar)
+            wait(lambda: True)
+            save(window, "calendar")
+            window.tabs.setCurrentWidget(window.notes)
+            first = window.notes.model.ids()[0]
+            window.notes.select(first)
+            wait(window.notes.editor.body.isEnabled)
+            save(window, "notes")
+            conflicted = next(
+                e
+                for e in window.notes.model.ids()
+                if window.notes.model.row(e).conflicts  # type: ignore[union-attr]
+            )
+            dialog = window.notes.show_conflicts(conflicted)
+            wait(lambda: dialog.state is not None)
+            save(dialog, "conflicts")
+            dialog.close()
+            window.tabs.setCurrentWidget(window.devices)
+            wait(lambda: window.devices.table.rowCount() > 0)
+            save(window, "devices")
+        finally:
+            window.close()
+            backend.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m ui.render OUTDIR", file=sys.stderr)
+        return 2
+    for path in render(Path(args[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
