@@ -702,7 +702,7 @@ class Replica:
             self._exec = done.execution
         self._generation += 1
         return Changes(
-            frozenset(touched),
+            frozenset(touched | {key[0] for key in _text_keys(w for w, _, _ in plan.new)}),
             tuple(w.id for w, _, _ in plan.new),
             len(commits),
             tuple(done.notices) if done else (),

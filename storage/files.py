@@ -1,0 +1,477 @@
+"""Plain files: import ``.ics`` calendars and Markdown notes, export the library to a folder.
+
+Every file is imported in one ``replica.transaction()``: all of it or none of it. A file that
+cannot be used (malformed, too large, binary, not UTF-8, vanished, not a regular file) gets a
+clear message in the ``ImportReport`` and changes nothing. Only fields that differ from the
+library are written, so importing the same file twice writes nothing the second time, and a
+note body is replaced by the smallest text edit, so it merges with concurrent typing.
+
+``Folder`` is the one way this package touches a folder it writes to (export, the mirror):
+names are single checked components resolved against a directory handle opened once, symbolic
+links are never followed (``O_NOFOLLOW``; a link in the way is replaced, never written
+through), and every file is written to a temporary name and renamed over the old one.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localfirst import Replica, ReplicaError, UnknownEntity, new_id
+from localfirst.ics import OVERRIDE_FIELDS, IcsCalendar, IcsError, parse_ics, render_ics
+from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_note
+from localfirst.safe_names import assign_names, is_safe_name
+from localfirst.write import Value
+
+log = logging.getLogger(__name__)
+
+#: Files larger than this are refused before they are read.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+NOTE_SUFFIXES = (".md", ".markdown")
+CALENDAR_SUFFIXES = (".ics",)
+#: The calendar file holding events whose calendar is missing.
+UNFILED = "Unfiled events"
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in a folder must not hang a read
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_DIR_FD = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd
+
+
+class PlainFileError(ValueError):
+    """A file cannot be imported or written; the message is meant for the user."""
+
+
+# -- reading one file -----------------------------------------------------------------------------
+
+
+def _describe_open_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "the file vanished before it could be read"
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link; links are not followed"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    return f"cannot be opened ({exc.strerror or exc})"
+
+
+def read_bytes(
+    name: str | Path, *, dir_fd: int | None = None, follow: bool = False, limit: int = MAX_FILE_BYTES
+) -> bytes:
+    """A regular file's bytes, refusing links (unless ``follow``), FIFOs, devices and huge files."""
+    flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY | (0 if follow else _NOFOLLOW)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd) if dir_fd is not None else os.open(name, flags)
+    except OSError as exc:
+        raise PlainFileError(_describe_open_error(exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PlainFileError("is not a regular file")
+        if info.st_size > limit:
+            raise PlainFileError(
+                f"is too large ({info.st_size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise PlainFileError(f"is too large (over {limit / 1e6:.0f} MB)")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise PlainFileError(f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a file's bytes; binary or non-UTF-8 content is refused."""
+    if b"\x00" in data:
+        raise PlainFileError("is a binary file (it contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlainFileError(f"is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+# -- a folder we write into -------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or os.sep in name:
+        raise PlainFileError(f"{name!r:.80} is not a plain file name")
+
+
+class Folder:
+    """A directory opened once; every operation stays inside it and never follows a link."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        path = Path(path)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path = path.resolve(strict=True)
+        except OSError as exc:
+            raise PlainFileError(f"{path}: {_describe_open_error(exc)}") from None
+        if not self.path.is_dir():
+            raise PlainFileError(f"{path} is not a folder")
+        self._fd: int | None = None
+        if _DIR_FD:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+            except OSError as exc:
+                raise PlainFileError(f"{path}: {_describe_open_error(exc)}") from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Folder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _target(self, name: str) -> str:
+        _check_name(name)
+        return name if self._fd is not None else str(self.path / name)
+
+    def names(self) -> list[str]:
+        """The names in the folder (any kind of entry)."""
+        try:
+            return sorted(os.listdir(self._fd if self._fd is not None else self.path))
+        except OSError as exc:
+            raise PlainFileError(f"{self.path}: cannot list ({exc.strerror or exc})") from None
+
+    def lstat(self, name: str) -> os.stat_result | None:
+        """The entry's own status (a link is not followed); None if there is none."""
+        try:
+            return os.stat(self._target(name), dir_fd=self._fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        return read_bytes(self._target(name), dir_fd=self._fd, limit=limit)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename)."""
+        if not is_safe_name(name) and not name.startswith(".localfirst"):
+            raise PlainFileError(f"{name!r:.80} is not a safe file name")
+        target = self._target(name)
+        temp = self._target(f".{name[:150]}.{secrets.token_hex(4)}.lf-tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+        try:
+            fd = os.open(temp, flags, 0o644, dir_fd=self._fd)
+        except OSError as exc:
+            raise PlainFileError(f"{name}: cannot be written ({exc.strerror or exc})") from None
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # rename replaces whatever entry ``name`` is (a planted link too), never its target
+            os.replace(temp, target, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        except OSError as exc:
+            try:
+                os.unlink(temp, dir_fd=self._fd)
+            except OSError:
+                pass
+            raise PlainFileError(f"{name}: cannot be written ({exc.strerror or exc})") from None
+
+    def remove(self, name: str) -> bool:
+        """Remove the entry (a link itself, never its target); False if it was not there."""
+        try:
+            os.unlink(self._target(name), dir_fd=self._fd)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise PlainFileError(f"{name}: cannot be removed ({exc.strerror or exc})") from None
+        return True
+
+
+# -- from files into the replica ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did: per file, the entities it wrote, or why nothing of it was used."""
+
+    imported: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    calendars: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    errors: list[FileProblem] = field(default_factory=list)
+    warnings: list[FileProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def messages(self) -> list[str]:
+        """Lines for the user: errors first, then warnings."""
+        return [f"error: {p}" for p in self.errors] + [f"warning: {p}" for p in self.warnings]
+
+
+def _current(replica: Replica, kind: str, entity: str) -> dict[str, Value] | None:
+    """The entity's values, None if it does not exist; refuse an entity of another kind."""
+    doc = replica.get(entity)
+    if doc is not None and doc.kind != kind:
+        raise PlainFileError(f"id {entity!r:.80} belongs to a {doc.kind}, not a {kind}")
+    try:
+        return replica.values(entity)
+    except UnknownEntity:
+        return None
+
+
+def _changed(current: Mapping[str, Value] | None, fields: Mapping[str, Value]) -> dict[str, Value]:
+    if current is None:
+        return dict(fields)
+    return {k: v for k, v in fields.items() if k not in current or current[k] != v}
+
+
+def apply_note(
+    replica: Replica, parsed: ParsedNote, *, entity: str | None = None, touch: bool = False
+) -> tuple[str, bool]:
+    """Write a parsed note (the caller holds a transaction); (its id, whether anything changed).
+
+    Only changed fields are written; the body becomes the smallest text edit. ``touch`` sets
+    ``modified`` to now when something changed (an edit in the mirror folder).
+    """
+    entity = parsed.id or entity or new_id()
+    current = _current(replica, "note", entity)
+    fields = dict(parsed.fields)
+    now = replica.clock.now()
+    if current is None:
+        fields.setdefault("created", now)
+        fields.setdefault("modified", now)
+    changes = _changed(current, fields)
+    body_changed = (current or {}).get("body", "") != parsed.body
+    if touch and (changes or body_changed) and "modified" not in changes:
+        changes["modified"] = now
+    if body_changed:
+        changes["body"] = parsed.body
+    if not changes and current is not None:
+        return entity, False
+    replica.put("note", entity, changes)
+    return entity, True
+
+
+def _calendar_of(replica: Replica, cal: IcsCalendar) -> str | None:
+    for ev in cal.events:
+        doc = replica.get(ev.id)
+        if doc is not None and doc.exists and doc.kind == "event":
+            found = doc.value("calendar")
+            calendar = replica.get(found) if isinstance(found, str) else None
+            if calendar is not None and calendar.exists and calendar.kind == "calendar":
+                return str(found)
+    return None
+
+
+def apply_calendar(
+    replica: Replica,
+    cal: IcsCalendar,
+    *,
+    fallback_name: str = "",
+    calendar: str | None = None,
+    prune: bool = False,
+) -> tuple[str, list[str]]:
+    """Write a parsed calendar and its events (the caller holds a transaction).
+
+    The calendar is ``calendar`` if given, else the one the file names, else the one its
+    events already belong to, else a new one. ``prune`` deletes the calendar's events the file
+    no longer holds (the mirror: the file is the calendar). Returns (calendar id, events written).
+    """
+    cal_id = calendar or cal.id or _calendar_of(replica, cal) or new_id()
+    current = _current(replica, "calendar", cal_id)
+    fields = dict(cal.fields)
+    if "name" not in fields and current is None:
+        fields["name"] = fallback_name
+    if changes := _changed(current, fields):
+        replica.put("calendar", cal_id, changes)
+    written: list[str] = []
+    for ev in cal.events:
+        values = {**ev.fields, "calendar": cal_id}
+        now = _current(replica, "event", ev.id)
+        if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
+            # An occurrence's field no longer overridden goes back to the series' value.
+            for name in (*OVERRIDE_FIELDS, "cancelled"):
+                if name in now and name not in values and name in ev.full:
+                    values[name] = ev.full[name]
+        if changes := _changed(now, values):
+            replica.put("event", ev.id, changes)
+            written.append(ev.id)
+    if prune:
+        keep = {ev.id for ev in cal.events}
+        for key, doc in replica.entities("event").items():
+            if key not in keep and doc.value("calendar") == cal_id:
+                replica.delete(key)
+    return cal_id, written
+
+
+def import_text(
+    replica: Replica, text: str, suffix: str, stem: str, report: ImportReport, path: Path
+) -> None:
+    """Import one file's text, all or nothing; problems go to ``report``."""
+    try:
+        if suffix in CALENDAR_SUFFIXES:
+            cal = parse_ics(text)
+            with replica.transaction():
+                cal_id, events = apply_calendar(replica, cal, fallback_name=stem)
+            report.calendars.append(cal_id)
+            report.events.extend(events)
+            report.warnings.extend(FileProblem(path, w) for w in cal.warnings)
+        else:
+            parsed = parse_note(text, stem)
+            with replica.transaction():
+                note, _ = apply_note(replica, parsed)
+            report.notes.append(note)
+    except (IcsError, MarkdownError, PlainFileError) as exc:
+        report.errors.append(FileProblem(path, f"{exc}; nothing was imported from it"))
+        return
+    except (ReplicaError, ValueError) as exc:
+        report.errors.append(FileProblem(path, f"cannot be imported ({exc}); nothing was imported from it"))
+        return
+    report.imported.append(path)
+
+
+def import_files(replica: Replica, paths: Iterable[Path | str]) -> ImportReport:
+    """Import ``.ics`` calendars and Markdown notes; each file all or nothing.
+
+    Paths the user names are read even through a symbolic link (the mirror never follows
+    one); each must be a regular file of at most ``MAX_FILE_BYTES``.
+    """
+    report = ImportReport()
+    for item in paths:
+        path = Path(item)
+        suffix = path.suffix.lower()
+        if suffix not in NOTE_SUFFIXES + CALENDAR_SUFFIXES:
+            report.errors.append(FileProblem(path, "is neither an .ics calendar nor a .md note; skipped"))
+            continue
+        try:
+            text = decode_text(read_bytes(path, follow=True))
+        except PlainFileError as exc:
+            report.errors.append(FileProblem(path, f"{exc}; nothing was imported from it"))
+            continue
+        import_text(replica, text, suffix, path.stem, report, path)
+    return report
+
+
+# -- from the replica into files ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One file of the library: which entity (a note or a calendar) and its bytes."""
+
+    entity: str
+    kind: str
+    name: str
+    data: bytes
+
+
+def note_names(replica: Replica, previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    notes = replica.entities("note")
+    items = [(key, str(doc.value("title", "") or "")) for key, doc in notes.items()]
+    return assign_names(items, ".md", previous)
+
+
+def calendar_names(replica: Replica, previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    cals = replica.entities("calendar")
+    items = [(key, str(doc.value("name", "") or "")) for key, doc in cals.items()]
+    return assign_names(items, ".ics", previous)
+
+
+def render_note_file(replica: Replica, entity: str, name: str) -> Rendered:
+    return Rendered(entity, "note", name, render_note(entity, replica.values(entity)).encode("utf-8"))
+
+
+def render_calendars(
+    replica: Replica, names: Mapping[str, str], only: Iterable[str] | None = None
+) -> tuple[list[Rendered], list[str]]:
+    """The calendars' files (all, or those in ``only``) and warnings about what was left out."""
+    cals = replica.entities("calendar")
+    wanted = set(cals if only is None else only) & set(cals)
+    by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in wanted}
+    for key, doc in replica.entities("event").items():
+        values = doc.values()
+        owner = values.get("calendar")
+        if isinstance(owner, str) and owner in by_cal:
+            by_cal[owner][key] = values
+    out: list[Rendered] = []
+    notes: list[str] = []
+    for key in sorted(wanted):
+        text, warnings = render_ics(key, cals[key].values(), by_cal[key])
+        out.append(Rendered(key, "calendar", names[key], text.encode("utf-8")))
+        notes += [f"{names[key]}: {w}" for w in warnings]
+    return out, notes
+
+
+def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
+    cals = replica.entities("calendar")
+    out: dict[str, Mapping[str, Value]] = {}
+    for key, doc in replica.entities("event").items():
+        owner = doc.value("calendar")
+        if not (isinstance(owner, str) and owner in cals):
+            out[key] = doc.values()
+    return out
+
+
+def export_library(replica: Replica, directory: Path | str, warnings: list[str] | None = None) -> list[Path]:
+    """Write every note as ``<title>.md`` and every calendar as ``<name>.ics`` into ``directory``.
+
+    File names come from titles through ``safe_names`` (never a path outside the folder).
+    Events whose calendar is missing go to ``Unfiled events.ics``. Returns the files written.
+    """
+    notes_out = warnings if warnings is not None else []
+    written: list[Path] = []
+    with Folder(directory, create=True) as folder:
+        names = note_names(replica)
+        files = [render_note_file(replica, key, name) for key, name in sorted(names.items())]
+        cal_names = calendar_names(replica)
+        rendered, notes = render_calendars(replica, cal_names)
+        files += rendered
+        notes_out += notes
+        if loose := unfiled_events(replica):
+            taken = {n.casefold() for n in cal_names.values()}
+            name = (
+                f"{UNFILED}.ics"
+                if f"{UNFILED}.ics".casefold() not in taken
+                else f"{UNFILED} ({new_id()[:8]}).ics"
+            )
+            text, notes = render_ics(None, {"name": UNFILED}, loose)
+            files.append(Rendered("", "calendar", name, text.encode("utf-8")))
+            notes_out += notes
+        for item in files:
+            folder.write(item.name, item.data)
+            written.append(folder.path / item.name)
+    for line in notes_out:
+        log.warning("export: %s", line)
+    return written
