@@ -2,8 +2,8 @@
 
 Usage: ``python tests/perf/sync_catchup.py [--small]``. Two nodes in one process (one event
 loop, real sockets, real TLS 1.3): the new device paired at genesis, then the library grows
-to 10,000 events plus a note carrying the automerge-paper history (the body is put as it
-grows, one write per burst of typing, until it is the trace's final text); then the new
+to 10,000 events plus a note carrying the automerge-paper history (every keystroke of the
+trace as a text-CRDT op, a burst of typing per write, ending at the trace's final text); then the new
 device connects and catches up. A third member makes the in-sync check a 3-member library.
 Prints one JSON line.
 """
@@ -31,20 +31,13 @@ TRACE = REPO.parent / "shared" / "traces" / "automerge-paper.json.gz"
 LOOPBACK = "127.0.0.1"
 
 
-def note_bodies(bursts: int) -> list[str]:
-    """The automerge-paper text after each of ``bursts`` equal runs of patches (last: endContent)."""
+def note_history(bursts: int) -> tuple[list[list[tuple[int, int, str]]], str]:
+    """The automerge-paper keystrokes cut into ``bursts`` equal bursts, and the final text."""
     with gzip.open(TRACE, "rt", encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
-    patches = [p for t in data["txns"] for p in t["patches"]]
-    text: list[str] = list(data.get("startContent", ""))
-    bodies = []
+    patches = [(p[0], p[1], p[2]) for t in data["txns"] for p in t["patches"]]
     step = max(1, len(patches) // bursts)
-    for i, (pos, delete, insert) in enumerate(patches, 1):
-        text[pos : pos + delete] = list(insert)
-        if i % step == 0 or i == len(patches):
-            bodies.append("".join(text))
-    assert bodies[-1] == data["endContent"]
-    return bodies
+    return [patches[i : i + step] for i in range(0, len(patches), step)], data["endContent"]
 
 
 async def until(cond: Any, timeout: float) -> None:
@@ -85,15 +78,16 @@ async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
         await until(lambda: same(primary, third), 30)
         await third.stop()
 
-        bodies = note_bodies(bursts)
+        history, final = note_history(bursts)
 
         def grow(r: Replica) -> int:
             with r.transaction():
                 for i in range(events):
                     r.put("event", f"e{i:05d}", {"title": f"event {i}", "start": "2026-11-21T10:00:00"})
-                for body in bodies:
-                    r.put("note", "paper", {"title": "automerge paper", "body": body})
-            return events + len(bodies)
+                r.put("note", "paper", {"title": "automerge paper"})
+                for burst in history:  # every keystroke of the paper, a burst of typing per write
+                    r.edit_text("paper", burst)
+            return events + sum(len(b) for b in history)
 
         ops = await primary.write(grow)
         # The new device wrote one note while away; it has never seen any of the library.
@@ -104,7 +98,7 @@ async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
         await until(lambda: same(primary, fresh) and primary.replica.get("mine") is not None, 600)
         catchup = time.perf_counter() - start
         sent_to_new, sent_from_new = primary.traffic(fresh.device)
-        assert fresh.replica.values("paper")["body"] == bodies[-1]
+        assert fresh.replica.text("paper") == final
         await fresh.stop()
 
         # Already in sync: a fresh session is one HELLO each way.
@@ -117,8 +111,9 @@ async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
         await again.stop()
         return {
             "events": events,
-            "note_writes": len(bodies),
-            "note_chars": len(bodies[-1]),
+            "note_writes": len(history),
+            "note_keystrokes": sum(len(b) for b in history),
+            "note_chars": len(final),
             "members": len(primary.replica.members()),
             "catchup_ops": ops,
             "catchup_s": round(catchup, 3),
@@ -136,7 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a quick smoke run (CI)")
     args = parser.parse_args()
-    events, bursts = (500, 20) if args.small else (10_000, 400)
+    events, bursts = (500, 20) if args.small else (10_000, 2_600)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(bench(Path(tmp), events, bursts))
     print(json.dumps(result))
