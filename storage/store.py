@@ -349,16 +349,23 @@ class SqlStore:
         return [Notice(WriteId(s, self._origin_names[o]), t, c) for s, o, t, c in rows]
 
     def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]:
+        wanted = set(keys)
+        ids = sorted({entity for entity, _ in wanted})
         out: dict[TextKey, tuple[bytes | None, list[bytes]]] = {}
         with self._read() as conn:
-            for key in keys:
-                row = conn.exec_driver_sql("SELECT state FROM texts WHERE id = ? AND field = ?", key).first()
-                if row is None:
-                    continue
-                batches = conn.exec_driver_sql(
-                    "SELECT ops FROM text_ops WHERE id = ? AND field = ? ORDER BY seq", key
-                ).all()
-                out[key] = (row[0], [b[0] for b in batches])
+            for i in range(0, len(ids), _CHUNK):
+                chunk = tuple(ids[i : i + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                for entity, field, state in conn.exec_driver_sql(
+                    f"SELECT id, field, state FROM texts WHERE id IN ({marks})", chunk
+                ):
+                    if (entity, field) in wanted:
+                        out[(entity, field)] = (state, [])
+                for entity, field, ops in conn.exec_driver_sql(
+                    f"SELECT id, field, ops FROM text_ops WHERE id IN ({marks}) ORDER BY seq", chunk
+                ):
+                    if (entity, field) in out:
+                        out[(entity, field)][1].append(ops)
         return out
 
     def save_texts(self, updates: Sequence[TextUpdate]) -> None:
