@@ -79,6 +79,16 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.entities or self.writes or self.commits or self.snapshot)
 
+    def merged(self, other: Changes) -> Changes:
+        """Both changes as one (a received batch and the commit it triggered, say)."""
+        return Changes(
+            self.entities | other.entities,
+            self.writes + other.writes,
+            self.commits + other.commits,
+            self.notices + other.notices,
+            self.snapshot or other.snapshot,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Booking:
@@ -370,14 +380,15 @@ class Replica:
 
     # -- commit, anti-entropy, truncation ------------------------------------------------------
 
-    def commit(self) -> int:
-        """On the primary: commit every tentative write in tentative order; returns how many."""
+    def commit(self) -> Changes:
+        """On the primary: commit every tentative write in tentative order.
+
+        Returns what changed: ``commits`` counts them; ``notices`` are outcomes that changed.
+        """
         if self.primary != self.device:
             raise NotPrimary(f"{self.device} is not the primary ({self.primary} is)")
         entries = [(self.csn + i, w.id) for i, w in enumerate(self._tentative, 1)]
-        if entries:
-            self._integrate(_Plan(commits=entries))
-        return len(entries)
+        return self._integrate(_Plan(commits=entries)) if entries else Changes()
 
     def batch_for(self, peer: Summary) -> Batch:
         """Everything a peer with this summary lacks, in causally safe order."""

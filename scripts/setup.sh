@@ -4,16 +4,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 need_apt=()
-for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libGL.so.1 libdbus-1.so.3; do
-    ldconfig -p | grep -q "$lib" || need_apt+=("$lib")
+for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libGL.so.1 libdbus-1.so.3 \
+    libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-cursor.so.0 libwayland-cursor.so.0; do
+    ldconfig -p | grep "$lib" >/dev/null || need_apt+=("$lib")
 done
 command -v ip >/dev/null || need_apt+=("ip")
+command -v Xvfb >/dev/null || need_apt+=("Xvfb")
+command -v xwininfo >/dev/null || need_apt+=("xwininfo")
 if [ "${#need_apt[@]}" -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages for: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq libegl1 libxkbcommon0 libfontconfig1 libgl1 libdbus-1-3 \
-        libglib2.0-0 iproute2 >/dev/null
+        libglib2.0-0 iproute2 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libwayland-cursor0 \
+        xvfb x11-utils >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -2,7 +2,7 @@
 # Installs everything the suite needs on a fresh machine, then runs ruff, mypy and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test,bench
+bash scripts/setup.sh test,bench,package
 . .venv/bin/activate
 ruff check .
 ruff format --check .

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("code")
     join.add_argument("--peer", type=_host_port, required=True, help="the inviting device's HOST:PORT")
     join.add_argument("--name", default="", help="this device's name")
+    imp = commands.add_parser("import", help="import .ics calendars and .md notes (each file all or nothing)")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    exp = commands.add_parser("export", help="write every note (.md) and calendar (.ics) into DIR")
+    exp.add_argument("directory", type=Path, metavar="DIR")
     status = commands.add_parser("status", help="members, peers, vectors, pending writes")
     status.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -225,6 +229,53 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _plain_files(data: Path, args: argparse.Namespace) -> int:
+    """``import`` and ``export``: through the running node if there is one, else on the file."""
+    if args.command == "export":
+        request: dict[str, Any] = {"cmd": "export", "directory": str(args.directory.absolute())}
+    else:
+        request = {"cmd": "import", "files": [str(p.absolute()) for p in args.files]}
+    replies = _request(data, request, timeout=600)
+    if replies:
+        result = replies[-1]
+        if "error" in result:
+            print(f"localfirst: {result['error']}", file=sys.stderr)
+            return 1
+    else:
+        from sync.node import library_path
+
+        if not library_path(data).exists():
+            print(f"localfirst: no library in {data} (run init, serve or join)", file=sys.stderr)
+            return 1
+        result = _plain_files_offline(library_path(data), args)
+    if args.command == "export":
+        for path in result["written"]:
+            print(path)
+        return 0
+    for line in result.pop("messages"):
+        print(f"localfirst: {line}", file=sys.stderr)
+    ok = result.pop("ok")
+    print(json.dumps(result))
+    return 0 if ok else 1
+
+
+def _plain_files_offline(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from storage import open_replica
+    from storage.files import export_library, import_files
+    from sync.node import import_summary
+
+    replica = open_replica(path)
+    try:
+        if args.command == "export":
+            return {"written": [str(p) for p in export_library(replica, args.directory)]}
+        summary = import_summary(import_files(replica, args.files))
+        if replica.primary == replica.device and replica.tentative():
+            replica.commit()  # as the node would
+        return summary
+    finally:
+        replica.close()
+
+
 def _init(data: Path) -> int:
     from sync.node import load_identity, open_or_create
 
@@ -259,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: RET503 -- parser.er
         return _join(data, args)
     if args.command == "status":
         return _status(data, args)
+    if args.command in ("import", "export"):
+        return _plain_files(data, args)
     parser.error(f"unknown command {args.command}")  # exits
 
 

@@ -229,14 +229,16 @@ class PairConfirm:
 
 @dataclass(frozen=True, slots=True)
 class PairWelcome:
-    """Inviter -> joiner: the inviter's display name and the welcome payload's size."""
+    """Inviter -> joiner: the inviter's display name, the welcome payload's size, and the
+    inviter's member listener port (0: unknown), so the joiner can dial it without discovery."""
 
     name: str
     size: int
+    port: int = 0
 
     def encode(self) -> tuple[MessageType, bytes]:
         """Return the frame type and payload."""
-        return MessageType.PAIR_WELCOME, _pack({"name": self.name, "size": self.size})
+        return MessageType.PAIR_WELCOME, _pack({"name": self.name, "size": self.size, "port": self.port})
 
     @classmethod
     def decode(cls, frame: Frame) -> PairWelcome:
@@ -246,7 +248,10 @@ class PairWelcome:
         size = _field(frame, body, "size", int)
         if size < 0:
             raise MessageError("PAIR_WELCOME: negative size")
-        return cls(_text(frame, body, "name", MAX_DEVICE_NAME_CHARS), size)
+        port = _field(frame, body, "port", int) if "port" in body else 0
+        if not 0 <= port < 65536:
+            raise MessageError("PAIR_WELCOME: port out of range")
+        return cls(_text(frame, body, "name", MAX_DEVICE_NAME_CHARS), size, port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -20,17 +21,18 @@ import os
 import random
 import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from localfirst import Replica
+from localfirst import Changes, Put, Replica, TextEdit, VersionVector
 from storage import SqlStore, create_library, open_replica
-from sync import tls
+from sync import pairing, tls
 from sync.const import (
     BACKOFF_FACTOR,
     BACKOFF_MAX_S,
@@ -55,9 +57,13 @@ from sync.identity import Identity, fingerprint
 from sync.pairing import Invitation, PairedPeer, PairingError
 from sync.session import Phase, Session, SessionError
 
+if TYPE_CHECKING:
+    from storage.files import ImportReport
+
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+Unsubscribe = Callable[[], None]
 _NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
 
 
@@ -93,6 +99,26 @@ def open_or_create(data_dir: Path, identity: Identity) -> Replica:
     replica.put("device", identity.device_id, {"cert": identity.cert_pem.decode("ascii")})
     replica.commit()  # this device created the library, so it is the primary
     return replica
+
+
+def changes_since(replica: Replica, vector: VersionVector, csn: int, result: object = None) -> Changes:
+    """What a callable run on the replica changed, given the vector and CSN from before it.
+
+    ``result`` is what it returned: a received batch's :class:`Changes` says so itself; local
+    writes are the newest tentative writes the old vector does not cover.
+    """
+    commits = max(0, replica.csn - csn)
+    if isinstance(result, Changes):
+        return dataclasses.replace(result, commits=max(result.commits, commits))
+    entities: set[str] = set()
+    writes = []
+    if replica.vector != vector:
+        for write in reversed(replica.tentative()):
+            if vector.covers(write.id):
+                break
+            writes.append(write.id)
+            entities.update(op.entity for op in write.ops if isinstance(op, Put | TextEdit))
+    return Changes(frozenset(entities), tuple(reversed(writes)), commits)
 
 
 def join_from_welcome(data_dir: Path, identity: Identity, welcome: bytes) -> Replica:
@@ -194,6 +220,8 @@ class Node:
         self._versions: dict[str, int] = {}  # highest protocol version each peer spoke
         self._proven: dict[str, int | None] = {}
         self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, bytes received], ended sessions
+        self._last_sync: dict[str, float] = {}  # device -> time.time() of the last exchange in sync
+        self._subscribers: list[Callable[[Changes], None]] = []
         self._closing = False
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
@@ -307,11 +335,28 @@ class Node:
 
     # -- local writes --------------------------------------------------------------------------
 
+    def apply(self, fn: Callable[[Replica], _T]) -> _T:
+        """Run ``fn(replica)`` now (on the node's loop); if it changed the replica, commit
+        (primary), push to peers and tell subscribers. A read changes nothing and costs nothing more.
+        """
+        replica = self.replica
+        vector, csn = replica.vector, replica.csn
+        try:
+            result = fn(replica)
+        except BaseException:
+            # A callable may write, then fail: what it wrote is durable, so it syncs.
+            if self._replica is replica and (replica.vector != vector or replica.csn != csn):
+                self.changed(changes_since(replica, vector, csn))
+            raise
+        if self._replica is replica:
+            changes = changes_since(replica, vector, csn, result)
+            if changes:
+                self.changed(changes)
+        return result
+
     async def write(self, fn: Callable[[Replica], _T]) -> _T:
         """Run ``fn(replica)`` on the node's loop, then commit (primary) and push to peers."""
-        result = fn(self.replica)
-        self.changed()
-        return result
+        return self.apply(fn)
 
     def submit(self, fn: Callable[[Replica], _T]) -> concurrent.futures.Future[_T]:
         """Thread-safe :meth:`write`: returns a future completed on the node's loop."""
@@ -319,14 +364,35 @@ class Node:
             raise NodeError("the node is not started")
         return asyncio.run_coroutine_threadsafe(self.write(fn), self._loop)
 
-    def changed(self) -> None:
-        """The replica changed (local write or received batch): commit, re-trust, push."""
+    def changed(self, changes: Changes | None = None) -> None:
+        """The replica changed (local write or received batch): commit, re-trust, push, and
+        tell subscribers what changed (with the commits made here counted in)."""
         replica = self.replica
         if self.auto_commit and replica.primary == self.device and replica.tentative():
-            replica.commit()
+            changes = (changes or Changes()).merged(replica.commit())
         self._refresh_trust()
         for conn in list(self._conns.values()):
             self._send(conn, conn.session.push())
+        if changes:
+            self._notify(changes)
+
+    def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
+        """Call ``callback(changes)`` on the node's loop after every change of the replica: local
+        writes made through the node, received batches and commits. Returns the unsubscriber."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, changes: Changes) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(changes)
+            except Exception:
+                log.exception("change subscriber failed")
 
     # -- trust ---------------------------------------------------------------------------------
 
@@ -544,6 +610,8 @@ class Node:
                 async with asyncio.timeout(timeout):
                     frame = await read_frame(reader, MAX_FRAME_SIZE)
                 step = session.receive(frame)
+                if session.live:
+                    self._last_sync[device] = time.time()
                 if session.peer_version is not None and not conn.counted:
                     self.stats["sessions"] += 1  # counted once the peer's HELLO was accepted
                     conn.counted = True
@@ -556,7 +624,7 @@ class Node:
                     reason = f"peer ended the session ({step.closed})"
                     break
                 if step.changes:
-                    self.changed()
+                    self.changed(step.changes)
                 await writer.drain()
         except ConnectionClosed:
             reason = "peer closed the connection"
@@ -582,6 +650,7 @@ class Node:
             host=self.host,
             lifetime=lifetime,
             admit=self._admit,
+            member_port=self.port,
         )
         await inv.start()
         self._invitations.add(inv)
@@ -591,8 +660,7 @@ class Node:
     def _admit(self, peer: PairedPeer) -> None:
         """Record a paired device as a member, with its certificate, before its welcome."""
         fields = {"name": peer.name, "cert": peer.cert_pem.decode("ascii")}
-        self.replica.put("device", peer.device_id, fields)
-        self.changed()
+        self.apply(lambda r: r.put("device", peer.device_id, fields))
 
     async def _invitation_outcome(self, inv: Invitation) -> None:
         try:
@@ -608,8 +676,53 @@ class Node:
         """Revoke a member: a replicated write; its sessions close and it is no longer trusted."""
         if device == self.device:
             raise NodeError("a device cannot revoke itself")
-        self.replica.put("device", device, {"revoked": True})
-        self.changed()
+        self.apply(lambda r: r.put("device", device, {"revoked": True}))
+
+    async def join(self, code: str, host: str, port: int) -> PairedPeer:
+        """Pair with the device inviting at ``host:port`` and adopt its library, while running.
+
+        Only a device that is alone in its library may join another; the library it held is
+        kept beside the new one (``library-<id>.replaced.sqlite``). Subscribers then get a
+        ``Changes`` with ``snapshot`` set: everything may have changed.
+
+        Raises:
+            NodeError: this device already shares its library with other devices.
+            PairingError: the code was wrong, expired or used, or the inviter is unreachable.
+        """
+        assert self.identity is not None
+        old = self.replica
+        if set(old.members()) - {self.device}:
+            raise NodeError("this device already shares a library with other devices")
+        peer, welcome = await pairing.join(code, host, port, self.identity)
+        if self._replica is not old or set(old.members()) - {self.device}:
+            raise NodeError("the library changed while pairing; try again")
+        for conn in list(self._conns.values()):
+            self._close_conn(conn, "this device joined another library")
+        path = library_path(self.data_dir)
+        kept = path.with_name(f"{path.stem}-{old.library[:12]}.replaced{path.suffix}")
+        old.close()
+        self._replica = None
+        path.replace(kept)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)  # the close checkpointed the WAL
+        try:
+            self._replica = join_from_welcome(self.data_dir, self.identity, welcome)
+        except BaseException:
+            kept.replace(path)
+            self._replica = open_replica(path)
+            raise
+        log.info(
+            "joined library %s of %s; the old one is kept as %s",
+            self.replica.library[:12],
+            peer.name,
+            kept.name,
+        )
+        self._proven.clear()
+        self._refresh_trust()
+        if peer.port:
+            self._ensure_target(peer.device_id, peer.device_id, [(host, peer.port)])
+        self._notify(Changes(snapshot=True))
+        return peer
 
     # -- status --------------------------------------------------------------------------------
 
@@ -626,6 +739,9 @@ class Node:
                 "identical_up_to": self._proven.get(device),
                 "protocol": self._versions.get(device),
                 "bytes": list(self.traffic(device)),
+                "ops": [conn.session.ops_sent, conn.session.ops_received] if conn else [0, 0],
+                "progress": list(progress) if conn and (progress := conn.session.progress) else None,
+                "last_sync": self._last_sync.get(device),
             }
         return {
             "device": self.device,
@@ -638,6 +754,8 @@ class Node:
             "tentative": len(r.tentative()),
             "members": r.members(),
             "peers": peers,
+            "discovered": sorted(d for d in self._discovered if d != self.device),
+            "host": self.host,
             "stats": dict(self.stats),
         }
 
@@ -693,7 +811,38 @@ class Node:
             return {"ok": True}
         if cmd == "log":
             return {"log": self.replica.log_labels()}
+        if cmd == "import":
+            paths = [Path(str(p)) for p in req["files"]]
+            return import_summary(self.apply(lambda r: _import_files(r, paths)))
+        if cmd == "export":
+            directory = Path(str(req["directory"]))
+            written = self.apply(lambda r: _export_library(r, directory))
+            return {"written": [str(p) for p in written]}
         return {"error": f"unknown command {cmd!r}"}
+
+
+def _import_files(replica: Replica, paths: list[Path]) -> ImportReport:
+    from storage.files import import_files
+
+    return import_files(replica, paths)
+
+
+def _export_library(replica: Replica, directory: Path) -> list[Path]:
+    from storage.files import export_library
+
+    return export_library(replica, directory)
+
+
+def import_summary(report: ImportReport) -> dict[str, Any]:
+    """An import's outcome as JSON: what was imported, counts, and the messages for the user."""
+    return {
+        "imported": [str(p) for p in report.imported],
+        "notes": len(report.notes),
+        "calendars": len(report.calendars),
+        "events": len(report.events),
+        "messages": report.messages(),
+        "ok": report.ok,
+    }
 
 
 class _PausedProtocol(asyncio.StreamReaderProtocol):

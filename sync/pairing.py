@@ -86,6 +86,7 @@ class PairedPeer:
     device_id: str
     cert_der: bytes
     name: str
+    port: int = 0  # the inviter's member listener port, as it told the joiner (0: unknown)
 
     @property
     def cert_pem(self) -> bytes:
@@ -207,6 +208,7 @@ class Invitation:
         lifetime: float = PAIRING_CODE_LIFETIME_S,
         step_timeout: float = PAIRING_STEP_TIMEOUT_S,
         admit: Callable[[PairedPeer], None] | None = None,
+        member_port: int = 0,
     ) -> None:
         """Prepare an invitation.
 
@@ -221,9 +223,12 @@ class Invitation:
             admit: called with the joiner (certificate and name) once both confirmations
                 verified, before ``welcome``: a node records the new member there, so the
                 welcome it then builds already holds the joiner's membership.
+            member_port: this device's member listener port, sent with the welcome so the
+                joiner can dial it on a network without discovery (0: not sent).
         """
         self.code = new_code()
         self._admit = admit
+        self._member_port = member_port
         self._identity = identity
         self._welcome = welcome
         self._host = host
@@ -379,7 +384,7 @@ class Invitation:
             raise PairingError(f"the inviting device could not prepare the library: {exc}") from exc
         if len(payload) > MAX_WELCOME_SIZE:
             raise PairingError(f"welcome payload of {len(payload)} bytes is too large")
-        await _send(writer, PairWelcome(_display_name(self._identity.name), len(payload)))
+        await _send(writer, PairWelcome(_display_name(self._identity.name), len(payload), self._member_port))
         view = memoryview(payload)
         for start in range(0, len(payload), WELCOME_CHUNK_SIZE):
             chunk = bytes(view[start : start + WELCOME_CHUNK_SIZE])
@@ -481,4 +486,4 @@ async def _join_exchange(
             raise PairingError("the welcome payload does not match its announced size")
         received += frame.payload
     await _send(writer, PairDone())
-    return PairedPeer(inviter_fp, inviter_der, welcome.name), bytes(received)
+    return PairedPeer(inviter_fp, inviter_der, welcome.name, welcome.port), bytes(received)

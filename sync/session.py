@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from localfirst import Batch, Changes, Replica, Summary, VersionVector
@@ -145,6 +146,12 @@ class Session:
         self.in_sync = False
         self.bytes_sent = 0
         self.bytes_received = 0
+        #: Writes and commit entries sent and received in batches and pushes.
+        self.ops_sent = 0
+        self.ops_received = 0
+        self._catchup_total = 0  # entries expected in the catch-up, both ways (a lower bound)
+        self._catchup_done = 0  # entries of it acknowledged by the peer or applied here
+        self._slices: deque[int] = deque()  # entries in each unacknowledged catch-up slice
         self._min_version = min_version
         self._slice_size = slice_size or BATCH_SLICE_SIZE
         self._max_frame = max_frame or MAX_FRAME_SIZE
@@ -164,6 +171,17 @@ class Session:
     @property
     def live(self) -> bool:
         return self.phase is Phase.LIVE
+
+    @property
+    def progress(self) -> tuple[int, int] | None:
+        """(entries done, entries expected) of a running catch-up, both ways; None unless syncing.
+
+        What this side sends is known exactly; what it receives is estimated from the peer's
+        CSN (its tentative writes are counted as they arrive).
+        """
+        if self.phase is not Phase.SYNCING:
+            return None
+        return self._catchup_done, max(self._catchup_total, self._catchup_done)
 
     def _frame(self, kind: MessageType, payload: bytes) -> bytes:
         data = encode_frame(kind, payload, max_size=self._max_frame)
@@ -197,6 +215,10 @@ class Session:
     def _send_batch(self, batch: Batch, *, live: bool) -> list[bytes]:
         parts = slice_batch(batch, self._slice_size)
         sender = digest_of(self.replica)
+        self.ops_sent += len(batch)
+        if not live:
+            self._catchup_total += len(batch)
+            self._slices.extend(len(part) for part in parts)
         out = [
             self._frame(*BatchMessage(part, i == len(parts) - 1, sender, live).encode())
             for i, part in enumerate(parts)
@@ -274,6 +296,8 @@ class Session:
             if self._unacked == 0:
                 raise SessionError("ACK for nothing sent")
             self._unacked -= 1
+            if self._slices:
+                self._catchup_done += self._slices.popleft()
             self._on_ack(Ack.decode(frame).digest)
             return Step()
         raise SessionError(f"unexpected {_type_name(kind)}")
@@ -318,6 +342,7 @@ class Session:
         if summary.csn < self.replica.truncated_csn:
             log.info("peer %s is behind the truncation point; it receives the snapshot", self.peer[:12])
         self.peer_known = summary
+        self._catchup_total += max(0, summary.csn - self.replica.csn)
         out = self._send_batch(self.replica.batch_for(summary), live=False)
         self._sent_done = True
         return Step(out + self._maybe_live())
@@ -329,6 +354,9 @@ class Session:
         except Exception as exc:  # every refusal of hostile data: nothing was applied
             raise SessionError(f"batch refused: {type(exc).__name__}: {exc}") from None
         self._learn(batch, changes)
+        self.ops_received += len(batch)
+        if not message.live:
+            self._catchup_done += len(batch)
         self._compare(message.sender)
         out = [self._frame(*Ack(digest_of(self.replica)).encode())]
         if not message.live and message.last:

@@ -1,28 +1,75 @@
-"""The desktop app's entry point: ``run(data_dir)`` (called by ``localfirst gui``)."""
+"""The desktop app's entry point: ``run(data_dir)`` (called by ``localfirst gui``).
+
+The app runs a sync node (``sync.service.NodeService``) on a background thread: its TLS
+listener on the local network, discovery by zeroconf, live push. Without a network the node
+runs offline and the app works the same; changes sync when a peer is reachable again.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ui.backend import open_local
 from ui.main_window import MainWindow
 from ui.qt import QApplication, QMessageBox, qconnect
-from ui.settings import APPLICATION, ORGANIZATION, saved_data_dir
+from ui.settings import APPLICATION, ORGANIZATION, saved_data_dir, saved_mirror_folder
 
 if TYPE_CHECKING:
     from ui.backend import Backend
 
+#: Node options for tests: loopback only, no discovery (no traffic leaves the machine).
+LOOPBACK: Mapping[str, Any] = {"host": "127.0.0.1", "interfaces": ["127.0.0.1"], "discovery": False}
 
-def make_window(data_dir: Path, *, lazy: bool = True) -> tuple[Backend, MainWindow]:
-    """Open (or create) the library in ``data_dir`` in the background and build the window."""
-    from ui.backend import Backend
 
-    service, path = open_local(data_dir, os.uname().nodename)
-    backend = Backend(service, path)
-    window = MainWindow(backend, data_dir, lazy=lazy)
+def lan_address() -> str | None:
+    """The address of the interface holding the default route, or None (no network)."""
+    with (
+        contextlib.suppress(OSError),
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+    ):
+        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP connect sends nothing
+        address: str = sock.getsockname()[0]
+        return None if address.startswith("127.") else address
+    return None
+
+
+def lan_options() -> dict[str, Any]:
+    """Node options for real use: listen on every interface, discover on the LAN one."""
+    address = lan_address()
+    if address is None:  # offline: the node still runs, reachable once a network is back
+        return {"host": "0.0.0.0", "interfaces": ["127.0.0.1"], "discovery": False}
+    return {"host": "0.0.0.0", "interfaces": [address], "announce": [address], "discovery": True}
+
+
+def make_window(
+    data_dir: Path, *, lazy: bool = True, network: Mapping[str, Any] | None = None
+) -> tuple[Backend, MainWindow]:
+    """Open (or create) the library in ``data_dir`` in the background and build the window.
+
+    With ``network`` (options for ``sync.node.Node``) the library is owned by a sync node and
+    the devices panel shows it; without, by a local thread and the app stays offline.
+    """
+    from ui.backend import Backend, open_local
+    from ui.devices import NodeSource, SyncSource
+
+    name = os.uname().nodename
+    sync: SyncSource | None = None
+    if network is None:
+        service, path = open_local(data_dir, name)
+        backend = Backend(service, path)
+    else:
+        from sync.const import LIBRARY_FILE
+        from sync.service import NodeService
+
+        node = NodeService(data_dir, name=name, **network)
+        backend = Backend(node, data_dir / LIBRARY_FILE)
+        sync = NodeSource(node)
+    window = MainWindow(backend, data_dir, sync, lazy=lazy)
     return backend, window
 
 
@@ -33,12 +80,17 @@ def run(data_dir: Path) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     data_dir = saved_data_dir() or data_dir
-    backend, window = make_window(data_dir)
+    # LOCALFIRST_NETWORK=loopback keeps the node on 127.0.0.1 without discovery (tests, demos).
+    loopback = os.environ.get("LOCALFIRST_NETWORK") == "loopback"
+    backend, window = make_window(data_dir, network=LOOPBACK if loopback else lan_options())
 
     def opened_failed(exc: object) -> None:
         QMessageBox.critical(window, "Cannot open the library", f"{data_dir}:\n{exc}")
 
     qconnect(backend.op_did_fail, opened_failed)
+    mirror = saved_mirror_folder()
+    if mirror is not None:
+        window.mirror_folder.set_folder(mirror)
     window.show()
     try:
         return app.exec()

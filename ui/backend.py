@@ -2,7 +2,8 @@
 
 ``Backend`` wraps a :class:`ReplicaService` (anything with ``submit(fn)`` returning a
 ``concurrent.futures.Future`` and ``subscribe(callback)`` for :class:`~localfirst.Changes`):
-:class:`LocalService` here, a thread executor owning the replica, or a sync node later.
+:class:`LocalService` here, a thread executor owning the replica (no network), or
+``sync.service.NodeService``, a sync node on its own thread (what the app runs).
 Results and changes come back to the GUI thread through queued signals.
 
     backend.op(lambda r: r.values(note)).success(show).run_in_background()
@@ -113,7 +114,8 @@ class LocalService:
         result = fn(replica)
         changes = changes_of(replica, before, result)
         if self.auto_commit and replica.primary == replica.device and replica.tentative():
-            replica.commit()
+            committed = replica.commit()
+            changes = committed if changes is None else changes.merged(committed)
         if changes:
             with self._lock:
                 subscribers = list(self._subscribers)
@@ -198,8 +200,15 @@ class Backend(QObject):
         self._search: NoteSearch | None = None  # used on the replica's thread only
         qconnect(self._op_did_finish, self._on_op_finished)
         qconnect(self._changes_from_worker, self.changed.emit)
-        self._unsubscribe = service.subscribe(self._changes_from_worker.emit)
+        self._unsubscribe = service.subscribe(self._on_worker_changes)
         self._closed = False
+
+    def _on_worker_changes(self, changes: Changes) -> None:
+        """On the replica's thread: a new library (snapshot) needs a new search connection."""
+        if changes.snapshot and self._search is not None:
+            search, self._search = self._search, None
+            search.close()
+        self._changes_from_worker.emit(changes)
 
     def op(self, fn: Callable[[Replica], T]) -> Op[T]:
         return Op(self, fn)

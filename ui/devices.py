@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from localfirst import Changes, Replica
 from ui.backend import Backend
@@ -35,6 +35,9 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+
+if TYPE_CHECKING:
+    from sync.service import NodeService
 
 #: How often the panel asks the sync source for peer status (milliseconds).
 STATUS_EVERY_MS = 1000
@@ -315,3 +318,83 @@ class DevicesPanel(QWidget):
         else:
             self.join_code.clear()
             self.reload()
+
+
+class NodeSource:
+    """The devices panel's :class:`SyncSource` over a running node (``sync.service.NodeService``).
+
+    The panel asks on the GUI thread, so answers come from the node's last status, and each
+    question asks the node for a fresh one in the background (the panel asks every second).
+    """
+
+    def __init__(self, service: NodeService) -> None:
+        self.service = service
+        self.status: dict[str, Any] | None = None
+        self._asking = False
+        #: The last invitation: (code, host, port), for whoever shows or tests it.
+        self.invitation: tuple[str, str, int] | None = None
+        self.ask()
+
+    def ask(self) -> None:
+        """Ask the node for its status; the answer replaces ``status`` when it comes."""
+        if self._asking:
+            return
+        self._asking = True
+        try:
+            future = self.service.status()
+        except Exception:
+            self._asking = False
+            return
+        future.add_done_callback(self._on_status)
+
+    def _on_status(self, future: concurrent.futures.Future[dict[str, Any]]) -> None:
+        self._asking = False
+        if not future.cancelled() and future.exception() is None:
+            self.status = future.result()
+
+    def peers(self) -> list[PeerStatus]:
+        self.ask()
+        status = self.status
+        if status is None:
+            return []
+        out = []
+        for device, peer in status["peers"].items():
+            progress = peer.get("progress")
+            done = progress[0] / progress[1] if progress and progress[1] else None
+            out.append(PeerStatus(device, bool(peer["online"]), peer.get("last_sync"), done))
+        return out
+
+    def discovered(self) -> list[str]:
+        status = self.status
+        if status is None:
+            return []
+        members = set(status["members"])
+        return [d for d in status.get("discovered", []) if d not in members]
+
+    def invite(self) -> concurrent.futures.Future[str]:
+        shown: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        def done(future: concurrent.futures.Future[tuple[str, str, int]]) -> None:
+            exc = future.exception()
+            if exc is not None:
+                shown.set_exception(exc)
+                return
+            code, host, port = self.invitation = future.result()
+            shown.set_result(f"{code[:4]} {code[4:]}   on the other device, join {host}:{port}")
+
+        self.service.invite().add_done_callback(done)
+        return shown
+
+    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]:
+        joined: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def done(future: concurrent.futures.Future[Any]) -> None:
+            exc = future.exception()
+            if exc is not None:
+                joined.set_exception(exc)
+            else:
+                joined.set_result(None)
+                self.ask()
+
+        self.service.join(code, host, port).add_done_callback(done)
+        return joined

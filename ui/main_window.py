@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ui.plainfiles import MirrorFolder, ask_export, ask_import
 from ui.qt import (
     QAction,
     QApplication,
     QCloseEvent,
+    QFileDialog,
     QKeySequence,
     QLabel,
     QMainWindow,
@@ -27,7 +29,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
-from ui.settings import SettingsDialog
+from ui.settings import SettingsDialog, save_mirror_folder
 
 if TYPE_CHECKING:
     from ui.backend import Backend
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Hooks the plain-files engineer fills in: ``fn(window) -> None``. Until then the menu
-#: entries say the feature is not available yet.
+#: Replacements for File > Import… and Export… (``fn(window) -> None``); None: the file
+#: dialogs of ``ui.plainfiles``.
 IMPORT_HOOK: Callable[[MainWindow], None] | None = None
 EXPORT_HOOK: Callable[[MainWindow], None] | None = None
 
@@ -84,6 +86,9 @@ class MainWindow(QMainWindow):
         self._show_online(False)
         self._painted = False
         self.loaded = False
+        self.mirror_folder = MirrorFolder(backend)
+        qconnect(self.mirror_folder.mirror_did_change, self._on_mirror_changed)
+        qconnect(self.mirror_folder.mirror_did_fail, self._on_mirror_failed)
         self._build_menus()
         qconnect(backend.op_did_fail, self._on_op_failed)
         if not lazy:
@@ -120,6 +125,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         self.import_action = self._action(file_menu, "&Import…", self.import_files)
         self.export_action = self._action(file_menu, "&Export…", self.export_files)
+        self.mirror_action = self._action(file_menu, "&Mirror folder…", self.choose_mirror_folder)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -176,16 +182,31 @@ class MainWindow(QMainWindow):
         self.notes.search.selectAll()
 
     def import_files(self) -> None:
+        """Ask for .ics and .md files and import them (each file all or nothing); show the report."""
         if IMPORT_HOOK is None:
-            QMessageBox.information(self, "Import", "Importing is not available yet.")
+            ask_import(self, self.backend)
         else:
             IMPORT_HOOK(self)
 
     def export_files(self) -> None:
+        """Ask for a folder and write every note and calendar there."""
         if EXPORT_HOOK is None:
-            QMessageBox.information(self, "Export", "Exporting is not available yet.")
+            ask_export(self, self.backend)
         else:
             EXPORT_HOOK(self)
+
+    def choose_mirror_folder(self) -> None:
+        """Ask for the folder to keep the library in as plain files, both ways; remembered."""
+        name = QFileDialog.getExistingDirectory(self, "Mirror the library into a folder")
+        if name:
+            save_mirror_folder(Path(name))
+            self.mirror_folder.set_folder(Path(name))
+
+    def _on_mirror_changed(self, folder: object) -> None:
+        self.statusBar().showMessage(f"Mirroring into {folder}" if folder else "Mirror stopped", 10_000)
+
+    def _on_mirror_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Mirror folder", message)
 
     def open_settings(self) -> None:
         SettingsDialog(self.data_dir, self).exec()
@@ -214,4 +235,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.loaded:
             self.notes.editor.flush()
+        self.mirror_folder.close()
         super().closeEvent(event)

@@ -80,3 +80,20 @@ class SettingsDialog(QDialog):
         text = self.folder.text().strip()
         save_data_dir(Path(text).expanduser() if text else None)
         super().accept()
+
+
+MIRROR_KEY = "mirror_folder"
+
+
+def saved_mirror_folder() -> Path | None:
+    """The folder the library is mirrored into as plain files, if the user chose one."""
+    value = settings().value(MIRROR_KEY)
+    return Path(str(value)) if value else None
+
+
+def save_mirror_folder(path: Path | None) -> None:
+    store = settings()
+    if path is None:
+        store.remove(MIRROR_KEY)
+    else:
+        store.setValue(MIRROR_KEY, str(path))

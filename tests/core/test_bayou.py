@@ -61,8 +61,8 @@ def test_only_the_primary_commits(mem_cluster):
         lib["A"].commit()
     assert lib["A"].log_labels() == ["inf:3:A"]
     assert lib["A"].csn == 0
-    assert lib["P"].commit() == 1
-    assert lib["P"].commit() == 0
+    assert lib["P"].commit().commits == 1
+    assert lib["P"].commit().commits == 0
     assert lib["P"].log_labels() == ["1:3:A"]
     sync(lib["P"], lib["A"])
     assert lib["A"].log_labels() == ["1:3:A"]
@@ -75,7 +75,7 @@ def test_commit_numbers_follow_the_tentative_order_and_continue(mem_cluster):
     lib.at("A", 4).put("note", "a", {"title": "a"})
     lib.at("P", 2).put("note", "p", {"title": "p"})
     sync(lib["A"], lib["P"])
-    assert lib["P"].commit() == 2
+    assert lib["P"].commit().commits == 2
     lib.at("P", 3).put("note", "p", {"title": "p2"})  # stamp 5: after what P has seen
     assert lib["P"].log_labels() == ["1:2:P", "2:4:A", "inf:5:P"]
     lib["P"].commit()
@@ -245,7 +245,7 @@ def test_primary_hand_over_takes_effect_once_committed(mem_cluster):
     assert p.primary == a.primary == "P"
     with pytest.raises(NotPrimary):
         a.commit()
-    assert p.commit() == 1  # the old primary commits the hand-over
+    assert p.commit().commits == 1  # the old primary commits the hand-over
     assert p.primary == "A"
     lib.at("P", 3).put("note", "n", {"title": "t"})
     with pytest.raises(NotPrimary, match="A is"):
@@ -254,7 +254,7 @@ def test_primary_hand_over_takes_effect_once_committed(mem_cluster):
     assert a.primary == "P"
     sync(p, a)
     assert a.primary == "A"
-    assert a.commit() == 1
+    assert a.commit().commits == 1
     assert a.log_labels() == ["1:2:P", "2:3:P"]
     sync(a, p)
     assert p.log_labels() == ["1:2:P", "2:3:P"]
@@ -274,7 +274,7 @@ def test_hand_over_requested_by_a_member_waits_for_the_primary(mem_cluster):
         p.commit()
     sync(p, a)
     assert a.primary == "A"
-    assert a.commit() == 0
+    assert a.commit().commits == 0
 
 
 # -- truncation ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_reference_scenario_in_memory():
     sync(a, b)
     assert a.log_labels() == b.log_labels() == ["inf:5:B", "inf:7:A", "inf:12:A"]
     assert a.vector.format(["P", "A", "B"]) == "P:0 A:12 B:5"
-    assert p.commit() == 2
+    assert p.commit().commits == 2
     assert p.log_labels() == ["1:1:P", "2:7:P"]
     clocks["B"].set(6)
     b.delete("Y")

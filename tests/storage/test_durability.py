@@ -176,7 +176,7 @@ class Workload:
             a, b = rng.sample(DEVICES, 2)
             sync(self.r[a], self.r[b])
         elif action == "commit":
-            self.counts["commit"] += self.r["P"].commit()
+            self.counts["commit"] += self.r["P"].commit().commits
         elif action == "truncate":
             self.truncate()
         else:
@@ -252,9 +252,9 @@ def test_notices_and_outcomes_survive_a_reopen(replicas: Replicas) -> None:
     assert a.booking("ea").slot.start == 10  # type: ignore[union-attr]
     clocks["P"].set(200)
     p.book("room", [(10, 11)], {"title": "P's meeting"}, event="ep")
-    assert p.commit() == 2  # the calendar and P's booking: P holds 10-11 for good
+    assert p.commit().commits == 2  # the calendar and P's booking: P holds 10-11 for good
     p.receive(a.batch_for(p.summary()))  # A's earlier-stamped booking reaches P too late
-    assert p.commit() == 1
+    assert p.commit().commits == 1
     a.receive(p.batch_for(a.summary()))  # A learns all three commits at once
     a_write = WriteId(100, "A")
     for r in (p, a):

@@ -141,7 +141,7 @@ def test_locked_database_refuses_the_write_then_it_succeeds(replicas: Replicas, 
     # The lock is gone: the same write succeeds, with the stamp it would have had.
     r.create("note", {"title": "while locked"}, entity="new")
     assert r.log_labels() == ["inf:100:P", "inf:101:P"]
-    assert r.commit() == 2
+    assert r.commit().commits == 2
     r = replicas.reopen(r)
     assert r.log_labels() == ["1:100:P", "2:101:P"]
     assert r.values("old") == {"title": "saved before"}
@@ -246,7 +246,7 @@ def test_disk_full_on_a_received_batch_keeps_the_replica_working(replicas: Repli
     p.receive(batch)
     assert p.log_labels() == ["inf:1:P"] + [f"inf:{1000 + i}:A" for i in range(100)]
     assert len(p.entities("note")) == 101
-    assert p.commit() == 101
+    assert p.commit().commits == 101
     p = replicas.reopen(p)
     assert len(p.entities("note")) == 101
     assert p.csn == 101

@@ -101,7 +101,7 @@ def test_reference_scenario_on_sqlite(replicas: Replicas, reopen_each_step: bool
 
     # P commits its own writes: 1:1:P W(X,4), 2:7:P W(Y,8).
     p = s.r["P"]
-    assert p.commit() == 2
+    assert p.commit().commits == 2
     s.check({"P": (["1:1:P", "2:7:P"], "P:7 A:0 B:0", 2)})
 
     # At B a client deletes Y: stamp max(clock, 12+1) = 13, inf:13:B D(Y).
@@ -123,7 +123,7 @@ def test_reference_scenario_on_sqlite(replicas: Replicas, reopen_each_step: bool
     )
 
     # P commits the rest in tentative order: 3:5:B, 4:7:A, 5:12:A, 6:13:B.
-    assert s.r["P"].commit() == 4
+    assert s.r["P"].commit().commits == 4
     s.check({"P": (COMMITTED, "P:7 A:12 B:13", 6), "B": (six, "P:7 A:12 B:13", 2)})
 
     # More anti-entropy with no new writes: all three converge.

@@ -13,12 +13,16 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import storage
 from localfirst import Batch, Replica, Summary
 from ui.backend import Backend, LocalService
+
+if TYPE_CHECKING:
+    from sync.service import NodeService
 
 DEVICE_A = "device-a"
 DEVICE_B = "device-b"
@@ -100,3 +104,41 @@ def values_of(backend: Backend, note: str) -> dict[str, object]:
 
 def replica_call(backend: Backend, fn: Callable[[Replica], object]) -> object:
     return backend.call(fn)
+
+
+@dataclass
+class NodeApp:
+    """A device of its own: a sync node on its own thread (loopback only) and a backend over it."""
+
+    service: NodeService
+    backend: Backend
+    dir: Path
+
+
+@pytest.fixture
+def node_apps(tmp_path: Path) -> Iterator[Callable[[str], NodeApp]]:
+    """Start devices, each a node over loopback TLS without discovery; all closed at teardown."""
+    from sync.const import LIBRARY_FILE
+    from sync.service import NodeService
+
+    opened: list[NodeApp] = []
+
+    def start(name: str) -> NodeApp:
+        data = tmp_path / name
+        service = NodeService(data, name=name, host="127.0.0.1", discovery=False, control=False)
+        app = NodeApp(service, Backend(service, data / LIBRARY_FILE), data)
+        opened.append(app)
+        return app
+
+    yield start
+    for app in reversed(opened):
+        app.backend.close()
+
+
+def pair(inviter: NodeApp, joiner: NodeApp) -> None:
+    """Pair two node apps through the nodes' own invite and join (the real pairing exchange)."""
+    code, host, port = inviter.service.invite().result(10)
+    joiner.service.join(code, host, port).result(20)
+
+
+REPO_ICS = Path(__file__).resolve().parents[1] / "data" / "ics" / "google_weekly_berlin.ics"

@@ -1,37 +1,22 @@
 """Two devices, two windows: what is typed in one appears live in the other.
 
-The devices are two replicas behind their own backends, kept in sync by anti-entropy run
-whenever either changes (``sync.node.Node`` does not yet tell subscribers what changed; once
-it does, the same test runs over loopback TLS with a node behind each backend).
+Each window's notes pane runs over its own sync node (``sync.service.NodeService``); the nodes
+are paired by the real pairing exchange and sync over TLS on 127.0.0.1 (no discovery).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from pytestqt.qtbot import QtBot
 
 from ui.backend import Backend
 from ui.notes import NotesPane
-from ui.qt import QTimer, qconnect
 
-from .conftest import exchange, text_of
+from .conftest import NodeApp, pair, text_of
 
-
-class AntiEntropy:
-    """Runs an exchange between two backends soon after either reports a change."""
-
-    def __init__(self, a: Backend, b: Backend) -> None:
-        self.a, self.b = a, b
-        self.timer = QTimer()
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(0)
-        self.rounds = 0
-        qconnect(self.timer.timeout, self._run)
-        qconnect(a.changed, lambda _c: self.timer.start())
-        qconnect(b.changed, lambda _c: self.timer.start())
-
-    def _run(self) -> None:
-        self.rounds += 1
-        exchange(self.a, self.b)
+pytestmark = pytest.mark.timeout(120)
 
 
 def open_pane(qtbot: QtBot, backend: Backend) -> NotesPane:
@@ -43,27 +28,39 @@ def open_pane(qtbot: QtBot, backend: Backend) -> NotesPane:
     return pane
 
 
-def test_typing_in_one_window_appears_in_the_other(qtbot: QtBot, backend: Backend, other: Backend) -> None:
-    sync = AntiEntropy(backend, other)
-    here, there = open_pane(qtbot, backend), open_pane(qtbot, other)
-    note = backend.call(lambda r: r.create("note", {"title": "Shared", "body": "start"}))
-    qtbot.waitUntil(lambda: note in there.model.ids())
+def test_typing_in_one_window_appears_in_the_other(qtbot: QtBot, node_apps: Callable[[str], NodeApp]) -> None:
+    a, b = node_apps("desk"), node_apps("laptop")
+    pair(a, b)
+    here, there = open_pane(qtbot, a.backend), open_pane(qtbot, b.backend)
+    note = a.backend.call(lambda r: r.create("note", {"title": "Shared", "body": "start"}))
+    qtbot.waitUntil(lambda: note in there.model.ids(), timeout=10_000)
     here.select(note)
     there.select(note)
-    qtbot.waitUntil(lambda: here.editor.text == "start" and there.editor.text == "start")
+    qtbot.waitUntil(lambda: here.editor.text == "start" and there.editor.text == "start", timeout=10_000)
+
+    # The receiving editor's cursor sits inside the text; remote typing before it keeps it on
+    # the same character, typing after it leaves it where it is.
+    other_body = there.editor.body
+    cursor = other_body.textCursor()
+    cursor.setPosition(2)  # st|art
+    other_body.setTextCursor(cursor)
 
     body = here.editor.body
     body.moveCursor(body.textCursor().MoveOperation.End)
     qtbot.keyClicks(body, " typed here")
-    qtbot.waitUntil(lambda: there.editor.body.toPlainText() == "start typed here", timeout=5000)
+    qtbot.waitUntil(lambda: other_body.toPlainText() == "start typed here", timeout=10_000)
+    assert other_body.textCursor().position() == 2
 
-    # And back, while the first window's cursor stays at the end of its text.
-    other_body = there.editor.body
-    cursor = other_body.textCursor()
+    # And back, typed at the start of the second window, while the first window's cursor
+    # stays at the end of its text.
     cursor.setPosition(0)
     other_body.setTextCursor(cursor)
     qtbot.keyClicks(other_body, "> ")
-    qtbot.waitUntil(lambda: body.toPlainText() == "> start typed here", timeout=5000)
+    qtbot.waitUntil(lambda: body.toPlainText() == "> start typed here", timeout=10_000)
     assert body.textCursor().position() == len("> start typed here")
-    assert text_of(backend, note) == text_of(other, note) == "> start typed here"
-    assert sync.rounds > 0
+    assert other_body.textCursor().position() == len("> ")
+    qtbot.waitUntil(lambda: text_of(a.backend, note) == text_of(b.backend, note), timeout=10_000)
+    assert text_of(a.backend, note) == "> start typed here"
+    # the bytes went over the nodes' TLS session, not a test shortcut
+    status = a.service.status().result(10)
+    assert status["peers"][b.service.started.result().device]["bytes"][1] > 0

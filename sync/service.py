@@ -1,0 +1,159 @@
+"""A node on a thread of its own, for a program that has another main loop (the desktop app).
+
+:class:`NodeService` starts an asyncio loop on a background thread, runs a :class:`Node` there
+and offers the ``ReplicaService`` interface the UI's backend expects (``submit``,
+``subscribe``, ``close``) plus blocking-free sync actions returning futures. Work submitted
+before the node finished starting waits for it; if the node cannot start (no such address,
+port taken) it starts again offline: replica only, loopback listener, no discovery, so the app
+keeps working without a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from localfirst import Changes, Replica
+from sync.node import Node, NodeError, Unsubscribe
+from sync.pairing import PairedPeer
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class NodeService:
+    """A :class:`Node` running on its own thread; every method may be called from any thread."""
+
+    def __init__(self, data_dir: Path, **node_options: Any) -> None:
+        """Start the thread and the node (``node_options`` go to :class:`Node`)."""
+        self.data_dir = Path(data_dir)
+        self._options = node_options
+        self._loop = asyncio.new_event_loop()
+        self._subscribers: list[Callable[[Changes], None]] = []
+        self._lock = threading.Lock()
+        self.node: Node | None = None
+        self.offline = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sync-node", daemon=True)
+        self._thread.start()
+        #: Completes once the node runs (with the node), or with why it could not open the library.
+        self.started: concurrent.futures.Future[Node] = asyncio.run_coroutine_threadsafe(
+            self._start(), self._loop
+        )
+
+    async def _start(self) -> Node:
+        node = Node(self.data_dir, **self._options)
+        try:
+            await node.start()
+        except OSError as exc:
+            log.warning("sync unavailable (%s); running offline", exc)
+            await node.stop()
+            options = {**self._options, "host": "127.0.0.1", "port": 0, "discovery": False, "peers": ()}
+            node = Node(self.data_dir, **options)
+            await node.start()
+            self.offline = True
+        node.subscribe(self._notify)
+        self.node = node
+        return node
+
+    def _notify(self, changes: Changes) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(changes)
+            except Exception:
+                log.exception("change subscriber failed")
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        if self._closed:
+            coro.close()
+            raise NodeError("the node service is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    async def _node(self) -> Node:
+        return await asyncio.wrap_future(self.started)
+
+    # -- ReplicaService ------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[[Replica], _T]) -> concurrent.futures.Future[_T]:
+        """Run ``fn(replica)`` on the node's thread (after it started); a write syncs at once."""
+
+        async def call() -> _T:
+            return (await self._node()).apply(fn)
+
+        return self._run(call())
+
+    def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
+        """Call ``callback(changes)`` on the node's thread after every change of the replica."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        """Stop the node (goodbye to peers, replica closed), then the thread."""
+        if self._closed:
+            return
+
+        async def stop() -> None:
+            try:
+                node = await self._node()
+            except Exception:
+                return
+            await node.stop()
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+    # -- sync actions (futures completed on the node's thread) ---------------------------------
+
+    def status(self) -> concurrent.futures.Future[dict[str, Any]]:
+        """The node's status (see :meth:`Node.status`)."""
+
+        async def call() -> dict[str, Any]:
+            return (await self._node()).status()
+
+        return self._run(call())
+
+    def invite(self) -> concurrent.futures.Future[tuple[str, str, int]]:
+        """Open a pairing invitation: (code, host, port) for the joining device."""
+
+        async def call() -> tuple[str, str, int]:
+            node = await self._node()
+            inv = await node.invite()
+            return inv.code, node.host, inv.port
+
+        return self._run(call())
+
+    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[PairedPeer]:
+        """Pair with the device inviting at ``host:port`` and adopt its library."""
+
+        async def call() -> PairedPeer:
+            return await (await self._node()).join(code, host, port)
+
+        return self._run(call())
+
+    def revoke(self, device: str) -> concurrent.futures.Future[None]:
+        """Revoke a member (a replicated write; its sessions close)."""
+
+        async def call() -> None:
+            (await self._node()).revoke(device)
+
+        return self._run(call())
