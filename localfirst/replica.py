@@ -473,11 +473,15 @@ class Replica:
         return {k: d.conflicts() for k, d in self._store.iter_docs(conflicted=True)}
 
     def members(self) -> dict[str, str]:
-        """Devices of the library that are not revoked, with their names."""
+        """Devices of the library that are not revoked, with their names.
+
+        Revocation is sticky: a revocation concurrent with anything keeps the device out; only
+        a member who saw the revocation can lift it (its write supersedes it).
+        """
         return {
             k: d.value("name", "")
             for k, d in self._store.iter_docs("device")
-            if d.exists and not d.value("revoked", False)
+            if d.exists and not any(v[2] is True for v in d.versions("revoked"))
         }
 
     def booking(self, event: str) -> Booking | None:
@@ -534,6 +538,8 @@ class Replica:
             raise InvalidWrite("a write carries at most one order-sensitive op")
         for op in write.ops:
             if isinstance(op, Put) and op.kind == "device":
+                if op.entity == write.id.origin and "revoked" in op.fields:
+                    raise InvalidWrite("a device cannot revoke or re-admit itself")
                 devices.add(op.entity)
 
     def _prepare(self, batch: Batch) -> _Plan:

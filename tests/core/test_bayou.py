@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from localfirst import CONFLICT, Booking, Notice, NotPrimary, Slot, WriteId
+from localfirst import CONFLICT, Booking, InvalidWrite, Notice, NotPrimary, Slot, WriteId
 
 from .conftest import Cluster, sync, sync_both
 
@@ -395,3 +395,20 @@ def test_log_labels_print_csn_or_inf(mem_cluster):
     assert [e.label for e in entries] == lib["P"].log_labels() == ["1:1:P", "inf:7:P"]
     assert [e.csn for e in entries] == [1, None]
     assert entries[1].write.id == WriteId(7, "P")
+
+
+def test_revocation_is_sticky_and_a_device_cannot_readmit_itself(mem_cluster):
+    lib = mem_cluster("P", "A", "B")
+    p, a, b = lib["P"], lib["A"], lib["B"]
+    lib.at("P", 5).put("device", "B", {"revoked": True})
+    # A, unaware of the revocation, sets B's flag concurrently: the revocation still holds.
+    lib.at("A", 6).put("device", "B", {"revoked": False})
+    sync(p, a)
+    sync(a, p)
+    assert "B" not in p.members()
+    assert "B" not in a.members()
+    with pytest.raises(InvalidWrite, match="itself"):
+        lib.at("B", 9).put("device", "B", {"revoked": False})
+    # A member who saw the revocation lifts it deliberately.
+    lib.at("P", 10).put("device", "B", {"revoked": False})
+    assert "B" in p.members()
