@@ -399,7 +399,7 @@ def test_log_labels_print_csn_or_inf(mem_cluster):
 
 def test_revocation_is_sticky_and_a_device_cannot_readmit_itself(mem_cluster):
     lib = mem_cluster("P", "A", "B")
-    p, a, b = lib["P"], lib["A"], lib["B"]
+    p, a = lib["P"], lib["A"]
     lib.at("P", 5).put("device", "B", {"revoked": True})
     # A, unaware of the revocation, sets B's flag concurrently: the revocation still holds.
     lib.at("A", 6).put("device", "B", {"revoked": False})
