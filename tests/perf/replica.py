@@ -97,7 +97,7 @@ def raw_single(path: Path, count: int) -> float:
         key = os.urandom(16).hex()
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO log VALUES (?, 1, NULL, ?, NULL)", (i + 1, b"x" * 60))
-        db.execute("INSERT INTO docs VALUES (?, 'note', ?)", (key, b"y" * 60))
+        db.execute("INSERT INTO docs VALUES (?, 'note', ?, 0)", (key, b"y" * 60))
         db.execute("INSERT INTO notes (id, title) VALUES (?, ?)", (key, f"note {i}"))
         db.execute("COMMIT")
     elapsed = time.perf_counter() - started
