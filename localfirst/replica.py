@@ -263,6 +263,10 @@ class Replica:
             if registers or not fields:
                 seen = doc.seen(registers) if doc is not None else {}
                 ops.append(Put(kind, entity, registers, seen))
+            old_calendar = doc.value("calendar") if doc is not None else None
+            if kind == "event" and old_calendar and registers.get("calendar", old_calendar) != old_calendar:
+                # Leaving a calendar frees any slot held there (a no-op if none, decided in log order).
+                ops.append(Ordered(RELEASE, {"calendar": old_calendar, "event": entity}))
             for name in texts:
                 if name in fields:
                     if not isinstance(fields[name], str):

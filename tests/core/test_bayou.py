@@ -412,3 +412,16 @@ def test_revocation_is_sticky_and_a_device_cannot_readmit_itself(mem_cluster):
     # A member who saw the revocation lifts it deliberately.
     lib.at("P", 10).put("device", "B", {"revoked": False})
     assert "B" in p.members()
+
+
+def test_moving_a_booked_event_to_another_calendar_frees_its_slot(mem_cluster):
+    lib = mem_cluster("P")
+    p = lib["P"]
+    lib.at("P", 1).put("calendar", "room", {"name": "Room", "bookable": True})
+    lib.at("P", 2).put("calendar", "work", {"name": "Work"})
+    lib.at("P", 3).book("room", [(10, 20)], {"title": "first"}, event="e1")
+    lib.at("P", 4).put("event", "e1", {"calendar": "work"})
+    lib.at("P", 5).book("room", [(10, 20)], {"title": "second"}, event="e2")
+    booking = p.booking("e2")
+    assert booking is not None
+    assert booking.slot == Slot(10, 20, WriteId(5, "P"))
