@@ -48,7 +48,8 @@ log = Table(
     Column("csn", Integer, nullable=True),
     Column("data", LargeBinary, nullable=False),
     Column("chain", LargeBinary, nullable=True),  # hash chained over the committed log
-    Index("log_csn", "csn", unique=True),
+    # Only committed rows are indexed, so a tentative write touches one page of the log.
+    Index("log_csn", "csn", unique=True, sqlite_where=text("csn IS NOT NULL")),
     sqlite_with_rowid=False,
 )
 
