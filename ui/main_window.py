@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from ui.qt import (
     QMessageBox,
     QPaintEvent,
     QPlainTextEdit,
+    QSystemTrayIcon,
     Qt,
     QTabWidget,
     QTimer,
@@ -66,6 +68,9 @@ class MainWindow(QMainWindow):
     #: The views exist (right away, or after the first paint when built lazily).
     views_did_load = Signal()
 
+    #: A reminder was shown (its message), as a notification or in the status bar.
+    reminder_did_show = Signal(str)
+
     def __init__(
         self, backend: Backend, data_dir: Path, sync: SyncSource | None = None, *, lazy: bool = False
     ) -> None:
@@ -77,6 +82,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Local-first calendar and notes")
         self.resize(1100, 720)
         self.undo_stack = QUndoStack(self)
+        self.tray: QSystemTrayIcon | None = None
         self.tabs = QTabWidget()
         for name in ("Calendar", "Notes", "Devices"):
             self.tabs.addTab(QWidget(), name)
@@ -114,11 +120,27 @@ class MainWindow(QMainWindow):
                 old.deleteLater()
         self.tabs.setCurrentIndex(current)
         qconnect(self.devices.online_did_change, self._show_online)
+        reminders = getattr(self.calendar, "reminders", None)
+        if reminders is not None:
+            qconnect(self.calendar.reminder_due, self.show_reminder)  # type: ignore[attr-defined]
+            reminders.start()
         # Views load in the background, queued behind opening the library.
         self.notes.reload()
         self.devices.reload()
         self.loaded = True
         self.views_did_load.emit()
+
+    def show_reminder(self, title: str, start: object) -> None:
+        """A reminder's time came: a desktop notification, or the status bar without a tray."""
+        when = start.strftime("%H:%M") if isinstance(start, datetime) else ""
+        message = f"{title} at {when}" if when else title
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(self.windowIcon(), self)
+                self.tray.show()
+            self.tray.showMessage("Reminder", message)
+        self.statusBar().showMessage(f"Reminder: {message}", 60_000)
+        self.reminder_did_show.emit(message)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from localfirst import Replica
 from ui import settings as ui_settings
 from ui.app import make_window
 from ui.backend import Backend
@@ -157,3 +159,34 @@ def test_first_run_creates_identity_and_library(qtbot: QtBot, tmp_path: Path) ->
     finally:
         window.close()
         backend.close()
+
+
+def test_a_due_reminder_is_shown_as_a_notification(
+    qtbot: QtBot, window: MainWindow, backend: Backend
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now + timedelta(minutes=5)
+
+    def add(r: Replica) -> None:
+        r.put("calendar", "cal", {"name": "Home", "colour": "#4a7fd4"})
+        r.put(
+            "event",
+            "dentist",
+            {
+                "calendar": "cal",
+                "title": "Dentist",
+                "start": start.strftime("%Y-%m-%dT%H:%M:%S"),
+                "end": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S"),
+                "tz": "UTC",
+                "reminders": [1],
+            },
+        )
+
+    with qtbot.waitSignal(backend.changed, timeout=5000):
+        backend.submit(add)
+    scheduler = window.calendar.reminders  # type: ignore[attr-defined]
+    scheduler._now = lambda: now + timedelta(minutes=10)  # the clock moves past the reminder
+    with qtbot.waitSignal(window.reminder_did_show, timeout=5000) as shown:
+        scheduler.check()
+    assert shown.args == [f"Dentist at {start.strftime('%H:%M')}"]
+    assert "Reminder: Dentist" in window.statusBar().currentMessage()
