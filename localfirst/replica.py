@@ -12,20 +12,16 @@ import gc
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, procedure
+from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot
 from .clock import Clock, SystemClock, next_stamp
 from .crdtmap import DELETED, Doc
-from .domain import TEXT_FIELDS, check_put, check_text_edit
+from .domain import TEXT_FIELDS
 from .errors import (
-    CausalityError,
-    CsnGap,
     InvalidWrite,
     NotPrimary,
     UnknownEntity,
-    UnknownOrigin,
-    WriteFormatError,
 )
 from .log import (
     Execution,
@@ -38,6 +34,7 @@ from .log import (
     redo,
     reorder,
 )
+from .receive import Plan, check_write, plan_batch
 from .records import (
     Batch,
     CommitEntry,
@@ -48,8 +45,8 @@ from .records import (
 )
 from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
-from .text import TextDoc, TextFormatError, decode_ops, encode_ops
-from .textfields import COMPACT_AFTER, OpenText, TextCache, diff_edit
+from .text import TextDoc, encode_ops
+from .textfields import COMPACT_AFTER, OpenText, TextCache, apply_remote, diff_edit
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
 
@@ -96,18 +93,6 @@ class Booking:
 
     slot: Slot | None
     tentative: bool
-
-
-@dataclass(slots=True)
-class _Plan:
-    """A batch checked and ready to apply; building it changed nothing."""
-
-    new: list[tuple[Write, bytes, int | None]] = field(default_factory=list)
-    commits: list[tuple[int, WriteId]] = field(default_factory=list)
-    snapshot: Snapshot | None = None
-    docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
-    looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
-    local: bool = False  # a local write's text edits are already in the open text CRDTs
 
 
 def new_id() -> str:
@@ -368,14 +353,14 @@ class Replica:
         write = Write(WriteId(stamp, self.device), tuple(ops))
         entities = {op.entity for op in ops if isinstance(op, Put)}
         docs = {e: doc for e in entities if doc is not None}
-        plan = _Plan(
+        plan = Plan(
             new=[(write, encode_write(write), None)],
             docs=docs,
             looked_up=frozenset(entities if doc is None else ()),
             local=True,
         )
         try:
-            self._check(write, self.vector.as_dict(), set(self._devices))
+            check_write(write, self.vector.as_dict(), set(self._devices))
             self._integrate(plan)
         except BaseException:
             self._texts.forget(_text_keys([write]))  # its edits are in the open texts
@@ -392,7 +377,7 @@ class Replica:
         if self.primary != self.device:
             raise NotPrimary(f"{self.device} is not the primary ({self.primary} is)")
         entries = [(self.csn + i, w.id) for i, w in enumerate(self._tentative, 1)]
-        return self._integrate(_Plan(commits=entries)) if entries else Changes()
+        return self._integrate(Plan(commits=entries)) if entries else Changes()
 
     def batch_for(self, peer: Summary) -> Batch:
         """Everything a peer with this summary lacks, in causally safe order."""
@@ -409,7 +394,15 @@ class Replica:
     def receive(self, batch: Batch) -> Changes:
         """Apply a peer's batch in one transaction; a bad batch raises and applies nothing."""
         with _gc_paused(len(batch) > 1000):
-            return self._integrate(self._prepare(batch))
+            plan = plan_batch(
+                batch,
+                library=self.library,
+                csn=self.csn,
+                vector=self.vector,
+                devices=self._devices,
+                held=set(self._by_id),
+            )
+            return self._integrate(plan)
 
     def truncate(self, upto: int | None = None) -> None:
         """Fold committed writes up to ``upto`` (default: all) into the snapshot and drop them.
@@ -434,7 +427,7 @@ class Replica:
             apply_puts(docs, write)
             for op in write.ops:
                 if isinstance(op, TextEdit):
-                    _apply_remote(texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
+                    apply_remote(texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
             outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
             if outcome is not None:
                 outcomes[wid] = outcome
@@ -519,79 +512,7 @@ class Replica:
 
     # -- the one path every change takes -------------------------------------------------------
 
-    def _check(self, write: Write, vector: dict[str, int], devices: set[str]) -> None:
-        """Refuse a write that breaks a rule; learn the devices it adds (for later writes)."""
-        if write.id.origin not in devices:
-            raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
-        ordered = 0
-        for op in write.ops:
-            if isinstance(op, Put):
-                check_put(op)
-                for versions in op.seen.values():
-                    for seen in versions:
-                        if vector.get(seen.origin, 0) < seen.stamp:
-                            raise CausalityError(
-                                f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
-                            )
-            elif isinstance(op, TextEdit):
-                check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
-            else:
-                ordered += 1
-                procedure(op.procedure).validate(op.params)
-        if ordered > 1:
-            raise InvalidWrite("a write carries at most one order-sensitive op")
-        for op in write.ops:
-            if isinstance(op, Put) and op.kind == "device":
-                if op.entity == write.id.origin and "revoked" in op.fields:
-                    raise InvalidWrite("a device cannot revoke or re-admit itself")
-                devices.add(op.entity)
-
-    def _prepare(self, batch: Batch) -> _Plan:
-        plan = _Plan()
-        vector = self.vector.as_dict()
-        devices = set(self._devices)
-        base = self.csn
-        held = set(self._by_id)
-        snap = batch.snapshot
-        if snap is not None and snap.csn > self.csn:
-            if snap.library != self.library:
-                raise InvalidWrite("the snapshot belongs to another library")
-            plan.snapshot = snap
-            base = snap.csn
-            vector = snap.vector.merged(vector).as_dict()
-            held = {w for w in held if not snap.vector.covers(w)}
-            devices |= devices_in(snap.docs)
-        for entry in batch.committed:
-            if entry.csn <= base:
-                continue
-            if entry.csn != base + 1:
-                raise CsnGap(f"expected commit #{base + 1}, got #{entry.csn}")
-            base = entry.csn
-            if vector.get(entry.id.origin, 0) >= entry.id.stamp:
-                if entry.id not in held:
-                    raise InvalidWrite(f"commit #{entry.csn} names a write committed already")
-                held.discard(entry.id)
-                plan.commits.append((entry.csn, entry.id))
-                continue
-            if entry.write is None:
-                raise InvalidWrite(f"commit #{entry.csn} names a write this replica does not hold")
-            write = decode_write(entry.write)
-            if write.id != entry.id:
-                raise WriteFormatError(f"commit #{entry.csn}: the write is not {entry.id}")
-            self._check(write, vector, devices)
-            vector[write.id.origin] = write.id.stamp
-            plan.new.append((write, entry.write, entry.csn))
-        for data in batch.tentative:
-            write = decode_write(data)
-            if vector.get(write.id.origin, 0) >= write.id.stamp:
-                continue
-            self._check(write, vector, devices)
-            vector[write.id.origin] = write.id.stamp
-            plan.new.append((write, data, None))
-            held.add(write.id)
-        return plan
-
-    def _integrate(self, plan: _Plan) -> Changes:
+    def _integrate(self, plan: Plan) -> Changes:
         try:
             return self._integrate_plan(plan)
         except BaseException:
@@ -602,7 +523,7 @@ class Replica:
             raise
 
     def _apply_texts(
-        self, plan: _Plan, kept: list[Write]
+        self, plan: Plan, kept: list[Write]
     ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
         """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
         snap = plan.snapshot
@@ -613,7 +534,7 @@ class Replica:
                     if isinstance(op, TextEdit):
                         key = (op.entity, op.field)
                         doc = docs.setdefault(key, TextDoc(self.device))
-                        _apply_remote(doc, op)
+                        apply_remote(doc, op)
             return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
         # Texts this batch touches stay here until saved: the cache may evict them meanwhile.
         keys = _text_keys(w for w, _, _ in plan.new)
@@ -627,7 +548,7 @@ class Replica:
                     continue
                 entry, batches = touched[(op.entity, op.field)]
                 if not plan.local:
-                    _apply_remote(entry.doc, op)
+                    apply_remote(entry.doc, op)
                 batches.append(op.ops)
         updates: list[TextUpdate] = []
         for key, (entry, batches) in touched.items():
@@ -638,7 +559,7 @@ class Replica:
             updates.append((key, entry.doc.text, batches, state))
         return updates, None
 
-    def _integrate_plan(self, plan: _Plan) -> Changes:
+    def _integrate_plan(self, plan: Plan) -> Changes:
         store, snap = self._store, plan.snapshot
         touched: set[str] = set()
         if snap is not None:
@@ -760,17 +681,3 @@ def _gc_paused(pause: bool) -> Iterator[None]:
 
 def _text_keys(writes: Iterable[Write]) -> set[TextKey]:
     return {(op.entity, op.field) for w in writes for op in w.ops if isinstance(op, TextEdit)}
-
-
-def _apply_remote(doc: TextDoc, op: TextEdit) -> None:
-    """Integrate a peer's text ops; ops naming characters nobody sent are refused."""
-    try:
-        ops = decode_ops(op.ops)
-    except TextFormatError as exc:
-        raise WriteFormatError(f"text edit of {op.entity}.{op.field}: {exc}") from None
-    try:
-        doc.apply(ops)
-    except (ValueError, IndexError) as exc:
-        raise InvalidWrite(f"bad text edit of {op.entity}.{op.field}: {exc}") from None
-    if doc.pending():
-        raise InvalidWrite(f"text edit of {op.entity}.{op.field} refers to text never sent")

@@ -8,7 +8,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .text import TextDoc, decode_ops
+from .errors import InvalidWrite, WriteFormatError
+from .text import TextDoc, TextFormatError, decode_ops
+from .write import TextEdit
 
 #: (entity id, field name) of a text field.
 TextKey = tuple[str, str]
@@ -83,3 +85,17 @@ class TextCache:
 
     def clear(self) -> None:
         self._open.clear()
+
+
+def apply_remote(doc: TextDoc, op: TextEdit) -> None:
+    """Integrate a peer's text ops; ops naming characters nobody sent are refused."""
+    try:
+        ops = decode_ops(op.ops)
+    except TextFormatError as exc:
+        raise WriteFormatError(f"text edit of {op.entity}.{op.field}: {exc}") from None
+    try:
+        doc.apply(ops)
+    except (ValueError, IndexError) as exc:
+        raise InvalidWrite(f"bad text edit of {op.entity}.{op.field}: {exc}") from None
+    if doc.pending():
+        raise InvalidWrite(f"text edit of {op.entity}.{op.field} refers to text never sent")

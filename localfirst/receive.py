@@ -1,0 +1,109 @@
+"""Checking what arrives before anything is applied: the rules every write must keep, and
+what a peer's batch means for this replica (the commits it names, the writes that are new).
+
+A buggy or hostile peer's batch raises here, before the replica or its store is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .booking import procedure
+from .crdtmap import Doc
+from .domain import check_put, check_text_edit
+from .errors import CausalityError, CsnGap, InvalidWrite, UnknownOrigin, WriteFormatError
+from .log import devices_in
+from .records import Batch, Snapshot
+from .vector import VersionVector
+from .write import Put, TextEdit, Write, WriteId, decode_write
+
+
+@dataclass(slots=True)
+class Plan:
+    """A batch checked and ready to apply; building it changed nothing."""
+
+    new: list[tuple[Write, bytes, int | None]] = field(default_factory=list)
+    commits: list[tuple[int, WriteId]] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
+    looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
+    local: bool = False  # a local write's text edits are already in the open text CRDTs
+
+
+def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None:
+    """Refuse a write that breaks a rule; learn the devices it adds (for later writes)."""
+    if write.id.origin not in devices:
+        raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
+    ordered = 0
+    for op in write.ops:
+        if isinstance(op, Put):
+            check_put(op)
+            for versions in op.seen.values():
+                for seen in versions:
+                    if vector.get(seen.origin, 0) < seen.stamp:
+                        raise CausalityError(
+                            f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
+                        )
+        elif isinstance(op, TextEdit):
+            check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
+        else:
+            ordered += 1
+            procedure(op.procedure).validate(op.params)
+    if ordered > 1:
+        raise InvalidWrite("a write carries at most one order-sensitive op")
+    for op in write.ops:
+        if isinstance(op, Put) and op.kind == "device":
+            if op.entity == write.id.origin and "revoked" in op.fields:
+                raise InvalidWrite("a device cannot revoke or re-admit itself")
+            devices.add(op.entity)
+
+
+def plan_batch(
+    batch: Batch, *, library: str, csn: int, vector: VersionVector, devices: set[str], held: set[WriteId]
+) -> Plan:
+    """Check a peer's batch against a replica's state (its library, CSN, vector, members and
+    tentative writes) and say what applying it means; raises, having changed nothing, if any
+    of it is bad."""
+    plan = Plan()
+    known = vector.as_dict()
+    devices = set(devices)
+    base = csn
+    held = set(held)
+    snap = batch.snapshot
+    if snap is not None and snap.csn > csn:
+        if snap.library != library:
+            raise InvalidWrite("the snapshot belongs to another library")
+        plan.snapshot = snap
+        base = snap.csn
+        known = snap.vector.merged(known).as_dict()
+        held = {w for w in held if not snap.vector.covers(w)}
+        devices |= devices_in(snap.docs)
+    for entry in batch.committed:
+        if entry.csn <= base:
+            continue
+        if entry.csn != base + 1:
+            raise CsnGap(f"expected commit #{base + 1}, got #{entry.csn}")
+        base = entry.csn
+        if known.get(entry.id.origin, 0) >= entry.id.stamp:
+            if entry.id not in held:
+                raise InvalidWrite(f"commit #{entry.csn} names a write committed already")
+            held.discard(entry.id)
+            plan.commits.append((entry.csn, entry.id))
+            continue
+        if entry.write is None:
+            raise InvalidWrite(f"commit #{entry.csn} names a write this replica does not hold")
+        write = decode_write(entry.write)
+        if write.id != entry.id:
+            raise WriteFormatError(f"commit #{entry.csn}: the write is not {entry.id}")
+        check_write(write, known, devices)
+        known[write.id.origin] = write.id.stamp
+        plan.new.append((write, entry.write, entry.csn))
+    for data in batch.tentative:
+        write = decode_write(data)
+        if known.get(write.id.origin, 0) >= write.id.stamp:
+            continue
+        check_write(write, known, devices)
+        known[write.id.origin] = write.id.stamp
+        plan.new.append((write, data, None))
+        held.add(write.id)
+    return plan
