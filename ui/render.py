@@ -2,7 +2,8 @@
 
     python -m ui.render OUTDIR
 
-Writes ``calendar.png``, ``notes.png``, ``conflicts.png`` and ``devices.png``.
+Writes ``calendar-month.png``, ``calendar-week.png``, ``calendar-day.png``, ``notes.png``,
+``conflicts.png`` and ``devices.png``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localfirst import Replica
 
 SAMPLE_BODY = """# Trip to the lake
 
@@ -28,30 +34,97 @@ check weather the night before
 
 
 def sample_library(data_dir: Path) -> Path:
-    """A library of two devices with notes, tags, a pinned note and a title conflict."""
+    """A library of two devices with notes, tags, a pinned note, a title conflict and a week of
+    events; the views show the laptop's replica, where a booking waits for the primary (desk)."""
     import storage
-    from localfirst import Summary
     from sync.const import LIBRARY_FILE
 
     path = data_dir / LIBRARY_FILE
-    desk = storage.create_library(path, "desk-" + "0" * 59, device_name="Desk", members={"laptop": "Laptop"})
-    laptop = storage.join_library(data_dir / "laptop.sqlite", "laptop", desk.genesis())
+    desk = storage.create_library(
+        data_dir / "desk.sqlite", "desk-" + "0" * 59, device_name="Desk", members={"laptop": "Laptop"}
+    )
+    laptop = storage.join_library(path, "laptop", desk.genesis())
     try:
-        trip = desk.create(
+        desk.create(
             "note", {"title": "Trip to the lake", "tags": ["travel"], "pinned": True, "body": SAMPLE_BODY}
         )
         desk.create("note", {"title": "Groceries", "tags": ["home"], "body": "milk\nbread\ncheese"})
         desk.create("note", {"title": "Book ideas", "body": "A story told by a *calendar*."})
         plan = desk.create("note", {"title": "Quarterly plan", "tags": ["work"], "body": "Goals..."})
+        sample_calendar(desk, laptop)
         laptop.receive(desk.batch_for(laptop.summary()))
         desk.put("note", plan, {"title": "Quarterly plan (draft 2)"})
         laptop.put("note", plan, {"title": "Q3 plan"})
         desk.receive(laptop.batch_for(desk.summary()))
-        del trip, Summary
+        laptop.receive(desk.batch_for(laptop.summary()))
     finally:
         laptop.close()
         desk.close()
     return path
+
+
+def sample_calendar(desk: Replica, laptop: Replica) -> None:
+    """This week: a recurring stand-up, meetings, an all-day event, and a booking of the
+    meeting room made on the laptop, still tentative on the desk (the primary has not
+    committed it yet)."""
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+
+    def at(day: int, hour: int, minute: int = 0) -> str:
+        moment = datetime.combine(monday + timedelta(days=day), time(hour, minute))
+        return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+    desk.create("calendar", {"name": "Work", "colour": "#4a7fd4"}, entity="work")
+    desk.create("calendar", {"name": "Home", "colour": "#2e9e5b"}, entity="home")
+    desk.create("calendar", {"name": "Meeting room", "colour": "#d4794a", "bookable": True}, entity="room")
+    timed = {"tz": "UTC", "all_day": False}
+    desk.create(
+        "event",
+        {
+            **timed,
+            "calendar": "work",
+            "title": "Stand-up",
+            "start": at(0, 9, 30),
+            "end": at(0, 9, 45),
+            "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+            "reminders": [5],
+        },
+    )
+    desk.create(
+        "event",
+        {
+            **timed,
+            "calendar": "work",
+            "title": "Design review",
+            "start": at(1, 14),
+            "end": at(1, 15, 30),
+            "location": "Room 2",
+        },
+    )
+    desk.create(
+        "event", {**timed, "calendar": "home", "title": "Dentist", "start": at(3, 11), "end": at(3, 12)}
+    )
+    desk.create(
+        "event",
+        {
+            "calendar": "home",
+            "title": "Lake weekend",
+            "all_day": True,
+            "start": (monday + timedelta(days=5)).isoformat(),
+            "end": (monday + timedelta(days=7)).isoformat(),
+        },
+    )
+    laptop.receive(desk.batch_for(laptop.summary()))
+    start = datetime.combine(today, time(15), tzinfo=UTC)
+    slot = (int(start.timestamp()), int((start + timedelta(hours=1)).timestamp()))
+    fields = {
+        "title": "Planning",
+        "tz": "UTC",
+        "start": at(today.weekday(), 15),
+        "end": at(today.weekday(), 16),
+    }
+    laptop.book("room", [slot], fields)
+    desk.receive(laptop.batch_for(desk.summary()))
 
 
 def render(outdir: Path) -> list[Path]:
@@ -88,8 +161,10 @@ def render(outdir: Path) -> list[Path]:
         try:
             wait(lambda: window.notes.loaded and window.devices.members is not None)
             window.tabs.setCurrentWidget(window.calendar)
-            wait(lambda: True)
-            save(window, "calendar")
+            for view in ("month", "week", "day"):
+                window.calendar.set_view(view)  # type: ignore[attr-defined]
+                wait(lambda: True)
+                save(window, f"calendar-{view}")
             window.tabs.setCurrentWidget(window.notes)
             first = window.notes.model.ids()[0]
             window.notes.select(first)
