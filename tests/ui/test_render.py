@@ -1,0 +1,37 @@
+"""`python -m ui.render OUTDIR` draws every main view with sample data, without a screen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWS = ["calendar-month", "calendar-week", "calendar-day", "notes", "conflicts", "devices"]
+
+
+def colours(path: Path) -> int:
+    image = QImage(str(path))
+    assert not image.isNull(), path
+    seen = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    return len(seen)
+
+
+def test_render_writes_a_picture_of_each_view(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-m", "ui.render", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.split() == [str(tmp_path / f"{view}.png") for view in VIEWS]
+    for view in VIEWS:
+        # Drawn views, not blank windows: text, colours of calendars, highlighting.
+        assert colours(tmp_path / f"{view}.png") > 20, view
