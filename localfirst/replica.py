@@ -107,6 +107,7 @@ class Replica:
         self._store = store
         self.clock: Clock = clock or SystemClock()
         self._generation = 0  # bumped by every change; tells transaction() what to undo
+        self._unseen = Changes()  # what changed since the owner last asked (take_changes)
         self._load()
 
     def _load(self) -> None:
@@ -489,6 +490,12 @@ class Replica:
         slot = self._exec.working.slot(doc.value("calendar"), event)
         return Booking(slot, slot is not None and slot.by in self._by_id)
 
+    def take_changes(self) -> Changes:
+        """Everything that changed since the last call: the thread owning the replica tells its
+        subscribers from this, whatever the change came from (a write, a batch, a commit)."""
+        changes, self._unseen = self._unseen, Changes()
+        return changes
+
     def notices(self) -> list[Notice]:
         """Order-sensitive writes whose committed outcome differs from the tentative one."""
         return self._store.notices()
@@ -643,13 +650,15 @@ class Replica:
         if done is not None:
             self._exec = done.execution
         self._generation += 1
-        return Changes(
+        changes = Changes(
             frozenset(touched | {key[0] for key in _text_keys(w for w, _, _ in plan.new)}),
             tuple(w.id for w, _, _ in plan.new),
             len(commits),
             tuple(done.notices) if done else (),
             snap is not None,
         )
+        self._unseen = self._unseen.merged(changes)
+        return changes
 
     def _persist(self, done: Reordered) -> None:
         store = self._store

@@ -185,3 +185,18 @@ def test_concurrent_bodies_converge(steps):
                     sync(x, y)
     texts = {r.text("n") for r in replicas}
     assert len(texts) == 1
+
+
+def test_take_changes_reports_everything_since_the_last_call():
+    p, a = cluster("P", "A")
+    p.take_changes()
+    p.create("note", {"title": "t"}, entity="n")
+    p.edit_text("n", [(0, 0, "hi")])
+    a.receive(p.batch_for(a.summary()))
+    seen = p.take_changes()
+    assert seen.entities == {"n"}
+    assert len(seen.writes) == 2
+    assert p.take_changes() == type(seen)()
+    assert a.take_changes().entities == {"n"}
+    assert p.commit().commits == 2
+    assert p.take_changes().commits == 2
