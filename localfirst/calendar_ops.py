@@ -8,7 +8,7 @@ it the events a change touched, so a view asks only for its window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -81,6 +81,26 @@ def booking_slot(values: Values, display: tzinfo = UTC) -> tuple[int, int] | Non
     start = shape.start.replace(tzinfo=shape.tz)
     end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
     return int(start.timestamp()), max(int(end.timestamp()), int(start.timestamp()) + 60)
+
+
+def at_slot(occ: Occurrence, start: int, end: int, display: tzinfo = UTC) -> Occurrence:
+    """The occurrence as its booking holds it: at the slot [start, end) (epoch seconds).
+
+    Commitment may book an alternative, so the slot can differ from the requested times in the
+    event's fields; the views draw the committed outcome. The moved occurrence's ``start``/``end``
+    fields say so too (what the editor shows); an all-day one stays all-day only at midnights.
+    """
+    if booking_slot(occ.values, display) == (start, end):
+        return occ
+    first = datetime.fromtimestamp(start, display)
+    last = datetime.fromtimestamp(max(start, end), display)
+    all_day = (
+        occ.all_day and first == midnight(first.date(), display) and last == midnight(last.date(), display)
+    )
+    values = {**occ.values, **times_fields(first, last, all_day, zone(occ.values.get("tz")))}
+    if occ.all_day and not all_day:
+        values["all_day"] = False
+    return replace(occ, start=first, end=last, all_day=all_day, values=values)
 
 
 # -- restoring fields (undo, redo) ------------------------------------------------------------

@@ -59,6 +59,7 @@ from PySide6.QtGui import (
     QTextDocument,
     QUndoCommand,
     QUndoStack,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -91,6 +92,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QScrollBar,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -166,6 +168,7 @@ __all__ = [
     "QRectF",
     "QRegularExpression",
     "QScrollArea",
+    "QScrollBar",
     "QSettings",
     "QSize",
     "QSizePolicy",
@@ -190,6 +193,7 @@ __all__ = [
     "QUndoStack",
     "QUrl",
     "QVBoxLayout",
+    "QWheelEvent",
     "QWidget",
     "Qt",
     "Signal",

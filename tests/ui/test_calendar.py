@@ -395,3 +395,121 @@ def test_a_large_library_is_queried_by_window(qtbot, pane, backend):
     )
     pane.set_view("month")
     qtbot.waitUntil(lambda: len(pane.occurrences) > 7 * 8)
+
+
+def test_week_and_day_headers_name_each_column_and_stay_put(qtbot, pane, backend):
+    week = pane.week_view
+    assert week.header_labels() == ["Mon 16", "Tue 17", "Wed 18", "Thu 19", "Fri 20", "Sat 21", "Sun 22"]
+    assert week.column_days()[0] == date(2026, 11, 16)
+    pane.step(1)
+    assert week.header_labels()[0] == "Mon 23"
+    assert week.header_labels()[-1] == "Sun 29"
+    pane.set_view("day")
+    pane.go_to(WEDNESDAY)
+    assert pane.day_view.header_labels() == ["Wed 18"]
+    pane.go_to(date.today())
+    assert pane.day_view.today_column() == 0
+    pane.set_view("week")
+    assert week.today_column() == date.today().weekday()
+    pane.go_to(WEDNESDAY)
+    # Scrolling the hours moves timed events, not the header or the all-day band.
+    key = add_event(backend)
+    holiday = add_event(backend, title="Holiday", start="2026-11-18", end="2026-11-19", all_day=True, tz=None)
+    shown(qtbot, week, holiday)
+    shown(qtbot, week, key)
+    week.scroll_to_hour(0)
+    [band], [timed] = week.rects_of(holiday), week.rects_of(key)
+    week.scroll_to_hour(4)
+    assert week.scrollbar.value() == round(4 * TimeGridView.HOUR)
+    assert week.rects_of(holiday) == [band]
+    assert week.rects_of(key)[0].top() == pytest.approx(timed.top() - 4 * TimeGridView.HOUR, abs=1)
+    assert week.rects_of(key)[0].top() == pytest.approx(week.pos_for(at(2026, 11, 18, 10)).y())
+    assert band.top() >= TimeGridView.HEADER
+    assert band.bottom() < week.top
+
+
+def test_all_day_events_span_their_days_in_the_band_and_stack(qtbot, pane, backend):
+    lake = add_event(
+        backend, title="Lake weekend", start="2026-11-21", end="2026-11-23", all_day=True, tz=None
+    )
+    fair = add_event(backend, title="Fair", start="2026-11-20", end="2026-11-22", all_day=True, tz=None)
+    trip = add_event(backend, title="Trip", start="2026-11-13", end="2026-11-18", all_day=True, tz=None)
+    week = pane.week_view
+    qtbot.waitUntil(lambda: len(week.band_keys()) == 3)
+    assert week.occurrence_keys() == week.band_keys()
+    # Trip began the week before: drawn from Monday; Fair and Lake overlap on Saturday: two rows.
+    assert week.band_span(trip) == (date(2026, 11, 16), date(2026, 11, 17), 0)
+    assert week.band_span(fair) == (date(2026, 11, 20), date(2026, 11, 21), 0)
+    assert week.band_span(lake) == (date(2026, 11, 21), date(2026, 11, 22), 1)
+    [rect] = week.rects_of(lake)
+    saturday = week.pos_for(at(2026, 11, 21, 12)).x() - week.column_width / 2
+    assert rect.left() == pytest.approx(saturday + 1)
+    assert rect.width() == pytest.approx(2 * week.column_width - 2)
+    assert rect.top() == pytest.approx(TimeGridView.HEADER + TimeGridView.ALL_DAY_ROW + 1)
+    assert rect.bottom() < week.top
+    # Clicking selects it; a double-click opens the editor as for timed events.
+    qtbot.mouseClick(week, Qt.MouseButton.LeftButton, pos=point(rect.center()))
+    assert week.selected == lake
+    assert week.selected_occurrence() is not None
+    qtbot.mouseDClick(week, Qt.MouseButton.LeftButton, pos=point(rect.center()))
+    dialog = dialog_of(qtbot, pane, EventDialog)
+    assert dialog.title_edit.text() == "Lake weekend"
+    dialog.reject()
+    qtbot.waitUntil(lambda: pane.active_dialog is None)
+    # Dragging it along the band moves it by whole days.
+    [rect] = week.rects_of(fair)
+    drag(qtbot, week, rect.center(), QPointF(rect.center().x() - week.column_width, rect.center().y()))
+    qtbot.waitUntil(lambda: events(backend)[fair]["start"] == "2026-11-19")
+    assert events(backend)[fair]["end"] == "2026-11-21"
+    # The day view shows the band too.
+    pane.set_view("day")
+    pane.go_to(date(2026, 11, 22))
+    qtbot.waitUntil(lambda: pane.day_view.band_keys() == [lake])
+    assert pane.day_view.band_span(lake) == (date(2026, 11, 22), date(2026, 11, 22), 0)
+
+
+def test_a_booking_moved_to_an_alternative_is_drawn_at_its_booked_slot(qtbot, pane, backend):
+    cal = backend.call(lambda r: r.create("calendar", {"name": "Room A", "bookable": True}))
+
+    def slot(start: datetime, hours: int = 1) -> tuple[int, int]:
+        return int(start.timestamp()), int((start + timedelta(hours=hours)).timestamp())
+
+    fields = {"start": "2026-11-18T10:00:00", "end": "2026-11-18T11:00:00", "tz": "Europe/Paris"}
+    wed10 = slot(at(2026, 11, 18, 10))
+    first = backend.call(lambda r: r.book(cal, [wed10], {**fields, "title": "First"}))
+    moved = backend.call(
+        lambda r: r.book(cal, [wed10, slot(at(2026, 11, 18, 14))], {**fields, "title": "Moved"})
+    )
+    later = backend.call(
+        lambda r: r.book(cal, [wed10, slot(at(2026, 11, 23, 9))], {**fields, "title": "Next week"})
+    )
+    rejected = backend.call(lambda r: r.book(cal, [wed10], {**fields, "title": "Rejected"}))
+    backend.call(lambda r: r.commit())
+    pane.refresh()
+    view = pane.week_view
+    qtbot.waitUntil(lambda: pane.status.get(moved) == "confirmed" and pane.status.get(rejected) == "conflict")
+    shown(qtbot, view, moved)
+    booking = backend.call(lambda r: r.booking(moved))
+    assert booking is not None
+    assert booking.slot is not None
+    assert (booking.slot.start, booking.slot.end) == slot(at(2026, 11, 18, 14))
+    assert events(backend)[moved]["start"] == "2026-11-18T10:00:00"  # the request is kept
+    # Drawn at the committed slot, not the requested time.
+    [rect] = view.rects_of(moved)
+    assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 18, 14)).y())
+    assert rect.height() == pytest.approx(TimeGridView.HOUR)
+    [occ] = [o for o in pane.occurrences if o.key == moved]
+    assert occ.values["start"] == "2026-11-18T14:00:00"  # what the editor shows
+    # The one that lost its slot stays at its requested time, drawn as rejected.
+    [rect] = view.rects_of(rejected)
+    assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 18, 10)).y())
+    assert {s.key: s.status for s in view.shown}[rejected] == "conflict"
+    [rect] = view.rects_of(first)
+    assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 18, 10)).y())
+    # One moved to next week shows there, and not in this week.
+    assert later not in view.occurrence_keys()
+    pane.step(1)
+    qtbot.waitUntil(lambda: later in view.occurrence_keys())
+    [rect] = view.rects_of(later)
+    assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 23, 9)).y())
+    assert rect.center().x() == pytest.approx(view.pos_for(at(2026, 11, 23, 9)).x(), abs=3)

@@ -17,7 +17,14 @@ from typing import Any, Protocol, TypeVar
 
 from localfirst import Changes, Notice, Ordered, Replica, new_id
 from localfirst.booking import BOOK
-from localfirst.calendar_ops import EventIndex, booking_slot, describe_notice, restore_plan, time_changes
+from localfirst.calendar_ops import (
+    EventIndex,
+    at_slot,
+    booking_slot,
+    describe_notice,
+    restore_plan,
+    time_changes,
+)
 from localfirst.recurrence import (
     LINK_FIELDS,
     Occurrence,
@@ -46,7 +53,6 @@ from ui.qt import (
     QObject,
     QPixmap,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QStackedWidget,
     Qt,
@@ -72,6 +78,11 @@ _TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
 REMINDER_LEAD = timedelta(days=7)
 #: How often the reminder scheduler checks (milliseconds).
 REMINDER_TICK_MS = 30_000
+#: The hour the week and day views scroll to.
+FIRST_HOUR = 8
+#: How far from the window a booking's requested time may lie and still be found when
+#: commitment moved it to an alternative inside the window.
+BOOKING_REACH = timedelta(days=7)
 
 #: (entity id, its fields, or None for "does not exist").
 State = tuple[str, dict[str, Any] | None]
@@ -217,14 +228,8 @@ class CalendarPane(QWidget):
         self.week_view = TimeGridView(7, self.tz)
         self.day_view = TimeGridView(1, self.tz)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.month_view)
-        self._scrolls: dict[str, QScrollArea] = {}
-        for name, view in (("week", self.week_view), ("day", self.day_view)):
-            scroll = QScrollArea()
-            scroll.setWidgetResizable(True)
-            scroll.setWidget(view)
-            self._scrolls[name] = scroll
-            self.stack.addWidget(scroll)
+        for v in (self.month_view, self.week_view, self.day_view):
+            self.stack.addWidget(v)  # the time grids scroll their hours themselves
         for v in (self.month_view, self.week_view, self.day_view):
             v.create_requested.connect(self._create_at)
             v.edit_requested.connect(self.edit_occurrence)
@@ -304,7 +309,7 @@ class CalendarPane(QWidget):
             raise ValueError(f"unknown view {name!r}")
         self.view_name = name
         self.view_buttons[name].setChecked(True)
-        self.stack.setCurrentWidget(self.month_view if name == "month" else self._scrolls[name])
+        self.stack.setCurrentWidget(self.view)
         self.go_to(self.current_date)
 
     def go_to(self, day: date) -> None:
@@ -320,8 +325,9 @@ class CalendarPane(QWidget):
             self.title_label.setText(f"Week of {first:%d %b %Y}")
         else:
             self.title_label.setText(f"{day:%A %d %B %Y}")
-        if self.view_name != "month":
-            self._scrolls[self.view_name].verticalScrollBar().setValue(int(8 * TimeGridView.HOUR))
+        view = self.view
+        if isinstance(view, TimeGridView):
+            view.scroll_to_hour(FIRST_HOUR)
         self.refresh()
 
     def step(self, direction: int) -> None:
@@ -384,15 +390,29 @@ class CalendarPane(QWidget):
             calendars = {k: d.values() for k, d in r.entities("calendar").items()}
             occurrences = index.query(start, end, display_tz=tz)
             bookable = {c for c, v in calendars.items() if v.get("bookable") is True}
+            if bookable:
+                # A booking shows where it holds its slot, which commitment may have moved to an
+                # alternative: look a little around the window for those that moved into it.
+                near = index.query(
+                    start - BOOKING_REACH, end + BOOKING_REACH, display_tz=tz, calendars=bookable
+                )
+                seen_keys = {o.key for o in occurrences}
+                occurrences = occurrences + [o for o in near if o.key not in seen_keys]
             status = {}
-            for occ in occurrences:
+            shown = []
+            for found in occurrences:
+                occ = found
                 if occ.calendar in bookable and not occ.recurring:
                     booking = r.booking(occ.event)
                     if booking is None or booking.slot is None:
-                        status[occ.key] = "conflict"
+                        status[occ.key] = "conflict"  # drawn at the requested time, as rejected
                     else:
                         status[occ.key] = "tentative" if booking.tentative else "confirmed"
-            result = _Result(calendars, occurrences, status)
+                        occ = at_slot(occ, booking.slot.start, booking.slot.end, tz)
+                if occ.start < end and (occ.end > start or occ.start == start):
+                    shown.append(occ)
+            shown.sort(key=lambda o: (o.start, o.key))
+            result = _Result(calendars, shown, status)
             notices = r.notices()
             if seen is not None:
                 fresh = [n for n in notices if n not in seen]

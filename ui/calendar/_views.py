@@ -6,9 +6,11 @@ requests (create, edit, move, delete) and leave the time math to ``localfirst.ca
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+# Not re-exported by ui.qt (only the time grid needs them).
 from localfirst.calendar_ops import SNAP, floor_to, moved, resized, round_delta
 from localfirst.recurrence import Occurrence, localize
 from ui.qt import (
@@ -22,9 +24,11 @@ from ui.qt import (
     QPen,
     QPointF,
     QRectF,
+    QScrollBar,
     QSize,
     QSizePolicy,
     Qt,
+    QWheelEvent,
     QWidget,
     Signal,
 )
@@ -52,6 +56,7 @@ class _Placed:
     shown: Shown
     rect: QRectF
     day: date
+    band: bool = False  # in a time grid's all-day band
 
 
 @dataclass(slots=True)
@@ -199,11 +204,17 @@ class _EventView(QWidget):
 
 
 class TimeGridView(_EventView):
-    """A day or a week: days side by side, an all-day band, then 24 hours of timed events."""
+    """A day or a week: a header naming each day, an all-day band, then 24 hours of timed events.
+
+    The header and the all-day band stay put; only the hours scroll (the view's own scroll bar,
+    so every geometry the view reports is in its own coordinates, whatever the scroll).
+    """
 
     GUTTER = 48
     HEADER = 24
     ALL_DAY_ROW = 20
+    #: Space between the all-day band and the hours.
+    BAND_GAP = 4
     HOUR = 44.0
 
     def __init__(self, days: int, tz: tzinfo, parent: QWidget | None = None) -> None:
@@ -211,28 +222,70 @@ class TimeGridView(_EventView):
         self.days = days
         self.first_day = date.today()
         self._all_day_rows = 1
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self._fix_height()
-
-    def _fix_height(self) -> None:
-        self.setFixedHeight(int(self.top + 24 * self.HOUR) + 1)
+        self.scrollbar = QScrollBar(Qt.Orientation.Vertical, self)
+        self.scrollbar.setSingleStep(int(self.HOUR / 2))
+        self.scrollbar.valueChanged.connect(self._scrolled)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumHeight(int(self.HEADER + 2 * self.ALL_DAY_ROW + 4 * self.HOUR))
 
     def sizeHint(self) -> QSize:
-        return QSize(800, int(self.top + 24 * self.HOUR) + 1)
+        return QSize(800, int(self.top + 14 * self.HOUR))
 
     @property
     def top(self) -> float:
-        """Where midnight is drawn."""
-        return self.HEADER + self._all_day_rows * self.ALL_DAY_ROW + 4
+        """Where the hours begin: below the header and the all-day band."""
+        return self.band_bottom + self.BAND_GAP
+
+    @property
+    def band_bottom(self) -> float:
+        return self.HEADER + self._all_day_rows * self.ALL_DAY_ROW
+
+    @property
+    def midnight(self) -> float:
+        """Where the first midnight is drawn (above ``top`` when the hours are scrolled)."""
+        return self.top - self.scrollbar.value()
 
     @property
     def column_width(self) -> float:
-        return max(1.0, (self.width() - self.GUTTER) / self.days)
+        return max(1.0, (self.width() - self.GUTTER - self._scrollbar_width()) / self.days)
+
+    def _scrollbar_width(self) -> int:
+        return self.scrollbar.sizeHint().width() if self.scrollbar.isVisibleTo(self) else 0
 
     def set_first_day(self, day: date) -> None:
         self.first_day = day
         self._layout()
         self.update()
+
+    def scroll_to_hour(self, hour: float) -> None:
+        """Scroll the hours so that this one is the first shown (as far as the grid allows)."""
+        self._fit_scrollbar()
+        self.scrollbar.setValue(round(hour * self.HOUR))
+
+    def header_labels(self) -> list[str]:
+        """What the header shows above each column, e.g. "Mon 16"."""
+        return [f"{day:%a} {day.day}" for day in self.column_days()]
+
+    def column_days(self) -> list[date]:
+        return [self.first_day + timedelta(days=column) for column in range(self.days)]
+
+    def today_column(self) -> int | None:
+        """The column of today (highlighted in the header), if shown."""
+        column = (date.today() - self.first_day).days
+        return column if 0 <= column < self.days else None
+
+    def band_keys(self) -> list[str]:
+        """Keys of the occurrences drawn in the all-day band, top row first."""
+        placed = sorted((p for p in self._placed if p.band), key=lambda p: (p.rect.top(), p.rect.left()))
+        return [p.shown.key for p in placed]
+
+    def band_span(self, key: str) -> tuple[date, date, int] | None:
+        """First and last day an occurrence covers in the all-day band, and its row (None: not there)."""
+        for p in self._placed:
+            if p.band and p.shown.key == key:
+                last = p.day + timedelta(days=round((p.rect.width() + 2) / self.column_width) - 1)
+                return p.day, last, round((p.rect.top() - 1 - self.HEADER) / self.ALL_DAY_ROW)
+        return None
 
     def time_window(self) -> tuple[datetime, datetime]:
         start = datetime.combine(self.first_day, time(), tzinfo=self.tz)
@@ -243,15 +296,40 @@ class TimeGridView(_EventView):
         local = moment.astimezone(self.tz)
         column = (local.date() - self.first_day).days
         minutes = local.hour * 60 + local.minute + local.second / 60
-        return QPointF(self.GUTTER + (column + 0.5) * self.column_width, self.top + minutes * self.HOUR / 60)
+        return QPointF(
+            self.GUTTER + (column + 0.5) * self.column_width, self.midnight + minutes * self.HOUR / 60
+        )
 
     def _moment_at(self, pos: QPointF) -> datetime | None:
         column = int((pos.x() - self.GUTTER) // self.column_width)
         if not 0 <= column < self.days or pos.y() < self.top:
             return None
-        minutes = min(24 * 60 - 1, (pos.y() - self.top) * 60 / self.HOUR)
+        minutes = min(24 * 60 - 1, max(0.0, (pos.y() - self.midnight) * 60 / self.HOUR))
         wall = datetime.combine(self.first_day + timedelta(days=column), time()) + timedelta(minutes=minutes)
         return localize(wall, self.tz)
+
+    def _fit_scrollbar(self) -> None:
+        """Size the scroll bar to the hours' area (keeps its value in range, without signalling)."""
+        bar = self.scrollbar
+        shown = max(0.0, self.height() - self.top)
+        maximum = max(0, math.ceil(24 * self.HOUR + 1 - shown))
+        bar.blockSignals(True)
+        bar.setRange(0, maximum)
+        bar.setPageStep(max(1, int(shown)))
+        bar.blockSignals(False)
+        bar.setVisible(maximum > 0)
+        width = bar.sizeHint().width()
+        bar.setGeometry(self.width() - width, int(self.top), width, max(0, self.height() - int(self.top)))
+
+    def _scrolled(self, _value: int) -> None:
+        self._layout()
+        self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        step = -delta / 120 * self.HOUR if delta else -float(event.pixelDelta().y())
+        self.scrollbar.setValue(self.scrollbar.value() + round(step))
+        event.accept()
 
     def _layout(self) -> None:
         self._placed = []
@@ -260,19 +338,25 @@ class TimeGridView(_EventView):
         rows: list[date] = []  # per all-day row: the first free day
         band: list[tuple[Shown, int, int, int]] = []
         timed: dict[int, list[tuple[Shown, datetime, datetime]]] = {}
+        spanning = sorted(
+            (s for s in self.shown if s.occ.all_day or s.occ.end - s.occ.start >= timedelta(days=1)),
+            key=lambda s: (s.occ.start, -(s.occ.end - s.occ.start).total_seconds(), s.key),
+        )
+        for shown in spanning:
+            occ = shown.occ
+            first = max(occ.start.astimezone(self.tz).date(), self.first_day)
+            end_day = (occ.end - timedelta(seconds=1)).astimezone(self.tz).date()
+            end = min(end_day, last - timedelta(days=1))
+            if end < first:
+                continue
+            row = next((i for i, free in enumerate(rows) if free <= first), len(rows))
+            if row == len(rows):
+                rows.append(first)
+            rows[row] = end + timedelta(days=1)
+            band.append((shown, row, (first - self.first_day).days, (end - self.first_day).days))
         for shown in self.shown:
             occ = shown.occ
             if occ.all_day or occ.end - occ.start >= timedelta(days=1):
-                first = max(occ.start.astimezone(self.tz).date(), self.first_day)
-                end_day = (occ.end - timedelta(seconds=1)).astimezone(self.tz).date()
-                end = min(end_day, last - timedelta(days=1))
-                if end < first:
-                    continue
-                row = next((i for i, free in enumerate(rows) if free <= first), len(rows))
-                if row == len(rows):
-                    rows.append(first)
-                rows[row] = end + timedelta(days=1)
-                band.append((shown, row, (first - self.first_day).days, (end - self.first_day).days))
                 continue
             day = occ.start.astimezone(self.tz).date()
             while day < last:
@@ -286,10 +370,9 @@ class TimeGridView(_EventView):
                         (shown, max(occ.start, day_start), min(occ.end, day_end))
                     )
                 day += timedelta(days=1)
-        rows_needed = max(1, len(rows))
-        if rows_needed != self._all_day_rows:
-            self._all_day_rows = rows_needed
-            self._fix_height()
+        self._all_day_rows = max(1, len(rows))
+        self._fit_scrollbar()
+        col_w = self.column_width  # the scroll bar may have come or gone
         for shown, row, c0, c1 in band:
             rect = QRectF(
                 self.GUTTER + c0 * col_w + 1,
@@ -297,7 +380,7 @@ class TimeGridView(_EventView):
                 (c1 - c0 + 1) * col_w - 2,
                 self.ALL_DAY_ROW - 2,
             )
-            self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=c0)))
+            self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=c0), band=True))
         for column, entries in timed.items():
             lanes: list[datetime] = []
             assigned = []
@@ -311,20 +394,27 @@ class TimeGridView(_EventView):
             for shown, start, end, lane in assigned:
                 y0 = self.pos_for(start).y()
                 local_end = end.astimezone(self.tz)
-                y1 = self.top + 24 * self.HOUR if local_end.time() == time() else self.pos_for(end).y()
+                y1 = self.midnight + 24 * self.HOUR if local_end.time() == time() else self.pos_for(end).y()
                 rect = QRectF(
                     self.GUTTER + column * col_w + lane * width + 1, y0, width - 3, max(y1 - y0, 14.0)
                 )
                 self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=column)))
 
+    def _hit(self, pos: QPointF) -> _Placed | None:
+        in_band = pos.y() < self.top  # timed events scrolled under the band are hidden there
+        for placed in reversed(self._placed):
+            if placed.band == in_band and placed.rect.contains(pos):
+                return placed
+        return None
+
     def _on_grip(self, placed: _Placed, pos: QPointF) -> bool:
-        return not placed.shown.occ.all_day and pos.y() >= placed.rect.bottom() - RESIZE_GRIP
+        return not placed.band and pos.y() >= placed.rect.bottom() - RESIZE_GRIP
 
     def _preview(self, drag: _Drag, pos: QPointF) -> tuple[datetime, datetime] | None:
         occ = drag.placed.shown.occ
         dx, dy = pos.x() - drag.origin.x(), pos.y() - drag.origin.y()
         days = timedelta(days=round(dx / self.column_width))
-        if occ.all_day or drag.placed.rect.top() < self.top:
+        if drag.placed.band:  # the band moves whole days only
             return moved(occ, days)
         minutes = round_delta(timedelta(minutes=dy * 60 / self.HOUR))
         if drag.mode == "resize":
@@ -347,41 +437,87 @@ class TimeGridView(_EventView):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#ffffff"))
-        col_w = self.column_width
-        painter.setPen(QColor("#d0d0d0"))
+        col_w, top = self.column_width, self.top
+        right = self.GUTTER + self.days * col_w
+        today = self.today_column()
+        # The hours, clipped below the band.
+        painter.setClipRect(QRectF(0, top, self.width(), self.height() - top))
+        if today is not None:
+            painter.fillRect(
+                QRectF(self.GUTTER + today * col_w, top, col_w, self.height() - top), QColor("#fdf6f5")
+            )
         for hour in range(25):
-            y = self.top + hour * self.HOUR
-            painter.drawLine(QPointF(self.GUTTER, y), QPointF(self.width(), y))
+            y = self.midnight + hour * self.HOUR
+            painter.setPen(QColor("#d0d0d0"))
+            painter.drawLine(QPointF(self.GUTTER, y), QPointF(right, y))
             if hour < 24:
                 painter.setPen(QColor("#666666"))
                 painter.drawText(
                     QRectF(0, y - 2, self.GUTTER - 6, 14), Qt.AlignmentFlag.AlignRight, f"{hour:02d}:00"
                 )
-                painter.setPen(QColor("#d0d0d0"))
-        today = date.today()
+        painter.setPen(QColor("#d0d0d0"))
         for column in range(self.days + 1):
             x = self.GUTTER + column * col_w
-            painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+            painter.drawLine(QPointF(x, top), QPointF(x, self.height()))
+        for placed in self._placed:
+            if not placed.band:
+                self._paint_placed(painter, placed)
+        drag = self._drag
+        if drag is not None and drag.preview is not None and not drag.placed.band:
+            self._paint_ghost(painter, drag.preview)
+        painter.setClipping(False)
+        self._paint_header(painter, today)
+        # The all-day band.
+        band = QRectF(0, self.HEADER, self.width(), self.band_bottom - self.HEADER)
+        painter.fillRect(band, QColor("#fafafa"))
+        painter.setPen(QColor("#666666"))
+        painter.drawText(
+            QRectF(0, self.HEADER + 3, self.GUTTER - 6, self.ALL_DAY_ROW),
+            Qt.AlignmentFlag.AlignRight,
+            "all day",
+        )
+        painter.setPen(QColor("#d0d0d0"))
+        for column in range(self.days + 1):
+            x = self.GUTTER + column * col_w
+            painter.drawLine(QPointF(x, self.HEADER), QPointF(x, top))
+        painter.setPen(QPen(QColor("#a0a0a0"), 1))
+        painter.drawLine(QPointF(0, top - 0.5), QPointF(self.width(), top - 0.5))
+        for placed in self._placed:
+            if placed.band:
+                self._paint_placed(painter, placed)
+        if drag is not None and drag.preview is not None and drag.placed.band:
+            shift = (
+                drag.preview[0].astimezone(self.tz).date()
+                - drag.placed.shown.occ.start.astimezone(self.tz).date()
+            ).days
+            painter.setPen(QPen(QColor("#333333"), 1, Qt.PenStyle.DotLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(drag.placed.rect.translated(shift * col_w, 0))
+        painter.end()
+
+    def _paint_header(self, painter: QPainter, today: int | None) -> None:
+        col_w = self.column_width
+        painter.fillRect(QRectF(0, 0, self.width(), self.HEADER), QColor("#f4f4f4"))
         bold = QFont(painter.font())
         bold.setBold(True)
-        for column in range(self.days):
-            day = self.first_day + timedelta(days=column)
-            painter.setPen(QColor("#c0392b") if day == today else QColor("#333333"))
-            painter.setFont(bold if day == today else self.font())
-            painter.drawText(
-                QRectF(self.GUTTER + column * col_w, 0, col_w, self.HEADER),
-                Qt.AlignmentFlag.AlignCenter,
-                f"{day:%a %d %b}",
-            )
+        for column, label in enumerate(self.header_labels()):
+            cell = QRectF(self.GUTTER + column * col_w, 0, col_w, self.HEADER)
+            if column == today:
+                painter.fillRect(cell, QColor("#f9e0dd"))
+            painter.setPen(QColor("#c0392b") if column == today else QColor("#333333"))
+            painter.setFont(bold if column == today else self.font())
+            painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, label)
         painter.setFont(self.font())
-        for placed in self._placed:
-            occ = placed.shown.occ
-            text = occ.title if occ.all_day else f"{occ.start.astimezone(self.tz):%H:%M} {occ.title}"
-            _paint_item(painter, placed.rect, placed.shown, text, placed.shown.key == self.selected)
-        drag = self._drag
-        if drag is not None and drag.preview is not None:
-            self._paint_ghost(painter, drag.preview)
-        painter.end()
+        painter.setPen(QColor("#d0d0d0"))
+        for column in range(self.days + 1):
+            x = self.GUTTER + column * col_w
+            painter.drawLine(QPointF(x, 0), QPointF(x, self.HEADER))
+        painter.drawLine(QPointF(0, self.HEADER - 0.5), QPointF(self.width(), self.HEADER - 0.5))
+
+    def _paint_placed(self, painter: QPainter, placed: _Placed) -> None:
+        occ = placed.shown.occ
+        text = occ.title if placed.band else f"{occ.start.astimezone(self.tz):%H:%M} {occ.title}"
+        _paint_item(painter, placed.rect, placed.shown, text, placed.shown.key == self.selected)
 
     def _paint_ghost(self, painter: QPainter, preview: tuple[datetime, datetime]) -> None:
         start, end = preview
