@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -62,7 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--host", default="127.0.0.1", help="listen address if no node runs here")
     join = commands.add_parser("join", help="join a library with the code another device shows")
     join.add_argument("code")
-    join.add_argument("--peer", type=_host_port, required=True, help="the inviting device's HOST:PORT")
+    join.add_argument(
+        "--peer",
+        type=_host_port,
+        default=None,
+        help="the inviting device's HOST:PORT, for a network without multicast (default: search "
+        "the network for it with zeroconf)",
+    )
+    join.add_argument(
+        "--interface",
+        action="append",
+        default=None,
+        help="address zeroconf searches on without --peer (repeatable; default: 127.0.0.1)",
+    )
+    join.add_argument("--no-discovery", action="store_true", help="do not use zeroconf (needs --peer)")
     join.add_argument("--name", default="", help="this device's name")
     imp = commands.add_parser("import", help="import .ics calendars and .md notes (each file all or nothing)")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -155,18 +169,42 @@ def _invite(data: Path, args: argparse.Namespace) -> int:
 
 
 def _join(data: Path, args: argparse.Namespace) -> int:
+    from sync.const import PAIRING_SEARCH_S
+    from sync.discovery import search_pairing
     from sync.node import join_from_welcome, library_path, load_identity
-    from sync.pairing import PairingError, join
+    from sync.pairing import PairedPeer, PairingError, join, join_found, normalize_code
 
     if library_path(data).exists():
         print(f"localfirst: {data} already holds a library", file=sys.stderr)
         return 1
+    if args.peer is None and args.no_discovery:
+        print("localfirst: no address given and discovery is off: use --peer HOST:PORT", file=sys.stderr)
+        return 1
     identity = load_identity(data, args.name)
-    host, port = args.peer
+
+    async def search() -> tuple[PairedPeer, bytes]:
+        normalize_code(args.code)  # a typo fails before searching
+        print(
+            f"localfirst: searching the network for the inviting device (up to {PAIRING_SEARCH_S:.0f} s)…",
+            file=sys.stderr,
+            flush=True,
+        )
+        found = search_pairing(args.interface or ["127.0.0.1"], PAIRING_SEARCH_S)
+        async with contextlib.aclosing(found):
+            peer, welcome, _host = await join_found(args.code, found, identity)
+        return peer, welcome
+
     try:
-        peer, welcome = asyncio.run(join(args.code, host, port, identity))
+        if args.peer is not None:
+            host, port = args.peer
+            peer, welcome = asyncio.run(join(args.code, host, port, identity))
+        else:
+            peer, welcome = asyncio.run(search())
     except PairingError as exc:
         print(f"localfirst: pairing failed: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # zeroconf could not bind to the interfaces
+        print(f"localfirst: cannot search the network ({exc}); use --peer HOST:PORT", file=sys.stderr)
         return 1
     replica = join_from_welcome(data, identity, welcome)
     try:

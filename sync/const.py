@@ -46,6 +46,13 @@ PEER_VERSIONS_FILE: Final = "peer-versions.json"
 #: DNS-SD service type we announce and browse (RFC 6763 section 7: ``_service._proto``).
 SERVICE_TYPE: Final = "_localfirst._tcp.local."
 
+#: DNS-SD service type of an open pairing listener, announced only while an invitation is
+#: open (TXT ``v`` only), so a joiner on a network with multicast finds the inviter itself.
+PAIRING_SERVICE_TYPE: Final = "_localfirst-pair._tcp.local."
+
+#: Longest a join without an address searches the network for pairing listeners, in seconds.
+PAIRING_SEARCH_S: Final = 10.0
+
 #: Frame header: 4-byte big-endian payload length, 1-byte version, 1-byte message type.
 FRAME_HEADER_SIZE: Final = 6
 

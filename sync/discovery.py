@@ -4,6 +4,11 @@ The TXT record carries only the protocol version ``v`` and the device id ``id``:
 never a user's name or a library id. Discovery is only a hint -- an answer never
 grants trust; the member channel's TLS and fingerprint checks do.
 
+While an invitation is open, the inviting device also announces its pairing listener as
+``PAIRING_SERVICE_TYPE`` under a random instance name, TXT ``v`` only (nothing about the
+device, the library or the code), and withdraws it when the invitation ends. A joiner given
+no address browses for it (:func:`browse_pairing`); the code exchange decides the rest.
+
 Callbacks run on the asyncio event loop that called :meth:`Discovery.start`
 (zeroconf is attached to that loop, so it starts no thread of its own). A UI must
 hand them to its own thread, e.g. by a Qt signal.
@@ -15,7 +20,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+import secrets
+import time
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +32,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from sync.const import (
     DISCOVERY_RESOLVE_TIMEOUT_MS,
     INSTANCE_ID_CHARS,
+    PAIRING_SERVICE_TYPE,
     PROTOCOL_VERSION,
     SERVICE_TYPE,
 )
@@ -41,6 +49,16 @@ class DiscoveredPeer:
     """A device that announced itself: where it says it listens. Not a trust decision."""
 
     device_id: str
+    version: int
+    addresses: tuple[str, ...]
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairingListener:
+    """An announced pairing listener: where an invitation says it listens. Not a trust decision."""
+
+    name: str
     version: int
     addresses: tuple[str, ...]
     port: int
@@ -64,6 +82,94 @@ def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[int, str] | None:
     if not _VERSION.fullmatch(version) or not _DEVICE_ID.fullmatch(device_id):
         return None
     return int(version), device_id
+
+
+def parse_pairing_txt(properties: dict[bytes, bytes | None]) -> int | None:
+    """Return the protocol version of a pairing listener's TXT record, or None if malformed."""
+    raw_version = properties.get(b"v")
+    if raw_version is None:
+        return None
+    try:
+        version = raw_version.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return int(version) if _VERSION.fullmatch(version) else None
+
+
+async def browse_pairing(
+    zc: Zeroconf, timeout: float, *, exclude: Collection[str] = ()
+) -> AsyncGenerator[PairingListener, None]:
+    """Yield the pairing listeners announced on ``zc``'s interfaces, for up to ``timeout`` s.
+
+    Each announcement is yielded once, as soon as it resolves; one withdrawn before the
+    caller got to it is skipped. Names in ``exclude`` (this device's own) are ignored. Use
+    it under ``contextlib.aclosing`` so the browser stops when the caller is done.
+    """
+    found: asyncio.Queue[PairingListener] = asyncio.Queue()
+    seen: set[str] = set(exclude)
+    removed: set[str] = set()
+    resolving: set[asyncio.Task[None]] = set()
+
+    async def resolve(name: str) -> None:
+        info = AsyncServiceInfo(PAIRING_SERVICE_TYPE, name)
+        if not await info.async_request(zc, DISCOVERY_RESOLVE_TIMEOUT_MS):
+            log.debug("could not resolve %s", name)
+            return
+        version = parse_pairing_txt(info.properties)
+        addresses = tuple(info.parsed_scoped_addresses())
+        if version is None or not info.port or not addresses:
+            log.debug("ignoring malformed pairing announcement %s", name)
+            return
+        found.put_nowait(PairingListener(name, version, addresses, info.port))
+
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Removed:
+            removed.add(name)
+            return
+        if name in seen:
+            return
+        seen.add(name)
+        task = asyncio.get_running_loop().create_task(resolve(name))
+        resolving.add(task)
+        task.add_done_callback(resolving.discard)
+
+    deadline = time.monotonic() + timeout
+    browser = AsyncServiceBrowser(zc, PAIRING_SERVICE_TYPE, handlers=[on_change])
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    listener = await found.get()
+            except TimeoutError:
+                return
+            if listener.name not in removed:
+                yield listener
+    finally:
+        await browser.async_cancel()
+        for task in resolving:
+            task.cancel()
+        for task in list(resolving):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def search_pairing(interfaces: Sequence[str], timeout: float) -> AsyncGenerator[PairingListener, None]:
+    """:func:`browse_pairing` on a zeroconf of its own bound to ``interfaces`` (closed after).
+
+    For a joiner that runs no :class:`Discovery` (the CLI's ``join``).
+
+    Raises:
+        OSError: zeroconf cannot bind to those interfaces.
+    """
+    if not interfaces:
+        raise ValueError("discovery needs at least one interface address")
+    azc = AsyncZeroconf(zc=Zeroconf(interfaces=list(interfaces), use_asyncio=True))
+    try:
+        async with contextlib.aclosing(browse_pairing(azc.zeroconf, timeout)) as listeners:
+            async for listener in listeners:
+                yield listener
+    finally:
+        await azc.async_close()
 
 
 class Discovery:
@@ -105,6 +211,9 @@ class Discovery:
         self._browser: AsyncServiceBrowser | None = None
         self._resolving: set[asyncio.Task[None]] = set()
         self._names: dict[str, str] = {}
+        self._server = f"lf-{device_id[:16]}.local."
+        # Announced pairing listeners: instance name -> (record, task registering it).
+        self._pairing: dict[str, tuple[AsyncServiceInfo, asyncio.Task[None]]] = {}
 
     def service_info(self) -> AsyncServiceInfo:
         """Return the service record this device announces."""
@@ -114,8 +223,69 @@ class Discovery:
             parsed_addresses=self._addresses,
             port=self._port,
             properties={"v": str(PROTOCOL_VERSION), "id": self._device_id},
-            server=f"lf-{self._device_id[:16]}.local.",
+            server=self._server,
         )
+
+    def pairing_info(self, port: int) -> AsyncServiceInfo:
+        """Return a record for a pairing listener on ``port``: a random instance name, TXT
+        ``v`` only, nothing derived from the device's names, its library or the code."""
+        return AsyncServiceInfo(
+            PAIRING_SERVICE_TYPE,
+            f"{secrets.token_hex(8)}.{PAIRING_SERVICE_TYPE}",
+            parsed_addresses=self._addresses,
+            port=port,
+            properties={"v": str(PROTOCOL_VERSION)},
+            server=self._server,
+        )
+
+    def announce_pairing(self, port: int) -> str:
+        """Start announcing a pairing listener on ``port``; return its instance name.
+
+        The announcement (probing, then answering) runs in the background, so the caller can
+        show its code at once; :meth:`withdraw_pairing` ends it, finished or not.
+        """
+        if self._azc is None:
+            raise RuntimeError("discovery not started")
+        info = self.pairing_info(port)
+        task = asyncio.get_running_loop().create_task(self._register(self._azc, info))
+        self._pairing[info.name] = (info, task)
+        return info.name
+
+    @property
+    def pairing_names(self) -> frozenset[str]:
+        """Instance names of the pairing listeners this device announces."""
+        return frozenset(self._pairing)
+
+    async def withdraw_pairing(self, name: str) -> None:
+        """Stop announcing a pairing listener (goodbye packets sent); a no-op once stopped."""
+        entry = self._pairing.pop(name, None)
+        if entry is None:
+            return
+        info, task = entry
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        azc = self._azc
+        if azc is not None and azc.zeroconf.registry.async_get_info_name(name) is not None:
+            await (await azc.async_unregister_service(info))
+        log.debug("pairing listener withdrawn from discovery: %s", name)
+
+    @staticmethod
+    async def _register(azc: AsyncZeroconf, info: AsyncServiceInfo) -> None:
+        try:
+            await azc.async_register_service(info)  # probing done: it answers queries now
+        except Exception as exc:  # a collision on a random name, or the sockets closed
+            log.warning("cannot announce the pairing listener: %s", exc)
+
+    async def browse_pairing(self, timeout: float) -> AsyncGenerator[PairingListener, None]:
+        """:func:`browse_pairing` on this discovery's interfaces, skipping our own listeners."""
+        if self._azc is None:
+            raise RuntimeError("discovery not started")
+        async with contextlib.aclosing(
+            browse_pairing(self._azc.zeroconf, timeout, exclude=self.pairing_names)
+        ) as listeners:
+            async for listener in listeners:
+                yield listener
 
     async def start(self) -> None:
         """Open the zeroconf sockets, announce this device and start browsing."""
@@ -134,6 +304,13 @@ class Discovery:
 
     async def stop(self) -> None:
         """Stop browsing, withdraw the announcement and close the sockets."""
+        # Pending pairing announcements end; closing zeroconf withdraws the registered ones.
+        for _info, task in self._pairing.values():
+            task.cancel()
+        for _info, task in list(self._pairing.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pairing.clear()
         # Browser first, so no new lookup starts while the pending ones are cancelled.
         if self._browser is not None:
             await self._browser.async_cancel()

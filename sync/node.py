@@ -45,6 +45,7 @@ from sync.const import (
     MAX_WAITING_HANDSHAKES,
     MIN_PROTOCOL_VERSION,
     PAIRING_CODE_LIFETIME_S,
+    PAIRING_SEARCH_S,
     PEER_VERSIONS_FILE,
     SESSION_STEP_TIMEOUT_S,
     TCP_KEEPALIVE_COUNT,
@@ -212,6 +213,7 @@ class Node:
         self._discovered: dict[str, list[tuple[str, int]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._invitations: set[Invitation] = set()
+        self._pairing_ads: dict[Invitation, str] = {}  # invitation -> its zeroconf instance name
         self._allowed: frozenset[str] = frozenset()
         self._server_ctx: ssl.SSLContext | None = None
         self._client_ctx: ssl.SSLContext | None = None
@@ -642,7 +644,12 @@ class Node:
     # -- pairing -------------------------------------------------------------------------------
 
     async def invite(self, lifetime: float = PAIRING_CODE_LIFETIME_S) -> Invitation:
-        """Open a pairing listener with a fresh one-time code; the outcome is handled here."""
+        """Open a pairing listener with a fresh one-time code; the outcome is handled here.
+
+        With discovery on, the listener is announced (``PAIRING_SERVICE_TYPE``) on the same
+        interfaces until the invitation ends -- paired, failed, expired or closed -- so a
+        joiner given only the code finds it.
+        """
         assert self.identity is not None
         inv = Invitation(
             self.identity,
@@ -654,6 +661,8 @@ class Node:
         )
         await inv.start()
         self._invitations.add(inv)
+        if self._discovery is not None:
+            self._pairing_ads[inv] = self._discovery.announce_pairing(inv.port)
         self._spawn(self._invitation_outcome(inv))
         return inv
 
@@ -670,7 +679,22 @@ class Node:
             log.info("invitation ended: %s", exc)
         finally:
             self._invitations.discard(inv)
+            await self._withdraw(inv)
             await inv.aclose()
+
+    async def _withdraw(self, inv: Invitation) -> None:
+        """Stop announcing an invitation's pairing listener."""
+        name = self._pairing_ads.pop(inv, None)
+        if name is not None and self._discovery is not None:
+            try:
+                await self._discovery.withdraw_pairing(name)
+            except (OSError, RuntimeError) as exc:
+                log.warning("could not withdraw the pairing announcement: %s", exc)
+
+    @property
+    def pairing_announcements(self) -> list[str]:
+        """Zeroconf instance names of the pairing listeners announced now (for status, tests)."""
+        return sorted(self._pairing_ads.values())
 
     def revoke(self, device: str) -> None:
         """Revoke a member: a replicated write; its sessions close and it is no longer trusted."""
@@ -678,22 +702,43 @@ class Node:
             raise NodeError("a device cannot revoke itself")
         self.apply(lambda r: r.put("device", device, {"revoked": True}))
 
-    async def join(self, code: str, host: str, port: int) -> PairedPeer:
+    async def join(
+        self, code: str, host: str | None = None, port: int | None = None, *, search: float = PAIRING_SEARCH_S
+    ) -> PairedPeer:
         """Pair with the device inviting at ``host:port`` and adopt its library, while running.
+
+        Without an address (a network with multicast), browse for announced pairing listeners
+        for up to ``search`` seconds and try those found one at a time until one accepts the
+        code; a listener of another invitation fails, and its code is used up.
 
         Only a device that is alone in its library may join another; the library it held is
         kept beside the new one (``library-<id>.replaced.sqlite``). Subscribers then get a
         ``Changes`` with ``snapshot`` set: everything may have changed.
 
         Raises:
-            NodeError: this device already shares its library with other devices.
-            PairingError: the code was wrong, expired or used, or the inviter is unreachable.
+            NodeError: this device already shares its library with other devices, or no
+                address was given and discovery is off.
+            PairingError: the code was wrong, expired or used, the inviter is unreachable,
+                or no inviting device was found.
         """
         assert self.identity is not None
+        if (host is None) != (port is None):
+            raise ValueError("give both the host and the port of the inviting device, or neither")
         old = self.replica
         if set(old.members()) - {self.device}:
             raise NodeError("this device already shares a library with other devices")
-        peer, welcome = await pairing.join(code, host, port, self.identity)
+        if host is not None and port is not None:
+            peer, welcome = await pairing.join(code, host, port, self.identity)
+        else:
+            discovery = self._discovery
+            if discovery is None:
+                raise NodeError(
+                    "no address given and discovery is off: enter the inviting device's host:port"
+                )
+            pairing.normalize_code(code)  # a typo fails before searching
+            log.info("searching the network for an inviting device (up to %.0f s)", search)
+            async with contextlib.aclosing(discovery.browse_pairing(search)) as found:
+                peer, welcome, host = await pairing.join_found(code, found, self.identity)
         if self._replica is not old or set(old.members()) - {self.device}:
             raise NodeError("the library changed while pairing; try again")
         for conn in list(self._conns.values()):

@@ -31,7 +31,7 @@ import hmac
 import logging
 import secrets
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,9 +42,11 @@ from sync.const import (
     MAX_DEVICE_NAME_CHARS,
     MAX_PAIRING_FRAME_SIZE,
     MAX_WELCOME_SIZE,
+    MIN_PROTOCOL_VERSION,
     PAIRING_CODE_DIGITS,
     PAIRING_CODE_LIFETIME_S,
     PAIRING_STEP_TIMEOUT_S,
+    PROTOCOL_VERSION,
     WELCOME_CHUNK_SIZE,
 )
 from sync.frames import Frame, FrameError, encode_frame, read_frame
@@ -77,6 +79,10 @@ _WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, P
 
 class PairingError(Exception):
     """Pairing failed; nothing was pinned. The message says why, for the user."""
+
+
+class PairingUnreachable(PairingError):
+    """No connection to the pairing listener could be opened; its code was not used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,7 +436,7 @@ async def join(
                 ssl_handshake_timeout=step_timeout,
             )
     except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise PairingError(
+        raise PairingUnreachable(
             f"cannot reach the inviting device at {host}:{port} "
             f"(the code may have expired or been used): {exc or type(exc).__name__}"
         ) from exc
@@ -446,6 +452,68 @@ async def join(
         raise error from exc
     finally:
         await _close(writer)
+
+
+class Listener(Protocol):
+    """Where a pairing listener was announced (``sync.discovery.PairingListener``)."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def addresses(self) -> Sequence[str]: ...
+
+    @property
+    def port(self) -> int: ...
+
+
+async def join_found(
+    code: str,
+    listeners: AsyncIterable[Listener],
+    identity: Identity,
+    *,
+    step_timeout: float = PAIRING_STEP_TIMEOUT_S,
+) -> tuple[PairedPeer, bytes, str]:
+    """Pair with the first of the discovered pairing listeners that accepts ``code``.
+
+    Listeners are tried one at a time, in the order they are found (normally there is
+    one); each address of a listener until one connects. A listener whose device did not
+    show this code fails the key confirmation and its own code is used up: its user opens
+    a new invitation. Nothing is pinned on either side of a failed attempt.
+
+    Returns:
+        The inviting device, the welcome bytes it sent, and the address that answered.
+
+    Raises:
+        PairingError: the code is malformed, no listener was found before ``listeners``
+            ended, or every one found failed (the message of the last failure is kept).
+    """
+    normalize_code(code)  # a malformed code fails before anything is searched or used up
+    tried = 0
+    last: PairingError | None = None
+    async for listener in listeners:
+        if not MIN_PROTOCOL_VERSION <= listener.version <= PROTOCOL_VERSION:
+            log.info("skipping a pairing listener speaking protocol version %d", listener.version)
+            continue
+        tried += 1
+        for host in listener.addresses:
+            try:
+                peer, welcome = await join(code, host, listener.port, identity, step_timeout=step_timeout)
+            except PairingUnreachable as exc:
+                last = exc
+                continue  # the code was not used there: another address may answer
+            except PairingError as exc:
+                last = exc
+                break
+            return peer, welcome, host
+    if last is None:
+        raise PairingError(
+            "no inviting device found on the local network (is its code still shown? "
+            "Without multicast, give its address)"
+        )
+    if tried == 1:
+        raise last
+    raise PairingError(f"none of the {tried} inviting devices found accepted the code; last: {last}")
 
 
 async def _join_exchange(

@@ -142,8 +142,14 @@ class NodeService:
 
         return self._run(call())
 
-    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[PairedPeer]:
-        """Pair with the device inviting at ``host:port`` and adopt its library."""
+    def join(
+        self, code: str, host: str | None = None, port: int | None = None
+    ) -> concurrent.futures.Future[PairedPeer]:
+        """Pair with the device inviting at ``host:port`` and adopt its library.
+
+        Without an address the node searches the network for the inviting device (discovery
+        on); with discovery off the future fails with a :class:`NodeError` saying so.
+        """
 
         async def call() -> PairedPeer:
             return await (await self._node()).join(code, host, port)

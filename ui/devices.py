@@ -62,7 +62,10 @@ class SyncSource(Protocol):
 
     def invite(self) -> concurrent.futures.Future[str]: ...
 
-    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]: ...
+    def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]:
+        """Pair with the inviting device at ``host:port``; an empty host (port 0) asks the
+        source to search the local network for it instead."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +141,14 @@ class DevicesPanel(QWidget):
         self.join_code = QLineEdit()
         self.join_code.setPlaceholderText("Code shown on the other device")
         self.join_address = QLineEdit()
-        self.join_address.setPlaceholderText("host:port")
+        self.join_address.setPlaceholderText("host:port (optional: found on the network)")
+        self.join_address.setToolTip(
+            "Leave empty to find the inviting device on the local network; "
+            "give its host:port where the network does not carry multicast"
+        )
         self.join_button = QPushButton("Join")
+        self.join_state = QLabel("")
+        self.join_state.setTextFormat(Qt.TextFormat.PlainText)
         self.sync_state = QLabel("")
 
         members_box = QGroupBox("Devices in this library")
@@ -161,6 +170,7 @@ class DevicesPanel(QWidget):
         join_row.addWidget(self.join_address, 1)
         join_row.addWidget(self.join_button)
         pair.addLayout(join_row)
+        pair.addWidget(self.join_state)
         pair.addWidget(self.discovered)
         layout = QVBoxLayout(self)
         layout.addWidget(self.me)
@@ -305,13 +315,28 @@ class DevicesPanel(QWidget):
         if self.sync is None:
             return
         code, address = self.join_code.text().strip(), self.join_address.text().strip()
-        host, _, port = address.rpartition(":")
-        if not code or not host or not port.isdigit():
-            QMessageBox.warning(self, "Join", "Enter the code and the other device's host:port.")
+        if not code:
+            QMessageBox.warning(self, "Join", "Enter the code shown on the other device.")
             return
-        self._later(self.sync.join(code, host, int(port)), self._on_join)  # type: ignore[arg-type]
+        if address:
+            host, _, port = address.rpartition(":")
+            host = host.strip("[]")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                QMessageBox.warning(
+                    self, "Join", "The address is host:port, or leave it empty to search the network."
+                )
+                return
+            future = self.sync.join(code, host, int(port))
+            self.join_state.setText(f"Pairing with {host}:{port}…")
+        else:
+            future = self.sync.join(code, "", 0)
+            self.join_state.setText("Searching the network for the inviting device…")
+        self.join_button.setEnabled(False)
+        self._later(future, self._on_join)  # type: ignore[arg-type]
 
     def _on_join(self, future: concurrent.futures.Future[None]) -> None:
+        self.join_button.setEnabled(True)
+        self.join_state.setText("")
         exc = future.exception()
         if exc is not None:
             QMessageBox.warning(self, "Join", f"Pairing failed: {exc}")
@@ -386,6 +411,7 @@ class NodeSource:
         return shown
 
     def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]:
+        """Join through the node: at ``host:port``, or (empty host) found by its discovery."""
         joined: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def done(future: concurrent.futures.Future[Any]) -> None:
@@ -396,5 +422,8 @@ class NodeSource:
                 joined.set_result(None)
                 self.ask()
 
-        self.service.join(code, host, port).add_done_callback(done)
+        if host:
+            self.service.join(code, host, port).add_done_callback(done)
+        else:
+            self.service.join(code).add_done_callback(done)
         return joined

@@ -102,3 +102,26 @@ def test_three_nodes_discover_pair_converge_and_a_late_fourth_catches_up(tmp_pat
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+def test_cli_join_with_the_code_only_finds_a_serving_node(tmp_path: Path) -> None:
+    # The serving node runs zeroconf on 127.0.0.1; the joiner gets no --peer and searches there.
+    n1 = NodeProcess(tmp_path / "n1", "--interface", "127.0.0.1", name="n1")
+    try:
+        asked = cli(n1.data, "invite")
+        assert asked.returncode == 0, asked.stderr
+        code = json.loads(asked.stdout)["code"]
+        done = cli(tmp_path / "n2", "join", code, "--name", "n2")
+        assert done.returncode == 0, done.stderr
+        joined = json.loads(done.stdout)
+        assert joined["inviter"] == n1.device
+        assert joined["joined"] == n1.status()["library"]
+        wait_for(lambda: joined["device"] in n1.status()["members"], 10, "n1 lists n2 as a member")
+
+        # Without an address and without discovery: a clear error, nothing created.
+        refused = cli(tmp_path / "n3", "join", code, "--no-discovery")
+        assert refused.returncode == 1
+        assert "no address given and discovery is off" in refused.stderr
+        assert not library_path(tmp_path / "n3").exists()
+    finally:
+        n1.stop()

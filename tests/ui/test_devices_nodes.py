@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from ui.app import LOOPBACK, make_window
+from ui.backend import Backend
 from ui.devices import DevicesPanel, NodeSource
 from ui.qt import QMessageBox, Qt
 
@@ -111,6 +112,62 @@ def test_a_wrong_code_tells_the_user_and_changes_nothing(
     qtbot.waitUntil(lambda: bool(warnings), timeout=20_000)
     assert warnings[0].startswith("Pairing failed")
     assert desk.table.rowCount() == laptop.table.rowCount() == 1
+
+
+@pytest.fixture
+def discovering_apps(tmp_path: Path) -> Iterator[Callable[[str], NodeApp]]:
+    """Like ``node_apps``, but with zeroconf on (bound to 127.0.0.1 only)."""
+    from sync.const import LIBRARY_FILE
+    from sync.service import NodeService
+
+    opened: list[NodeApp] = []
+
+    def start(name: str) -> NodeApp:
+        data = tmp_path / name
+        service = NodeService(
+            data, name=name, host="127.0.0.1", interfaces=["127.0.0.1"], discovery=True, control=False
+        )
+        app = NodeApp(service, Backend(service, data / LIBRARY_FILE), data)
+        opened.append(app)
+        return app
+
+    yield start
+    for app in reversed(opened):
+        app.backend.close()
+
+
+def test_join_with_the_code_only_searches_the_network(
+    qtbot: QtBot, discovering_apps: Callable[[str], NodeApp]
+) -> None:
+    a, b = discovering_apps("desk"), discovering_apps("laptop")
+    desk, source = open_panel(qtbot, a)
+    laptop, _ = open_panel(qtbot, b)
+    if a.service.started.result(10)._discovery is None:  # Node.start logged why
+        pytest.skip("multicast on loopback is unavailable here")
+    qtbot.mouseClick(desk.invite_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: source.invitation is not None, timeout=10_000)
+    assert source.invitation is not None
+    qtbot.keyClicks(laptop.join_code, source.invitation[0])  # no address: found by zeroconf
+    qtbot.mouseClick(laptop.join_button, Qt.MouseButton.LeftButton)
+    assert "Searching the network" in laptop.join_state.text()
+    assert not laptop.join_button.isEnabled()
+    qtbot.waitUntil(lambda: laptop.table.rowCount() == 2 and desk.table.rowCount() == 2, timeout=20_000)
+    assert laptop.join_state.text() == ""
+    assert laptop.join_button.isEnabled()
+
+
+def test_join_without_address_or_discovery_says_so(
+    qtbot: QtBot, node_apps: Callable[[str], NodeApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    laptop, _ = open_panel(qtbot, node_apps("laptop"))  # the tests' nodes run without discovery
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text: warnings.append(text))
+    qtbot.keyClicks(laptop.join_code, "1234 5678")
+    qtbot.mouseClick(laptop.join_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=10_000)
+    assert "no address given and discovery is off" in warnings[0]
+    assert laptop.join_state.text() == ""
+    assert laptop.table.rowCount() == 1
 
 
 def test_the_app_window_runs_over_a_node(qtbot: QtBot, tmp_path: Path) -> None:
