@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from localfirst import Changes, Put, Replica, TextEdit, VersionVector
+from localfirst import Changes, Replica
 from storage import SqlStore, create_library, open_replica
 from sync import pairing, tls
 from sync.const import (
@@ -57,6 +56,7 @@ from sync.frames import ConnectionClosed, FrameError, read_frame
 from sync.identity import Identity, fingerprint
 from sync.pairing import Invitation, PairedPeer, PairingError
 from sync.session import Phase, Session, SessionError
+from sync.subscribers import Subscribers, Unsubscribe
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-Unsubscribe = Callable[[], None]
 _NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
 
 
@@ -100,26 +99,6 @@ def open_or_create(data_dir: Path, identity: Identity) -> Replica:
     replica.put("device", identity.device_id, {"cert": identity.cert_pem.decode("ascii")})
     replica.commit()  # this device created the library, so it is the primary
     return replica
-
-
-def changes_since(replica: Replica, vector: VersionVector, csn: int, result: object = None) -> Changes:
-    """What a callable run on the replica changed, given the vector and CSN from before it.
-
-    ``result`` is what it returned: a received batch's :class:`Changes` says so itself; local
-    writes are the newest tentative writes the old vector does not cover.
-    """
-    commits = max(0, replica.csn - csn)
-    if isinstance(result, Changes):
-        return dataclasses.replace(result, commits=max(result.commits, commits))
-    entities: set[str] = set()
-    writes = []
-    if replica.vector != vector:
-        for write in reversed(replica.tentative()):
-            if vector.covers(write.id):
-                break
-            writes.append(write.id)
-            entities.update(op.entity for op in write.ops if isinstance(op, Put | TextEdit))
-    return Changes(frozenset(entities), tuple(reversed(writes)), commits)
 
 
 def join_from_welcome(data_dir: Path, identity: Identity, welcome: bytes) -> Replica:
@@ -223,7 +202,7 @@ class Node:
         self._proven: dict[str, int | None] = {}
         self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, bytes received], ended sessions
         self._last_sync: dict[str, float] = {}  # device -> time.time() of the last exchange in sync
-        self._subscribers: list[Callable[[Changes], None]] = []
+        self._subscribers: Subscribers[Changes] = Subscribers()
         self._closing = False
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
@@ -252,6 +231,7 @@ class Node:
         self._loop = asyncio.get_running_loop()
         self.identity = load_identity(self.data_dir, self._name)
         self._replica = open_or_create(self.data_dir, self.identity)
+        self._replica.take_changes()  # what opening wrote (a first run's own device) is no news
         self._versions = self._load_versions()
         self._refresh_trust()
         loop = self._loop
@@ -342,19 +322,12 @@ class Node:
         (primary), push to peers and tell subscribers. A read changes nothing and costs nothing more.
         """
         replica = self.replica
-        vector, csn = replica.vector, replica.csn
         try:
-            result = fn(replica)
-        except BaseException:
-            # A callable may write, then fail: what it wrote is durable, so it syncs.
-            if self._replica is replica and (replica.vector != vector or replica.csn != csn):
-                self.changed(changes_since(replica, vector, csn))
-            raise
-        if self._replica is replica:
-            changes = changes_since(replica, vector, csn, result)
-            if changes:
-                self.changed(changes)
-        return result
+            return fn(replica)
+        finally:
+            # Also when fn wrote, then failed: what it wrote is durable, so it syncs.
+            if self._replica is replica:
+                self.changed()
 
     async def write(self, fn: Callable[[Replica], _T]) -> _T:
         """Run ``fn(replica)`` on the node's loop, then commit (primary) and push to peers."""
@@ -366,35 +339,27 @@ class Node:
             raise NodeError("the node is not started")
         return asyncio.run_coroutine_threadsafe(self.write(fn), self._loop)
 
-    def changed(self, changes: Changes | None = None) -> None:
-        """The replica changed (local write or received batch): commit, re-trust, push, and
-        tell subscribers what changed (with the commits made here counted in)."""
+    def changed(self) -> None:
+        """The replica may have changed (a local write, a received batch): commit (primary),
+        re-trust, push, and tell subscribers what changed, as the replica reports it."""
         replica = self.replica
         if self.auto_commit and replica.primary == self.device and replica.tentative():
-            changes = (changes or Changes()).merged(replica.commit())
+            replica.commit()
+        changes = replica.take_changes()
+        if not changes:
+            return
         self._refresh_trust()
         for conn in list(self._conns.values()):
             self._send(conn, conn.session.push())
-        if changes:
-            self._notify(changes)
+        self._notify(changes)
 
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
         """Call ``callback(changes)`` on the node's loop after every change of the replica: local
         writes made through the node, received batches and commits. Returns the unsubscriber."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def _notify(self, changes: Changes) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(changes)
-            except Exception:
-                log.exception("change subscriber failed")
+        self._subscribers.notify(changes)
 
     # -- trust ---------------------------------------------------------------------------------
 
@@ -626,7 +591,7 @@ class Node:
                     reason = f"peer ended the session ({step.closed})"
                     break
                 if step.changes:
-                    self.changed(step.changes)
+                    self.changed()
                 await writer.drain()
         except ConnectionClosed:
             reason = "peer closed the connection"
@@ -752,6 +717,7 @@ class Node:
             Path(f"{path}{suffix}").unlink(missing_ok=True)  # the close checkpointed the WAL
         try:
             self._replica = join_from_welcome(self.data_dir, self.identity, welcome)
+            self._replica.take_changes()  # subscribers hear "everything" (a snapshot) below
         except BaseException:
             kept.replace(path)
             self._replica = open_replica(path)

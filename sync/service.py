@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
-from sync.node import Node, NodeError, Unsubscribe
+from sync.node import Node, NodeError
 from sync.pairing import PairedPeer
+from sync.subscribers import Subscribers, Unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ class NodeService:
         self.data_dir = Path(data_dir)
         self._options = node_options
         self._loop = asyncio.new_event_loop()
-        self._subscribers: list[Callable[[Changes], None]] = []
-        self._lock = threading.Lock()
+        self._subscribers: Subscribers[Changes] = Subscribers()
         self.node: Node | None = None
         self.offline = False
         self._closed = False
@@ -58,18 +58,9 @@ class NodeService:
             node = Node(self.data_dir, **options)
             await node.start()
             self.offline = True
-        node.subscribe(self._notify)
+        node.subscribe(self._subscribers.notify)
         self.node = node
         return node
-
-    def _notify(self, changes: Changes) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(changes)
-            except Exception:
-                log.exception("change subscriber failed")
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         if self._closed:
@@ -92,15 +83,7 @@ class NodeService:
 
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
         """Call ``callback(changes)`` on the node's thread after every change of the replica."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def close(self) -> None:
         """Stop the node (goodbye to peers, replica closed), then the thread."""

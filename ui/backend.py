@@ -12,23 +12,21 @@ Results and changes come back to the GUI thread through queued signals.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from sync.subscribers import Subscribers, Unsubscribe
 from ui.qt import QObject, Signal, qconnect
 
 if TYPE_CHECKING:  # the core loads on the replica's thread, so the window shows sooner
-    from localfirst import Changes, Replica, VersionVector
+    from localfirst import Changes, Replica
     from storage.search import NoteSearch
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Unsubscribe = Callable[[], None]
 
 
 class ReplicaService(Protocol):
@@ -41,49 +39,6 @@ class ReplicaService(Protocol):
     def close(self) -> None: ...
 
 
-def changes_of(replica: Replica, before: VersionVector, result: object) -> Changes:
-    """What a callable run on the replica changed.
-
-    A received batch says so itself, but its ``entities`` name only entities whose fields
-    changed, so the entities of its text edits are added here; local writes are the newest
-    tentative writes not covered by the vector from before the call.
-    """
-    from localfirst import Changes, Put, TextEdit
-
-    if isinstance(result, Changes):
-        return with_text_entities(replica, result)
-    if replica.vector == before:
-        return Changes()
-    entities: set[str] = set()
-    writes = []
-    for write in reversed(replica.tentative()):
-        if before.covers(write.id):
-            break
-        writes.append(write.id)
-        for op in write.ops:
-            if isinstance(op, Put | TextEdit):
-                entities.add(op.entity)
-    return Changes(frozenset(entities), tuple(reversed(writes)))
-
-
-def with_text_entities(replica: Replica, changes: Changes) -> Changes:
-    """``changes`` with the entities of the text edits its writes carry."""
-    from localfirst import TextEdit
-
-    if not changes.writes:
-        return changes
-    wanted = set(changes.writes)
-    entities = set(changes.entities)
-    found = [w for w in replica.tentative() if w.id in wanted]
-    if len(found) < len(wanted):
-        found += [e.write for e in replica.log() if e.csn is not None and e.write.id in wanted]
-    for write in found:
-        entities.update(op.entity for op in write.ops if isinstance(op, TextEdit))
-    if len(entities) == len(changes.entities):
-        return changes
-    return dataclasses.replace(changes, entities=frozenset(entities))
-
-
 class LocalService:
     """A single worker thread that opens the replica and runs every callable on it, in order.
 
@@ -93,14 +48,14 @@ class LocalService:
 
     def __init__(self, opener: Callable[[], Replica], *, auto_commit: bool = True) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replica")
-        self._subscribers: list[Callable[[Changes], None]] = []
-        self._lock = threading.Lock()
+        self._subscribers: Subscribers[Changes] = Subscribers()
         self._replica: Replica | None = None
         self.auto_commit = auto_commit
         self.opened = self._pool.submit(self._open, opener)
 
     def _open(self, opener: Callable[[], Replica]) -> Replica:
         self._replica = opener()
+        self._replica.take_changes()  # what opening wrote is no news to subscribers
         return self._replica
 
     def submit(self, fn: Callable[[Replica], T]) -> concurrent.futures.Future[T]:
@@ -110,32 +65,18 @@ class LocalService:
         replica = self._replica
         if replica is None:
             raise RuntimeError("the library could not be opened")
-        before = replica.vector
-        result = fn(replica)
-        changes = changes_of(replica, before, result)
-        if self.auto_commit and replica.primary == replica.device and replica.tentative():
-            committed = replica.commit()
-            changes = committed if changes is None else changes.merged(committed)
-        if changes:
-            with self._lock:
-                subscribers = list(self._subscribers)
-            for callback in subscribers:
-                try:
-                    callback(changes)
-                except Exception:
-                    log.exception("change subscriber failed")
-        return result
+        try:
+            return fn(replica)
+        finally:
+            # Also when fn wrote, then failed: what it wrote is saved, so it is told.
+            if self.auto_commit and replica.primary == replica.device and replica.tentative():
+                replica.commit()
+            changes = replica.take_changes()
+            if changes:
+                self._subscribers.notify(changes)
 
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def close(self) -> None:
         """Finish queued work, then close the replica on its own thread."""

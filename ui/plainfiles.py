@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from localfirst import Replica
     from storage.files import ImportReport
     from storage.mirror import Mirror
-    from ui.backend import Backend, Unsubscribe
+    from sync.subscribers import Unsubscribe
+    from ui.backend import Backend
 
 log = logging.getLogger(__name__)
 
