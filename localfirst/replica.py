@@ -595,15 +595,16 @@ class Replica:
             key=lambda pair: pair[0],
         )
         arrived = [w for w, _, csn in plan.new if csn is None]
-        # Without commits a C-level copy keeps the common path cheap.
-        tentative = [w for w in kept if w.id not in committed_ids] if committed_ids else list(kept)
-        for write in arrived:
-            if not tentative or tentative[-1].id < write.id:
-                tentative.append(write)
-            else:
-                bisect.insort(tentative, write, key=_write_id)
+        # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
+        # the tentative suffix in place once saved; only the others build the new one first.
+        in_place = snap is None and not commits and not any(w.ordered for w in arrived)
+        tentative = self._tentative if in_place else self._next_tentative(kept, committed_ids, arrived)
         folded = [] if snap is None else [w for w in self._tentative if snap.vector.covers(w.id)]
-        done = reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
+        done = (
+            None
+            if in_place
+            else reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
+        )
 
         chain = self.chain if snap is None else snap.chain
         data_of = {w.id: d for w, d, _ in plan.new}
@@ -626,6 +627,8 @@ class Replica:
                 self._persist(done)
 
         # Only now, with the transaction durable, does the in-memory view move on.
+        if in_place:
+            _insert_sorted(tentative, arrived)
         self._tentative = tentative
         if snap is not None:
             self._by_id = {w.id: w for w in kept}
@@ -660,6 +663,13 @@ class Replica:
         self._unseen = self._unseen.merged(changes)
         return changes
 
+    @staticmethod
+    def _next_tentative(kept: list[Write], committed: set[WriteId], arrived: list[Write]) -> list[Write]:
+        """The tentative suffix once the committed writes leave it and the arrived ones join."""
+        tentative = [w for w in kept if w.id not in committed]
+        _insert_sorted(tentative, arrived)
+        return tentative
+
     def _persist(self, done: Reordered) -> None:
         store = self._store
         if done.outcomes:
@@ -668,6 +678,16 @@ class Replica:
             store.add_notices(done.notices)
         if done.committed_changed:
             store.save_committed(done.execution.primary, done.execution.committed)
+
+
+def _insert_sorted(tentative: list[Write], arrived: list[Write]) -> None:
+    """Add writes to the tentative suffix, keeping ``(stamp, origin)`` order (new local writes
+    usually go at the end)."""
+    for write in arrived:
+        if not tentative or tentative[-1].id < write.id:
+            tentative.append(write)
+        else:
+            bisect.insort(tentative, write, key=_write_id)
 
 
 def _write_id(write: Write) -> WriteId:
