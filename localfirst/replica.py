@@ -530,7 +530,7 @@ class Replica:
             raise
 
     def _apply_texts(
-        self, plan: Plan, kept: list[Write]
+        self, plan: Plan, kept: list[Write], keys: set[TextKey]
     ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
         """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
         snap = plan.snapshot
@@ -544,7 +544,6 @@ class Replica:
                         apply_remote(doc, op)
             return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
         # Texts this batch touches stay here until saved: the cache may evict them meanwhile.
-        keys = _text_keys(w for w, _, _ in plan.new)
         if not keys:
             return [], None
         opened = self._texts.get_many(self._store, keys)
@@ -585,7 +584,8 @@ class Replica:
         for write, _, _ in plan.new:
             apply_puts(docs, write, touched)
         devices = self._devices | devices_in(docs) if touched else self._devices
-        text_updates, snap_texts = self._apply_texts(plan, kept)
+        text_keys = _text_keys(w for w, _, _ in plan.new)
+        text_updates, snap_texts = self._apply_texts(plan, kept, text_keys)
 
         committed_ids = {wid for _, wid in plan.commits}
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
@@ -654,7 +654,7 @@ class Replica:
             self._exec = done.execution
         self._generation += 1
         changes = Changes(
-            frozenset(touched | {key[0] for key in _text_keys(w for w, _, _ in plan.new)}),
+            frozenset(touched | {entity for entity, _ in text_keys}),
             tuple(w.id for w, _, _ in plan.new),
             len(commits),
             tuple(done.notices) if done else (),

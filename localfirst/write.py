@@ -167,7 +167,9 @@ def decode_write(data: bytes) -> Write:
         raise WriteFormatError(
             f"write format version {version!r:.20} is not supported (this build reads {WRITE_FORMAT})"
         )
-    wid = _wid([stamp, origin])
+    if type(stamp) is not int or stamp < 0 or type(origin) is not str:
+        raise _fail(f"bad write id {[stamp, origin]!r:.60}")
+    wid = WriteId(stamp, origin)
     if not isinstance(ops, list) or not ops:
         raise _fail("a write needs at least one op")
     return Write(wid, tuple([_op_from_wire(op) for op in ops]))
