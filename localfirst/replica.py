@@ -95,6 +95,29 @@ class Booking:
     tentative: bool
 
 
+class _Unseen:
+    """Changes piling up until the owner asks (kept mutable: a long import adds thousands)."""
+
+    def __init__(self) -> None:
+        self.entities: set[str] = set()
+        self.writes: list[WriteId] = []
+        self.commits = 0
+        self.notices: list[Notice] = []
+        self.snapshot = False
+
+    def add(self, changes: Changes) -> None:
+        self.entities.update(changes.entities)
+        self.writes.extend(changes.writes)
+        self.commits += changes.commits
+        self.notices.extend(changes.notices)
+        self.snapshot = self.snapshot or changes.snapshot
+
+    def changes(self) -> Changes:
+        return Changes(
+            frozenset(self.entities), tuple(self.writes), self.commits, tuple(self.notices), self.snapshot
+        )
+
+
 def new_id() -> str:
     """A random 128-bit id for a library or an entity."""
     return uuid.uuid4().hex
@@ -107,7 +130,7 @@ class Replica:
         self._store = store
         self.clock: Clock = clock or SystemClock()
         self._generation = 0  # bumped by every change; tells transaction() what to undo
-        self._unseen = Changes()  # what changed since the owner last asked (take_changes)
+        self._unseen = _Unseen()  # what changed since the owner last asked (take_changes)
         self._load()
 
     def _load(self) -> None:
@@ -493,7 +516,7 @@ class Replica:
     def take_changes(self) -> Changes:
         """Everything that changed since the last call: the thread owning the replica tells its
         subscribers from this, whatever the change came from (a write, a batch, a commit)."""
-        changes, self._unseen = self._unseen, Changes()
+        changes, self._unseen = self._unseen.changes(), _Unseen()
         return changes
 
     def notices(self) -> list[Notice]:
@@ -660,7 +683,7 @@ class Replica:
             tuple(done.notices) if done else (),
             snap is not None,
         )
-        self._unseen = self._unseen.merged(changes)
+        self._unseen.add(changes)
         return changes
 
     @staticmethod
