@@ -40,6 +40,9 @@ BACKOFF_FACTOR: Final = 2.0
 
 #: File names inside a node's data directory.
 LIBRARY_FILE: Final = "library.sqlite"
+#: Fold committed writes into the snapshot once every member is proven to hold this many more
+#: than the last truncation (writes): often enough to bound the log, rarely enough to be cheap.
+TRUNCATE_AFTER: Final = 10_000
 CONTROL_SOCKET: Final = "control.sock"
 PEER_VERSIONS_FILE: Final = "peer-versions.json"
 

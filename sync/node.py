@@ -50,6 +50,7 @@ from sync.const import (
     TCP_KEEPALIVE_COUNT,
     TCP_KEEPALIVE_IDLE_S,
     TCP_KEEPALIVE_INTERVAL_S,
+    TRUNCATE_AFTER,
 )
 from sync.discovery import DiscoveredPeer, Discovery
 from sync.frames import ConnectionClosed, FrameError, read_frame
@@ -156,6 +157,7 @@ class Node:
         peers: Sequence[tuple[str, int]] = (),
         auto_commit: bool = True,
         control: bool = True,
+        truncate_after: int = TRUNCATE_AFTER,
     ) -> None:
         """Prepare a node; nothing opens before :meth:`start`.
 
@@ -170,6 +172,7 @@ class Node:
             peers: member addresses to dial without discovery (networks without multicast).
             auto_commit: on the primary, commit writes as they arrive.
             control: open the owner-only control socket for the CLI.
+            truncate_after: truncate the log once every member holds this many more commits.
         """
         self.data_dir = Path(data_dir)
         self._name = name
@@ -181,6 +184,7 @@ class Node:
         self._configured = list(peers)
         self.auto_commit = auto_commit
         self._use_control = control
+        self.truncate_after = truncate_after
         self.identity: Identity | None = None
         self._replica: Replica | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -360,6 +364,19 @@ class Node:
 
     def _notify(self, changes: Changes) -> None:
         self._subscribers.notify(changes)
+
+    def _maybe_truncate(self) -> None:
+        """Drop committed writes every member is proven (by chain hash) to hold, once there
+        are ``truncate_after`` of them; a device behind that point catches up from the snapshot."""
+        replica = self.replica
+        others = [device for device in replica.members() if device != self.device]
+        proven = [csn for device in others if (csn := self._proven.get(device)) is not None]
+        if not others or len(proven) < len(others):
+            return
+        upto = min(*proven, replica.csn)
+        if upto - replica.truncated_csn >= self.truncate_after:
+            replica.truncate(upto)
+            log.info("truncated the log up to commit #%d", upto)
 
     # -- trust ---------------------------------------------------------------------------------
 
@@ -586,7 +603,9 @@ class Node:
                         self._versions[device] = session.peer_version
                         self._save_versions()
                 self._send(conn, step.out)
-                self._proven[device] = session.proven_csn
+                if session.proven_csn != self._proven.get(device):
+                    self._proven[device] = session.proven_csn
+                    self._maybe_truncate()
                 if step.closed is not None:
                     reason = f"peer ended the session ({step.closed})"
                     break

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 import threading
 from pathlib import Path
 
 import pytest
 
+from localfirst import Replica
 from sync import node as node_module
 from sync.frames import encode_frame, read_frame
 from sync.identity import Identity
@@ -245,3 +247,35 @@ def test_submit_runs_on_the_node_thread(tmp_path: Path) -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+def put_note(i: int, r: Replica) -> None:
+    r.put("note", f"n{i}", {"title": f"note {i}"})
+
+
+def test_the_log_is_truncated_once_every_member_holds_it_and_a_newcomer_gets_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a", truncate_after=5)
+        b = await pair_new(a, tmp_path / "b", "b", truncate_after=5)
+        try:
+            for i in range(8):
+                await a.write(functools.partial(put_note, i))
+            await until(lambda: synced(a, b), what="b holds a's writes")
+            # Proven identical by chain hash up to the last commit, the primary folds the log.
+            await until(lambda: a.replica.truncated_csn >= 5, what="truncation on a")
+            assert a.replica.truncated_csn <= a.status()["peers"][b.device]["identical_up_to"]
+            assert len(a.replica.log()) == a.replica.csn - a.replica.truncated_csn
+            c = await pair_new(a, tmp_path / "c", "c", truncate_after=5)
+            try:
+                await until(lambda: synced(a, b, c), what="the newcomer catches up")
+                assert {k: d.value("title") for k, d in c.replica.entities("note").items()} == {
+                    f"n{i}": f"note {i}" for i in range(8)
+                }
+            finally:
+                await c.stop()
+        finally:
+            await _stop(b, a)
+
+    asyncio.run(main())
