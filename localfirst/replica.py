@@ -76,16 +76,6 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.entities or self.writes or self.commits or self.snapshot)
 
-    def merged(self, other: Changes) -> Changes:
-        """Both changes as one (a received batch and the commit it triggered, say)."""
-        return Changes(
-            self.entities | other.entities,
-            self.writes + other.writes,
-            self.commits + other.commits,
-            self.notices + other.notices,
-            self.snapshot or other.snapshot,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Booking:

@@ -285,6 +285,11 @@ def _new_booking(qtbot, pane, backend) -> tuple[str, str]:
     ok(qtbot, dialog)
     qtbot.waitUntil(lambda: len(pane.calendars) == 1)
     [cal] = pane.calendars
+    return cal, _review_in(qtbot, pane, backend, cal)
+
+
+def _review_in(qtbot, pane, backend, cal):
+    """Double-click Wednesday 10:05 in the week view and save "Review" in ``cal``; its id."""
     view = pane.week_view
     qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point(view.pos_for(at(2026, 11, 18, 10, 5))))
     dialog = dialog_of(qtbot, pane, EventDialog)
@@ -293,7 +298,7 @@ def _new_booking(qtbot, pane, backend) -> tuple[str, str]:
     ok(qtbot, dialog)
     qtbot.waitUntil(lambda: len(events(backend)) == 1)
     [key] = events(backend)
-    return cal, key
+    return key
 
 
 def test_booking_is_tentative_until_the_primary_commits(qtbot, pane, backend):
@@ -333,14 +338,7 @@ def test_user_is_told_when_commitment_rejects_a_booking(qtbot, tmp_path):
         other.receive(primary.batch_for(other.summary()))
         backend.call(lambda r: r.receive(primary.batch_for(r.summary())))
         qtbot.waitUntil(lambda: cal in pane.calendars)
-        view = pane.week_view
-        qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point(view.pos_for(at(2026, 11, 18, 10, 5))))
-        dialog = dialog_of(qtbot, pane, EventDialog)
-        dialog.calendar_box.setCurrentIndex(dialog.calendar_box.findData(cal))
-        qtbot.keyClicks(dialog.title_edit, "Review")
-        ok(qtbot, dialog)
-        qtbot.waitUntil(lambda: len(events(backend)) == 1)
-        [key] = events(backend)
+        key = _review_in(qtbot, pane, backend, cal)
         qtbot.waitUntil(lambda: pane.status.get(key) == "tentative")
         # B booked an overlapping slot earlier (a lower stamp); the primary commits B's first.
         other.book(
