@@ -74,6 +74,9 @@ class Delete(NamedTuple):
 Op = Insert | Delete
 
 
+_new_tuple = tuple.__new__
+
+
 class TextOps(list[Op]):
     """A batch of text operations (inserts and deletes), in a causal-friendly order."""
 
@@ -133,7 +136,13 @@ def _unpack(data: object, fmt: int, what: str) -> Any:
 
 def decode_ops(data: bytes) -> TextOps:
     """Decode :func:`encode_ops` output, validating every field (TextFormatError if bad)."""
-    body = _unpack(data, OPS_FORMAT, "text ops")
+    # Catch-up decodes one tiny batch per call, so per-call overhead dominates:
+    # the usual bytes input skips _unpack (which does the same checks and
+    # produces every error otherwise).
+    if type(data) is bytes and len(data) >= 2 and data[0] == OPS_FORMAT:
+        body = data[1:]
+    else:
+        body = _unpack(data, OPS_FORMAT, "text ops")
     try:
         obj = msgpack.unpackb(body, raw=False, use_list=True)
     except Exception as exc:
@@ -141,13 +150,25 @@ def decode_ops(data: bytes) -> TextOps:
     if not (type(obj) is list and len(obj) == 2):
         raise TextFormatError("text ops: expected [agents, rows]")
     table, rows = obj
-    if not (type(table) is list and all(type(a) is str and a for a in table)):
+    if type(table) is not list:
         raise TextFormatError("text ops: bad agent table")
+    # Dict lookups resolve agent indexes and reject out-of-range ones at once.
+    names: dict[int, str]
+    origins: dict[int, str | None]
+    if len(table) == 1:
+        # The usual batch has a single author: skip the generic loop/dict building.
+        a0 = table[0]
+        if not (type(a0) is str and a0):
+            raise TextFormatError("text ops: bad agent table")
+        names = {0: a0}
+        origins = {0: a0, -1: None}
+    else:
+        if not all(type(a) is str and a for a in table):
+            raise TextFormatError("text ops: bad agent table")
+        names = dict(enumerate(table))
+        origins = {**names, -1: None}
     if type(rows) is not list:
         raise TextFormatError("text ops: bad rows")
-    # Dict lookups resolve agent indexes and reject out-of-range ones at once.
-    names: dict[int, str] = dict(enumerate(table))
-    origins: dict[int, str | None] = {**names, -1: None}
     out = TextOps()
     append = out.append
     for row in rows:
@@ -170,13 +191,18 @@ def decode_ops(data: bytes) -> TextOps:
                     or not text
                 ):
                     raise TextFormatError(f"text ops: bad insert row {row!r}")
+                # tuple.__new__ directly: the NamedTuple's own __new__ is a
+                # Python-level call, a large share of decoding a small batch.
                 append(
-                    Insert(
-                        agent,
-                        seq,
-                        None if lagent is None else (lagent, ls),
-                        None if ragent is None else (ragent, rs),
-                        text,
+                    _new_tuple(
+                        Insert,
+                        (
+                            agent,
+                            seq,
+                            None if lagent is None else (lagent, ls),
+                            None if ragent is None else (ragent, rs),
+                            text,
+                        ),
                     )
                 )
             elif len(row) == 5:
@@ -192,7 +218,7 @@ def decode_ops(data: bytes) -> TextOps:
                     or n <= 0
                 ):
                     raise TextFormatError(f"text ops: bad delete row {row!r}")
-                append(Delete(agent, seq, tagent, ts, n))
+                append(_new_tuple(Delete, (agent, seq, tagent, ts, n)))
             else:
                 raise TextFormatError(f"text ops: row of unexpected length {len(row)}")
         except (KeyError, TypeError) as exc:

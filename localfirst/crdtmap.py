@@ -37,13 +37,19 @@ class Doc:
         fields = self.fields
         for name, seen in put.seen.items():
             versions = fields.get(name)
-            if versions:
-                gone = set(seen)
-                kept = [v for v in versions if (v[0], v[1]) not in gone]
-                if kept:
-                    fields[name] = kept
-                else:
+            if not versions:
+                continue
+            if len(versions) == 1 and len(seen) == 1:
+                # The usual edit: it saw the one version there was.
+                if versions[0][0] == seen[0][0] and versions[0][1] == seen[0][1]:
                     del fields[name]
+                continue
+            gone = set(seen)
+            kept = [v for v in versions if (v[0], v[1]) not in gone]
+            if kept:
+                fields[name] = kept
+            else:
+                del fields[name]
         stamp, origin = wid
         for name, value in put.fields.items():
             versions = fields.get(name)
@@ -88,6 +94,15 @@ class Doc:
     def values(self) -> dict[str, Value]:
         """The winners of every live field."""
         return {name: vs[0][2] for name, vs in self.fields.items() if name != DELETED}
+
+    @property
+    def conflicted(self) -> bool:
+        """Whether ``conflicts()`` is non-empty (asked of every saved document, so cheaper)."""
+        fields = self.fields
+        for name, vs in fields.items():
+            if len(vs) > 1 and name != DELETED and any(v[2] != vs[0][2] for v in vs[1:]):
+                return True
+        return DELETED in fields and len(fields) > 1
 
     def conflicts(self) -> list[str]:
         """Fields whose siblings disagree; ``_deleted`` when a delete and a concurrent edit both

@@ -30,18 +30,16 @@ def chain_next(chain: bytes, write: bytes) -> bytes:
     return hashlib.sha256(chain + write).digest()
 
 
-def apply_puts(docs: dict[str, Doc], write: Write, touched: set[str] | None = None) -> None:
+def apply_puts(docs: dict[str, Doc], write: Write) -> None:
     """Apply a write's CRDT ops to the documents it names (loaded in ``docs``)."""
     for op in write.ops:
-        if isinstance(op, Put):
+        if type(op) is Put:
             doc = docs.get(op.entity)
             if doc is None:
-                doc = docs[op.entity] = Doc(op.kind)
+                doc = docs[op.entity] = Doc(op.kind, {})
             elif doc.kind != op.kind:
                 raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
             doc.apply(write.id, op)
-            if touched is not None:
-                touched.add(op.entity)
 
 
 def commit_ordered(

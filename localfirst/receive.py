@@ -35,6 +35,7 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None
     if write.id.origin not in devices:
         raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
     ordered = 0
+    added: list[str] = []  # devices this write admits, learnt once it passes every check
     for op in write.ops:
         if isinstance(op, Put):
             check_put(op)
@@ -44,6 +45,10 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None
                         raise CausalityError(
                             f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
                         )
+            if op.kind == "device":
+                if op.entity == write.id.origin and "revoked" in op.fields:
+                    raise InvalidWrite("a device cannot revoke or re-admit itself")
+                added.append(op.entity)
         elif isinstance(op, TextEdit):
             check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
         else:
@@ -51,11 +56,7 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None
             procedure(op.procedure).validate(op.params)
     if ordered > 1:
         raise InvalidWrite("a write carries at most one order-sensitive op")
-    for op in write.ops:
-        if isinstance(op, Put) and op.kind == "device":
-            if op.entity == write.id.origin and "revoked" in op.fields:
-                raise InvalidWrite("a device cannot revoke or re-admit itself")
-            devices.add(op.entity)
+    devices.update(added)
 
 
 def plan_batch(
@@ -78,26 +79,28 @@ def plan_batch(
         known = snap.vector.merged(known).as_dict()
         held = {w for w in held if not snap.vector.covers(w)}
         devices |= devices_in(snap.docs)
+    add = plan.new.append  # a catch-up runs this loop a hundred thousand times
     for entry in batch.committed:
-        if entry.csn <= base:
+        seq, wid, data = entry.csn, entry.id, entry.write
+        if seq <= base:
             continue
-        if entry.csn != base + 1:
-            raise CsnGap(f"expected commit #{base + 1}, got #{entry.csn}")
-        base = entry.csn
-        if known.get(entry.id.origin, 0) >= entry.id.stamp:
-            if entry.id not in held:
-                raise InvalidWrite(f"commit #{entry.csn} names a write committed already")
-            held.discard(entry.id)
-            plan.commits.append((entry.csn, entry.id))
+        if seq != base + 1:
+            raise CsnGap(f"expected commit #{base + 1}, got #{seq}")
+        base = seq
+        if known.get(wid.origin, 0) >= wid.stamp:
+            if wid not in held:
+                raise InvalidWrite(f"commit #{seq} names a write committed already")
+            held.discard(wid)
+            plan.commits.append((seq, wid))
             continue
-        if entry.write is None:
-            raise InvalidWrite(f"commit #{entry.csn} names a write this replica does not hold")
-        write = decode_write(entry.write)
-        if write.id != entry.id:
-            raise WriteFormatError(f"commit #{entry.csn}: the write is not {entry.id}")
+        if data is None:
+            raise InvalidWrite(f"commit #{seq} names a write this replica does not hold")
+        write = decode_write(data)
+        if write.id != wid:
+            raise WriteFormatError(f"commit #{seq}: the write is not {wid}")
         check_write(write, known, devices)
-        known[write.id.origin] = write.id.stamp
-        plan.new.append((write, entry.write, entry.csn))
+        known[wid.origin] = wid.stamp
+        add((write, data, seq))
     for data in batch.tentative:
         write = decode_write(data)
         if known.get(write.id.origin, 0) >= write.id.stamp:

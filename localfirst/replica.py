@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+from operator import itemgetter
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -416,7 +417,12 @@ class Replica:
                 devices=self._devices,
                 held=set(self._by_id),
             )
-            return self._integrate(plan)
+            try:
+                return self._integrate(plan)
+            finally:
+                # Freed while the collector still sleeps: waking it first would make it walk
+                # every object of the batch once before they go.
+                del plan
 
     def truncate(self, upto: int | None = None) -> None:
         """Fold committed writes up to ``upto`` (default: all) into the snapshot and drop them.
@@ -576,6 +582,8 @@ class Replica:
             if entry.unsaved >= COMPACT_AFTER:
                 state, entry.unsaved = entry.doc.encode_state(), 0
             updates.append((key, entry.doc.text, batches, state))
+            if self._texts.peek(key) is not entry:
+                entry.doc.close()  # opened for this batch only; the cache has let it go
         return updates, None
 
     def _integrate_plan(self, plan: Plan) -> Changes:
@@ -587,26 +595,26 @@ class Replica:
             for write in kept:
                 apply_puts(docs, write)
             touched.update(docs)
-        else:
+        new = [w for w, _, _ in plan.new]
+        ids, text_keys = _keys(new)
+        if snap is None:
             kept = self._tentative
-            ids = {op.entity for w, _, _ in plan.new for op in w.ops if isinstance(op, Put)}
             docs = plan.docs
             missing = ids - docs.keys() - plan.looked_up
             if missing:
                 docs.update(store.load_docs(missing))
-        for write, _, _ in plan.new:
-            apply_puts(docs, write, touched)
+        for write in new:
+            apply_puts(docs, write)
+        touched.update(ids)
         devices = self._devices | devices_in(docs) if touched else self._devices
-        text_keys = _text_keys(w for w, _, _ in plan.new)
         text_updates, snap_texts = self._apply_texts(plan, kept, text_keys)
 
         committed_ids = {wid for _, wid in plan.commits}
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
-        commits = sorted(
-            [(csn, by_id[wid]) for csn, wid in plan.commits]
-            + [(csn, w) for w, _, csn in plan.new if csn is not None],
-            key=lambda pair: pair[0],
-        )
+        commits = [(csn, w) for w, _, csn in plan.new if csn is not None]
+        if plan.commits:
+            commits += [(csn, by_id[wid]) for csn, wid in plan.commits]
+            commits.sort(key=_first)
         arrived = [w for w, _, csn in plan.new if csn is None]
         # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
         # the tentative suffix in place once saved; only the others build the new one first.
@@ -620,18 +628,25 @@ class Replica:
         )
 
         chain = self.chain if snap is None else snap.chain
-        data_of = {w.id: d for w, d, _ in plan.new}
         chains: dict[int, bytes] = {}
-        for seq, write in commits:
-            chain = chains[seq] = chain_next(chain, data_of.get(write.id) or self._bytes[write.id])
+        if plan.commits:
+            data_of = {w.id: d for w, d, _ in plan.new}
+            for seq, write in commits:
+                chain = chains[seq] = chain_next(chain, data_of.get(write.id) or self._bytes[write.id])
+        else:  # a catch-up: every commit arrived with its write, in CSN order
+            for _, data, at in plan.new:
+                if at is not None:
+                    chain = chains[at] = chain_next(chain, data)
 
         with store.atomic():
+            # Texts first: a new note's search entry then takes its body in one go, where the
+            # other order would index the note twice (empty, then with the body).
+            if text_updates:
+                store.save_texts(sorted(text_updates, key=_first))
             if snap is not None:
                 store.replace_snapshot(snap, docs, snap_texts)
             elif touched:
-                store.save_docs((k, docs[k]) for k in touched)
-            if text_updates:
-                store.save_texts(text_updates)
+                store.save_docs((k, docs[k]) for k in sorted(touched))  # in key order: B-tree appends
             if plan.new:
                 store.append([(w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new])
             if plan.commits:
@@ -648,10 +663,11 @@ class Replica:
             self._bytes = {w.id: self._bytes[w.id] for w in kept}
         for wid in committed_ids:
             del self._by_id[wid], self._bytes[wid]
-        for write, data, csn in plan.new:
-            if csn is None:
-                self._by_id[write.id] = write
-                self._bytes[write.id] = data
+        if arrived:
+            for write, data, csn in plan.new:
+                if csn is None:
+                    self._by_id[write.id] = write
+                    self._bytes[write.id] = data
         self._devices = set(devices)
         if snap is not None:
             self._texts.clear()
@@ -661,14 +677,14 @@ class Replica:
         if commits:
             self.csn = commits[-1][0]
         self.chain = chain
-        if plan.new:
-            self.vector = self.vector.merged({w.id.origin: w.id.stamp for w, _, _ in plan.new})
+        if new:
+            self.vector = self.vector.merged(_highest(new))
         if done is not None:
             self._exec = done.execution
         self._generation += 1
         changes = Changes(
             frozenset(touched | {entity for entity, _ in text_keys}),
-            tuple(w.id for w, _, _ in plan.new),
+            tuple([w.id for w in new]),
             len(commits),
             tuple(done.notices) if done else (),
             snap is not None,
@@ -703,6 +719,9 @@ def _insert_sorted(tentative: list[Write], arrived: list[Write]) -> None:
             bisect.insort(tentative, write, key=_write_id)
 
 
+_first = itemgetter(0)
+
+
 def _write_id(write: Write) -> WriteId:
     return write.id
 
@@ -722,4 +741,29 @@ def _gc_paused(pause: bool) -> Iterator[None]:
 
 
 def _text_keys(writes: Iterable[Write]) -> set[TextKey]:
-    return {(op.entity, op.field) for w in writes for op in w.ops if isinstance(op, TextEdit)}
+    return _keys(writes)[1]
+
+
+def _keys(writes: Iterable[Write]) -> tuple[set[str], set[TextKey]]:
+    """The entities the writes put to, and the text fields they edit (one pass: a catch-up
+    holds a hundred thousand writes)."""
+    entities: set[str] = set()
+    texts: set[TextKey] = set()
+    for write in writes:
+        for op in write.ops:
+            if type(op) is Put:
+                entities.add(op.entity)
+            elif type(op) is TextEdit:
+                texts.add((op.entity, op.field))
+    return entities, texts
+
+
+
+def _highest(writes: list[Write]) -> dict[str, int]:
+    """The highest stamp of each origin among the writes."""
+    out: dict[str, int] = {}
+    for write in writes:
+        stamp, origin = write.id
+        if stamp > out.get(origin, 0):
+            out[origin] = stamp
+    return out

@@ -482,7 +482,10 @@ class TextDoc:
         return idx
 
     def _lookup(self, agent: str, seq: int) -> tuple[Item, int]:
-        entry = self._get_index().get(agent)
+        idx = self._index
+        if idx is None:
+            idx = self._get_index()
+        entry = idx.get(agent)
         if entry is not None:
             starts, lst = entry
             j = bisect_right(starts, seq) - 1
@@ -506,30 +509,27 @@ class TextDoc:
                 raise TypeError(f"not a text operation: {op!r}")
         self._fast_pos = -1
         vv = self._vv
-        i = 0
+        parked = self._parked
         changed = False
-        while i < len(queue):
-            op = queue[i]
-            i += 1
-            agent = op[0]
-            seq = op[1]
-            have = vv.get(agent, 0)
+        # Ops released from parking are appended to queue while we iterate it.
+        for op in queue:
+            # Every queued op passed the type check above (parked ones when
+            # first applied), so unpack the tuple instead of reading fields.
             if isinstance(op, Insert):
-                n = len(op.text)
+                agent, seq, left, right, text = op
+                have = vv.get(agent, 0)
+                n = len(text)
                 if seq + n <= have or not n:
                     continue
                 if seq > have:
                     self._park(agent, seq - 1, op)
                     continue
-                left = op.left
                 if left is not None and left[1] >= vv.get(left[0], 0):
                     self._park(left[0], left[1], op)
                     continue
-                right = op.right
                 if right is not None and right[1] >= vv.get(right[0], 0):
                     self._park(right[0], right[1], op)
                     continue
-                text = op.text
                 if seq < have:
                     k = have - seq
                     left = (agent, have - 1)
@@ -538,14 +538,13 @@ class TextDoc:
                     n -= k
                 self._integrate_insert(agent, seq, left, right, text)
             else:
-                n = op.length
+                agent, seq, ta, ts, n = op
+                have = vv.get(agent, 0)
                 if seq + n <= have or n <= 0:
                     continue
                 if seq > have:
                     self._park(agent, seq - 1, op)
                     continue
-                ta = op.target_agent
-                ts = op.target_seq
                 if ts + n - 1 >= vv.get(ta, 0):
                     self._park(ta, ts + n - 1, op)
                     continue
@@ -558,12 +557,14 @@ class TextDoc:
                 self._log_delete(agent, seq, ta, ts, n)
             changed = True
             vv[agent] = seq + n
-            waiting = self._parked.get(agent)
-            if waiting:
-                top = seq + n
-                while waiting and waiting[0][0] < top:
-                    queue.append(heapq.heappop(waiting)[2])
-                    self._n_parked -= 1
+            # Usually nothing is parked at all: skip the per-agent lookup.
+            if parked:
+                waiting = parked.get(agent)
+                if waiting:
+                    top = seq + n
+                    while waiting and waiting[0][0] < top:
+                        queue.append(heapq.heappop(waiting)[2])
+                        self._n_parked -= 1
         if changed:
             self._seq = vv.get(self.agent, 0)
             self._text = None
@@ -584,32 +585,50 @@ class TextDoc:
 
     def _integrate_insert(self, agent: str, seq: int, left: Id | None, right: Id | None, text: str) -> None:
         n = len(text)
+        idx = self._index
+        if idx is None:
+            idx = self._get_index()
         litem: Item | None = None
-        if left is not None:
-            litem, off = self._lookup(left[0], left[1])
-            if off < litem[LEN] - 1:
-                items = litem[BLOCK].items
-                self._split(litem, items, items.index(litem), off + 1)
-        ritem: Item | None = None
-        if right is not None:
-            ritem, roff = self._lookup(right[0], right[1])
-            if roff:
-                items = ritem[BLOCK].items
-                ritem = self._split(ritem, items, items.index(ritem), roff)
-        if litem is None:
+        la: str | None
+        if left is None:
+            la = None
+            ls = 0
             blk = self._blocks[0]
+            items = blk.items
             ii = 0
         else:
+            la, ls = left
+            litem, off = self._lookup(la, ls)
             blk = litem[BLOCK]
-            ii = blk.items.index(litem) + 1
-        items = blk.items
-        nxt = items[ii] if ii < len(items) else self._next_of(blk)
+            items = blk.items
+            ii = items.index(litem) + 1
+            if off < litem[LEN] - 1:
+                self._split(litem, items, ii - 1, off + 1)
+        ritem: Item | None = None
+        ra: str | None
         if right is None:
-            ra: str | None = None
+            ra = None
             rs = 0
+            nxt = items[ii] if ii < len(items) else self._next_of(blk)
         else:
             ra, rs = right
+            nxt = items[ii] if ii < len(items) else None
+            if nxt is not None and nxt[SEQ] == rs and nxt[AGENT] == ra:
+                # Usual case: the right origin starts the very next item (ids
+                # are unique, so it is what a lookup would find, at offset 0).
+                ritem = nxt
+            else:
+                ritem, roff = self._lookup(ra, rs)
+                if roff:
+                    ritems = ritem[BLOCK].items
+                    ritem = self._split(ritem, ritems, ritems.index(ritem), roff)
+                    # That split may have shifted the left item.
+                    if litem is not None:
+                        ii = items.index(litem) + 1
+                nxt = items[ii] if ii < len(items) else self._next_of(blk)
         if nxt is ritem:
+            # The run goes straight between its origins (no concurrent
+            # siblings): extend the left run if it continues it, else insert.
             if (
                 litem is not None
                 and litem[VIS]
@@ -628,20 +647,25 @@ class TextDoc:
         else:
             blk, ii = self._scan(agent, left, ritem, blk, ii)
             items = blk.items
-        if left is None:
-            la: str | None = None
-            ls = 0
-        else:
-            la, ls = left
         new = [seq, n, n, agent, text, la, ls, ra, rs, blk]
         items.insert(ii, new)
-        self._index_add(self._get_index(), new)
+        entry = idx.get(agent)
+        if entry is not None and entry[0] and seq > entry[0][-1]:
+            # An agent's new run usually has its highest seq yet: append.
+            entry[0].append(seq)
+            entry[1].append(new)
+        else:
+            self._index_add(idx, new)
         blk.vis += n
         blk.text = None
         self._len += n
-        for b in (blk, litem[BLOCK] if litem else blk, ritem[BLOCK] if ritem else blk):
-            if len(b.items) > _MAX_BLOCK:
-                self._split_block(b)
+        if len(items) > _MAX_BLOCK:
+            self._split_block(blk)
+        # The origins' blocks may differ from blk (and grew if split above).
+        if litem is not None and litem[BLOCK] is not blk and len(litem[BLOCK].items) > _MAX_BLOCK:
+            self._split_block(litem[BLOCK])
+        if ritem is not None and ritem[BLOCK] is not blk and len(ritem[BLOCK].items) > _MAX_BLOCK:
+            self._split_block(ritem[BLOCK])
 
     def _scan(
         self, agent: str, left: Id | None, ritem: Item | None, blk: _Block, ii: int
@@ -805,6 +829,15 @@ class TextDoc:
             prev = it[:9]
             runs.append(prev)
         return runs
+
+    def close(self) -> None:
+        """Free the document now; it must not be used after. Items point back at their block,
+        so an unclosed document waits for the cyclic garbage collector, which costs a
+        catch-up that opened thousands of notes a full collection."""
+        for blk in self._blocks:
+            blk.items = []
+        self._blocks = []
+        self._index = None
 
     def encode_state(self) -> bytes:
         """Compact snapshot of the whole document (deleted runs keep no content)."""

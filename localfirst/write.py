@@ -109,7 +109,7 @@ def _fail(what: str) -> WriteFormatError:
 
 def _wid(raw: Any) -> WriteId:
     if (
-        not isinstance(raw, list)
+        type(raw) is not list
         or len(raw) != 2
         or type(raw[0]) is not int
         or raw[0] < 0
@@ -120,18 +120,20 @@ def _wid(raw: Any) -> WriteId:
 
 
 def _op_from_wire(raw: Any) -> Op:
-    if not isinstance(raw, list) or not raw:
+    # Exact type checks: msgpack makes plain lists, dicts, str and bytes, and this runs for
+    # every op of a catch-up.
+    if type(raw) is not list or not raw:
         raise _fail("an op is not a list")
     tag = raw[0]
     if tag == _PUT and len(raw) == 5:
         _, kind, entity, fields, seen = raw
         if type(kind) is not str or type(entity) is not str or not entity:
             raise _fail("put needs a kind and an entity id")
-        if not isinstance(fields, dict) or not isinstance(seen, dict):
+        if type(fields) is not dict or type(seen) is not dict:
             raise _fail("put fields and seen must be maps")
         parsed_seen: dict[str, tuple[WriteId, ...]] = {}
         for field, ids in seen.items():
-            if not isinstance(ids, list):
+            if type(ids) is not list:
                 raise _fail("seen versions must be a list")
             parsed_seen[field] = tuple([_wid(i) for i in ids])
         return Put(kind, entity, fields, parsed_seen)
@@ -160,7 +162,7 @@ def decode_write(data: bytes) -> Write:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types on garbage
         raise WriteFormatError(f"malformed write: undecodable bytes ({exc})") from None
-    if not isinstance(raw, list) or len(raw) != 4:
+    if type(raw) is not list or len(raw) != 4:
         raise _fail("not a 4-element record")
     version, stamp, origin, ops = raw
     if version != WRITE_FORMAT:
@@ -170,6 +172,6 @@ def decode_write(data: bytes) -> Write:
     if type(stamp) is not int or stamp < 0 or type(origin) is not str:
         raise _fail(f"bad write id {[stamp, origin]!r:.60}")
     wid = WriteId(stamp, origin)
-    if not isinstance(ops, list) or not ops:
+    if type(ops) is not list or not ops:
         raise _fail("a write needs at least one op")
     return Write(wid, tuple([_op_from_wire(op) for op in ops]))

@@ -66,12 +66,13 @@ _COLUMNS = {kind: [c.name for c in t.columns][1:] for kind, t in MATERIALIZED.it
 
 
 def _row(doc_id: str, kind: str, doc: Doc) -> tuple[Any, ...]:
-    values = doc.values()
-    return (doc_id, *(_column(values.get(c)) for c in _COLUMNS[kind]))
-
-
-def _column(value: Any) -> Any:
-    return _pack(value) if isinstance(value, list | dict) else value
+    fields = doc.fields
+    row: list[Any] = [doc_id]
+    for column in _COLUMNS[kind]:
+        versions = fields.get(column)
+        value = versions[0][2] if versions else None
+        row.append(_pack(value) if type(value) is list or type(value) is dict else value)
+    return tuple(row)
 
 
 class _Meta(dict[str, Any]):
@@ -259,12 +260,13 @@ class SqlStore:
         live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         dead: dict[str, list[tuple[str]]] = defaultdict(list)
         for key, doc in docs:
-            rows.append((key, doc.kind, encode_doc(doc), int(bool(doc.conflicts()))))
-            if doc.kind in MATERIALIZED:
+            kind = doc.kind
+            rows.append((key, kind, encode_doc(doc), int(doc.conflicted)))
+            if kind in MATERIALIZED:
                 if doc.exists:
-                    live[doc.kind].append(_row(key, doc.kind, doc))
+                    live[kind].append(_row(key, kind, doc))
                 else:
-                    dead[doc.kind].append((key,))
+                    dead[kind].append((key,))
         with self.atomic() as conn:
             _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc, conflicted) VALUES (?, ?, ?, ?)", rows)
             for kind, kind_rows in live.items():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from localfirst import DELETED, Doc, Put, UnknownEntity, WriteId
 from localfirst.crdtmap import decode_doc, encode_doc
@@ -216,3 +218,28 @@ def test_receiving_the_same_batch_twice_is_idempotent(mem_cluster):
     assert lib["A"].log_labels() == labels == ["inf:1:P", "inf:2:P"]
     assert lib["A"].get("n") == doc
     assert lib["A"].values("n") == {"title": "u"}
+
+
+_versions = st.lists(
+    st.tuples(st.integers(1, 4), st.sampled_from(["A", "B"]), st.sampled_from([1, 2, True])),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda v: (v[0], v[1]),
+)
+
+
+@given(st.dictionaries(st.sampled_from(["title", "start", DELETED]), _versions, max_size=3))
+def test_conflicted_says_exactly_whether_there_are_conflicts(fields):
+    doc = Doc("event", {name: sorted(vs, reverse=True) for name, vs in fields.items()})
+    assert doc.conflicted is bool(doc.conflicts())
+
+
+def test_an_edit_that_saw_the_only_version_replaces_it_and_one_that_did_not_adds_a_sibling():
+    doc = Doc("note", {})
+    doc.apply(WriteId(1, "A"), Put("note", "n", {"title": "a"}, {}))
+    doc.apply(WriteId(2, "B"), Put("note", "n", {"title": "b"}, {"title": (WriteId(1, "A"),)}))
+    assert doc.versions("title") == [(2, "B", "b")]
+    doc.apply(WriteId(3, "A"), Put("note", "n", {"title": "c"}, {"title": (WriteId(1, "A"),)}))
+    assert doc.versions("title") == [(3, "A", "c"), (2, "B", "b")]
+    assert doc.conflicted
+    assert doc.conflicts() == ["title"]

@@ -1,6 +1,6 @@
 """Benchmark of the durable replica; prints one JSON line of figures.
 
-    python tests/perf/replica.py [--writes 100000] [--single 3000]
+    python tests/perf/replica.py [--writes 100000] [--single 3000] [--repeat 3]
 
 Measures durable local writes per second (one transaction per call, and batched), the time to
 apply a received batch of N writes, the same rows bulk-inserted through raw sqlite3 with the
@@ -86,8 +86,10 @@ def raw_anchor(source: Path, target: Path) -> float:
     return elapsed
 
 
-def raw_single(path: Path, count: int) -> float:
-    """Durable single-row transactions through raw sqlite3 into our schema: the disk's own rate."""
+def raw_single(path: Path, count: int, *, log_only: bool = False) -> float:
+    """Durable transactions through raw sqlite3 into our schema, one per write: the disk's own
+    rate for the rows a note's creation writes (log, document, note row and its search entry),
+    or for the log row alone (one page: the most any design committing each write can reach)."""
     SqlStore(path, create=True).close()
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -97,67 +99,94 @@ def raw_single(path: Path, count: int) -> float:
         key = os.urandom(16).hex()
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO log VALUES (?, 1, NULL, ?, NULL)", (i + 1, b"x" * 60))
-        db.execute("INSERT INTO docs VALUES (?, 'note', ?, 0)", (key, b"y" * 60))
-        db.execute("INSERT INTO notes (id, title) VALUES (?, ?)", (key, f"note {i}"))
+        if not log_only:
+            db.execute("INSERT INTO docs VALUES (?, 'note', ?, 0)", (key, b"y" * 60))
+            db.execute("INSERT INTO notes (id, title) VALUES (?, ?)", (key, f"note {i}"))
         db.execute("COMMIT")
     elapsed = time.perf_counter() - started
     db.close()
     return count / elapsed
 
 
+def single_writes(work: Path, count: int) -> tuple[float, float]:
+    """Durable local writes per second, one transaction per call, then batched in one."""
+    local = create_library(work / "local.db", "me", members={"peer": "Peer"})
+    started = time.perf_counter()
+    for i in range(count):
+        local.create("note", {"title": f"note {i}"})
+    single = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    with local.transaction():
+        for i in range(count * 10):
+            local.create("note", {"title": f"batched {i}"})
+    batched = count * 10 / (time.perf_counter() - started)
+    local.close()
+    return single, batched
+
+
+def apply_received(work: Path, stream: list[tuple[WriteId, bytes]]) -> float:
+    """Seconds a fresh member takes to apply a catch-up from the primary: the committed
+    writes in CSN order, as the sync layer hands them over (already framed and decoded)."""
+    genesis = create_library(work / "primary.db", "me", members={"peer": "Peer"})
+    member = join_library(work / "member.db", "member", genesis.genesis())
+    genesis.close()
+    batch = Batch(committed=[CommitEntry(i, w, d) for i, (w, d) in enumerate(stream, 1)])
+    started = time.perf_counter()
+    member.receive(batch)
+    elapsed = time.perf_counter() - started
+    assert member.vector["peer"] == len(stream)
+    labels = len(member.log_labels())
+    assert labels == len(stream), labels
+    member.close()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=3_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best is kept")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        # Durable writes, one transaction (and one fsync) per call.
-        local = create_library(work / "local.db", "me", members={"peer": "Peer"})
-        started = time.perf_counter()
-        for i in range(args.single):
-            local.create("note", {"title": f"note {i}"})
-        single = args.single / (time.perf_counter() - started)
-        raw_single_rate = raw_single(work / "raw_single.db", args.single)
-        started = time.perf_counter()
-        batch_n = args.single * 10
-        with local.transaction():
-            for i in range(batch_n):
-                local.create("note", {"title": f"batched {i}"})
-        batched = batch_n / (time.perf_counter() - started)
+    stream = received_writes(args.writes, "peer")
+    best: dict[str, float] = {}
 
-        # Applying a received batch on a fresh member.
-        stream = received_writes(args.writes, "peer")
-        path = work / "member.db"
-        member = join_library(path, "member", local.genesis())
-        started = time.perf_counter()
-        # As a catch-up from the primary arrives: committed writes in CSN order.
-        member.receive(Batch(committed=[CommitEntry(i, w, d) for i, (w, d) in enumerate(stream, 1)]))
-        apply_s = time.perf_counter() - started
-        assert member.vector["peer"] == args.writes
-        labels = len(member.log_labels())
-        assert labels == args.writes, labels
-        member.close()
-        local.close()
-        raw_s = raw_anchor(path, work / "raw.db")
+    def keep(key: str, value: float, *, low: bool = False) -> None:
+        better = min if low else max
+        best[key] = better(best.get(key, value), value)
 
-        started = time.perf_counter()
-        reopened = open_replica(path)
-        reopen_s = time.perf_counter() - started
-        assert reopened.vector["peer"] == args.writes
-        reopened.close()
-        file_bytes = sum(os.path.getsize(p) for p in work.glob("member.db*") if p.is_file())
+    # Ours and the anchors run in turn in each round, so a slow spell of the shared disk or
+    # CPU hits both sides, and the best of each is kept.
+    for round_ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            single, batched = single_writes(work, args.single)
+            keep("single", single)
+            keep("batched", batched)
+            keep("raw_single", raw_single(work / "raw_single.db", args.single))
+            keep("raw_one_page", raw_single(work / "raw_one_page.db", args.single, log_only=True))
+            keep("apply", apply_received(work, stream), low=True)
+            keep("raw_apply", raw_anchor(work / "member.db", work / "raw.db"), low=True)
+            if round_ == 0:
+                started = time.perf_counter()
+                reopened = open_replica(work / "member.db")
+                keep("reopen", time.perf_counter() - started, low=True)
+                assert reopened.vector["peer"] == args.writes
+                reopened.close()
+                file_bytes = sum(os.path.getsize(p) for p in work.glob("member.db*") if p.is_file())
+    per_100k = 100_000 / args.writes
     print(
         json.dumps(
             {
                 "writes": args.writes,
-                "writes_per_s_single": round(single),
-                "raw_sqlite_single_per_s": round(raw_single_rate),
-                "writes_per_s_batched": round(batched),
-                "apply_100k_s": round(apply_s * 100_000 / args.writes, 3),
-                "raw_sqlite_apply_100k_s": round(raw_s * 100_000 / args.writes, 3),
-                "apply_vs_raw_rate": round(raw_s / apply_s, 2),
-                "reopen_100k_s": round(reopen_s, 3),
+                "repeat": args.repeat,
+                "writes_per_s_single": round(best["single"]),
+                "raw_sqlite_single_per_s": round(best["raw_single"]),
+                "raw_sqlite_one_page_per_s": round(best["raw_one_page"]),
+                "writes_per_s_batched": round(best["batched"]),
+                "apply_100k_s": round(best["apply"] * per_100k, 3),
+                "raw_sqlite_apply_100k_s": round(best["raw_apply"] * per_100k, 3),
+                "apply_vs_raw_rate": round(best["raw_apply"] / best["apply"], 2),
+                "reopen_100k_s": round(best["reopen"], 3),
                 "file_bytes": file_bytes,
             }
         )

@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).with_name("replica.py")
 
 def test_replica_benchmark_runs_small() -> None:
     out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--writes", "3000", "--single", "50"],
+        [sys.executable, str(SCRIPT), "--writes", "3000", "--single", "50", "--repeat", "1"],
         capture_output=True,
         text=True,
         check=True,
@@ -24,6 +24,7 @@ def test_replica_benchmark_runs_small() -> None:
         "writes_per_s_batched",
         "apply_100k_s",
         "raw_sqlite_apply_100k_s",
+        "raw_sqlite_one_page_per_s",
         "reopen_100k_s",
         "file_bytes",
     ):
