@@ -28,10 +28,14 @@ class Plan:
     docs: dict[str, Doc] = field(default_factory=dict)  # already loaded by a local write
     looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
     local: bool = False  # a local write's text edits are already in the open text CRDTs
+    ordered: bool = True  # whether a new write may carry an order-sensitive op (False: none does)
 
 
-def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None:
-    """Refuse a write that breaks a rule; learn the devices it adds (for later writes)."""
+def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool:
+    """Refuse a write that breaks a rule; learn the devices it adds (for later writes).
+
+    Returns whether the write carries an order-sensitive op.
+    """
     if write.id.origin not in devices:
         raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
     ordered = 0
@@ -57,6 +61,7 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> None
     if ordered > 1:
         raise InvalidWrite("a write carries at most one order-sensitive op")
     devices.update(added)
+    return ordered == 1
 
 
 def plan_batch(
@@ -65,7 +70,7 @@ def plan_batch(
     """Check a peer's batch against a replica's state (its library, CSN, vector, members and
     tentative writes) and say what applying it means; raises, having changed nothing, if any
     of it is bad."""
-    plan = Plan()
+    plan = Plan(ordered=False)
     known = vector.as_dict()
     devices = set(devices)
     base = csn
@@ -98,14 +103,16 @@ def plan_batch(
         write = decode_write(data)
         if write.id != wid:
             raise WriteFormatError(f"commit #{seq}: the write is not {wid}")
-        check_write(write, known, devices)
+        if check_write(write, known, devices):
+            plan.ordered = True
         known[wid.origin] = wid.stamp
         add((write, data, seq))
     for data in batch.tentative:
         write = decode_write(data)
         if known.get(write.id.origin, 0) >= write.id.stamp:
             continue
-        check_write(write, known, devices)
+        if check_write(write, known, devices):
+            plan.ordered = True
         known[write.id.origin] = write.id.stamp
         plan.new.append((write, data, None))
         held.add(write.id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 import gc
-from operator import itemgetter
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot
 from .clock import Clock, SystemClock, next_stamp
@@ -618,12 +618,14 @@ class Replica:
         arrived = [w for w, _, csn in plan.new if csn is None]
         # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
         # the tentative suffix in place once saved; only the others build the new one first.
-        in_place = snap is None and not commits and not any(w.ordered for w in arrived)
+        ordered = plan.ordered or any(by_id[wid].ordered for _, wid in plan.commits)
+        in_place = snap is None and not commits and not ordered
         tentative = self._tentative if in_place else self._next_tentative(kept, committed_ids, arrived)
         folded = [] if snap is None else [w for w in self._tentative if snap.vector.covers(w.id)]
         done = (
+            # Nothing order-sensitive came or was committed: the booking state stands.
             None
-            if in_place
+            if snap is None and not ordered
             else reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
         )
 
@@ -756,7 +758,6 @@ def _keys(writes: Iterable[Write]) -> tuple[set[str], set[TextKey]]:
             elif type(op) is TextEdit:
                 texts.add((op.entity, op.field))
     return entities, texts
-
 
 
 def _highest(writes: list[Write]) -> dict[str, int]:

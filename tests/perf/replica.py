@@ -45,7 +45,7 @@ def received_writes(count: int, origin: str) -> list[tuple[WriteId, bytes]]:
                 if i < entities
                 else {"title": f"Meeting {n} v{i}"}
             )
-            seen = {f: (last[(key, f)],) for f in fields if (key, f) in last}
+            seen: dict[str, tuple[WriteId, ...]] = {f: (last[(key, f)],) for f in fields if (key, f) in last}
             ops = [Put(kind, key, fields, seen)]
         elif i < entities:
             kind, key = "note", f"n{n}"
