@@ -47,7 +47,7 @@ from .records import (
 from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
 from .text import TextDoc, encode_ops
-from .textfields import COMPACT_AFTER, OpenText, TextCache, apply_remote, diff_edit
+from .textfields import COMPACT_AFTER, TextCache, apply_remote, diff_edit
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
 
@@ -373,6 +373,7 @@ class Replica:
             docs=docs,
             looked_up=frozenset(entities if doc is None else ()),
             local=True,
+            ordered=write.ordered is not None,
         )
         try:
             check_write(write, self.vector.as_dict(), set(self._devices))
@@ -392,7 +393,7 @@ class Replica:
         if self.primary != self.device:
             raise NotPrimary(f"{self.device} is not the primary ({self.primary} is)")
         entries = [(self.csn + i, w.id) for i, w in enumerate(self._tentative, 1)]
-        return self._integrate(Plan(commits=entries)) if entries else Changes()
+        return self._integrate(Plan(commits=entries, ordered=False)) if entries else Changes()
 
     def batch_for(self, peer: Summary) -> Batch:
         """Everything a peer with this summary lacks, in causally safe order."""
@@ -549,7 +550,7 @@ class Replica:
             raise
 
     def _apply_texts(
-        self, plan: Plan, kept: list[Write], keys: set[TextKey]
+        self, plan: Plan, kept: list[Write], edits: dict[TextKey, list[TextEdit]]
     ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
         """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
         snap = plan.snapshot
@@ -563,20 +564,16 @@ class Replica:
                         apply_remote(doc, op)
             return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
         # Texts this batch touches stay here until saved: the cache may evict them meanwhile.
-        if not keys:
+        if not edits:
             return [], None
-        opened = self._texts.get_many(self._store, keys)
-        touched: dict[TextKey, tuple[OpenText, list[bytes]]] = {k: (opened[k], []) for k in keys}
-        for write, _, _ in plan.new:
-            for op in write.ops:
-                if not isinstance(op, TextEdit):
-                    continue
-                entry, batches = touched[(op.entity, op.field)]
-                if not plan.local:
-                    apply_remote(entry.doc, op)
-                batches.append(op.ops)
+        opened = self._texts.get_many(self._store, edits.keys())
         updates: list[TextUpdate] = []
-        for key, (entry, batches) in touched.items():
+        for key, ops in edits.items():
+            entry = opened[key]
+            if not plan.local:
+                for op in ops:
+                    apply_remote(entry.doc, op)
+            batches = [op.ops for op in ops]
             entry.unsaved += len(batches)
             state = None
             if entry.unsaved >= COMPACT_AFTER:
@@ -596,7 +593,7 @@ class Replica:
                 apply_puts(docs, write)
             touched.update(docs)
         new = [w for w, _, _ in plan.new]
-        ids, text_keys = _keys(new)
+        ids, text_edits = _keys(new)
         if snap is None:
             kept = self._tentative
             docs = plan.docs
@@ -607,7 +604,7 @@ class Replica:
             apply_puts(docs, write)
         touched.update(ids)
         devices = self._devices | devices_in(docs) if touched else self._devices
-        text_updates, snap_texts = self._apply_texts(plan, kept, text_keys)
+        text_updates, snap_texts = self._apply_texts(plan, kept, text_edits)
 
         committed_ids = {wid for _, wid in plan.commits}
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
@@ -685,7 +682,7 @@ class Replica:
             self._exec = done.execution
         self._generation += 1
         changes = Changes(
-            frozenset(touched | {entity for entity, _ in text_keys}),
+            frozenset(touched | {entity for entity, _ in text_edits}),
             tuple([w.id for w in new]),
             len(commits),
             tuple(done.notices) if done else (),
@@ -743,20 +740,25 @@ def _gc_paused(pause: bool) -> Iterator[None]:
 
 
 def _text_keys(writes: Iterable[Write]) -> set[TextKey]:
-    return _keys(writes)[1]
+    return set(_keys(writes)[1])
 
 
-def _keys(writes: Iterable[Write]) -> tuple[set[str], set[TextKey]]:
-    """The entities the writes put to, and the text fields they edit (one pass: a catch-up
-    holds a hundred thousand writes)."""
+def _keys(writes: Iterable[Write]) -> tuple[set[str], dict[TextKey, list[TextEdit]]]:
+    """The entities the writes put to, and the edits of each text field in write order (one
+    pass: a catch-up holds a hundred thousand writes)."""
     entities: set[str] = set()
-    texts: set[TextKey] = set()
+    texts: dict[TextKey, list[TextEdit]] = {}
     for write in writes:
         for op in write.ops:
             if type(op) is Put:
                 entities.add(op.entity)
             elif type(op) is TextEdit:
-                texts.add((op.entity, op.field))
+                key = (op.entity, op.field)
+                edits = texts.get(key)
+                if edits is None:
+                    texts[key] = [op]
+                else:
+                    edits.append(op)
     return entities, texts
 
 
