@@ -125,7 +125,7 @@ def _version_id(version: Version) -> tuple[int, str]:
 
 
 def encode_doc(doc: Doc) -> bytes:
-    data: bytes = msgpack.packb([doc.kind, {n: [list(v) for v in vs] for n, vs in doc.fields.items()}])
+    data: bytes = msgpack.packb((doc.kind, doc.fields))  # tuples pack as arrays, as lists do
     return data
 
 

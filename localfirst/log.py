@@ -30,16 +30,17 @@ def chain_next(chain: bytes, write: bytes) -> bytes:
     return hashlib.sha256(chain + write).digest()
 
 
-def apply_puts(docs: dict[str, Doc], write: Write) -> None:
-    """Apply a write's CRDT ops to the documents it names (loaded in ``docs``)."""
-    for op in write.ops:
-        if type(op) is Put:
-            doc = docs.get(op.entity)
-            if doc is None:
-                doc = docs[op.entity] = Doc(op.kind, {})
-            elif doc.kind != op.kind:
-                raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
-            doc.apply(write.id, op)
+def apply_puts(docs: dict[str, Doc], writes: Iterable[Write]) -> None:
+    """Apply the writes' CRDT ops, in order, to the documents they name (loaded in ``docs``)."""
+    for write in writes:
+        for op in write.ops:
+            if type(op) is Put:
+                doc = docs.get(op.entity)
+                if doc is None:
+                    doc = docs[op.entity] = Doc(op.kind, {})
+                elif doc.kind != op.kind:
+                    raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
+                doc.apply(write.id, op)
 
 
 def commit_ordered(

@@ -445,7 +445,7 @@ class Replica:
             if csn > upto:
                 break
             write = decode_write(data)
-            apply_puts(docs, write)
+            apply_puts(docs, [write])
             for op in write.ops:
                 if isinstance(op, TextEdit):
                     apply_remote(texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
@@ -589,8 +589,7 @@ class Replica:
         if snap is not None:
             docs = {k: d.copy() for k, d in snap.docs.items()}
             kept = [w for w in self._tentative if not snap.vector.covers(w.id)]
-            for write in kept:
-                apply_puts(docs, write)
+            apply_puts(docs, kept)
             touched.update(docs)
         new = [w for w, _, _ in plan.new]
         ids, text_edits = _keys(new)
@@ -600,8 +599,7 @@ class Replica:
             missing = ids - docs.keys() - plan.looked_up
             if missing:
                 docs.update(store.load_docs(missing))
-        for write in new:
-            apply_puts(docs, write)
+        apply_puts(docs, new)
         touched.update(ids)
         devices = self._devices | devices_in(docs) if touched else self._devices
         text_updates, snap_texts = self._apply_texts(plan, kept, text_edits)
