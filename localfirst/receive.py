@@ -29,6 +29,7 @@ class Plan:
     looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
     local: bool = False  # a local write's text edits are already in the open text CRDTs
     ordered: bool = True  # whether a new write may carry an order-sensitive op (False: none does)
+    vector: dict[str, int] | None = None  # the version vector once applied (None: work it out)
 
 
 def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool:
@@ -39,7 +40,7 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
     if write.id.origin not in devices:
         raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
     ordered = 0
-    added: list[str] = []  # devices this write admits, learnt once it passes every check
+    added: list[str] | None = None  # devices this write admits, learnt once it passes every check
     for op in write.ops:
         if isinstance(op, Put):
             check_put(op)
@@ -52,6 +53,8 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
             if op.kind == "device":
                 if op.entity == write.id.origin and "revoked" in op.fields:
                     raise InvalidWrite("a device cannot revoke or re-admit itself")
+                if added is None:
+                    added = []
                 added.append(op.entity)
         elif isinstance(op, TextEdit):
             check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
@@ -60,7 +63,8 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
             procedure(op.procedure).validate(op.params)
     if ordered > 1:
         raise InvalidWrite("a write carries at most one order-sensitive op")
-    devices.update(added)
+    if added:
+        devices.update(added)
     return ordered == 1
 
 
@@ -116,4 +120,5 @@ def plan_batch(
         known[write.id.origin] = write.id.stamp
         plan.new.append((write, data, None))
         held.add(write.id)
+    plan.vector = known
     return plan

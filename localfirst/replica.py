@@ -606,11 +606,16 @@ class Replica:
 
         committed_ids = {wid for _, wid in plan.commits}
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
-        commits = [(csn, w) for w, _, csn in plan.new if csn is not None]
+        commits: list[tuple[int, Write]] = []
+        arrived: list[Write] = []
+        for write, _, at in plan.new:
+            if at is None:
+                arrived.append(write)
+            else:
+                commits.append((at, write))
         if plan.commits:
             commits += [(csn, by_id[wid]) for csn, wid in plan.commits]
             commits.sort(key=_first)
-        arrived = [w for w, _, csn in plan.new if csn is None]
         # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
         # the tentative suffix in place once saved; only the others build the new one first.
         ordered = plan.ordered or any(by_id[wid].ordered for _, wid in plan.commits)
@@ -645,7 +650,7 @@ class Replica:
             elif touched:
                 store.save_docs((k, docs[k]) for k in sorted(touched))  # in key order: B-tree appends
             if plan.new:
-                store.append([(w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new])
+                store.append((w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new)
             if plan.commits:
                 store.set_csns([(c, wid, chains[c]) for c, wid in plan.commits])
             if done is not None:
@@ -674,7 +679,9 @@ class Replica:
         if commits:
             self.csn = commits[-1][0]
         self.chain = chain
-        if new:
+        if plan.vector is not None:
+            self.vector = VersionVector(plan.vector)
+        elif new:
             self.vector = self.vector.merged(_highest(new))
         if done is not None:
             self._exec = done.execution

@@ -70,7 +70,7 @@ class Store(Protocol):
         """Documents in id order, of one kind, or only those with siblings to resolve."""
         ...
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
+    def append(self, rows: Iterable[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
         """Add writes to the log: id, CSN (None while tentative), bytes, chain hash if committed."""
         ...
 
@@ -203,7 +203,7 @@ class MemoryStore:
             if (kind is None or doc.kind == kind) and (not conflicted or doc.conflicts()):
                 yield key, doc.copy()
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
+    def append(self, rows: Iterable[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
         for wid, csn, data, chain in rows:
             self._log[wid] = (csn, data)
             if csn is not None and chain is not None:

@@ -287,7 +287,7 @@ class SqlStore:
         for key, data in rows:
             yield key, decode_doc(data)
 
-    def append(self, rows: Sequence[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
+    def append(self, rows: Iterable[tuple[WriteId, int | None, bytes, bytes | None]]) -> None:
         with self.atomic() as conn:
             ids = self._origin_ids
             params = [
