@@ -9,6 +9,7 @@ from localfirst import (
     ManualClock,
     Ordered,
     Put,
+    TextEdit,
     VersionVector,
     Write,
     WriteFormatError,
@@ -181,8 +182,40 @@ def test_unknown_write_format_version_is_refused_naming_it():
         msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {}, {"title": [[1]]}]]]),
         msgpack.packb([WRITE_FORMAT, 1, "P", [[1, 5, {}]]]),
         msgpack.packb([WRITE_FORMAT, True, "P", [[0, "note", "n", {}, {}]]]),
+        msgpack.packb([WRITE_FORMAT, 2**63, "P", [[0, "note", "n", {"title": "t"}, {}]]]),
+        msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {"title": "t"}, {}, "extra"]]]),
+        msgpack.packb([WRITE_FORMAT, 1, "P", [[2, "note", "n", "body", "not bytes"]]]),
+        msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {}, {"title": [[-1, "A"]]}]]]),
+        msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {"title": "t"}, {}]]]) + b"\x00",
     ],
 )
 def test_malformed_writes_raise_write_format_error(data):
     with pytest.raises(WriteFormatError, match="malformed write"):
         decode_write(data)
+
+
+def test_writes_encoded_by_earlier_builds_decode_to_the_same_write():
+    # The log keeps every write's bytes as first encoded: a new decoder must read them all.
+    data = msgpack.packb(
+        [
+            WRITE_FORMAT,
+            7,
+            "A",
+            [
+                [0, "event", "e", {"title": "t", "reminders": [5]}, {"title": [[3, "B"], [2, "A"]]}],
+                [1, "calendar.release", {"calendar": "c", "event": "e"}],
+                [2, "note", "n", "body", b"\x01ops"],
+            ],
+        ]
+    )
+    assert decode_write(data) == Write(
+        WriteId(7, "A"),
+        (
+            Put(
+                "event", "e", {"title": "t", "reminders": [5]}, {"title": (WriteId(3, "B"), WriteId(2, "A"))}
+            ),
+            Ordered("calendar.release", {"calendar": "c", "event": "e"}),
+            TextEdit("note", "n", "body", b"\x01ops"),
+        ),
+    )
+    assert encode_write(decode_write(data)) == data
