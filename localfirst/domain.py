@@ -34,7 +34,7 @@ def _bool(v: Any) -> bool:
 
 
 def _int(v: Any) -> bool:
-    return type(v) is int
+    return type(v) is int and -(2**63) <= v < 2**63  # what SQLite's INTEGER holds
 
 
 def _list_of(check: Check, limit: int = 1000) -> Check:

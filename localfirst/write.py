@@ -115,6 +115,8 @@ def decode_write(data: bytes) -> Write:
         wire = _decoder.decode(data)
     except msgspec.MsgspecError as exc:
         raise _refused(data, exc) from None
+    except RecursionError:  # values nested thousands deep: only a hostile peer sends them
+        raise WriteFormatError("malformed write: values nested too deeply") from None
     if wire.format != WRITE_FORMAT:
         raise _unknown_format(wire.format)
     return Write(WriteId(wire.stamp, wire.origin), wire.ops)
@@ -124,7 +126,7 @@ def _refused(data: bytes, exc: Exception) -> WriteFormatError:
     """Why bytes are not a write: a format this build does not know, or damage."""
     try:
         head = msgspec.msgpack.decode(data)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         head = None
     if isinstance(head, list) and head and type(head[0]) is int and head[0] != WRITE_FORMAT:
         return _unknown_format(head[0])

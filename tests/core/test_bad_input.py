@@ -151,6 +151,12 @@ CASES: list[tuple[str, Batch, type[Exception], str]] = [
         "note.pinned: invalid value 'yes'",
     ),
     (
+        "integer beyond SQLite's 64 bits",
+        Batch(tentative=[GOOD, w(103, "P", note("n", {"modified": 2**64 - 1}))]),
+        InvalidWrite,
+        "note.modified: invalid value 18446744073709551615",
+    ),
+    (
         "wrong type in a list",
         Batch(tentative=[GOOD, w(103, "P", note("n", {"tags": ["ok", 3]}))]),
         InvalidWrite,

@@ -187,6 +187,10 @@ def test_unknown_write_format_version_is_refused_naming_it():
         msgpack.packb([WRITE_FORMAT, 1, "P", [[2, "note", "n", "body", "not bytes"]]]),
         msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {}, {"title": [[-1, "A"]]}]]]),
         msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {"title": "t"}, {}]]]) + b"\x00",
+        # A value nested 100,000 arrays deep (one byte each): refused, not a RecursionError.
+        msgpack.packb([WRITE_FORMAT, 1, "P", [[0, "note", "n", {"title": "X"}, {}]]]).replace(
+            b"\xa1X", b"\x91" * 100_000 + b"\x01"
+        ),
     ],
 )
 def test_malformed_writes_raise_write_format_error(data):
