@@ -10,7 +10,7 @@ which the Bayou log guarantees (a write never arrives before one it saw).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,24 +97,21 @@ class Doc:
 
     @property
     def conflicted(self) -> bool:
-        """Whether ``conflicts()`` is non-empty (asked of every saved document, so cheaper)."""
-        fields = self.fields
-        for name, vs in fields.items():
-            if len(vs) > 1 and name != DELETED and any(v[2] != vs[0][2] for v in vs[1:]):
-                return True
-        return DELETED in fields and len(fields) > 1
+        """Whether ``conflicts()`` is non-empty (asked of every saved document: stops at the first)."""
+        return next(self._conflicting(), None) is not None
 
     def conflicts(self) -> list[str]:
         """Fields whose siblings disagree; ``_deleted`` when a delete and a concurrent edit both
         survive. Siblings holding one value (two devices wrote the same) ask nothing of the user."""
-        out = [
-            n
-            for n, vs in self.fields.items()
-            if n != DELETED and len(vs) > 1 and any(v[2] != vs[0][2] for v in vs[1:])
-        ]
-        if DELETED in self.fields and len(self.fields) > 1:
-            out.append(DELETED)
-        return sorted(out)
+        return sorted(self._conflicting())
+
+    def _conflicting(self) -> Iterator[str]:
+        fields = self.fields
+        for name, vs in fields.items():
+            if name != DELETED and len(vs) > 1 and any(v[2] != vs[0][2] for v in vs[1:]):
+                yield name
+        if DELETED in fields and len(fields) > 1:
+            yield DELETED
 
     def copy(self) -> Doc:
         return Doc(self.kind, {n: list(vs) for n, vs in self.fields.items()})

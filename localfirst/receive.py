@@ -29,7 +29,7 @@ class Plan:
     looked_up: frozenset[str] = frozenset()  # ids a local write found missing: no second look
     local: bool = False  # a local write's text edits are already in the open text CRDTs
     ordered: bool = True  # whether a new write may carry an order-sensitive op (False: none does)
-    vector: dict[str, int] | None = None  # the version vector once applied (None: work it out)
+    vector: dict[str, int] | None = None  # the version vector once applied (None: unchanged)
 
 
 def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool:

@@ -374,6 +374,7 @@ class Replica:
             looked_up=frozenset(entities if doc is None else ()),
             local=True,
             ordered=write.ordered is not None,
+            vector={**self.vector.as_dict(), self.device: stamp},
         )
         try:
             check_write(write, self.vector.as_dict(), set(self._devices))
@@ -644,11 +645,11 @@ class Replica:
             # Texts first: a new note's search entry then takes its body in one go, where the
             # other order would index the note twice (empty, then with the body).
             if text_updates:
-                store.save_texts(sorted(text_updates, key=_first))
+                store.save_texts(text_updates)
             if snap is not None:
                 store.replace_snapshot(snap, docs, snap_texts)
             elif touched:
-                store.save_docs((k, docs[k]) for k in sorted(touched))  # in key order: B-tree appends
+                store.save_docs((k, docs[k]) for k in touched)
             if plan.new:
                 store.append((w.id, c, d, None if c is None else chains[c]) for w, d, c in plan.new)
             if plan.commits:
@@ -674,15 +675,12 @@ class Replica:
         if snap is not None:
             self._texts.clear()
             self._snap_csn = snap.csn
-            self.vector = self.vector.merged(snap.vector)
             self.csn = snap.csn
         if commits:
             self.csn = commits[-1][0]
         self.chain = chain
         if plan.vector is not None:
             self.vector = VersionVector(plan.vector)
-        elif new:
-            self.vector = self.vector.merged(_highest(new))
         if done is not None:
             self._exec = done.execution
         self._generation += 1
@@ -765,13 +763,3 @@ def _keys(writes: Iterable[Write]) -> tuple[set[str], dict[TextKey, list[TextEdi
                 else:
                     edits.append(op)
     return entities, texts
-
-
-def _highest(writes: list[Write]) -> dict[str, int]:
-    """The highest stamp of each origin among the writes."""
-    out: dict[str, int] = {}
-    for write in writes:
-        stamp, origin = write.id
-        if stamp > out.get(origin, 0):
-            out[origin] = stamp
-    return out

@@ -10,6 +10,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
+
+_first = itemgetter(0)
 
 
 def _pack(value: Any) -> bytes:
@@ -259,7 +262,7 @@ class SqlStore:
         rows = []
         live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         dead: dict[str, list[tuple[str]]] = defaultdict(list)
-        for key, doc in docs:
+        for key, doc in sorted(docs, key=_first):  # in key order, B-tree inserts append
             kind = doc.kind
             rows.append((key, kind, encode_doc(doc), int(doc.conflicted)))
             if kind in MATERIALIZED:
@@ -381,6 +384,7 @@ class SqlStore:
         return out
 
     def save_texts(self, updates: Sequence[TextUpdate]) -> None:
+        updates = sorted(updates, key=_first)  # in key order, B-tree inserts append
         fresh = [(e, f, text, state) for (e, f), text, _, state in updates if state is not None]
         appended = [(e, f, text) for (e, f), text, _, state in updates if state is None]
         with self.atomic() as conn:

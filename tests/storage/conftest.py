@@ -125,3 +125,17 @@ def table_rows(path: Path, table: str) -> dict[str, tuple[Any, ...]]:
     with closing(read_only(path)) as conn:
         rows = conn.execute(f"SELECT * FROM {table}").fetchall()
     return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def set_max_pages(store: SqlStore, pages: int | None) -> None:
+    """Cap the file at ``pages`` pages (None: at its current size) on the store's own connection,
+    so the next write that needs a new page fails as on a full disk."""
+    with store._conn.begin():
+        conn = store._conn
+        if pages is None:
+            pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+        conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
+
+
+def lift_cap(store: SqlStore) -> None:
+    set_max_pages(store, 2**30)

@@ -23,9 +23,9 @@ from localfirst import (
     WriteId,
     encode_write,
 )
-from storage import DiskFull, SqlStore
+from storage import DiskFull
 
-from .conftest import Replicas, read_only, state_of, table_rows
+from .conftest import Replicas, lift_cap, read_only, set_max_pages, state_of, table_rows
 
 DEVICES = ["P", "A", "B"]
 
@@ -33,14 +33,6 @@ DEVICES = ["P", "A", "B"]
 def sync(a: Replica, b: Replica) -> None:
     b.receive(a.batch_for(b.summary()))
     a.receive(b.batch_for(a.summary()))
-
-
-def set_max_pages(store: SqlStore, pages: int | None) -> None:
-    with store._conn.begin():
-        conn = store._conn
-        if pages is None:
-            pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
-        conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
 
 
 # -- what the materialized tables must hold ------------------------------------------------------
@@ -343,7 +335,7 @@ def test_storage_failure_mid_batch_leaves_the_replica_before_the_batch(replicas:
     with pytest.raises(DiskFull):
         p.receive(batch)
     assert state_of(p) == before  # the in-memory view did not move on either
-    set_max_pages(store, 2**30)
+    lift_cap(store)
     p = replicas.reopen(p)
     assert state_of(p) == before
     assert_materialized(replicas, p)

@@ -33,7 +33,7 @@ from storage import (
 )
 from storage.schema import migrate
 
-from .conftest import Replicas, read_only, state_of
+from .conftest import Replicas, lift_cap, read_only, set_max_pages, state_of
 
 #: Busy timeout the lock tests use, so a refused write takes a fraction of a second.
 SHORT_TIMEOUT_MS = 150
@@ -54,20 +54,6 @@ def schema_version(path: Path) -> bytes:
     with closing(read_only(path)) as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return bytes(row[0])
-
-
-def set_max_pages(store: SqlStore, pages: int | None) -> None:
-    """Cap the file at ``pages`` pages (None: at its current size) on the store's own connection,
-    so the next write that needs a new page fails as on a full disk."""
-    with store._conn.begin():
-        conn = store._conn
-        if pages is None:
-            pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
-        conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
-
-
-def lift_cap(store: SqlStore) -> None:
-    set_max_pages(store, 2**30)
 
 
 @pytest.fixture

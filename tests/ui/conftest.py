@@ -116,16 +116,24 @@ class NodeApp:
 
 
 @pytest.fixture
-def node_apps(tmp_path: Path) -> Iterator[Callable[[str], NodeApp]]:
-    """Start devices, each a node over loopback TLS without discovery; all closed at teardown."""
+def node_apps(tmp_path: Path) -> Iterator[Callable[..., NodeApp]]:
+    """Start devices, each a node over loopback TLS (zeroconf only if asked, and then bound to
+    127.0.0.1 alone); all closed at teardown."""
     from sync.const import LIBRARY_FILE
     from sync.service import NodeService
 
     opened: list[NodeApp] = []
 
-    def start(name: str) -> NodeApp:
+    def start(name: str, *, discovery: bool = False) -> NodeApp:
         data = tmp_path / name
-        service = NodeService(data, name=name, host="127.0.0.1", discovery=False, control=False)
+        service = NodeService(
+            data,
+            name=name,
+            host="127.0.0.1",
+            interfaces=["127.0.0.1"],
+            discovery=discovery,
+            control=False,
+        )
         app = NodeApp(service, Backend(service, data / LIBRARY_FILE), data)
         opened.append(app)
         return app

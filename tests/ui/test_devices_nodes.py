@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from ui.app import LOOPBACK, make_window
-from ui.backend import Backend
 from ui.devices import DevicesPanel, NodeSource
 from ui.qt import QMessageBox, Qt
 
@@ -114,32 +113,10 @@ def test_a_wrong_code_tells_the_user_and_changes_nothing(
     assert desk.table.rowCount() == laptop.table.rowCount() == 1
 
 
-@pytest.fixture
-def discovering_apps(tmp_path: Path) -> Iterator[Callable[[str], NodeApp]]:
-    """Like ``node_apps``, but with zeroconf on (bound to 127.0.0.1 only)."""
-    from sync.const import LIBRARY_FILE
-    from sync.service import NodeService
-
-    opened: list[NodeApp] = []
-
-    def start(name: str) -> NodeApp:
-        data = tmp_path / name
-        service = NodeService(
-            data, name=name, host="127.0.0.1", interfaces=["127.0.0.1"], discovery=True, control=False
-        )
-        app = NodeApp(service, Backend(service, data / LIBRARY_FILE), data)
-        opened.append(app)
-        return app
-
-    yield start
-    for app in reversed(opened):
-        app.backend.close()
-
-
 def test_join_with_the_code_only_searches_the_network(
-    qtbot: QtBot, discovering_apps: Callable[[str], NodeApp]
+    qtbot: QtBot, node_apps: Callable[..., NodeApp]
 ) -> None:
-    a, b = discovering_apps("desk"), discovering_apps("laptop")
+    a, b = node_apps("desk", discovery=True), node_apps("laptop", discovery=True)
     desk, source = open_panel(qtbot, a)
     laptop, _ = open_panel(qtbot, b)
     if a.service.started.result(10)._discovery is None:  # Node.start logged why
