@@ -255,6 +255,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._build_views)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        reminders = getattr(self.calendar, "reminders", None)
+        if reminders is not None:
+            # The library closes after the window: a later tick would ask a closed service.
+            reminders.stop()
         if self.loaded:
             self.notes.editor.flush()
         self.mirror_folder.close()

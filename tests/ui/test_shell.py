@@ -161,6 +161,21 @@ def test_first_run_creates_identity_and_library(qtbot: QtBot, tmp_path: Path) ->
         backend.close()
 
 
+def test_closing_the_window_stops_the_reminder_ticks(qtbot: QtBot, tmp_path: Path) -> None:
+    # The library closes after the window; a tick after that would ask a closed service.
+    backend, window = make_window(tmp_path / "data")
+    qtbot.addWidget(window)
+    try:
+        with qtbot.waitSignal(window.views_did_load, timeout=5000):
+            window.show()
+        timer = window.calendar.reminders.timer  # type: ignore[attr-defined]
+        assert timer.isActive()
+        window.close()
+        assert not timer.isActive()
+    finally:
+        backend.close()
+
+
 def test_a_due_reminder_is_shown_as_a_notification(
     qtbot: QtBot, window: MainWindow, backend: Backend
 ) -> None:

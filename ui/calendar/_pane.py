@@ -164,6 +164,9 @@ class ReminderScheduler(QObject):
     def start(self) -> None:
         self.timer.start()
 
+    def stop(self) -> None:
+        self.timer.stop()
+
     def check(self) -> None:
         """Emit the reminders due since the last check."""
         t0, t1 = self._since, self._now()
