@@ -15,26 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
 
-from localfirst import Changes, Notice, Ordered, Replica, new_id
-from localfirst.booking import BOOK
+from localfirst import Changes, Notice, Replica, calendar, new_id
+from localfirst.calendar import Edit, State, current
 from localfirst.calendar_ops import (
     EventIndex,
     at_slot,
-    booking_slot,
-    describe_notice,
-    restore_plan,
     time_changes,
 )
 from localfirst.recurrence import (
-    LINK_FIELDS,
     Occurrence,
     cancel_fields,
-    is_recurring,
     occurrence_id,
     override_fields,
     reminders_due,
-    series_move_fields,
-    shape_of,
     zone,
     zone_name,
 )
@@ -72,8 +65,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 VIEWS = ("month", "week", "day")
-#: Fields whose change moves a booking in a bookable calendar.
-_TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
 #: How far ahead the reminder scheduler looks for reminders (the longest lead it honours).
 REMINDER_LEAD = timedelta(days=7)
 #: How often the reminder scheduler checks (milliseconds).
@@ -83,9 +74,6 @@ FIRST_HOUR = 8
 #: How far from the window a booking's requested time may lie and still be found when
 #: commitment moved it to an alternative inside the window.
 BOOKING_REACH = timedelta(days=7)
-
-#: (entity id, its fields, or None for "does not exist").
-State = tuple[str, dict[str, Any] | None]
 
 
 class Backend(Protocol):
@@ -124,22 +112,22 @@ class _Relay(QObject):
         callback()
 
 
-class _StateCommand(QUndoCommand):
+class _EditCommand(QUndoCommand):
     """An undoable change: the states of the entities it touched, before and after."""
 
-    def __init__(self, pane: CalendarPane, text: str, before: list[State], after: list[State]) -> None:
-        super().__init__(text)
-        self._pane, self._before, self._after = pane, before, after
+    def __init__(self, pane: CalendarPane, edit: Edit) -> None:
+        super().__init__(edit.label)
+        self._pane, self._edit = pane, edit
         self._done = True  # pushed after the change was applied
 
     def redo(self) -> None:
         if self._done:
             self._done = False
             return
-        self._pane._apply_states(self._after)
+        self._pane._apply_states(self._edit.after)
 
     def undo(self) -> None:
-        self._pane._apply_states(self._before)
+        self._pane._apply_states(self._edit.before)
 
 
 class ReminderScheduler(QObject):
@@ -419,7 +407,7 @@ class CalendarPane(QWidget):
             notices = r.notices()
             if seen is not None:
                 fresh = [n for n in notices if n not in seen]
-                result.notices = [(n, _notice_text(r, index, n, tz)) for n in fresh]
+                result.notices = [(n, calendar.notice_text(r, index, n, tz)) for n in fresh]
             else:
                 result.notices = [(n, "") for n in notices]
             return result
@@ -524,32 +512,20 @@ class CalendarPane(QWidget):
         """Apply an undoable change: ``targets`` reads the replica and names the new states."""
         tz = self.tz
 
-        def write(r: Replica) -> tuple[list[State], list[State]]:
-            with r.transaction():
-                wanted = targets(r)
-                before = [(e, _current(r, e)) for e, _ in wanted]
-                for entity, target in wanted:
-                    _apply_state(r, entity, target, tz)
-                after = [(e, _current(r, e)) for e, _ in wanted]
-            return before, after
+        def done(edit: Edit) -> None:
+            self._touch(edit.entities)
+            if edit.changed:
+                self.undo_stack.push(_EditCommand(self, edit))
 
-        def done(result: tuple[list[State], list[State]]) -> None:
-            before, after = result
-            self._touch(e for e, _ in after)
-            if before != after:
-                self.undo_stack.push(_StateCommand(self, text, before, after))
+        self._run(lambda r: calendar.change(r, text, targets(r), tz), done, what=f"{text} failed")
 
-        self._run(write, done, what=f"{text} failed")
-
-    def _apply_states(self, states: list[State]) -> None:
-        tz = self.tz
-
-        def write(r: Replica) -> None:
-            with r.transaction():
-                for entity, target in states:
-                    _apply_state(r, entity, target, tz)
-
-        self._run(write, lambda _: self._touch(e for e, _ in states), what="Undo failed")
+    def _apply_states(self, states: Iterable[State]) -> None:
+        tz, states = self.tz, list(states)
+        self._run(
+            lambda r: calendar.change(r, "", states, tz),
+            lambda _: self._touch(e for e, _ in states),
+            what="Undo failed",
+        )
 
     def _touch(self, entities: Iterable[str]) -> None:
         if self._dirty is not None:
@@ -569,7 +545,7 @@ class CalendarPane(QWidget):
         if occ.series is None:
             self._change("Edit event", lambda r: [(occ.event, {**_values_or_empty(r, occ.event), **changes})])
         elif scope == "series":
-            self._change("Edit series", lambda r: [(occ.event, _series_target(r, occ, changes))])
+            self._change("Edit series", lambda r: [(occ.event, calendar.series_target(r, occ, changes))])
         else:
             key = occurrence_id(occ.event, occ.recurrence_id or "")
             self._change(
@@ -691,72 +667,8 @@ class CalendarPane(QWidget):
 # -- replica-thread helpers ---------------------------------------------------------------------
 
 
-def _current(r: Replica, entity: str) -> dict[str, Any] | None:
-    doc = r.get(entity)
-    return doc.values() if doc is not None and doc.exists else None
-
-
 def _values_or_empty(r: Replica, entity: str) -> dict[str, Any]:
-    return _current(r, entity) or {}
-
-
-def _bookable(r: Replica, calendar: object) -> bool:
-    if not isinstance(calendar, str) or not calendar:
-        return False
-    doc = r.get(calendar)
-    return doc is not None and doc.exists and doc.kind == "calendar" and doc.value("bookable") is True
-
-
-def _apply_state(r: Replica, entity: str, target: dict[str, Any] | None, tz: tzinfo) -> None:
-    """Make an event hold exactly ``target`` (None: deleted); rebook it if its time changed."""
-    current = _current(r, entity)
-    plan = restore_plan(current, target)
-    if plan.delete:
-        r.delete(entity)
-    if plan.put is None or target is None:
-        return
-    calendar = target.get("calendar")
-    single = not is_recurring(target) and not target.get("series")
-    if (
-        single
-        and _bookable(r, calendar)
-        and (plan.delete or current is None or _TIME_FIELDS & plan.put.keys())
-    ):
-        slot = booking_slot(target, tz)
-        if slot is not None:
-            assert isinstance(calendar, str)
-            r.book(calendar, [slot], {k: v for k, v in plan.put.items() if k != "calendar"}, event=entity)
-            return
-    r.put("event", entity, plan.put)
-
-
-def _series_target(r: Replica, occ: Occurrence, changes: dict[str, Any]) -> dict[str, Any]:
-    series = _current(r, occ.event) or {}
-    changes = {k: v for k, v in changes.items() if k not in LINK_FIELDS}
-    if "start" in changes or "end" in changes:
-        moved: dict[str, Any] = dict(occ.values)
-        moved.update({k: changes[k] for k in ("start", "end", "all_day", "tz") if k in changes})
-        shape = shape_of(moved)
-        if shape is not None:
-            start = shape.start.replace(tzinfo=shape.tz)
-            end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
-            times = series_move_fields(series, occ, start, end)
-            changes = {**changes, **times}
-    return {**series, **changes}
-
-
-def _notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> str:
-    """Describe a notice: find the booking write it is about (recent ones first)."""
-    for entry in reversed(r.log()):
-        if entry.write.id != notice.write:
-            continue
-        for op in entry.write.ops:
-            if isinstance(op, Ordered) and op.procedure == BOOK:
-                event = str(op.params.get("event", ""))
-                values = index.values(event) or {}
-                slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
-                return describe_notice(notice, str(values.get("title", "")), slots, tz)
-    return describe_notice(notice, "", [], tz)
+    return current(r, entity) or {}
 
 
 def _plain(moment: datetime, tz_name: str | None) -> Occurrence:
