@@ -3,7 +3,9 @@
 Usage: ``python tests/perf/sync_catchup.py [--small]``. Two nodes in one process (one event
 loop, real sockets, real TLS 1.3): the new device paired at genesis, then the library grows
 to 10,000 events plus a note carrying the automerge-paper history (every keystroke of the
-trace as a text-CRDT op, a burst of typing per write, ending at the trace's final text); then the new
+trace as a text-CRDT op, a burst of typing per write, ending at the trace's final text; a
+generated history of the same size where ../shared/traces is absent, and always in the smoke
+run); then the new
 device connects and catches up. A third member makes the in-sync check a 3-member library.
 Prints one JSON line.
 """
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import random
 import sys
 import tempfile
 import time
@@ -31,13 +34,43 @@ TRACE = REPO.parent / "shared" / "traces" / "automerge-paper.json.gz"
 LOOPBACK = "127.0.0.1"
 
 
-def note_history(bursts: int) -> tuple[list[list[tuple[int, int, str]]], str]:
-    """The automerge-paper keystrokes cut into ``bursts`` equal bursts, and the final text."""
-    with gzip.open(TRACE, "rt", encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    patches = [(p[0], p[1], p[2]) for t in data["txns"] for p in t["patches"]]
+def generated_patches(count: int, seed: int = 7) -> list[tuple[int, int, str]]:
+    """A typing history made here: runs of keystrokes, backspaces and jumps of the cursor."""
+    rng = random.Random(seed)
+    patches: list[tuple[int, int, str]] = []
+    length = cursor = 0
+    while len(patches) < count:
+        roll = rng.random()
+        if roll < 0.03:
+            cursor = rng.randint(0, length)
+        elif roll < 0.15 and cursor > 0:
+            patches.append((cursor - 1, 1, ""))
+            cursor, length = cursor - 1, length - 1
+        else:
+            patches.append((cursor, 0, rng.choice("etaoin shrdlu\n")))
+            cursor, length = cursor + 1, length + 1
+    return patches
+
+
+def note_history(bursts: int, trace: bool) -> tuple[list[list[tuple[int, int, str]]], str]:
+    """Keystrokes cut into ``bursts`` equal bursts, and the final text they lead to.
+
+    With ``trace`` the keystrokes are automerge-paper's (from ../shared/traces); otherwise a
+    generated history of the same size, so the benchmark runs in a clone with nothing beside it.
+    """
+    if trace:
+        with gzip.open(TRACE, "rt", encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+        patches = [(p[0], p[1], p[2]) for t in data["txns"] for p in t["patches"]]
+        end = str(data["endContent"])
+    else:
+        patches = generated_patches(259_778 if bursts > 100 else 10_000)
+        text: list[str] = []
+        for pos, deleted, inserted in patches:
+            text[pos : pos + deleted] = inserted
+        end = "".join(text)
     step = max(1, len(patches) // bursts)
-    return [patches[i : i + step] for i in range(0, len(patches), step)], data["endContent"]
+    return [patches[i : i + step] for i in range(0, len(patches), step)], end
 
 
 async def until(cond: Any, timeout: float) -> None:
@@ -65,7 +98,7 @@ def node(data: Path, name: str, peer: int | None = None) -> Node:
     return Node(data, name=name, discovery=False, control=False, peers=peers)
 
 
-async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
+async def bench(root: Path, events: int, bursts: int, trace: bool) -> dict[str, Any]:
     primary = node(root / "p", "primary")
     await primary.start()
     try:
@@ -78,7 +111,7 @@ async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
         await until(lambda: same(primary, third), 30)
         await third.stop()
 
-        history, final = note_history(bursts)
+        history, final = note_history(bursts, trace)
 
         def grow(r: Replica) -> int:
             with r.transaction():
@@ -111,6 +144,7 @@ async def bench(root: Path, events: int, bursts: int) -> dict[str, Any]:
         await again.stop()
         return {
             "events": events,
+            "history": "automerge-paper" if trace else "generated",
             "note_writes": len(history),
             "note_keystrokes": sum(len(b) for b in history),
             "note_chars": len(final),
@@ -132,8 +166,13 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="a quick smoke run (CI)")
     args = parser.parse_args()
     events, bursts = (500, 20) if args.small else (10_000, 2_600)
+    # The smoke run always types a generated history, so it runs in a clone with nothing beside
+    # it; the full run replays the real trace when ../shared/traces holds it.
+    trace = not args.small and TRACE.exists()
+    if not args.small and not trace:
+        print(f"{TRACE} not found: typing a generated history of the same size", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(bench(Path(tmp), events, bursts))
+        result = asyncio.run(bench(Path(tmp), events, bursts, trace))
     print(json.dumps(result))
     return 0
 

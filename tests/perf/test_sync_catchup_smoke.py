@@ -30,3 +30,4 @@ def test_sync_catchup_small() -> None:
     assert result["in_sync_bytes_each_way"] <= 128
     assert result["members"] == 3
     assert result["catchup_ops_per_s"] > 0
+    assert result["history"] == "generated"  # runs in a clone with no ../shared beside it
