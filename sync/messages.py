@@ -155,7 +155,7 @@ _W = TypeVar("_W", bound=Message)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoders: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
-_AT = re.compile(r" - at `\$\[(\d+)\](.*)`$")
+_AT = re.compile(r" - at (`key` in )?`\$\[(\d+)\](.*)`$")
 
 
 def _encode(record: Message) -> bytes:
@@ -182,10 +182,11 @@ def _reason(exc: msgspec.ValidationError, wire: type[Message]) -> str:
     at = _AT.search(text)
     if at is None:
         return text
+    key, position, inner = at.groups()
     fields = wire.__struct_fields__
-    index = int(at[1])
-    where = fields[index] if index < len(fields) else f"item {index}"
-    return f"{where}{at[2]}: {text[: at.start()]}"
+    index = int(position)
+    where = (fields[index] if index < len(fields) else f"item {index}") + inner
+    return f"{where}{' key' if key else ''}: {text[: at.start()]}"
 
 
 def _name(msg_type: int) -> str:
