@@ -65,18 +65,6 @@ from sync.messages import (
 )
 from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
 
-log = logging.getLogger(__name__)
-
-# SPAKE2 identities and key-confirmation role labels: fixed and distinct; fingerprints
-# are hex and cannot contain "|", so "role | own fp | peer fp" parses one way only.
-_ID_JOINER = b"localfirst-pair-joiner-v1"
-_ID_INVITER = b"localfirst-pair-inviter-v1"
-_PASSWORD_CONTEXT = b"localfirst-pairing-code-v1:"
-_PROOF_CONTEXT = b"localfirst-pair-joiner-key-proof-v1:"
-
-# Everything that can go wrong on the wire during an exchange.
-_WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, PeerNotTrusted)
-
 __all__ = [
     "Invitation",
     "Listener",
@@ -88,6 +76,18 @@ __all__ = [
     "new_code",
     "normalize_code",
 ]
+
+log = logging.getLogger(__name__)
+
+# SPAKE2 identities and key-confirmation role labels: fixed and distinct; fingerprints
+# are hex and cannot contain "|", so "role | own fp | peer fp" parses one way only.
+_ID_JOINER = b"localfirst-pair-joiner-v1"
+_ID_INVITER = b"localfirst-pair-inviter-v1"
+_PASSWORD_CONTEXT = b"localfirst-pairing-code-v1:"
+_PROOF_CONTEXT = b"localfirst-pair-joiner-key-proof-v1:"
+
+# Everything that can go wrong on the wire during an exchange.
+_WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, PeerNotTrusted)
 
 
 class PairingUnreachable(PairingError):
