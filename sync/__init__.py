@@ -4,10 +4,11 @@ This package never imports PySide6 or ``ui``; everything here runs headless.
 The building blocks are:
 
 - :mod:`sync.const` -- protocol constants with units and sources;
+- :mod:`sync.errors` -- the sync errors under one root, split by whose fault they are;
 - :mod:`sync.identity` -- the device key pair, certificate and device id;
 - :mod:`sync.tls` -- TLS 1.3 contexts for the member channel and pairing;
 - :mod:`sync.frames` -- length-prefixed binary frames with a size cap;
-- :mod:`sync.messages` -- every message type and its (de)serialiser;
+- :mod:`sync.messages` -- every message as a typed msgspec record, and its (de)serialiser;
 - :mod:`sync.pairing` -- pairing two devices by a one-time short code;
 - :mod:`sync.discovery` -- zeroconf announcement and browsing on the LAN;
 - :mod:`sync.session` -- the anti-entropy session, a socket-free state machine;

@@ -3,10 +3,12 @@
 from typing import Final
 
 #: Wire protocol version carried in every frame header and in the zeroconf TXT ``v``.
-PROTOCOL_VERSION: Final = 1
+#: 2: every message payload is a typed msgspec record (a msgpack array); 1 used maps and
+#: hand-packed headers. A frame of another version is refused with the version it carries.
+PROTOCOL_VERSION: Final = 2
 
 #: Oldest protocol version this build still speaks (a peer that spoke a newer one is held to it).
-MIN_PROTOCOL_VERSION: Final = 1
+MIN_PROTOCOL_VERSION: Final = 2
 
 #: Longest library id accepted in a HELLO, in bytes (a random id is 16 raw bytes).
 MAX_LIBRARY_ID_BYTES: Final = 64

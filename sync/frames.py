@@ -12,13 +12,22 @@ import struct
 from dataclasses import dataclass
 
 from sync.const import FRAME_HEADER_SIZE, MAX_FRAME_SIZE, PROTOCOL_VERSION
+from sync.errors import FrameError
+
+__all__ = [
+    "BadVersion",
+    "ConnectionClosed",
+    "Frame",
+    "FrameDecoder",
+    "FrameError",
+    "FrameTooLarge",
+    "Truncated",
+    "encode_frame",
+    "read_frame",
+]
 
 _HEADER = struct.Struct(">IBB")
 assert _HEADER.size == FRAME_HEADER_SIZE
-
-
-class FrameError(ValueError):
-    """A frame is malformed; the session must close and apply nothing."""
 
 
 class FrameTooLarge(FrameError):
@@ -27,6 +36,15 @@ class FrameTooLarge(FrameError):
 
 class BadVersion(FrameError):
     """The frame carries a protocol version this node does not speak."""
+
+    @classmethod
+    def of(cls, version: int) -> BadVersion:
+        """The refusal of a frame of ``version``, saying which device needs the update."""
+        which = "this device" if version > PROTOCOL_VERSION else "the other device"
+        return cls(
+            f"frame has protocol version {version}, this node speaks {PROTOCOL_VERSION} "
+            f"(update the app on {which})"
+        )
 
 
 class Truncated(FrameError):
@@ -83,7 +101,7 @@ async def read_frame(reader: asyncio.StreamReader, max_size: int = MAX_FRAME_SIZ
         ) from None
     length, version, msg_type = _HEADER.unpack(header)
     if version != PROTOCOL_VERSION:
-        raise BadVersion(f"frame has protocol version {version}, this node speaks {PROTOCOL_VERSION}")
+        raise BadVersion.of(version)
     if length > max_size:
         raise FrameTooLarge(f"frame announces {length} bytes, the cap is {max_size}")
     try:
@@ -116,7 +134,7 @@ class FrameDecoder:
         while len(self._buf) >= FRAME_HEADER_SIZE:
             length, version, msg_type = _HEADER.unpack_from(self._buf)
             if version != PROTOCOL_VERSION:
-                raise BadVersion(f"frame has protocol version {version}, this node speaks {PROTOCOL_VERSION}")
+                raise BadVersion.of(version)
             if length > self._max_size:
                 raise FrameTooLarge(f"frame announces {length} bytes, the cap is {self._max_size}")
             end = FRAME_HEADER_SIZE + length

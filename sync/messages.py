@@ -1,32 +1,30 @@
-"""Every sync message type and its (de)serialiser: bytes in, bytes out, no I/O.
+"""Every sync message as a typed ``msgspec`` record, and its one (de)serialiser: bytes in, bytes out.
 
-Payloads are msgpack maps with short string keys, except raw chunks. Decoding treats
-the bytes as hostile: every field is type- and size-checked, and anything else
-raises :class:`MessageError`.
+A payload is a msgpack array of the record's fields in order (``array_like``: no keys on the
+wire, so the in-sync HELLO fits in a few dozen bytes). Every bound -- lengths, integer ranges --
+is part of the field's type (``msgspec.Meta``), as for writes in ``localfirst.write``, so decoding
+checks shape, types and sizes of hostile bytes in one pass of compiled code. Anything malformed,
+oversized, wrongly typed or of another type raises :class:`MessageError` naming the message and
+the field. The only payloads that are not records are welcome chunks (raw bytes of a snapshot).
+
+Where the wire form differs from what callers hold (ids as raw bytes, a batch as
+``localfirst``'s encoding, the BATCH/PUSH or BYE/ERROR flag as the frame type), a private
+``_...Wire`` record is what travels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-import msgpack
+import msgspec
 
-from localfirst import (
-    Batch,
-    ReplicaError,
-    Summary,
-    decode_batch,
-    decode_summary,
-    encode_batch,
-    encode_summary,
-)
+from localfirst import Batch, ReplicaError, Summary, VersionVector, decode_batch, encode_batch
 from sync.const import (
+    DEVICE_ID_CHARS,
     MAX_CERT_SIZE,
     MAX_DEVICE_NAME_CHARS,
     MAX_LIBRARY_ID_BYTES,
@@ -34,11 +32,32 @@ from sync.const import (
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
 )
+from sync.errors import MessageError
 from sync.frames import Frame
 
-
-class MessageError(ValueError):
-    """A frame's payload is not a well-formed message of the expected type."""
+__all__ = [
+    "CHAIN_BYTES",
+    "VECTOR_DIGEST_BYTES",
+    "Ack",
+    "BatchMessage",
+    "Digest",
+    "Goodbye",
+    "Hello",
+    "Message",
+    "MessageError",
+    "MessageType",
+    "PairAbort",
+    "PairConfirm",
+    "PairDone",
+    "PairHello",
+    "PairPake",
+    "PairWelcome",
+    "SummaryMessage",
+    "check_version",
+    "expect_type",
+    "printable",
+    "vector_digest",
+]
 
 
 class MessageType(IntEnum):
@@ -53,7 +72,7 @@ class MessageType(IntEnum):
     PAIR_CONFIRM = 0x12
     #: inviter -> joiner: the inviter's display name and the welcome payload size.
     PAIR_WELCOME = 0x13
-    #: inviter -> joiner: raw bytes of the welcome payload (no msgpack).
+    #: inviter -> joiner: raw bytes of the welcome payload (not a record).
     PAIR_WELCOME_CHUNK = 0x14
     #: joiner -> inviter: the welcome payload arrived whole.
     PAIR_DONE = 0x15
@@ -77,56 +96,97 @@ class MessageType(IntEnum):
     ERROR = 0x2F
 
 
-# ---- helpers ------------------------------------------------------------------------
+# ---- field types: every bound a hostile peer could break --------------------------------
+
+#: Size of the truncated SHA-256 of the canonical version vector carried in HELLO and ACK.
+VECTOR_DIGEST_BYTES = 16
+#: Size of a chain hash (SHA-256, see ``localfirst.log.chain_next``).
+CHAIN_BYTES = 32
+#: A SPAKE2 message is 33 bytes with the default Ed25519 group; leave some room.
+_MAX_PAKE_BYTES = 256
+#: An ECDSA P-256 DER signature is at most 72 bytes; leave some room.
+_MAX_SIGNATURE_BYTES = 256
+#: HMAC-SHA256 output size.
+_CONFIRM_BYTES = 32
 
 
-def _pack(fields: dict[str, Any]) -> bytes:
-    """Encode a message body."""
-    data: bytes = msgpack.packb(fields, use_bin_type=True)
-    return data
+def _exactly(size: int) -> msgspec.Meta:
+    return msgspec.Meta(min_length=size, max_length=size)
 
 
-def _unpack(frame: Frame) -> dict[str, Any]:
-    """Decode a message body into a map with string keys."""
+#: A CSN, stamp or size: fits SQLite's signed 64-bit integer.
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=255)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+VectorDigest = Annotated[bytes, _exactly(VECTOR_DIGEST_BYTES)]
+ChainHash = Annotated[bytes, _exactly(CHAIN_BYTES)]
+#: A device id travels as the 32 raw bytes of its SHA-256 hex digest.
+DeviceIdBytes = Annotated[bytes, _exactly(DEVICE_ID_CHARS // 2)]
+LibraryIdBytes = Annotated[bytes, msgspec.Meta(max_length=MAX_LIBRARY_ID_BYTES)]
+Origin = Annotated[str, msgspec.Meta(max_length=DEVICE_ID_CHARS)]
+CertDer = Annotated[bytes, msgspec.Meta(max_length=MAX_CERT_SIZE)]
+PakeMessage = Annotated[bytes, msgspec.Meta(max_length=_MAX_PAKE_BYTES)]
+Confirmation = Annotated[bytes, _exactly(_CONFIRM_BYTES)]
+Signature = Annotated[bytes, msgspec.Meta(max_length=_MAX_SIGNATURE_BYTES)]
+#: Text fields are also checked for control characters (``_check_text``), which reach logs.
+DeviceName = Annotated[str, msgspec.Meta(max_length=MAX_DEVICE_NAME_CHARS)]
+Reason = Annotated[str, msgspec.Meta(max_length=MAX_REASON_CHARS)]
+
+
+def printable(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """Return ``text`` as a peer accepts it: control characters as spaces, at most ``limit``."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:limit]
+
+
+def _check_text(what: str, text: str) -> None:
+    if not text.isprintable():
+        # msgspec reports this as a ValidationError at the field, like any other bound.
+        raise ValueError(f"{what} has control characters")
+
+
+# ---- the serialiser ----------------------------------------------------------------------
+
+
+class Message(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Base of every message record: a msgpack array of its fields, in order."""
+
+
+_W = TypeVar("_W", bound=Message)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoders: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
+_AT = re.compile(r" - at (`key` in )?`\$\[(\d+)\](.*)`$")
+
+
+def _encode(record: Message) -> bytes:
+    return _encoder.encode(record)
+
+
+def _decode(frame: Frame, wire: type[_W]) -> _W:
+    """Parse a frame's payload as a ``wire`` record, or raise MessageError saying why not."""
+    decoder = _decoders.get(wire)
+    if decoder is None:
+        decoder = _decoders[wire] = msgspec.msgpack.Decoder(wire)
     try:
-        body = msgpack.unpackb(frame.payload, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises many types on hostile bytes
-        raise MessageError(
-            f"{_name(frame.type)}: undecodable payload ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(body, dict):
-        raise MessageError(f"{_name(frame.type)}: payload is not a map")
-    return body
+        record: _W = decoder.decode(frame.payload)
+    except msgspec.ValidationError as exc:
+        raise MessageError(f"{_name(frame.type)}: {_reason(exc, wire)}") from None
+    except msgspec.DecodeError as exc:
+        raise MessageError(f"{_name(frame.type)}: undecodable payload ({exc})") from None
+    return record
 
 
-_T = TypeVar("_T")
-
-
-def _field(frame: Frame, body: dict[str, Any], key: str, kind: type[_T]) -> _T:
-    """Return ``body[key]``, checking it exists and has type ``kind``."""
-    value = body.get(key)
-    # bool is an int subclass; no field here is meant to accept it for an int.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise MessageError(f"{_name(frame.type)}: field {key!r} missing or not {kind.__name__}")
-    return value
-
-
-def _text(frame: Frame, body: dict[str, Any], key: str, max_chars: int) -> str:
-    """Return a bounded text field without control characters."""
-    value = _field(frame, body, key, str)
-    if len(value) > max_chars:
-        raise MessageError(f"{_name(frame.type)}: field {key!r} longer than {max_chars}")
-    if not value.isprintable():
-        raise MessageError(f"{_name(frame.type)}: field {key!r} has control characters")
-    return value
-
-
-def _bytes(frame: Frame, body: dict[str, Any], key: str, max_len: int) -> bytes:
-    """Return a bounded bytes field."""
-    value = _field(frame, body, key, bytes)
-    if len(value) > max_len:
-        raise MessageError(f"{_name(frame.type)}: field {key!r} longer than {max_len} bytes")
-    return value
+def _reason(exc: msgspec.ValidationError, wire: type[Message]) -> str:
+    """msgspec's message with the field's name instead of its position (``$[2]``)."""
+    text = str(exc)
+    at = _AT.search(text)
+    if at is None:
+        return text
+    key, position, inner = at.groups()
+    fields = wire.__struct_fields__
+    index = int(position)
+    where = (fields[index] if index < len(fields) else f"item {index}") + inner
+    return f"{where}{' key' if key else ''}: {text[: at.start()]}"
 
 
 def _name(msg_type: int) -> str:
@@ -150,159 +210,134 @@ def expect_type(frame: Frame, *allowed: MessageType) -> MessageType:
     raise MessageError(f"expected {wanted}, got {_name(frame.type)}")
 
 
-# ---- pairing messages ---------------------------------------------------------------
+class _Plain(Message, frozen=True):
+    """A message whose record is exactly what travels, under one frame type."""
 
-#: A SPAKE2 message is 33 bytes with the default Ed25519 group; leave some room.
-_MAX_PAKE_BYTES = 256
-#: An ECDSA P-256 DER signature is at most 72 bytes; leave some room.
-_MAX_SIGNATURE_BYTES = 256
-#: HMAC-SHA256 output size.
-_CONFIRM_BYTES = 32
+    KIND: ClassVar[MessageType]
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload."""
+        return self.KIND, _encode(self)
+
+    @classmethod
+    def decode(cls, frame: Frame) -> Self:
+        """Parse a frame of this message's type."""
+        expect_type(frame, cls.KIND)
+        return _decode(frame, cls)
 
 
-@dataclass(frozen=True, slots=True)
-class PairHello:
+# ---- pairing messages ----------------------------------------------------------------------
+
+
+class PairHello(_Plain, frozen=True):
     """Joiner -> inviter: the joiner's certificate DER and its SPAKE2 message."""
 
-    cert_der: bytes
-    pake: bytes
-
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_HELLO, _pack({"cert": self.cert_der, "pake": self.pake})
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairHello:
-        """Parse a frame of type PAIR_HELLO."""
-        expect_type(frame, MessageType.PAIR_HELLO)
-        body = _unpack(frame)
-        return cls(_bytes(frame, body, "cert", MAX_CERT_SIZE), _bytes(frame, body, "pake", _MAX_PAKE_BYTES))
+    KIND = MessageType.PAIR_HELLO
+    cert_der: CertDer
+    pake: PakeMessage
 
 
-@dataclass(frozen=True, slots=True)
-class PairPake:
+class PairPake(_Plain, frozen=True):
     """Inviter -> joiner: the inviter's SPAKE2 message and key confirmation."""
 
-    pake: bytes
-    confirm: bytes
-
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_PAKE, _pack({"pake": self.pake, "confirm": self.confirm})
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairPake:
-        """Parse a frame of type PAIR_PAKE."""
-        expect_type(frame, MessageType.PAIR_PAKE)
-        body = _unpack(frame)
-        return cls(
-            _bytes(frame, body, "pake", _MAX_PAKE_BYTES),
-            _bytes(frame, body, "confirm", _CONFIRM_BYTES),
-        )
+    KIND = MessageType.PAIR_PAKE
+    pake: PakeMessage
+    confirm: Confirmation
 
 
-@dataclass(frozen=True, slots=True)
-class PairConfirm:
+class PairConfirm(_Plain, frozen=True):
     """Joiner -> inviter: key confirmation, proof of its certificate's key, display name."""
 
-    confirm: bytes
-    signature: bytes
-    name: str
+    KIND = MessageType.PAIR_CONFIRM
+    confirm: Confirmation
+    signature: Signature
+    name: DeviceName
 
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_CONFIRM, _pack(
-            {"confirm": self.confirm, "sig": self.signature, "name": self.name}
-        )
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairConfirm:
-        """Parse a frame of type PAIR_CONFIRM."""
-        expect_type(frame, MessageType.PAIR_CONFIRM)
-        body = _unpack(frame)
-        return cls(
-            _bytes(frame, body, "confirm", _CONFIRM_BYTES),
-            _bytes(frame, body, "sig", _MAX_SIGNATURE_BYTES),
-            _text(frame, body, "name", MAX_DEVICE_NAME_CHARS),
-        )
+    def __post_init__(self) -> None:
+        _check_text("name", self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class PairWelcome:
-    """Inviter -> joiner: the inviter's display name, the welcome payload's size, and the
-    inviter's member listener port (0: unknown), so the joiner can dial it without discovery."""
+class PairWelcome(_Plain, frozen=True):
+    """Inviter -> joiner: the inviter's display name, the welcome payload's size (range-checked
+    by the caller), and the inviter's member listener port (0: unknown), so the joiner can dial
+    it without discovery."""
 
-    name: str
-    size: int
-    port: int = 0
+    KIND = MessageType.PAIR_WELCOME
+    name: DeviceName
+    size: Count
+    port: Port
 
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_WELCOME, _pack({"name": self.name, "size": self.size, "port": self.port})
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairWelcome:
-        """Parse a frame of type PAIR_WELCOME (the size is range-checked by the caller)."""
-        expect_type(frame, MessageType.PAIR_WELCOME)
-        body = _unpack(frame)
-        size = _field(frame, body, "size", int)
-        if size < 0:
-            raise MessageError("PAIR_WELCOME: negative size")
-        port = _field(frame, body, "port", int) if "port" in body else 0
-        if not 0 <= port < 65536:
-            raise MessageError("PAIR_WELCOME: port out of range")
-        return cls(_text(frame, body, "name", MAX_DEVICE_NAME_CHARS), size, port)
+    def __post_init__(self) -> None:
+        _check_text("name", self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class PairDone:
+class PairDone(_Plain, frozen=True):
     """Joiner -> inviter: the welcome payload arrived whole."""
 
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_DONE, _pack({})
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairDone:
-        """Parse a frame of type PAIR_DONE."""
-        expect_type(frame, MessageType.PAIR_DONE)
-        _unpack(frame)
-        return cls()
+    KIND = MessageType.PAIR_DONE
 
 
-@dataclass(frozen=True, slots=True)
-class PairAbort:
-    """Either side: pairing failed; ``reason`` is for logs and the user."""
+class PairAbort(_Plain, frozen=True):
+    """Either side: pairing failed; ``reason`` (see :func:`printable`) is for logs and the user."""
 
-    reason: str
+    KIND = MessageType.PAIR_ABORT
+    reason: Reason
 
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        return MessageType.PAIR_ABORT, _pack({"reason": self.reason[:MAX_REASON_CHARS]})
-
-    @classmethod
-    def decode(cls, frame: Frame) -> PairAbort:
-        """Parse a frame of type PAIR_ABORT."""
-        expect_type(frame, MessageType.PAIR_ABORT)
-        body = _unpack(frame)
-        return cls(_text(frame, body, "reason", MAX_REASON_CHARS))
+    def __post_init__(self) -> None:
+        _check_text("reason", self.reason)
 
 
-# ---- member-session messages --------------------------------------------------------
+# ---- member-session messages ---------------------------------------------------------------
 
-#: Size of the truncated SHA-256 of the canonical version vector carried in HELLO and ACK.
-VECTOR_DIGEST_BYTES = 16
-#: Size of a chain hash (SHA-256, see ``localfirst.log.chain_next``).
-CHAIN_BYTES = 32
-_DEVICE_ID_BYTES = 32
 _HEX_ID = re.compile(r"(?:[0-9a-f]{2})+")
-_LAST = 0x01
+#: A random library id is 16 raw bytes; any other length on the wire is UTF-8 text.
+_RANDOM_LIBRARY_BYTES = 16
 
 
 def vector_digest(vector: Mapping[str, int]) -> bytes:
     """Return the 16-byte digest of a version vector (canonical: sorted, zeros dropped)."""
     items = sorted((o, s) for o, s in vector.items() if s > 0)
-    return hashlib.sha256(msgpack.packb(items, use_bin_type=True)).digest()[:VECTOR_DIGEST_BYTES]
+    return hashlib.sha256(_encoder.encode(items)).digest()[:VECTOR_DIGEST_BYTES]
+
+
+class Digest(Message, frozen=True):
+    """What a replica holds, compactly: CSN, vector digest and the chain hash at that CSN."""
+
+    csn: Count
+    vector: VectorDigest
+    chain: ChainHash
+
+
+class _HelloWire(Message, frozen=True):
+    version: ProtocolVersion
+    device: DeviceIdBytes
+    library: LibraryIdBytes
+    digest: Digest
+
+
+class Hello(Message, frozen=True):
+    """Both sides, first: protocol version, device id, library id and the holder's digest.
+
+    Ids travel as raw bytes (a hex id as the bytes it spells), so an in-sync check stays
+    under 128 bytes each way.
+    """
+
+    version: int
+    device: str
+    library: str
+    digest: Digest
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload."""
+        wire = _HelloWire(self.version, bytes.fromhex(self.device), _id_to_wire(self.library), self.digest)
+        return MessageType.HELLO, _encode(wire)
+
+    @classmethod
+    def decode(cls, frame: Frame) -> Hello:
+        """Parse a frame of type HELLO."""
+        expect_type(frame, MessageType.HELLO)
+        wire = _decode(frame, _HelloWire)
+        return cls(wire.version, wire.device.hex(), _library(wire.library), wire.digest)
 
 
 def _id_to_wire(text: str) -> bytes:
@@ -312,110 +347,45 @@ def _id_to_wire(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _array(frame: Frame, length: int) -> list[Any]:
-    """Decode a payload that must be a msgpack array of ``length`` items."""
-    try:
-        body = msgpack.unpackb(frame.payload, raw=False, strict_map_key=True, use_list=True)
-    except Exception as exc:  # msgpack raises many types on hostile bytes
-        raise MessageError(f"{_name(frame.type)}: undecodable payload ({type(exc).__name__})") from None
-    if not isinstance(body, list) or len(body) != length:
-        raise MessageError(f"{_name(frame.type)}: payload is not an array of {length} items")
-    return body
-
-
-def _int_item(frame: Frame, value: Any, what: str, low: int = 0, high: int = 2**63 - 1) -> int:
-    if type(value) is not int or not low <= value <= high:
-        raise MessageError(f"{_name(frame.type)}: {what} is not an integer in [{low}, {high}]")
-    return value
-
-
-def _bytes_item(frame: Frame, value: Any, what: str, size: int, *, exact: bool = True) -> bytes:
-    if type(value) is not bytes or (len(value) != size if exact else len(value) > size):
-        raise MessageError(f"{_name(frame.type)}: {what} is not {'' if exact else 'at most '}{size} bytes")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """What a replica holds, compactly: CSN, vector digest and the chain hash at that CSN."""
-
-    csn: int
-    vector: bytes
-    chain: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Hello:
-    """Both sides, first: protocol version, device id, library id and the holder's digest."""
-
-    version: int
-    device: str
-    library: str
-    digest: Digest
-
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload (a msgpack array; ids as raw bytes)."""
-        d = self.digest
-        body = [self.version, bytes.fromhex(self.device), _id_to_wire(self.library), d.csn, d.vector, d.chain]
-        return MessageType.HELLO, _packed(body)
-
-    @classmethod
-    def decode(cls, frame: Frame) -> Hello:
-        """Parse a frame of type HELLO."""
-        expect_type(frame, MessageType.HELLO)
-        version, device, library, csn, vector, chain = _array(frame, 6)
-        return cls(
-            _int_item(frame, version, "version", 0, 255),
-            _bytes_item(frame, device, "device id", _DEVICE_ID_BYTES).hex(),
-            _library(frame, library),
-            Digest(
-                _int_item(frame, csn, "csn"),
-                _bytes_item(frame, vector, "vector digest", VECTOR_DIGEST_BYTES),
-                _bytes_item(frame, chain, "chain hash", CHAIN_BYTES),
-            ),
-        )
-
-
-def _library(frame: Frame, value: Any) -> str:
-    raw = _bytes_item(frame, value, "library id", MAX_LIBRARY_ID_BYTES, exact=False)
-    if len(raw) == 16:
+def _library(raw: bytes) -> str:
+    if len(raw) == _RANDOM_LIBRARY_BYTES:
         return raw.hex()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise MessageError("HELLO: library id is not valid") from None
+        raise MessageError("HELLO: library: not a random id and not UTF-8 text") from None
 
 
-def _packed(body: list[Any]) -> bytes:
-    data: bytes = msgpack.packb(body, use_bin_type=True)
-    return data
+class _SummaryWire(Message, frozen=True):
+    vector: dict[Origin, Count]
+    csn: Count
 
 
-@dataclass(frozen=True, slots=True)
-class SummaryMessage:
+class SummaryMessage(Message, frozen=True):
     """When the digests differ: the sender's full version vector and CSN."""
 
     summary: Summary
 
     def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload (``localfirst.encode_summary`` bytes)."""
-        return MessageType.SUMMARY, encode_summary(self.summary)
+        """Return the frame type and payload."""
+        return MessageType.SUMMARY, _encode(_SummaryWire(self.summary.vector.as_dict(), self.summary.csn))
 
     @classmethod
     def decode(cls, frame: Frame) -> SummaryMessage:
         """Parse a frame of type SUMMARY."""
         expect_type(frame, MessageType.SUMMARY)
-        try:
-            return cls(decode_summary(frame.payload))
-        except ReplicaError as exc:
-            raise MessageError(f"SUMMARY: {exc}") from None
+        wire = _decode(frame, _SummaryWire)
+        return cls(Summary(VersionVector(wire.vector), wire.csn))
 
 
-_DIGEST = struct.Struct(">Q16s32s")
+class _BatchWire(Message, frozen=True):
+    last: bool
+    sender: Digest
+    #: ``localfirst.encode_batch`` bytes: the replica core's own record of writes and commits.
+    batch: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class BatchMessage:
+class BatchMessage(Message, frozen=True):
     """A slice of a batch (BATCH answers a SUMMARY; PUSH carries live writes).
 
     The sender's digest rides along, so the receiver proves by chain hashes what it now
@@ -428,73 +398,52 @@ class BatchMessage:
     live: bool = False
 
     def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload: flags byte, sender digest, ``encode_batch`` bytes."""
+        """Return the frame type (PUSH if live, else BATCH) and payload."""
         kind = MessageType.PUSH if self.live else MessageType.BATCH
-        d = self.sender
-        head = bytes([_LAST if self.last else 0]) + _DIGEST.pack(d.csn, d.vector, d.chain)
-        return kind, head + encode_batch(self.batch)
+        return kind, _encode(_BatchWire(self.last, self.sender, encode_batch(self.batch)))
 
     @classmethod
     def decode(cls, frame: Frame) -> BatchMessage:
         """Parse a frame of type BATCH or PUSH."""
         kind = expect_type(frame, MessageType.BATCH, MessageType.PUSH)
-        payload = frame.payload
-        if len(payload) < 1 + _DIGEST.size or payload[0] not in (0, _LAST):
-            raise MessageError(f"{kind.name}: bad header")
-        csn, vector, chain = _DIGEST.unpack_from(payload, 1)
-        if csn >= 2**63:
-            raise MessageError(f"{kind.name}: csn out of range")
+        wire = _decode(frame, _BatchWire)
         try:
-            batch = decode_batch(payload[1 + _DIGEST.size :])
+            batch = decode_batch(wire.batch)
         except ReplicaError as exc:
-            raise MessageError(f"{kind.name}: {exc}") from None
-        return cls(batch, payload[0] == _LAST, Digest(csn, vector, chain), kind is MessageType.PUSH)
+            raise MessageError(f"{kind.name}: batch: {exc}") from None
+        return cls(batch, wire.last, wire.sender, kind is MessageType.PUSH)
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(_Plain, frozen=True):
     """What the receiver of a slice now holds: CSN, vector digest and chain hash at that CSN."""
 
+    KIND = MessageType.ACK
     digest: Digest
 
-    def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
-        d = self.digest
-        return MessageType.ACK, _packed([d.csn, d.vector, d.chain])
 
-    @classmethod
-    def decode(cls, frame: Frame) -> Ack:
-        """Parse a frame of type ACK."""
-        expect_type(frame, MessageType.ACK)
-        csn, vector, chain = _array(frame, 3)
-        return cls(
-            Digest(
-                _int_item(frame, csn, "csn"),
-                _bytes_item(frame, vector, "vector digest", VECTOR_DIGEST_BYTES),
-                _bytes_item(frame, chain, "chain hash", CHAIN_BYTES),
-            )
-        )
+class _GoodbyeWire(Message, frozen=True):
+    reason: Reason
+
+    def __post_init__(self) -> None:
+        _check_text("reason", self.reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Goodbye:
+class Goodbye(Message, frozen=True):
     """Either side: the session ends (BYE normally, ERROR after a fault), with a reason."""
 
     reason: str
     error: bool = False
 
     def encode(self) -> tuple[MessageType, bytes]:
-        """Return the frame type and payload."""
+        """Return the frame type and payload (the reason made :func:`printable`)."""
         kind = MessageType.ERROR if self.error else MessageType.BYE
-        reason = "".join(ch for ch in self.reason if ch.isprintable())[:MAX_REASON_CHARS]
-        return kind, _pack({"reason": reason})
+        return kind, _encode(_GoodbyeWire(printable(self.reason)))
 
     @classmethod
     def decode(cls, frame: Frame) -> Goodbye:
         """Parse a frame of type BYE or ERROR."""
         kind = expect_type(frame, MessageType.BYE, MessageType.ERROR)
-        body = _unpack(frame)
-        return cls(_text(frame, body, "reason", MAX_REASON_CHARS), kind is MessageType.ERROR)
+        return cls(_decode(frame, _GoodbyeWire).reason, kind is MessageType.ERROR)
 
 
 def check_version(version: int, at_least: int = MIN_PROTOCOL_VERSION) -> None:
@@ -504,7 +453,10 @@ def check_version(version: int, at_least: int = MIN_PROTOCOL_VERSION) -> None:
         MessageError: the version is out of range.
     """
     if version > PROTOCOL_VERSION:
-        raise MessageError(f"peer speaks protocol version {version}, newer than {PROTOCOL_VERSION}")
+        raise MessageError(
+            f"peer speaks protocol version {version}, newer than {PROTOCOL_VERSION} "
+            "(update the app on this device)"
+        )
     if version < at_least:
         raise MessageError(
             f"peer speaks protocol version {version}, older than {at_least} (downgrade refused)"

@@ -49,10 +49,10 @@ from sync.const import (
     PROTOCOL_VERSION,
     WELCOME_CHUNK_SIZE,
 )
-from sync.frames import Frame, FrameError, encode_frame, read_frame
+from sync.errors import FrameError, MessageError, PairingError
+from sync.frames import Frame, encode_frame, read_frame
 from sync.identity import Identity, cert_der_to_pem, fingerprint, verify_signature
 from sync.messages import (
-    MessageError,
     MessageType,
     PairAbort,
     PairConfirm,
@@ -61,8 +61,21 @@ from sync.messages import (
     PairPake,
     PairWelcome,
     expect_type,
+    printable,
 )
 from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
+
+__all__ = [
+    "Invitation",
+    "Listener",
+    "PairedPeer",
+    "PairingError",
+    "PairingUnreachable",
+    "join",
+    "join_found",
+    "new_code",
+    "normalize_code",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +88,6 @@ _PROOF_CONTEXT = b"localfirst-pair-joiner-key-proof-v1:"
 
 # Everything that can go wrong on the wire during an exchange.
 _WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, PeerNotTrusted)
-
-
-class PairingError(Exception):
-    """Pairing failed; nothing was pinned. The message says why, for the user."""
 
 
 class PairingUnreachable(PairingError):
@@ -158,7 +167,7 @@ def _check_cert(cert_der: bytes, own_fp: str) -> str:
 
 def _display_name(name: str) -> str:
     """Return ``name`` made acceptable to the peer's message checks."""
-    return "".join(ch for ch in name if ch.isprintable())[:MAX_DEVICE_NAME_CHARS]
+    return printable(name, MAX_DEVICE_NAME_CHARS)
 
 
 async def _read(
@@ -186,7 +195,7 @@ async def _abort(writer: asyncio.StreamWriter, reason: str) -> None:
     """Tell the other device why we give up, if the connection still allows it."""
     with contextlib.suppress(*_WIRE_ERRORS):
         async with asyncio.timeout(1.0):
-            await _send(writer, PairAbort(reason))
+            await _send(writer, PairAbort(printable(reason)))
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -15,9 +15,11 @@ The whole conversation, both sides running the same code:
 6. ``BYE`` ends it; ``ERROR`` ends it after a fault.
 
 A resumed session starts again at step 1, and the SUMMARY tells exactly what the peer holds,
-so nothing it acknowledged is sent again. Any malformed, unexpected or out-of-order frame
-raises :class:`SessionError`, after which the caller closes the connection; a frame that
-raises has applied nothing.
+so nothing it acknowledged is sent again. Any malformed, unexpected or out-of-order frame, and
+any batch the replica's checks refuse, raises :class:`SessionError` (the peer's fault); when this
+device itself fails -- disk full, database locked -- :class:`LocalFault` is raised instead, so the
+peer is not blamed; any other exception is a bug and propagates unchanged. Either way the
+session is closed, the caller closes the connection, and a frame that raised applied nothing.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from localfirst import Batch, Changes, Replica, Summary, VersionVector
+from localfirst import Batch, Changes, Replica, ReplicaError, Summary, VersionVector
+from storage.errors import StorageError
 from sync.const import BATCH_SLICE_SIZE, MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION
+from sync.errors import LocalFault, PeerFault, SessionError
 from sync.frames import Frame, FrameDecoder, FrameError, encode_frame
 from sync.messages import (
     Ack,
@@ -36,21 +40,26 @@ from sync.messages import (
     Digest,
     Goodbye,
     Hello,
-    MessageError,
     MessageType,
     SummaryMessage,
     check_version,
     vector_digest,
 )
 
+__all__ = [
+    "LocalFault",
+    "Phase",
+    "Session",
+    "SessionError",
+    "Step",
+    "digest_of",
+    "slice_batch",
+]
+
 log = logging.getLogger(__name__)
 
 #: Per-entry overhead in an encoded batch (msgpack headers, stamp, origin, CSN), in bytes.
 _ENTRY_OVERHEAD = 96
-
-
-class SessionError(Exception):
-    """The peer broke the protocol (or its data was refused); the session must close."""
 
 
 class Phase(enum.Enum):
@@ -252,8 +261,10 @@ class Session:
         """Handle one frame from the peer.
 
         Raises:
-            SessionError: the frame is malformed, unexpected here, or its data was refused;
-                nothing from it was applied.
+            SessionError: the frame is malformed, unexpected here, or its data was refused
+                (the peer's fault); nothing from it was applied.
+            LocalFault: this device failed to store what the frame carried (disk full, database
+                locked, a damaged file); nothing from it was applied, and the peer is not to blame.
         """
         if self.phase is Phase.CLOSED:
             raise SessionError("frame after the session closed")
@@ -262,10 +273,16 @@ class Session:
         self.bytes_received += len(frame.payload) + 6
         try:
             return self._dispatch(frame)
-        except MessageError as exc:
+        except SessionError:
+            self.phase = Phase.CLOSED
+            raise
+        except PeerFault as exc:  # a malformed message: the peer's fault all the same
             self.phase = Phase.CLOSED
             raise SessionError(str(exc)) from None
-        except SessionError:
+        except StorageError as exc:  # rolled back: nothing of the frame was applied
+            self.phase = Phase.CLOSED
+            raise LocalFault(f"this device could not take what {self.peer[:12]} sent: {exc}") from exc
+        except BaseException:  # a bug (or cancellation): it propagates as it is
             self.phase = Phase.CLOSED
             raise
 
@@ -351,7 +368,9 @@ class Session:
         batch = message.batch
         try:
             changes = self.replica.receive(batch)
-        except Exception as exc:  # every refusal of hostile data: nothing was applied
+        except StorageError:
+            raise  # this device's failure, not the peer's (see receive)
+        except ReplicaError as exc:  # the replica's checks refused the data: nothing was applied
             raise SessionError(f"batch refused: {type(exc).__name__}: {exc}") from None
         self._learn(batch, changes)
         self.ops_received += len(batch)

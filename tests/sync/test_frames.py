@@ -14,6 +14,7 @@ from sync.frames import (
     BadVersion,
     ConnectionClosed,
     Frame,
+    FrameDecoder,
     FrameError,
     FrameTooLarge,
     Truncated,
@@ -76,8 +77,23 @@ def test_length_equal_to_cap_is_accepted() -> None:
 
 def test_bad_version() -> None:
     data = struct.pack(">IBB", 0, PROTOCOL_VERSION + 1, 1)
-    with pytest.raises(BadVersion, match=f"version {PROTOCOL_VERSION + 1}"):
+    with pytest.raises(BadVersion, match=f"version {PROTOCOL_VERSION + 1}, .* on this device"):
         asyncio.run(_read_all(data, 100))
+
+
+def test_frame_of_an_older_protocol_is_refused_naming_both_versions() -> None:
+    # A device still on protocol 1 (msgpack maps, hand-packed headers) sends its HELLO.
+    data = struct.pack(">IBB", 4, 1, 0x20) + b"\x81\xa1v\x01"
+    expected = (
+        f"frame has protocol version 1, this node speaks {PROTOCOL_VERSION} "
+        "(update the app on the other device)"
+    )
+    with pytest.raises(BadVersion) as info:
+        asyncio.run(_read_all(data, 100))
+    assert str(info.value) == expected
+    with pytest.raises(BadVersion) as info:
+        FrameDecoder(100).feed(data)
+    assert str(info.value) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from localfirst import MemoryStore, Replica
+from sync.const import PROTOCOL_VERSION
 from sync.frames import encode_frame, read_frame
 from sync.identity import Identity
 from sync.messages import Ack, BatchMessage, Digest, Goodbye, Hello, MessageType, SummaryMessage
@@ -125,7 +126,7 @@ def _corpus(library: str, member: str, replica: Replica) -> list[bytes]:
     batch = stranger.batch_for(replica.summary())
     d = Digest(replica.csn + 3, b"\1" * 16, b"\2" * 32)
     return [
-        encode_frame(*Hello(1, member, library, d).encode()),
+        encode_frame(*Hello(PROTOCOL_VERSION, member, library, d).encode()),
         encode_frame(*SummaryMessage(stranger.summary()).encode()),
         encode_frame(*BatchMessage(batch, True, d).encode()),
         encode_frame(*BatchMessage(batch, False, d, live=True).encode()),
@@ -166,7 +167,7 @@ def test_fuzzed_frames_before_and_after_handshake(tmp_path: Path) -> None:
         member_ctx.load_verify_locations(cadata=a.identity.cert_pem.decode())
         corpus = _corpus(a.replica.library, ident_b.device_id, a.replica)
         good_hello = encode_frame(
-            *Hello(1, ident_b.device_id, a.replica.library, digest_of(a.replica)).encode()
+            *Hello(PROTOCOL_VERSION, ident_b.device_id, a.replica.library, digest_of(a.replica)).encode()
         )
         before = (a.replica.vector, a.replica.csn, a.replica.chain, a.replica.log_labels())
         sem = asyncio.Semaphore(16)
@@ -238,7 +239,7 @@ def test_frames_with_a_bad_header_close_only_that_session(tmp_path: Path) -> Non
             ctx.load_verify_locations(cadata=a.identity.cert_pem.decode())
             reader, writer = await asyncio.open_connection(LOOPBACK, a.port, ssl=ctx)
             await read_frame(reader)
-            writer.write(b"\xff\xff\xff\xff\x01\x20")  # 4 GiB announced
+            writer.write(b"\xff\xff\xff\xff" + bytes([PROTOCOL_VERSION, 0x20]))  # 4 GiB announced
             reply = await read_frame(reader)
             assert reply.type == MessageType.ERROR
             assert "cap" in Goodbye.decode(reply).reason

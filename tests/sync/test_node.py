@@ -13,6 +13,7 @@ import pytest
 
 from localfirst import Replica
 from sync import node as node_module
+from sync.const import PROTOCOL_VERSION
 from sync.frames import encode_frame, read_frame
 from sync.identity import Identity
 from sync.messages import Goodbye, Hello, MessageType
@@ -210,7 +211,7 @@ def test_downgrade_to_older_protocol_version_is_refused(
                     await w.wait_closed()
 
         try:
-            assert a._versions[ident_b.device_id] == 1
+            assert a._versions[ident_b.device_id] == PROTOCOL_VERSION
             assert await hello(0, a) == MessageType.ERROR
         finally:
             await a.stop()

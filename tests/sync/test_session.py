@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from localfirst import ManualClock, MemoryStore, Replica
+from sync.const import PROTOCOL_VERSION
 from sync.frames import Frame, FrameDecoder, encode_frame
 from sync.messages import Ack, BatchMessage, Digest, Goodbye, Hello, MessageType
 from sync.session import Phase, Session, SessionError, digest_of, slice_batch
@@ -159,11 +161,11 @@ def test_old_protocol_version_and_wrong_device_are_refused() -> None:
     sp = Session(p, A)
     sp.start()
     with pytest.raises(SessionError, match="authenticated"):
-        sp.receive(Frame(*Hello(1, B, p.library, digest_of(a)).encode()))
+        sp.receive(Frame(*Hello(PROTOCOL_VERSION, B, p.library, digest_of(a)).encode()))
     sp = Session(p, A)
     sp.start()
     with pytest.raises(SessionError, match="another library"):
-        sp.receive(Frame(*Hello(1, A, "f" * 32, digest_of(a)).encode()))
+        sp.receive(Frame(*Hello(PROTOCOL_VERSION, A, "f" * 32, digest_of(a)).encode()))
 
 
 def test_diverged_committed_logs_are_detected_by_chain_hashes() -> None:
@@ -174,7 +176,7 @@ def test_diverged_committed_logs_are_detected_by_chain_hashes() -> None:
     sp.start()
     forged = Digest(1, b"\0" * 16, b"\1" * 32)
     with pytest.raises(SessionError, match="differ at commit #1"):
-        sp.receive(Frame(*Hello(1, A, p.library, forged).encode()))
+        sp.receive(Frame(*Hello(PROTOCOL_VERSION, A, p.library, forged).encode()))
 
 
 def state(r: Replica) -> tuple[object, ...]:
@@ -205,7 +207,7 @@ def test_out_of_order_and_malformed_frames_apply_nothing() -> None:
     for kind, payload in [
         (MessageType.PUSH, batch_payload[1]),
         Ack(Digest(0, b"\0" * 16, b"\0" * 32)).encode(),
-        (MessageType.BATCH, b"\x01" + bytes(56) + b"\x94\x01\xc0\x91\x00\x90"),
+        (MessageType.BATCH, msgspec.msgpack.encode([True, [0, bytes(16), bytes(32)], b"\x94\x01\xc0"])),
     ]:
         sp, sa = Session(p, A), Session(a, P)
         hello_p = sp.start()[0]
@@ -223,13 +225,14 @@ def test_fuzzed_frames_never_apply_and_never_crash() -> None:
     s = Replica.new_library(MemoryStore(), stranger, library=p.library)
     s.put("note", "evil", {"title": "pwned"})
     corpus = [
-        encode_frame(*Hello(1, P, p.library, Digest(3, b"\1" * 16, b"\2" * 32)).encode()),
+        encode_frame(*Hello(PROTOCOL_VERSION, P, p.library, Digest(3, b"\1" * 16, b"\2" * 32)).encode()),
         encode_frame(*BatchMessage(s.batch_for(a.summary()), True, digest_of(s)).encode()),
         encode_frame(*BatchMessage(s.batch_for(a.summary()), False, digest_of(s), live=True).encode()),
         encode_frame(*Ack(Digest(0, b"\0" * 16, b"\0" * 32)).encode()),
         encode_frame(*Goodbye("x").encode()),
     ]
     before = state(a)
+    ahead = Digest(9, b"\1" * 16, b"\2" * 32)
     for i in range(2000):
         base = bytearray(rng.choice(corpus))
         if i % 4 == 0:
@@ -241,7 +244,7 @@ def test_fuzzed_frames_never_apply_and_never_crash() -> None:
         sa = Session(a, P)
         sa.start()
         try:
-            sa.feed(encode_frame(*Hello(1, P, p.library, Digest(9, b"\1" * 16, b"\2" * 32)).encode()))
+            sa.feed(encode_frame(*Hello(PROTOCOL_VERSION, P, p.library, ahead).encode()))
             sa.feed(data)
         except SessionError:
             pass
@@ -251,4 +254,4 @@ def test_fuzzed_frames_never_apply_and_never_crash() -> None:
 def test_decoder_refuses_oversized_frames_before_buffering() -> None:
     dec = FrameDecoder(max_size=100)
     with pytest.raises(Exception, match="cap"):
-        dec.feed(b"\x00\x10\x00\x00\x01\x20")
+        dec.feed(b"\x00\x10\x00\x00" + bytes([PROTOCOL_VERSION, 0x20]))
