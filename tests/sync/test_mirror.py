@@ -1,4 +1,4 @@
-"""The two-way mirror folder (storage.mirror) with a real watchdog observer on tmp_path.
+"""The two-way mirror folder (sync.mirror) with a real watchdog observer on tmp_path.
 
 A one-thread executor owns the replicas, as the app's backend does. Tests wait on conditions
 (polling with a deadline); to know that every earlier file event was handled, a test drops a
@@ -20,9 +20,8 @@ from localfirst import Replica
 from localfirst.write import Put, TextEdit
 from storage import create_library, join_library
 from storage.files import MAX_FILE_BYTES
-from storage.mirror import MANIFEST, Mirror
-
-from .test_files import HOSTILE, tree
+from sync.mirror import MANIFEST, Mirror
+from tests.storage.test_files import HOSTILE, tree
 
 DEADLINE = 10.0
 
@@ -200,6 +199,33 @@ def test_external_edit_merges_with_a_concurrent_edit_on_another_device(env: Env)
     assert env.body(env.a, note) == merged
     assert env.body(env.b, note) == merged
     assert read(path).endswith("---\n" + merged)
+
+
+def test_typing_received_from_a_peer_rewrites_the_file_without_reading_the_log(env: Env):
+    note = env.run(lambda: env.a.create("note", {"title": "Typed", "body": "start\n"}))
+    env.sync()
+    mirror = env.mirror()
+    path = env.folder / "Typed.md"
+    assert read(path).endswith("---\nstart\n")
+    # Decoding the log on every change made each keystroke from a peer cost the whole log.
+    reads: list[str] = []
+    log, tentative = env.a.log, env.a.tentative
+
+    def counted_log() -> Any:
+        reads.append("log")
+        return log()
+
+    def counted_tentative() -> Any:
+        reads.append("tentative")
+        return tentative()
+
+    env.a.log, env.a.tentative = counted_log, counted_tentative  # type: ignore[method-assign]
+    # Only a text edit: no field of the note changes, the file must still follow.
+    env.run(lambda: env.b.edit_text(note, [(5, 0, " typed on B")]))
+    env.sync()
+    assert read(path).endswith("---\nstart typed on B\n")
+    assert reads == []
+    assert mirror.errors == []
 
 
 def test_new_files_become_notes_and_deleted_files_delete_them(env: Env):
