@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ from watchdog.observers import Observer
 
 from localfirst import Changes, Replica, ReplicaError
 from localfirst.ics import IcsError, parse_ics
-from localfirst.markdown import MarkdownError, ParsedNote, parse_note
+from localfirst.markdown import MarkdownError, parse_note
 from localfirst.safe_names import assign_names
 from storage.files import (
     CALENDAR_SUFFIXES,
@@ -399,9 +399,7 @@ class Mirror:
             if entity is not None and self._copy_of_other(entity, name):
                 entity = None  # a copy of another note's file becomes a note of its own
             with replica.transaction():
-                entity, changed = apply_note(
-                    replica, ParsedNote(entity, parsed.fields, parsed.body), entity=entity, touch=True
-                )
+                entity, changed = apply_note(replica, replace(parsed, id=entity), entity=entity, touch=True)
             kind = "note"
             self._note_names.setdefault(entity, name)
         else:
