@@ -320,16 +320,21 @@ def _calendar_of(replica: Replica, cal: IcsCalendar) -> str | None:
     return None
 
 
-def _event_target(replica: Replica, ev: IcsEvent, cal_id: str) -> dict[str, Value]:
-    """Everything event ``ev`` should hold after the import: its fields over what it holds now."""
-    now = _current(replica, "event", ev.id)
+def _event_target(
+    replica: Replica, ev: IcsEvent, cal_id: str
+) -> tuple[dict[str, Value] | None, dict[str, Value]]:
+    """What event ``ev`` holds now (None: nothing), and all it should hold after the import."""
+    doc = replica.get(ev.id)
+    if doc is not None and doc.kind != "event":
+        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
+    now = doc.values() if doc is not None and doc.exists else None
     values = {**ev.fields, "calendar": cal_id}
     if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
         # An occurrence's field no longer overridden goes back to the series' value.
         for name in (*OVERRIDE_FIELDS, "cancelled"):
             if name in now and name not in values and name in ev.full:
                 values[name] = ev.full[name]
-    return {**(now or {}), **values}
+    return now, {**(now or {}), **values}
 
 
 def apply_calendar(
@@ -360,7 +365,8 @@ def apply_calendar(
         replica.put("calendar", cal_id, changes)
     written: list[str] = []
     for ev in cal.events:
-        if save_event(replica, ev.id, _event_target(replica, ev, cal_id), label=IMPORT).changed:
+        now, target = _event_target(replica, ev, cal_id)
+        if target != now and save_event(replica, ev.id, target, label=IMPORT).changed:
             written.append(ev.id)
     if prune:
         keep = {ev.id for ev in cal.events}
