@@ -29,7 +29,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
@@ -395,6 +395,9 @@ def import_text(
     try:
         if suffix in CALENDAR_SUFFIXES:
             cal = parse_ics(text)
+            if calendar is not None:
+                # Into a calendar the user chose: its name, colour and kind stay the user's.
+                cal = replace(cal, fields={})
             with replica.transaction():
                 cal_id, events = apply_calendar(
                     replica, cal, fallback_name=stem, calendar=calendar, source=source_key(path)

@@ -147,9 +147,11 @@ def test_overlapping_events_imported_into_a_bookable_calendar_are_arbitrated(
     replica = replicas.create("a", "A")
     path = tmp_path / "room.ics"
     if how == "into a bookable calendar":
-        room = replica.create("calendar", {"name": "Room A", "bookable": True})
-        path.write_text(OVERLAPPING.format(bookable=""), encoding="utf-8")
+        room = replica.create("calendar", {"name": "Meeting room", "bookable": True})
+        path.write_text(OVERLAPPING.format(bookable="X-LOCALFIRST-BOOKABLE:FALSE\n"), encoding="utf-8")
         report = import_files(replica, [path], calendar=room)
+        # The file's own name and kind do not change the calendar the user chose.
+        assert replica.values(room)["name"] == "Meeting room"
     else:
         path.write_text(OVERLAPPING.format(bookable="X-LOCALFIRST-BOOKABLE:TRUE\n"), encoding="utf-8")
         report = import_files(replica, [path])

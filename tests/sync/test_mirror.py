@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from localfirst import Replica
-from localfirst.write import Put, TextEdit
+from localfirst import Replica, calendar
+from localfirst.booking import BOOK
+from localfirst.write import Ordered, Put, TextEdit
 from storage import create_library, join_library
 from storage.files import MAX_FILE_BYTES
 from sync.mirror import MANIFEST, Mirror
@@ -363,4 +364,37 @@ def test_calendar_file_edits_become_event_writes(env: Env):
     )
     wait_for(lambda: env.run(lambda: set(env.a.entities("event"))) == {"e1"}, "the removed event")
     assert env.run(lambda: env.a.values("e1")["title"]) == "renamed"
+    assert mirror.errors == []
+
+
+def test_an_event_added_to_a_bookable_calendars_file_is_booked_like_in_the_window(env: Env):
+    room = env.run(lambda: env.a.create("calendar", {"name": "Room", "bookable": True}))
+    fields = {"calendar": room, "title": "held", "all_day": False, "tz": None}
+    times = {"start": "2026-11-23T10:00:00", "end": "2026-11-23T11:00:00"}
+    env.run(lambda: calendar.save_event(env.a, "held", fields | times))
+    mirror = env.mirror()
+    path = env.folder / "Room.ics"
+    with path.open(encoding="utf-8", newline="") as f:
+        text = f.read()
+    start = text.rindex("BEGIN:VEVENT\r\n")
+    end = text.index("END:VEVENT\r\n", start) + len("END:VEVENT\r\n")
+    # Another program adds an event overlapping the one that holds the slot.
+    late = text[start:end].replace("UID:held", "UID:late").replace("SUMMARY:held", "SUMMARY:late")
+    late = late.replace("T100000", "T103000").replace("T110000", "T113000")
+    path.write_text(text[:end] + late + text[end:], encoding="utf-8", newline="")
+    wait_for(lambda: env.run(lambda: env.a.booking("late")), "the added event")
+    held, late_booking = env.run(lambda: (env.a.booking("held"), env.a.booking("late")))
+    assert held is not None
+    assert held.slot is not None
+    assert late_booking is not None
+    assert late_booking.slot is None  # a visible conflict, as in the window
+    booked = env.run(
+        lambda: [
+            op.params["event"]
+            for write in env.a.tentative()
+            for op in write.ops
+            if isinstance(op, Ordered) and op.procedure == BOOK
+        ]
+    )
+    assert booked == ["held", "late"]  # asked through the log, not written beside it
     assert mirror.errors == []
