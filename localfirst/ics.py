@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -597,10 +597,3 @@ def _lone_occurrence(uid: str, values: Mapping[str, Value], notes: list[str], dt
         "tz": values.get("tz"),
     }
     return _vevent(uid, values, base, notes, dtstamp)
-
-
-def calendar_events(
-    calendar_id: str, events: Iterable[tuple[str, Mapping[str, Value]]]
-) -> dict[str, Mapping[str, Value]]:
-    """The events that belong in a calendar's file: those whose ``calendar`` names it."""
-    return {key: values for key, values in events if values.get("calendar") == calendar_id}

@@ -18,7 +18,8 @@ quoted or plain; lists in brackets or as ``- item`` lines below the key; ``true`
 times as ISO 8601 UTC. The parser is hand-written and strict about what it reads: anything
 else is a ``MarkdownError`` naming the line, and nothing of the file is used. Keys it does not
 know (other tools add some) are skipped. A file without front matter is all body. Missing tags and
-pinned read as none and false, as they are written.
+pinned read as none and false, as they are written, and a missing title is the file's name; the
+parsed note says which fields were missing, so a re-import does not reset them.
 """
 
 from __future__ import annotations
@@ -50,11 +51,16 @@ class MarkdownError(ValueError):
 
 @dataclass(slots=True)
 class ParsedNote:
-    """A note read from Markdown: its id if the front matter names one, fields and body."""
+    """A note read from Markdown: its id if the front matter names one, fields and body.
+
+    ``defaulted`` names the fields the file does not state (filled in with defaults): they are
+    a new note's values, but importing the file again leaves an existing note's values alone.
+    """
 
     id: str | None
     fields: dict[str, Value] = field(default_factory=dict)
     body: str = ""
+    defaulted: frozenset[str] = frozenset()
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -187,7 +193,10 @@ def parse_note(text: str, fallback_title: str = "") -> ParsedNote:
     split = _split(text)
     if split is None:
         return ParsedNote(
-            None, {"title": fallback_title, "tags": [], "pinned": False}, text.removeprefix("\ufeff")
+            None,
+            {"title": fallback_title, "tags": [], "pinned": False},
+            text.removeprefix("\ufeff"),
+            frozenset({"title", "tags", "pinned"}),
         )
     lines, body = split
     raw: dict[str, tuple[Value, int]] = {}
@@ -263,4 +272,7 @@ def parse_note(text: str, fallback_title: str = "") -> ParsedNote:
         check_fields("note", fields)
     except InvalidWrite as exc:
         raise MarkdownError(str(exc)) from None
-    return ParsedNote(entity, fields, body)
+    defaulted = frozenset(k for k in ("title", "tags", "pinned") if k not in raw)
+    if raw.get("title", (None, 0))[0] is None:
+        defaulted |= {"title"}
+    return ParsedNote(entity, fields, body, defaulted)

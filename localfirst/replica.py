@@ -66,7 +66,11 @@ class LogEntry:
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """What one local write, commit or received batch changed, so views refresh only that."""
+    """What one local write, commit or received batch changed, so views refresh only that.
+
+    ``entities`` names every entity a write put fields to or edited the text of (typing received
+    from a peer included), so a view of a note body or the mirror folder needs no look at the log.
+    """
 
     entities: frozenset[str] = frozenset()
     writes: tuple[WriteId, ...] = ()

@@ -6,6 +6,14 @@ clear message in the ``ImportReport`` and changes nothing. Only fields that diff
 library are written, so importing the same file twice writes nothing the second time, and a
 note body is replaced by the smallest text edit, so it merges with concurrent typing.
 
+Imports can be re-run: what a file holds is matched to what an earlier import of it wrote, so
+a second import, or the re-run of one a crash cut off, adds no copies. A note is matched by its
+front-matter ``id``, else by the file's absolute path (``source_key``): the file stands for one
+note, as a mirror file does, so editing it and importing it again updates that note (fields the
+file does not state, such as tags set in the app, stay as they are). An event is matched by its
+UID (an override by UID and RECURRENCE-ID), which its entity id is derived from, and written
+through ``localfirst.calendar.save_event``, so a bookable calendar books it as the window would.
+
 ``Folder`` is the one way this package touches a folder it writes to (export, the mirror):
 names are single checked components resolved against a directory handle opened once, symbolic
 links are never followed (``O_NOFOLLOW``; a link in the way is replaced, never written
@@ -15,16 +23,18 @@ through), and every file is written to a temporary name and renamed over the old
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import secrets
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
-from localfirst.ics import OVERRIDE_FIELDS, IcsCalendar, IcsError, parse_ics, render_ics
+from localfirst.calendar import save_event
+from localfirst.ics import OVERRIDE_FIELDS, IcsCalendar, IcsError, IcsEvent, parse_ics, render_ics
 from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_note
 from localfirst.safe_names import assign_names, is_safe_name
 from localfirst.write import Value
@@ -37,6 +47,8 @@ NOTE_SUFFIXES = (".md", ".markdown")
 CALENDAR_SUFFIXES = (".ics",)
 #: The calendar file holding events whose calendar is missing.
 UNFILED = "Unfiled events"
+#: What an import's edits are called (the Edit menu's undo names it).
+IMPORT = "Import"
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in a folder must not hang a read
@@ -240,6 +252,16 @@ class ImportReport:
         return [f"error: {p}" for p in self.errors] + [f"warning: {p}" for p in self.warnings]
 
 
+def source_key(path: Path | str) -> str:
+    """The stable key of a file: a note (or calendar) the file does not name gets this id.
+
+    Derived from the file's absolute path, so importing the same file again, or re-running an
+    import a crash cut off, finds what the earlier run wrote instead of adding a copy.
+    """
+    where = os.path.normcase(os.path.abspath(path))
+    return "file-" + hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
 def _current(replica: Replica, kind: str, entity: str) -> dict[str, Value] | None:
     """The entity's values, None if it does not exist; refuse an entity of another kind."""
     doc = replica.get(entity)
@@ -262,8 +284,9 @@ def apply_note(
 ) -> tuple[str, bool]:
     """Write a parsed note (the caller holds a transaction); (its id, whether anything changed).
 
-    Only changed fields are written; the body becomes the smallest text edit. ``touch`` sets
-    ``modified`` to now when something changed (an edit in the mirror folder).
+    Only changed fields are written; the body becomes the smallest text edit; fields the file
+    does not state keep an existing note's values. ``touch`` sets ``modified`` to now when
+    something changed (an edit made outside the app).
     """
     entity = parsed.id or entity or new_id()
     current = _current(replica, "note", entity)
@@ -272,6 +295,8 @@ def apply_note(
     if current is None:
         fields.setdefault("created", now)
         fields.setdefault("modified", now)
+    else:
+        fields = {k: v for k, v in fields.items() if k not in parsed.defaulted}
     changes = _changed(current, fields)
     body_changed = (current or {}).get("body", "") != parsed.body
     if touch and (changes or body_changed) and "modified" not in changes:
@@ -295,21 +320,43 @@ def _calendar_of(replica: Replica, cal: IcsCalendar) -> str | None:
     return None
 
 
+def _event_target(
+    replica: Replica, ev: IcsEvent, cal_id: str
+) -> tuple[dict[str, Value] | None, dict[str, Value]]:
+    """What event ``ev`` holds now (None: nothing), and all it should hold after the import."""
+    doc = replica.get(ev.id)
+    if doc is not None and doc.kind != "event":
+        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
+    now = doc.values() if doc is not None and doc.exists else None
+    values = {**ev.fields, "calendar": cal_id}
+    if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
+        # An occurrence's field no longer overridden goes back to the series' value.
+        for name in (*OVERRIDE_FIELDS, "cancelled"):
+            if name in now and name not in values and name in ev.full:
+                values[name] = ev.full[name]
+    return now, {**(now or {}), **values}
+
+
 def apply_calendar(
     replica: Replica,
     cal: IcsCalendar,
     *,
     fallback_name: str = "",
     calendar: str | None = None,
+    source: str | None = None,
     prune: bool = False,
 ) -> tuple[str, list[str]]:
     """Write a parsed calendar and its events (the caller holds a transaction).
 
-    The calendar is ``calendar`` if given, else the one the file names, else the one its
-    events already belong to, else a new one. ``prune`` deletes the calendar's events the file
-    no longer holds (the mirror: the file is the calendar). Returns (calendar id, events written).
+    The calendar is ``calendar`` if given, else the one the file names (``X-WR-RELCALID``),
+    else the one its events already belong to, else ``source`` (the file's key), else a new
+    one. Events are matched by UID (and RECURRENCE-ID for an occurrence): the entity id is
+    derived from them. Every event goes through ``calendar.save_event``, so a bookable calendar
+    books it (same arbitration as the window). ``prune`` deletes the calendar's events the
+    file no longer holds (the mirror: the file is the calendar). Returns (calendar id, events
+    written).
     """
-    cal_id = calendar or cal.id or _calendar_of(replica, cal) or new_id()
+    cal_id = calendar or cal.id or _calendar_of(replica, cal) or source or new_id()
     current = _current(replica, "calendar", cal_id)
     fields = dict(cal.fields)
     if "name" not in fields and current is None:
@@ -318,40 +365,50 @@ def apply_calendar(
         replica.put("calendar", cal_id, changes)
     written: list[str] = []
     for ev in cal.events:
-        values = {**ev.fields, "calendar": cal_id}
-        now = _current(replica, "event", ev.id)
-        if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
-            # An occurrence's field no longer overridden goes back to the series' value.
-            for name in (*OVERRIDE_FIELDS, "cancelled"):
-                if name in now and name not in values and name in ev.full:
-                    values[name] = ev.full[name]
-        if changes := _changed(now, values):
-            replica.put("event", ev.id, changes)
+        now, target = _event_target(replica, ev, cal_id)
+        if target != now and save_event(replica, ev.id, target, label=IMPORT).changed:
             written.append(ev.id)
     if prune:
         keep = {ev.id for ev in cal.events}
         for key, doc in replica.entities("event").items():
             if key not in keep and doc.value("calendar") == cal_id:
-                replica.delete(key)
+                save_event(replica, key, None, label=IMPORT)
     return cal_id, written
 
 
 def import_text(
-    replica: Replica, text: str, suffix: str, stem: str, report: ImportReport, path: Path
+    replica: Replica,
+    text: str,
+    suffix: str,
+    stem: str,
+    report: ImportReport,
+    path: Path,
+    *,
+    calendar: str | None = None,
 ) -> None:
-    """Import one file's text, all or nothing; problems go to ``report``."""
+    """Import one file's text, all or nothing; problems go to ``report``.
+
+    ``path`` gives the file's key (``source_key``): a note without a front-matter id, or a
+    calendar that names no id and has no known events, is matched by it. ``calendar`` puts the
+    events of an ``.ics`` into that calendar instead of the one the file describes.
+    """
     try:
         if suffix in CALENDAR_SUFFIXES:
             cal = parse_ics(text)
+            if calendar is not None:
+                # Into a calendar the user chose: its name, colour and kind stay the user's.
+                cal = replace(cal, fields={})
             with replica.transaction():
-                cal_id, events = apply_calendar(replica, cal, fallback_name=stem)
+                cal_id, events = apply_calendar(
+                    replica, cal, fallback_name=stem, calendar=calendar, source=source_key(path)
+                )
             report.calendars.append(cal_id)
             report.events.extend(events)
             report.warnings.extend(FileProblem(path, w) for w in cal.warnings)
         else:
             parsed = parse_note(text, stem)
             with replica.transaction():
-                note, _ = apply_note(replica, parsed)
+                note, _ = apply_note(replica, parsed, entity=source_key(path), touch=True)
             report.notes.append(note)
     except (IcsError, MarkdownError, PlainFileError) as exc:
         report.errors.append(FileProblem(path, f"{exc}; nothing was imported from it"))
@@ -362,13 +419,22 @@ def import_text(
     report.imported.append(path)
 
 
-def import_files(replica: Replica, paths: Iterable[Path | str]) -> ImportReport:
-    """Import ``.ics`` calendars and Markdown notes; each file all or nothing.
+def import_files(
+    replica: Replica, paths: Iterable[Path | str], *, calendar: str | None = None
+) -> ImportReport:
+    """Import ``.ics`` calendars and Markdown notes; each file all or nothing, safe to re-run.
 
     Paths the user names are read even through a symbolic link (the mirror never follows
-    one); each must be a regular file of at most ``MAX_FILE_BYTES``.
+    one); each must be a regular file of at most ``MAX_FILE_BYTES``. Importing a file again
+    (or re-running an import a crash cut off) updates what the first run wrote and writes
+    nothing when nothing changed: notes are matched by their front-matter ``id``, else by the
+    file's path (``source_key``); events by UID and RECURRENCE-ID. ``calendar`` (an existing
+    calendar's id) receives the events of every ``.ics`` instead of the calendars they name.
     """
     report = ImportReport()
+    if calendar is not None and _current(replica, "calendar", calendar) is None:
+        report.errors.append(FileProblem(Path(calendar), "no such calendar; nothing was imported"))
+        return report
     for item in paths:
         path = Path(item)
         suffix = path.suffix.lower()
@@ -380,7 +446,7 @@ def import_files(replica: Replica, paths: Iterable[Path | str]) -> ImportReport:
         except PlainFileError as exc:
             report.errors.append(FileProblem(path, f"{exc}; nothing was imported from it"))
             continue
-        import_text(replica, text, suffix, path.stem, report, path)
+        import_text(replica, text, suffix, path.stem, report, path.resolve(), calendar=calendar)
     return report
 
 

@@ -1,7 +1,7 @@
 """Plain files from the app: File > Import…, Export… and Mirror folder…
 
 Import and export run ``storage.files`` on the replica's thread (through the backend, so an
-import syncs like any write). The mirror is a ``storage.mirror.Mirror`` driven by the replica
+import syncs like any write). The mirror is a ``sync.mirror.Mirror`` driven by the replica
 service: it reaches the replica through ``service.submit`` and rewrites files after every change
 the service reports; it starts and stops off the GUI thread.
 """
@@ -19,7 +19,7 @@ from ui.qt import QFileDialog, QMessageBox, QObject, QWidget, Signal
 if TYPE_CHECKING:
     from localfirst import Replica
     from storage.files import ImportReport
-    from storage.mirror import Mirror
+    from sync.mirror import Mirror
     from sync.subscribers import Unsubscribe
     from ui.backend import Backend
 
@@ -123,7 +123,7 @@ class MirrorFolder(QObject):
         if folder is None:
             self.mirror_did_change.emit(None)
             return
-        from storage.mirror import Mirror
+        from sync.mirror import Mirror
 
         service = self.backend.service
         mirror = Mirror(service.submit, folder)

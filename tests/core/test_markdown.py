@@ -82,11 +82,19 @@ def test_hand_written_front_matter_other_tools_produce():
 
 def test_no_front_matter_is_all_body_with_the_file_name_as_title():
     plain = {"tags": [], "pinned": False}
+    unstated = frozenset({"title", "tags", "pinned"})
     assert parse_note("just text\n---\n", "Inbox") == ParsedNote(
-        None, {"title": "Inbox", **plain}, "just text\n---\n"
+        None, {"title": "Inbox", **plain}, "just text\n---\n", unstated
     )
-    assert parse_note("", "Empty") == ParsedNote(None, {"title": "Empty", **plain}, "")
-    assert parse_note("---\n---\n", "Bare") == ParsedNote(None, {"title": "Bare", **plain}, "")
+    assert parse_note("", "Empty") == ParsedNote(None, {"title": "Empty", **plain}, "", unstated)
+    assert parse_note("---\n---\n", "Bare") == ParsedNote(None, {"title": "Bare", **plain}, "", unstated)
+
+
+def test_fields_the_file_does_not_state_are_named():
+    assert parse_note('---\ntitle: "T"\n---\nbody', "f").defaulted == {"tags", "pinned"}
+    assert parse_note("---\ntags: []\npinned: true\n---\n", "f").defaulted == {"title"}
+    assert parse_note("---\ntitle:\ntags:\npinned: false\n---\n", "f").defaulted == {"title"}
+    assert parse_note(render_note("x", {"title": "T", "body": "b"})).defaulted == frozenset()
 
 
 def test_flow_lists_of_plain_words():

@@ -72,7 +72,7 @@ REQUIRED_MODULES = {
     "ui.app",
     "ui.calendar",
     "localfirst.ics",
-    "storage.mirror",
+    "sync.mirror",
     "spake2",
     "icalendar",
     "dateutil.rrule",

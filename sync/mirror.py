@@ -1,9 +1,11 @@
 """The mirror folder: the library as plain files, kept in step both ways.
 
 Each live note is ``<title>.md`` and each calendar ``<name>.ics`` in the folder the user chose.
-The replica belongs to one thread (the app's backend); everything that reads or writes it runs
-there through ``submit(fn) -> Future``. The owner calls ``on_change(changes)`` (or
-``write_all()``) on that thread after writes, and the files that changed are rewritten.
+The replica belongs to one thread (the node's, or the app's backend); everything that reads or
+writes it runs there through ``submit(fn) -> Future``, so the mirror works the same in the window
+and on a headless node (it lives in ``sync/`` for that: it runs threads and follows the node).
+The owner calls ``on_change(changes)`` (or ``write_all()``) on that thread after writes, and the
+files of the entities that changed are rewritten.
 
 Edits other programs make are seen by a watchdog observer. Events only mark names dirty; after
 a quiet moment (``debounce``) a worker thread hands the batch to the owner, which reads each
@@ -32,19 +34,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from localfirst import Changes, Replica, ReplicaError, TextEdit
+from localfirst import Changes, Replica, ReplicaError
 from localfirst.ics import IcsError, parse_ics
-from localfirst.markdown import MarkdownError, ParsedNote, parse_note
+from localfirst.markdown import MarkdownError, parse_note
 from localfirst.safe_names import assign_names
-
-from .files import (
+from storage.files import (
     CALENDAR_SUFFIXES,
     NOTE_SUFFIXES,
     Folder,
@@ -225,10 +226,6 @@ class Mirror:
         with self._cond:
             return list(self._errors)
 
-    def clear_errors(self) -> None:
-        with self._cond:
-            self._errors.clear()
-
     @property
     def batches(self) -> int:
         """How many batches of external changes were handled (tests wait on this)."""
@@ -255,20 +252,10 @@ class Mirror:
         if changes.snapshot:
             self._refresh(None)
             return
-        entities = set(changes.entities)
-        if changes.writes and self._replica is not None:
-            # ``Changes.entities`` names entities whose fields changed; a write holding only
-            # text edits (typing on another device) must be found through the writes.
-            wanted = set(changes.writes)
-            found = [w for w in self._replica.tentative() if w.id in wanted]
-            if len(found) < len(wanted):
-                found += [e.write for e in self._replica.log() if e.write.id in wanted and e.csn is not None]
-            if len({w.id for w in found}) < len(wanted):
-                self._refresh(None)
-                return
-            entities |= {op.entity for w in found for op in w.ops if isinstance(op, TextEdit)}
-        if entities:
-            self._refresh(entities)
+        # ``entities`` names every entity a write put to or edited the text of, so typing
+        # received from another device rewrites its note without a look at the log.
+        if changes.entities:
+            self._refresh(set(changes.entities))
 
     def write_all(self) -> None:
         """Bring every file up to date with the replica (owner thread)."""
@@ -412,9 +399,7 @@ class Mirror:
             if entity is not None and self._copy_of_other(entity, name):
                 entity = None  # a copy of another note's file becomes a note of its own
             with replica.transaction():
-                entity, changed = apply_note(
-                    replica, ParsedNote(entity, parsed.fields, parsed.body), entity=entity, touch=True
-                )
+                entity, changed = apply_note(replica, replace(parsed, id=entity), entity=entity, touch=True)
             kind = "note"
             self._note_names.setdefault(entity, name)
         else:

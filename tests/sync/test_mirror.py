@@ -1,4 +1,4 @@
-"""The two-way mirror folder (storage.mirror) with a real watchdog observer on tmp_path.
+"""The two-way mirror folder (sync.mirror) with a real watchdog observer on tmp_path.
 
 A one-thread executor owns the replicas, as the app's backend does. Tests wait on conditions
 (polling with a deadline); to know that every earlier file event was handled, a test drops a
@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from localfirst import Replica
-from localfirst.write import Put, TextEdit
+from localfirst import Replica, calendar
+from localfirst.booking import BOOK
+from localfirst.write import Ordered, Put, TextEdit
 from storage import create_library, join_library
 from storage.files import MAX_FILE_BYTES
-from storage.mirror import MANIFEST, Mirror
-
-from .test_files import HOSTILE, tree
+from sync.mirror import MANIFEST, Mirror
+from tests.storage.test_files import HOSTILE, tree
 
 DEADLINE = 10.0
 
@@ -202,6 +202,33 @@ def test_external_edit_merges_with_a_concurrent_edit_on_another_device(env: Env)
     assert read(path).endswith("---\n" + merged)
 
 
+def test_typing_received_from_a_peer_rewrites_the_file_without_reading_the_log(env: Env):
+    note = env.run(lambda: env.a.create("note", {"title": "Typed", "body": "start\n"}))
+    env.sync()
+    mirror = env.mirror()
+    path = env.folder / "Typed.md"
+    assert read(path).endswith("---\nstart\n")
+    # Decoding the log on every change made each keystroke from a peer cost the whole log.
+    reads: list[str] = []
+    log, tentative = env.a.log, env.a.tentative
+
+    def counted_log() -> Any:
+        reads.append("log")
+        return log()
+
+    def counted_tentative() -> Any:
+        reads.append("tentative")
+        return tentative()
+
+    env.a.log, env.a.tentative = counted_log, counted_tentative  # type: ignore[method-assign]
+    # Only a text edit: no field of the note changes, the file must still follow.
+    env.run(lambda: env.b.edit_text(note, [(5, 0, " typed on B")]))
+    env.sync()
+    assert read(path).endswith("---\nstart typed on B\n")
+    assert reads == []
+    assert mirror.errors == []
+
+
 def test_new_files_become_notes_and_deleted_files_delete_them(env: Env):
     mirror = env.mirror()
     (env.folder / "Ideas.md").write_text("# ideas\n- one\n", encoding="utf-8")
@@ -337,4 +364,37 @@ def test_calendar_file_edits_become_event_writes(env: Env):
     )
     wait_for(lambda: env.run(lambda: set(env.a.entities("event"))) == {"e1"}, "the removed event")
     assert env.run(lambda: env.a.values("e1")["title"]) == "renamed"
+    assert mirror.errors == []
+
+
+def test_an_event_added_to_a_bookable_calendars_file_is_booked_like_in_the_window(env: Env):
+    room = env.run(lambda: env.a.create("calendar", {"name": "Room", "bookable": True}))
+    fields = {"calendar": room, "title": "held", "all_day": False, "tz": None}
+    times = {"start": "2026-11-23T10:00:00", "end": "2026-11-23T11:00:00"}
+    env.run(lambda: calendar.save_event(env.a, "held", fields | times))
+    mirror = env.mirror()
+    path = env.folder / "Room.ics"
+    with path.open(encoding="utf-8", newline="") as f:
+        text = f.read()
+    start = text.rindex("BEGIN:VEVENT\r\n")
+    end = text.index("END:VEVENT\r\n", start) + len("END:VEVENT\r\n")
+    # Another program adds an event overlapping the one that holds the slot.
+    late = text[start:end].replace("UID:held", "UID:late").replace("SUMMARY:held", "SUMMARY:late")
+    late = late.replace("T100000", "T103000").replace("T110000", "T113000")
+    path.write_text(text[:end] + late + text[end:], encoding="utf-8", newline="")
+    wait_for(lambda: env.run(lambda: env.a.booking("late")), "the added event")
+    held, late_booking = env.run(lambda: (env.a.booking("held"), env.a.booking("late")))
+    assert held is not None
+    assert held.slot is not None
+    assert late_booking is not None
+    assert late_booking.slot is None  # a visible conflict, as in the window
+    booked = env.run(
+        lambda: [
+            op.params["event"]
+            for write in env.a.tentative()
+            for op in write.ops
+            if isinstance(op, Ordered) and op.procedure == BOOK
+        ]
+    )
+    assert booked == ["held", "late"]  # asked through the log, not written beside it
     assert mirror.errors == []
