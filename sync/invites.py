@@ -1,4 +1,4 @@
-"""A running node's open invitations: pairing listeners, their announcements and outcomes.
+"""Pairing on a running node: its open invitations, and joining another device's by code.
 
 Each invitation listens with a one-time code; with discovery on it is announced on the LAN
 until it ends (paired, failed, expired or closed), so a joiner given only the code finds it.
@@ -7,12 +7,15 @@ until it ends (paired, failed, expired or closed), so a joiner given only the co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from sync import pairing
 from sync.discovery import Discovery
 from sync.identity import Identity
+from sync.library import NodeError
 from sync.pairing import Invitation, PairedPeer, PairingError
 
 log = logging.getLogger(__name__)
@@ -83,3 +86,29 @@ class Invitations:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def pair_by_code(
+    identity: Identity,
+    code: str,
+    address: tuple[str, int] | None,
+    discovery: Discovery | None,
+    search: float,
+) -> tuple[PairedPeer, bytes, str]:
+    """Pair with the device inviting at ``address``, or with one found on the network.
+
+    Returns the peer, its welcome and the host it answered on.
+
+    Raises:
+        NodeError: no address was given and discovery is off.
+        PairingError: see :func:`sync.pairing.join`.
+    """
+    if address is not None:
+        peer, welcome = await pairing.join(code, *address, identity)
+        return peer, welcome, address[0]
+    if discovery is None:
+        raise NodeError("no address given and discovery is off: enter the inviting device's host:port")
+    pairing.normalize_code(code)  # a typo fails before searching
+    log.info("searching the network for an inviting device (up to %.0f s)", search)
+    async with contextlib.aclosing(discovery.browse_pairing(search)) as found:
+        return await pairing.join_found(code, found, identity)

@@ -1,4 +1,4 @@
-"""Links to the other members: the member listener, dialing, reconnecting, one session per peer.
+"""Links to the other members: the member listener, discovery, dialing and reconnecting.
 
 The listener accepts plain TCP and upgrades to TLS 1.3 with the *current* members'
 certificates as its only trust anchors, then checks the peer's fingerprint; at most
@@ -6,8 +6,7 @@ certificates as its only trust anchors, then checks the peer's fingerprint; at m
 ``HANDSHAKE_TIMEOUT_S``, so a flood of strangers cannot starve members. Each target (a member
 found by discovery, or an address the user configured) has a connector that keeps one
 connection to it, reconnecting with exponential backoff and jitter. Every authenticated
-connection runs one session through :func:`sync.pump.pump`; the caller makes the session and
-hears of each step.
+connection is handed to :class:`sync.peers.Peers`, which runs its session.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,24 +32,12 @@ from sync.const import (
     TCP_KEEPALIVE_IDLE_S,
     TCP_KEEPALIVE_INTERVAL_S,
 )
-from sync.discovery import DiscoveredPeer
-from sync.pump import NET_ERRORS, Channel, StreamChannel, pump
-from sync.session import Session, Step
+from sync.discovery import DiscoveredPeer, Discovery
+from sync.peers import Peers
+from sync.pump import NET_ERRORS, StreamChannel
 from sync.trust import Trust
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(eq=False, slots=True)
-class Conn:
-    """One authenticated connection and its session."""
-
-    device: str
-    dialer: str
-    channel: Channel
-    session: Session
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    counted: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -64,30 +51,19 @@ class _Target:
 
 
 class Links:
-    """The member listener, the connectors and the live connections (one per peer).
+    """The member listener, discovery and the connectors; authenticated connections go to ``peers``.
 
-    ``new_session(device)`` makes the session for an authenticated peer; ``on_step(conn,
-    step)`` runs after each frame it received; ``stats`` counts refused connections
-    (``refused``, ``overflow``) and protocol errors.
+    ``stats`` counts refused connections (``refused``, ``overflow``).
     """
 
-    def __init__(
-        self,
-        device: str,
-        trust: Trust,
-        new_session: Callable[[str], Session],
-        on_step: Callable[[Conn, Step], None],
-        stats: dict[str, int],
-    ) -> None:
+    def __init__(self, device: str, trust: Trust, peers: Peers, stats: dict[str, int]) -> None:
         self.device = device
         self.trust = trust
-        self._new_session = new_session
-        self._on_step = on_step
+        self.peers = peers
         self.stats = stats
-        self.conns: dict[str, Conn] = {}
+        self.discovery: Discovery | None = None
         self.discovered: dict[str, list[tuple[str, int]]] = {}
         self._targets: dict[str, _Target] = {}
-        self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, received], ended sessions
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handshakes = asyncio.Semaphore(MAX_PENDING_HANDSHAKES)
         self._waiting = 0
@@ -115,12 +91,26 @@ class Links:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
+    async def discover(self, interfaces: list[str], announce: list[str] | None) -> None:
+        """Announce this device and dial the members found (zeroconf on ``interfaces``)."""
+        discovery = Discovery(
+            self.device, self.port, self.on_discovered, interfaces=interfaces, addresses=announce
+        )
+        try:
+            await discovery.start()
+        except OSError as exc:
+            log.warning("discovery unavailable (%s); dialing configured peers only", exc)
+            return
+        self.discovery = discovery
+
     async def close(self) -> None:
-        """Stop listening and dialing; say goodbye on every connection."""
+        """Stop discovery, listening and dialing; say goodbye on every connection."""
         self.closing = True
+        if self.discovery is not None:
+            await self.discovery.stop()
         if self._server is not None:
             self._server.close()
-        self.close_all("node shutting down")
+        self.peers.close_all("node shutting down")
         for target in self._targets.values():
             if target.task is not None:
                 target.task.cancel()
@@ -139,10 +129,7 @@ class Links:
 
     def trust_changed(self, gone: frozenset[str]) -> None:
         """Membership changed: drop who is no longer trusted, dial members found before."""
-        for device in gone:
-            conn = self.conns.get(device)
-            if conn is not None:
-                self.close_conn(conn, "device is no longer a member")
+        self.peers.close_all("device is no longer a member", gone)
         for device in self.trust.allowed:
             if device in self.discovered:
                 self.ensure_target(device, device, self.discovered[device])
@@ -179,7 +166,7 @@ class Links:
         finally:
             self._handshakes.release()
         if device is not None:
-            await self.run(reader, writer, device, dialer=device)
+            await self._run(reader, writer, device, dialer=device)
 
     async def _handshake(self, writer: asyncio.StreamWriter) -> str | None:
         """Upgrade an accepted connection to TLS; return the member it authenticated, if any."""
@@ -225,7 +212,7 @@ class Links:
             if device is not None:
                 if device not in self.trust.allowed:
                     return
-                conn = self.conns.get(device)
+                conn = self.peers.conns.get(device)
                 if conn is not None:
                     await conn.done.wait()
                     continue
@@ -261,78 +248,14 @@ class Links:
             log.warning("not syncing with %s:%d: %s", host, port, exc)
             writer.transport.abort()
             return False
-        await self.run(reader, writer, peer, dialer=self.device)
+        await self._run(reader, writer, peer, dialer=self.device)
         return True
 
-    # -- connections ---------------------------------------------------------------------------
-
-    async def run(
+    async def _run(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str, dialer: str
     ) -> None:
-        """Run one session with an authenticated peer until either side ends it."""
         _keepalive(writer)
-        channel = StreamChannel(reader, writer)
-        session = self._new_session(device)
-        conn = Conn(device, dialer, channel, session)
-        if not self._register(conn):
-            with contextlib.suppress(*NET_ERRORS):
-                channel.send([session.goodbye("duplicate connection")])
-            await channel.wait_closed()
-            return
-        ending = None
-        try:
-            ending = await pump(session, channel, lambda step: self._on_step(conn, step))
-        finally:
-            reason, error = (ending.reason, ending.error) if ending else ("closed", False)
-            if error:
-                self.stats["protocol_errors"] += 1
-            log.log(
-                logging.WARNING if error else logging.INFO, "session with %s ended: %s", device[:12], reason
-            )
-            self.close_conn(conn, reason[:200], error=error)
-            await channel.wait_closed()
-
-    def _register(self, conn: Conn) -> bool:
-        """Keep one session per peer: both sides keep the one dialed by the smaller device id."""
-        old = self.conns.get(conn.device)
-        if old is not None:
-            preferred = min(self.device, conn.device)
-            if conn.dialer not in (preferred, old.dialer):
-                return False
-            self.close_conn(old, "replaced by a newer connection")
-        self.conns[conn.device] = conn
-        return True
-
-    def push(self) -> None:
-        """Send every live peer what it lacks now (after a local or relayed change)."""
-        for conn in list(self.conns.values()):
-            conn.channel.send(conn.session.push())
-
-    def close_conn(self, conn: Conn, reason: str, *, error: bool = False) -> None:
-        """Say goodbye (``reason``) and close; the session's traffic is added to the peer's total."""
-        if self.conns.get(conn.device) is conn:
-            del self.conns[conn.device]
-        if not conn.channel.is_closing():
-            with contextlib.suppress(*NET_ERRORS):
-                conn.channel.send([conn.session.goodbye(reason, error=error)])
-            conn.channel.close()
-        if not conn.done.is_set():
-            total = self._traffic.setdefault(conn.device, [0, 0])
-            total[0] += conn.session.bytes_sent
-            total[1] += conn.session.bytes_received
-        conn.done.set()
-
-    def close_all(self, reason: str) -> None:
-        for conn in list(self.conns.values()):
-            self.close_conn(conn, reason)
-
-    def traffic(self, device: str) -> tuple[int, int]:
-        """Application bytes (frames) sent to and received from a peer, over all its sessions."""
-        sent, received = self._traffic.get(device, [0, 0])
-        conn = self.conns.get(device)
-        if conn is not None:
-            sent, received = sent + conn.session.bytes_sent, received + conn.session.bytes_received
-        return sent, received
+        await self.peers.run(StreamChannel(reader, writer), device, dialer)
 
 
 class _PausedProtocol(asyncio.StreamReaderProtocol):

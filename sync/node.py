@@ -1,11 +1,12 @@
 """A running device: the facade that wires a replica to its sync service.
 
-The rooms are separate modules: :mod:`sync.library` (the data folder's files),
-:mod:`sync.trust` (members' certificates and TLS contexts), :mod:`sync.links` (listener,
-dialers, reconnects, one session per peer), :mod:`sync.pump` (a session over a channel),
-:mod:`sync.invites` (pairing listeners) and the control socket for the CLI. :class:`Node`
-owns the replica and decides what a change means: commit (primary), push, tell subscribers,
-truncate the log once every member holds it. It may also run the mirror folder (headless).
+Each room is a module of its own: :mod:`sync.library` (the data folder's files),
+:mod:`sync.trust` (members' certificates, TLS contexts), :mod:`sync.links` (listener,
+discovery, dialing with backoff), :mod:`sync.peers` (one session per peer and what is known of
+each), :mod:`sync.pump` (a session over a channel), :mod:`sync.invites` (pairing),
+:mod:`sync.mirroring` (the mirror folder) and the control socket for the CLI. :class:`Node`
+owns the replica and decides what a change means: commit (primary), re-trust, push, tell
+subscribers, and truncate the log once every member holds it.
 
 Everything that touches the replica runs on the node's event loop (one thread), since the
 SQLite connection is not shared across threads; other threads go through :meth:`Node.submit`.
@@ -19,14 +20,12 @@ import contextlib
 import json
 import logging
 import ssl
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from localfirst import Changes, Replica
 from storage import open_replica
-from sync import pairing
 from sync.const import (
     CONTROL_SOCKET,
     MIN_PROTOCOL_VERSION,
@@ -36,26 +35,25 @@ from sync.const import (
 )
 from sync.discovery import Discovery
 from sync.identity import Identity
-from sync.invites import Invitations
+from sync.invites import Invitations, pair_by_code
 from sync.library import (
     NodeError,
     join_from_welcome,
     library_path,
     load_identity,
-    load_versions,
     open_or_create,
     replace_with_welcome,
-    save_versions,
 )
-from sync.links import Conn, Links
+from sync.links import Links
+from sync.mirroring import MirrorRunner
 from sync.pairing import Invitation, PairedPeer, PairingError
+from sync.peers import Conn, Peers
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
 from sync.trust import Trust, member_certs, pem_fingerprint
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
-    from storage.mirror import Mirror
 
 __all__ = [
     "Node",
@@ -108,8 +106,7 @@ class Node:
             auto_commit: on the primary, commit writes as they arrive.
             control: open the owner-only control socket for the CLI.
             truncate_after: truncate the log once every member holds this many more commits.
-            mirror: keep the library as plain files in this folder, both ways (see
-                :meth:`set_mirror`).
+            mirror: keep the library as plain files in this folder, both ways (:meth:`set_mirror`).
         """
         self.data_dir = Path(data_dir)
         self._name = name
@@ -127,16 +124,12 @@ class Node:
         self._replica: Replica | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._control: asyncio.Server | None = None
-        self._discovery: Discovery | None = None
         self._trust: Trust | None = None
+        self._peers: Peers | None = None
         self._links: Links | None = None
         self._invitations = Invitations()
-        self._mirror: tuple[Mirror, Unsubscribe] | None = None
-        self._mirror_lock = asyncio.Lock()
+        self._mirror = MirrorRunner(self.submit, self.subscribe)
         self._tasks: set[asyncio.Task[Any]] = set()  # control socket handlers
-        self._versions: dict[str, int] = {}  # highest protocol version each peer spoke
-        self._proven: dict[str, int | None] = {}
-        self._last_sync: dict[str, float] = {}  # device -> time.time() of the last exchange in sync
         self._subscribers: Subscribers[Changes] = Subscribers()
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
@@ -166,20 +159,20 @@ class Node:
         self.identity = load_identity(self.data_dir, self._name)
         self._replica = open_or_create(self.data_dir, self.identity)
         self._replica.take_changes()  # what opening wrote (a first run's own device) is no news
-        self._versions = load_versions(self.data_dir)
         self._trust = Trust(self.identity)
-        self._links = Links(self.device, self._trust, self._new_session, self._on_step, self.stats)
+        self._peers = Peers(self.device, self.data_dir, self._new_session, self._on_step, self.stats)
+        self._links = links = Links(self.device, self._trust, self._peers, self.stats)
         self._refresh_trust()
-        await self._links.listen(self.host, self._port)
+        await links.listen(self.host, self._port)
         if self._use_control:
             path = self.data_dir / CONTROL_SOCKET
             path.unlink(missing_ok=True)
             self._control = await asyncio.start_unix_server(self._on_control, str(path))
             path.chmod(0o600)
         for host, port in self._configured:
-            self._links.ensure_target(f"{host}:{port}", None, [(host, port)])
+            links.ensure_target(f"{host}:{port}", None, [(host, port)])
         if self._use_discovery:
-            await self._start_discovery()
+            await links.discover(self._interfaces, self._announce)
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
         if self._mirror_at is not None:
             try:
@@ -188,26 +181,9 @@ class Node:
                 await self.stop()
                 raise
 
-    async def _start_discovery(self) -> None:
-        assert self._links is not None
-        self._discovery = Discovery(
-            self.device,
-            self.port,
-            self._links.on_discovered,
-            interfaces=self._interfaces,
-            addresses=self._announce,
-        )
-        try:
-            await self._discovery.start()
-        except OSError as exc:
-            log.warning("discovery unavailable (%s); dialing configured peers only", exc)
-            self._discovery = None
-
     async def stop(self) -> None:
         """Stop the mirror, say goodbye to peers and close everything, the replica last."""
         await self.set_mirror(None)
-        if self._discovery is not None:
-            await self._discovery.stop()
         if self._control is not None:
             self._control.close()
         if self._links is not None:
@@ -258,17 +234,42 @@ class Node:
         if not changes:
             return
         self._refresh_trust()
-        if self._links is not None:
-            self._links.push()
-        self._notify(changes)
+        if self._peers is not None:
+            self._peers.push()
+        self._subscribers.notify(changes)
 
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
         """Call ``callback(changes)`` on the node's loop after every change of the replica: local
         writes made through the node, received batches and commits. Returns the unsubscriber."""
         return self._subscribers.add(callback)
 
-    def _notify(self, changes: Changes) -> None:
-        self._subscribers.notify(changes)
+    async def set_mirror(self, folder: Path | None) -> Path | None:
+        """Mirror the library into ``folder`` (None: stop mirroring); return the folder mirrored.
+
+        What the mirror writes goes through :meth:`submit`: it commits, syncs and is heard by
+        subscribers like any other write.
+
+        Raises:
+            NodeError: the folder cannot be mirrored (mirroring is then off).
+        """
+        return await self._mirror.set(folder)
+
+    # -- sessions and trust --------------------------------------------------------------------
+
+    def _new_session(self, device: str) -> Session:
+        assert self._peers is not None
+        min_version = self._peers.versions.get(device, MIN_PROTOCOL_VERSION)
+        return Session(self.replica, device, min_version=min_version)
+
+    def _on_step(self, conn: Conn, step: Step) -> None:
+        """After each frame a peer sent: note what it is proven to hold (maybe truncating the
+        log), and take in what the frame changed."""
+        proven = self._proven
+        if conn.session.proven_csn != proven.get(conn.device):
+            proven[conn.device] = conn.session.proven_csn
+            self._maybe_truncate()
+        if step.changes and step.closed is None:
+            self.changed()
 
     def _maybe_truncate(self) -> None:
         """Drop committed writes every member is proven (by chain hash) to hold, once there
@@ -282,8 +283,6 @@ class Node:
         if upto - replica.truncated_csn >= self.truncate_after:
             replica.truncate(upto)
             log.info("truncated the log up to commit #%d", upto)
-
-    # -- trust and sessions --------------------------------------------------------------------
 
     def member_certs(self) -> dict[str, str]:
         """PEM certificates of the current members other than this device, by device id.
@@ -299,35 +298,27 @@ class Node:
         if gone is not None:
             self._links.trust_changed(gone)
 
-    def _new_session(self, device: str) -> Session:
-        return Session(self.replica, device, min_version=self._versions.get(device, MIN_PROTOCOL_VERSION))
-
-    def _on_step(self, conn: Conn, step: Step) -> None:
-        """After each frame a peer sent: note the sync time, its protocol version (once), what
-        it is proven to hold (maybe truncating), and take in what the frame changed."""
-        session, device = conn.session, conn.device
-        if session.live:
-            self._last_sync[device] = time.time()
-        if session.peer_version is not None and not conn.counted:
-            self.stats["sessions"] += 1  # counted once the peer's HELLO was accepted
-            conn.counted = True
-            if session.peer_version > self._versions.get(device, 0):
-                self._versions[device] = session.peer_version
-                save_versions(self.data_dir, self._versions)
-        if session.proven_csn != self._proven.get(device):
-            self._proven[device] = session.proven_csn
-            self._maybe_truncate()
-        if step.changes and step.closed is None:
-            self.changed()
-
     def traffic(self, device: str) -> tuple[int, int]:
         """Application bytes (frames) sent to and received from a peer, over all its sessions."""
-        return self._links.traffic(device) if self._links is not None else (0, 0)
+        return self._peers.traffic(device) if self._peers is not None else (0, 0)
 
-    # Live connections, discovered addresses and the dialer, by their old names (tests use them).
+    # What the rooms hold, under the names tests and tools have used.
     @property
     def _conns(self) -> dict[str, Conn]:
-        return self._links.conns if self._links is not None else {}
+        return self._peers.conns if self._peers is not None else {}
+
+    @property
+    def _versions(self) -> dict[str, int]:
+        return self._peers.versions if self._peers is not None else {}
+
+    @property
+    def _proven(self) -> dict[str, int | None]:
+        assert self._peers is not None
+        return self._peers.proven
+
+    @property
+    def _discovery(self) -> Discovery | None:
+        return self._links.discovery if self._links is not None else None
 
     @property
     def _discovered(self) -> dict[str, list[tuple[str, int]]]:
@@ -341,45 +332,6 @@ class Node:
         assert self._links is not None
         return await self._links.dial(host, port, device)
 
-    # -- the mirror folder ---------------------------------------------------------------------
-
-    async def set_mirror(self, folder: Path | None) -> Path | None:
-        """Mirror the library into ``folder`` (None: stop mirroring); return the folder mirrored.
-
-        The mirror's own threads read the folder; every write they make goes through
-        :meth:`submit`, so it commits, syncs and is heard by subscribers like any other.
-
-        Raises:
-            NodeError: the folder cannot be mirrored (mirroring is then off).
-        """
-        async with self._mirror_lock:
-            if self._mirror is not None:
-                mirror, unsubscribe = self._mirror
-                self._mirror = None
-                unsubscribe()
-                await asyncio.to_thread(mirror.stop)
-            if folder is None:
-                return None
-            from storage.mirror import Mirror
-
-            mirror = Mirror(self.submit, folder)
-            # Subscribe first: a change landing while the mirror starts is rewritten after it.
-            unsubscribe = self.subscribe(mirror.on_change)
-            try:
-                await asyncio.to_thread(mirror.start)
-            except Exception as exc:
-                unsubscribe()
-                raise NodeError(f"cannot mirror into {folder}: {exc}") from None
-            self._mirror = (mirror, unsubscribe)
-            log.info("mirroring the library into %s", mirror.folder)
-            return mirror.folder
-
-    def _mirror_status(self) -> dict[str, Any] | None:
-        if self._mirror is None:
-            return None
-        mirror = self._mirror[0]
-        return {"folder": str(mirror.folder), "errors": [str(e) for e in mirror.errors]}
-
     # -- pairing -------------------------------------------------------------------------------
 
     async def invite(self, lifetime: float = PAIRING_CODE_LIFETIME_S) -> Invitation:
@@ -390,6 +342,7 @@ class Node:
         joiner given only the code finds it.
         """
         assert self.identity is not None
+        assert self._links is not None
         return await self._invitations.open(
             self.identity,
             lambda _device: self.replica.welcome(),
@@ -397,7 +350,7 @@ class Node:
             host=self.host,
             member_port=self.port,
             lifetime=lifetime,
-            discovery=self._discovery,
+            discovery=self._links.discovery,
         )
 
     def _admit(self, peer: PairedPeer) -> None:
@@ -437,15 +390,17 @@ class Node:
         """
         assert self.identity is not None
         assert self._links is not None
+        assert self._peers is not None
         if (host is None) != (port is None):
             raise ValueError("give both the host and the port of the inviting device, or neither")
         old = self.replica
         if set(old.members()) - {self.device}:
             raise NodeError("this device already shares a library with other devices")
-        peer, welcome, host = await self._pair(code, host, port, search)
+        address = (host, port) if host is not None and port is not None else None
+        peer, welcome, host = await pair_by_code(self.identity, code, address, self._links.discovery, search)
         if self._replica is not old or set(old.members()) - {self.device}:
             raise NodeError("the library changed while pairing; try again")
-        self._links.close_all("this device joined another library")
+        self._peers.close_all("this device joined another library")
         self._replica = None
         try:
             self._replica, kept = replace_with_welcome(self.data_dir, self.identity, old, welcome)
@@ -463,44 +418,15 @@ class Node:
         self._refresh_trust()
         if peer.port:
             self._links.ensure_target(peer.device_id, peer.device_id, [(host, peer.port)])
-        self._notify(Changes(snapshot=True))
+        self._subscribers.notify(Changes(snapshot=True))
         return peer
-
-    async def _pair(
-        self, code: str, host: str | None, port: int | None, search: float
-    ) -> tuple[PairedPeer, bytes, str]:
-        """Pair by code at ``host:port``, or with an inviting device found on the network."""
-        assert self.identity is not None
-        if host is not None and port is not None:
-            peer, welcome = await pairing.join(code, host, port, self.identity)
-            return peer, welcome, host
-        if self._discovery is None:
-            raise NodeError("no address given and discovery is off: enter the inviting device's host:port")
-        pairing.normalize_code(code)  # a typo fails before searching
-        log.info("searching the network for an inviting device (up to %.0f s)", search)
-        async with contextlib.aclosing(self._discovery.browse_pairing(search)) as found:
-            return await pairing.join_found(code, found, self.identity)
 
     # -- status --------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """Members, peers online, vector, tentative writes, per-peer proven identical CSN, mirror."""
         r = self.replica
-        conns = self._conns
-        peers = {}
-        for device in sorted(set(self._proven) | set(conns)):
-            conn = conns.get(device)
-            peers[device] = {
-                "online": conn is not None,
-                "phase": conn.session.phase.value if conn else None,
-                "in_sync": conn.session.in_sync if conn else False,
-                "identical_up_to": self._proven.get(device),
-                "protocol": self._versions.get(device),
-                "bytes": list(self.traffic(device)),
-                "ops": [conn.session.ops_sent, conn.session.ops_received] if conn else [0, 0],
-                "progress": list(progress) if conn and (progress := conn.session.progress) else None,
-                "last_sync": self._last_sync.get(device),
-            }
+        assert self._peers is not None
         return {
             "device": self.device,
             "library": r.library,
@@ -511,11 +437,11 @@ class Node:
             "vector": r.vector.as_dict(),
             "tentative": len(r.tentative()),
             "members": r.members(),
-            "peers": peers,
+            "peers": self._peers.status(),
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
             "stats": dict(self.stats),
-            "mirror": self._mirror_status(),
+            "mirror": self._mirror.status(),
         }
 
     # -- control socket (owner-only, for the CLI) ----------------------------------------------
