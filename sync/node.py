@@ -35,7 +35,7 @@ from sync.const import (
 )
 from sync.discovery import Discovery
 from sync.identity import Identity
-from sync.invites import Invitations, pair_by_code
+from sync.invites import Pairing
 from sync.library import (
     NodeError,
     join_from_welcome,
@@ -127,7 +127,7 @@ class Node:
         self._trust: Trust | None = None
         self._peers: Peers | None = None
         self._links: Links | None = None
-        self._invitations = Invitations()
+        self._pairing: Pairing | None = None
         self._mirror = MirrorRunner(self.submit, self.subscribe)
         self._tasks: set[asyncio.Task[Any]] = set()  # control socket handlers
         self._subscribers: Subscribers[Changes] = Subscribers()
@@ -173,6 +173,7 @@ class Node:
             links.ensure_target(f"{host}:{port}", None, [(host, port)])
         if self._use_discovery:
             await links.discover(self._interfaces, self._announce)
+        self._pairing = Pairing(self.identity, self.apply, self.host, links.discovery)
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
         if self._mirror_at is not None:
             try:
@@ -188,7 +189,8 @@ class Node:
             self._control.close()
         if self._links is not None:
             await self._links.close()
-        await self._invitations.close()
+        if self._pairing is not None:
+            await self._pairing.close()
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
@@ -261,28 +263,16 @@ class Node:
         min_version = self._peers.versions.get(device, MIN_PROTOCOL_VERSION)
         return Session(self.replica, device, min_version=min_version)
 
-    def _on_step(self, conn: Conn, step: Step) -> None:
-        """After each frame a peer sent: note what it is proven to hold (maybe truncating the
-        log), and take in what the frame changed."""
-        proven = self._proven
-        if conn.session.proven_csn != proven.get(conn.device):
-            proven[conn.device] = conn.session.proven_csn
-            self._maybe_truncate()
+    def _on_step(self, step: Step, proven_more: bool) -> None:
+        """After each frame a peer sent: truncate the log if every member now holds more of it,
+        and take in what the frame changed."""
+        if proven_more and self._peers is not None:
+            upto = self._peers.truncation_point(self.replica, self.truncate_after)
+            if upto is not None:
+                self.replica.truncate(upto)
+                log.info("truncated the log up to commit #%d", upto)
         if step.changes and step.closed is None:
             self.changed()
-
-    def _maybe_truncate(self) -> None:
-        """Drop committed writes every member is proven (by chain hash) to hold, once there
-        are ``truncate_after`` of them; a device behind that point catches up from the snapshot."""
-        replica = self.replica
-        others = [device for device in replica.members() if device != self.device]
-        proven = [csn for device in others if (csn := self._proven.get(device)) is not None]
-        if not others or len(proven) < len(others):
-            return
-        upto = min(*proven, replica.csn)
-        if upto - replica.truncated_csn >= self.truncate_after:
-            replica.truncate(upto)
-            log.info("truncated the log up to commit #%d", upto)
 
     def member_certs(self) -> dict[str, str]:
         """PEM certificates of the current members other than this device, by device id.
@@ -312,11 +302,6 @@ class Node:
         return self._peers.versions if self._peers is not None else {}
 
     @property
-    def _proven(self) -> dict[str, int | None]:
-        assert self._peers is not None
-        return self._peers.proven
-
-    @property
     def _discovery(self) -> Discovery | None:
         return self._links.discovery if self._links is not None else None
 
@@ -341,27 +326,14 @@ class Node:
         interfaces until the invitation ends -- paired, failed, expired or closed -- so a
         joiner given only the code finds it.
         """
-        assert self.identity is not None
-        assert self._links is not None
-        return await self._invitations.open(
-            self.identity,
-            lambda _device: self.replica.welcome(),
-            self._admit,
-            host=self.host,
-            member_port=self.port,
-            lifetime=lifetime,
-            discovery=self._links.discovery,
-        )
-
-    def _admit(self, peer: PairedPeer) -> None:
-        """Record a paired device as a member, with its certificate, before its welcome."""
-        fields = {"name": peer.name, "cert": peer.cert_pem.decode("ascii")}
-        self.apply(lambda r: r.put("device", peer.device_id, fields))
+        if self._pairing is None:
+            raise NodeError("the node is not started")
+        return await self._pairing.invite(lifetime, self.port)
 
     @property
     def pairing_announcements(self) -> list[str]:
         """Zeroconf instance names of the pairing listeners announced now (for status, tests)."""
-        return self._invitations.announcements
+        return self._pairing.announcements if self._pairing is not None else []
 
     def revoke(self, device: str) -> None:
         """Revoke a member: a replicated write; its sessions close and it is no longer trusted."""
@@ -391,13 +363,14 @@ class Node:
         assert self.identity is not None
         assert self._links is not None
         assert self._peers is not None
+        assert self._pairing is not None
         if (host is None) != (port is None):
             raise ValueError("give both the host and the port of the inviting device, or neither")
         old = self.replica
         if set(old.members()) - {self.device}:
             raise NodeError("this device already shares a library with other devices")
         address = (host, port) if host is not None and port is not None else None
-        peer, welcome, host = await pair_by_code(self.identity, code, address, self._links.discovery, search)
+        peer, welcome, host = await self._pairing.join(code, address, search)
         if self._replica is not old or set(old.members()) - {self.device}:
             raise NodeError("the library changed while pairing; try again")
         self._peers.close_all("this device joined another library")
@@ -414,7 +387,7 @@ class Node:
             peer.name,
             kept.name,
         )
-        self._proven.clear()
+        self._peers.proven.clear()
         self._refresh_trust()
         if peer.port:
             self._links.ensure_target(peer.device_id, peer.device_id, [(host, peer.port)])

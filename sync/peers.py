@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localfirst import Replica
 from sync.library import load_versions, save_versions
 from sync.pump import NET_ERRORS, Channel, StreamChannel, pump
 from sync.session import Session, Step
@@ -40,9 +41,10 @@ class Conn:
 class Peers:
     """The sessions running now (``conns``, by device id) and the records kept of each peer.
 
-    ``new_session(device)`` makes the session for an authenticated peer; ``on_step(conn,
-    step)`` runs after each frame it sent, once this side's records are updated. ``stats``
-    counts sessions and protocol errors.
+    ``new_session(device)`` makes the session for an authenticated peer; ``on_step(step,
+    proven_more)`` runs after each frame a peer sent, once the records are updated
+    (``proven_more``: the peer is now proven to hold more). ``stats`` counts sessions and
+    protocol errors.
     """
 
     def __init__(
@@ -50,7 +52,7 @@ class Peers:
         device: str,
         data_dir: Path,
         new_session: Callable[[str], Session],
-        on_step: Callable[[Conn, Step], None],
+        on_step: Callable[[Step, bool], None],
         stats: dict[str, int],
     ) -> None:
         self.device = device
@@ -95,7 +97,19 @@ class Peers:
             if session.peer_version > self.versions.get(device, 0):
                 self.versions[device] = session.peer_version
                 save_versions(self._data_dir, self.versions)
-        self._on_step(conn, step)
+        proven_more = session.proven_csn != self.proven.get(device)
+        self.proven[device] = session.proven_csn
+        self._on_step(step, proven_more)
+
+    def truncation_point(self, replica: Replica, after: int) -> int | None:
+        """The CSN up to which the log may be truncated: every member is proven (by chain hash)
+        to hold it, and it is at least ``after`` commits past the last truncation."""
+        others = [device for device in replica.members() if device != self.device]
+        proven = [csn for device in others if (csn := self.proven.get(device)) is not None]
+        if not others or len(proven) < len(others):
+            return None
+        upto = min(*proven, replica.csn)
+        return upto if upto - replica.truncated_csn >= after else None
 
     def _register(self, conn: Conn) -> bool:
         """Keep one session per peer: both sides keep the one dialed by the smaller device id."""
