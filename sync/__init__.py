@@ -12,5 +12,12 @@ The building blocks are:
 - :mod:`sync.pairing` -- pairing two devices by a one-time short code;
 - :mod:`sync.discovery` -- zeroconf announcement and browsing on the LAN;
 - :mod:`sync.session` -- the anti-entropy session, a socket-free state machine;
-- :mod:`sync.node` -- a running device: replica, listener, dialers, pairing, control socket.
+- :mod:`sync.pump` -- a session driven over a channel (the TLS stream, or in memory);
+- :mod:`sync.library` -- the data folder's files (identity, library, peer versions);
+- :mod:`sync.trust` -- the members' certificates and the TLS contexts built from them;
+- :mod:`sync.links` -- the member listener, discovery, dialing and reconnecting;
+- :mod:`sync.peers` -- one session per peer and what is known of each peer;
+- :mod:`sync.invites` -- pairing on a running node (invitations, joining by code);
+- :mod:`sync.mirroring` -- the mirror folder a node runs;
+- :mod:`sync.node` -- a running device: the facade over the modules above, and the control socket.
 """

@@ -1,11 +1,15 @@
-"""A running device: a replica plus its sync service (listener, discovery, dialers, pairing).
+"""A running device: the facade that wires a replica to its sync service.
+
+Each room is a module of its own: :mod:`sync.library` (the data folder's files),
+:mod:`sync.trust` (members' certificates, TLS contexts), :mod:`sync.links` (listener,
+discovery, dialing with backoff), :mod:`sync.peers` (one session per peer and what is known of
+each), :mod:`sync.pump` (a session over a channel), :mod:`sync.invites` (pairing),
+:mod:`sync.mirroring` (the mirror folder) and the control socket for the CLI. :class:`Node`
+owns the replica and decides what a change means: commit (primary), re-trust, push, tell
+subscribers, and truncate the log once every member holds it.
 
 Everything that touches the replica runs on the node's event loop (one thread), since the
 SQLite connection is not shared across threads; other threads go through :meth:`Node.submit`.
-The member listener accepts plain TCP and upgrades to TLS 1.3 with the *current* members'
-certificates as its only trust anchors (rebuilt when membership changes), then checks the
-peer's fingerprint; at most ``MAX_PENDING_HANDSHAKES`` unauthenticated handshakes run at once,
-each bounded by ``HANDSHAKE_TIMEOUT_S``, so a flood of strangers cannot starve members.
 """
 
 from __future__ import annotations
@@ -13,132 +17,60 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
 import json
 import logging
-import os
-import random
-import socket
 import ssl
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 from localfirst import Changes, Replica
-from storage import SqlStore, create_library, open_replica
-from sync import pairing, tls
+from storage import open_replica
 from sync.const import (
-    BACKOFF_FACTOR,
-    BACKOFF_MAX_S,
-    BACKOFF_MIN_S,
     CONTROL_SOCKET,
-    HANDSHAKE_TIMEOUT_S,
-    LIBRARY_FILE,
-    MAX_FRAME_SIZE,
-    MAX_PENDING_HANDSHAKES,
-    MAX_WAITING_HANDSHAKES,
     MIN_PROTOCOL_VERSION,
     PAIRING_CODE_LIFETIME_S,
     PAIRING_SEARCH_S,
-    PEER_VERSIONS_FILE,
-    SESSION_STEP_TIMEOUT_S,
-    TCP_KEEPALIVE_COUNT,
-    TCP_KEEPALIVE_IDLE_S,
-    TCP_KEEPALIVE_INTERVAL_S,
     TRUNCATE_AFTER,
 )
-from sync.discovery import DiscoveredPeer, Discovery
-from sync.frames import ConnectionClosed, FrameError, read_frame
-from sync.identity import Identity, fingerprint
+from sync.discovery import Discovery
+from sync.identity import Identity
+from sync.invites import Pairing
+from sync.library import (
+    NodeError,
+    join_from_welcome,
+    library_path,
+    load_identity,
+    open_or_create,
+    replace_with_welcome,
+)
+from sync.links import Links
+from sync.mirroring import MirrorRunner
 from sync.pairing import Invitation, PairedPeer, PairingError
-from sync.session import Phase, Session, SessionError
+from sync.peers import Conn, Peers
+from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
+from sync.trust import Trust, member_certs, pem_fingerprint
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
+
+__all__ = [
+    "Node",
+    "NodeError",
+    "control_request",
+    "import_summary",
+    "join_from_welcome",
+    "library_path",
+    "load_identity",
+    "open_or_create",
+    "pem_fingerprint",
+]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
-
-
-class NodeError(Exception):
-    """The node cannot do what was asked (no library, already joined, ...)."""
-
-
-@functools.lru_cache(maxsize=1024)
-def pem_fingerprint(pem: str) -> str | None:
-    """Return the device id of a PEM certificate, or None if it does not parse."""
-    try:
-        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        return None
-    return fingerprint(cert.public_bytes(serialization.Encoding.DER))
-
-
-def load_identity(data_dir: Path, name: str = "") -> Identity:
-    """Load (or create, on first run) this device's identity in ``data_dir``."""
-    return Identity.load_or_create(data_dir, name or os.uname().nodename)
-
-
-def library_path(data_dir: Path) -> Path:
-    return data_dir / LIBRARY_FILE
-
-
-def open_or_create(data_dir: Path, identity: Identity) -> Replica:
-    """Open the library in ``data_dir``; a first run creates a new one with this device as primary."""
-    path = library_path(data_dir)
-    if path.exists():
-        return open_replica(path)
-    replica = create_library(path, identity.device_id, device_name=identity.name)
-    replica.put("device", identity.device_id, {"cert": identity.cert_pem.decode("ascii")})
-    replica.commit()  # this device created the library, so it is the primary
-    return replica
-
-
-def join_from_welcome(data_dir: Path, identity: Identity, welcome: bytes) -> Replica:
-    """Create this device's replica from the welcome a pairing delivered.
-
-    Raises:
-        NodeError: this data directory already holds a library.
-    """
-    path = library_path(data_dir)
-    if path.exists():
-        raise NodeError(f"{data_dir} already holds a library")
-    try:
-        return Replica.from_welcome(SqlStore(path, create=True), identity.device_id, welcome)
-    except BaseException:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        raise
-
-
-@dataclass(eq=False, slots=True)
-class _Conn:
-    """One authenticated connection and its session."""
-
-    device: str
-    dialer: str
-    writer: asyncio.StreamWriter
-    session: Session
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    counted: bool = False
-
-
-@dataclass(eq=False, slots=True)
-class _Target:
-    """A peer to keep a connection to: a member's device id, or a configured address."""
-
-    device: str | None
-    addresses: list[tuple[str, int]]
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
 
 
 class Node:
@@ -158,6 +90,7 @@ class Node:
         auto_commit: bool = True,
         control: bool = True,
         truncate_after: int = TRUNCATE_AFTER,
+        mirror: Path | None = None,
     ) -> None:
         """Prepare a node; nothing opens before :meth:`start`.
 
@@ -173,6 +106,7 @@ class Node:
             auto_commit: on the primary, commit writes as they arrive.
             control: open the owner-only control socket for the CLI.
             truncate_after: truncate the log once every member holds this many more commits.
+            mirror: keep the library as plain files in this folder, both ways (:meth:`set_mirror`).
         """
         self.data_dir = Path(data_dir)
         self._name = name
@@ -185,29 +119,18 @@ class Node:
         self.auto_commit = auto_commit
         self._use_control = control
         self.truncate_after = truncate_after
+        self._mirror_at = Path(mirror) if mirror is not None else None
         self.identity: Identity | None = None
         self._replica: Replica | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
         self._control: asyncio.Server | None = None
-        self._discovery: Discovery | None = None
-        self._conns: dict[str, _Conn] = {}
-        self._targets: dict[str, _Target] = {}
-        self._discovered: dict[str, list[tuple[str, int]]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._invitations: set[Invitation] = set()
-        self._pairing_ads: dict[Invitation, str] = {}  # invitation -> its zeroconf instance name
-        self._allowed: frozenset[str] = frozenset()
-        self._server_ctx: ssl.SSLContext | None = None
-        self._client_ctx: ssl.SSLContext | None = None
-        self._handshakes = asyncio.Semaphore(MAX_PENDING_HANDSHAKES)
-        self._waiting = 0
-        self._versions: dict[str, int] = {}  # highest protocol version each peer spoke
-        self._proven: dict[str, int | None] = {}
-        self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, bytes received], ended sessions
-        self._last_sync: dict[str, float] = {}  # device -> time.time() of the last exchange in sync
+        self._trust: Trust | None = None
+        self._peers: Peers | None = None
+        self._links: Links | None = None
+        self._pairing: Pairing | None = None
+        self._mirror = MirrorRunner(self.submit, self.subscribe)
+        self._tasks: set[asyncio.Task[Any]] = set()  # control socket handlers
         self._subscribers: Subscribers[Changes] = Subscribers()
-        self._closing = False
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
@@ -226,98 +149,58 @@ class Node:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._links is None or not self._links.listening:
             raise NodeError("the node is not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._links.port
 
     async def start(self) -> None:
-        """Open the replica, the member listener, the control socket and discovery."""
+        """Open the replica, the member listener, the control socket, discovery and the mirror."""
         self._loop = asyncio.get_running_loop()
         self.identity = load_identity(self.data_dir, self._name)
         self._replica = open_or_create(self.data_dir, self.identity)
         self._replica.take_changes()  # what opening wrote (a first run's own device) is no news
-        self._versions = self._load_versions()
+        self._trust = Trust(self.identity)
+        self._peers = Peers(self.device, self.data_dir, self._new_session, self._on_step, self.stats)
+        self._links = links = Links(self.device, self._trust, self._peers, self.stats)
         self._refresh_trust()
-        loop = self._loop
-
-        def protocol() -> asyncio.StreamReaderProtocol:
-            return _PausedProtocol(asyncio.StreamReader(loop=loop), self._on_accept, loop=loop)
-
-        self._server = await loop.create_server(protocol, self.host, self._port, backlog=1024)
+        await links.listen(self.host, self._port)
         if self._use_control:
             path = self.data_dir / CONTROL_SOCKET
             path.unlink(missing_ok=True)
             self._control = await asyncio.start_unix_server(self._on_control, str(path))
             path.chmod(0o600)
         for host, port in self._configured:
-            self._ensure_target(f"{host}:{port}", None, [(host, port)])
+            links.ensure_target(f"{host}:{port}", None, [(host, port)])
         if self._use_discovery:
-            self._discovery = Discovery(
-                self.device,
-                self.port,
-                self._on_discovered,
-                interfaces=self._interfaces,
-                addresses=self._announce,
-            )
-            try:
-                await self._discovery.start()
-            except OSError as exc:
-                log.warning("discovery unavailable (%s); dialing configured peers only", exc)
-                self._discovery = None
+            await links.discover(self._interfaces, self._announce)
+        self._pairing = Pairing(self.identity, self.apply, self.host, links.discovery)
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
+        if self._mirror_at is not None:
+            try:
+                await self.set_mirror(self._mirror_at)
+            except NodeError:
+                await self.stop()
+                raise
 
     async def stop(self) -> None:
-        """Say goodbye to peers and close everything, the replica last."""
-        self._closing = True
-        if self._discovery is not None:
-            await self._discovery.stop()
-        for server in (self._server, self._control):
-            if server is not None:
-                server.close()
-        for inv in list(self._invitations):
-            await inv.aclose()
-        for conn in list(self._conns.values()):
-            self._close_conn(conn, "node shutting down")
-        for target in self._targets.values():
-            if target.task is not None:
-                target.task.cancel()
+        """Stop the mirror, say goodbye to peers and close everything, the replica last."""
+        await self.set_mirror(None)
+        if self._control is not None:
+            self._control.close()
+        if self._links is not None:
+            await self._links.close()
+        if self._pairing is not None:
+            await self._pairing.close()
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for server in (self._server, self._control):
-            if server is not None:
-                await server.wait_closed()
         if self._control is not None:
+            await self._control.wait_closed()
             (self.data_dir / CONTROL_SOCKET).unlink(missing_ok=True)
         if self._replica is not None:
             self._replica.close()
             self._replica = None
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def _load_versions(self) -> dict[str, int]:
-        """The newest protocol version each peer spoke, kept across restarts (downgrade guard)."""
-        try:
-            raw = json.loads((self.data_dir / PEER_VERSIONS_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(raw, dict):
-            return {}
-        return {k: v for k, v in raw.items() if isinstance(k, str) and type(v) is int}
-
-    def _save_versions(self) -> None:
-        path = self.data_dir / PEER_VERSIONS_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps(self._versions))
-            tmp.replace(path)
-        except OSError as exc:
-            log.warning("cannot record peer protocol versions in %s: %s", path, exc)
 
     # -- local writes --------------------------------------------------------------------------
 
@@ -353,277 +236,86 @@ class Node:
         if not changes:
             return
         self._refresh_trust()
-        for conn in list(self._conns.values()):
-            self._send(conn, conn.session.push())
-        self._notify(changes)
+        if self._peers is not None:
+            self._peers.push()
+        self._subscribers.notify(changes)
 
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
         """Call ``callback(changes)`` on the node's loop after every change of the replica: local
         writes made through the node, received batches and commits. Returns the unsubscriber."""
         return self._subscribers.add(callback)
 
-    def _notify(self, changes: Changes) -> None:
-        self._subscribers.notify(changes)
+    async def set_mirror(self, folder: Path | None) -> Path | None:
+        """Mirror the library into ``folder`` (None: stop mirroring); return the folder mirrored.
 
-    def _maybe_truncate(self) -> None:
-        """Drop committed writes every member is proven (by chain hash) to hold, once there
-        are ``truncate_after`` of them; a device behind that point catches up from the snapshot."""
-        replica = self.replica
-        others = [device for device in replica.members() if device != self.device]
-        proven = [csn for device in others if (csn := self._proven.get(device)) is not None]
-        if not others or len(proven) < len(others):
-            return
-        upto = min(*proven, replica.csn)
-        if upto - replica.truncated_csn >= self.truncate_after:
-            replica.truncate(upto)
-            log.info("truncated the log up to commit #%d", upto)
+        What the mirror writes goes through :meth:`submit`: it commits, syncs and is heard by
+        subscribers like any other write.
 
-    # -- trust ---------------------------------------------------------------------------------
+        Raises:
+            NodeError: the folder cannot be mirrored (mirroring is then off).
+        """
+        return await self._mirror.set(folder)
+
+    # -- sessions and trust --------------------------------------------------------------------
+
+    def _new_session(self, device: str) -> Session:
+        assert self._peers is not None
+        min_version = self._peers.versions.get(device, MIN_PROTOCOL_VERSION)
+        return Session(self.replica, device, min_version=min_version)
+
+    def _on_step(self, step: Step, proven_more: bool) -> None:
+        """After each frame a peer sent: truncate the log if every member now holds more of it,
+        and take in what the frame changed."""
+        if proven_more and self._peers is not None:
+            upto = self._peers.truncation_point(self.replica, self.truncate_after)
+            if upto is not None:
+                self.replica.truncate(upto)
+                log.info("truncated the log up to commit #%d", upto)
+        if step.changes and step.closed is None:
+            self.changed()
 
     def member_certs(self) -> dict[str, str]:
         """PEM certificates of the current members other than this device, by device id.
 
         A certificate counts only if its fingerprint is the device id it is filed under.
         """
-        out: dict[str, str] = {}
-        for device in self.replica.members():
-            if device == self.device:
-                continue
-            doc = self.replica.get(device)
-            pem = doc.value("cert") if doc is not None else None
-            if isinstance(pem, str) and pem_fingerprint(pem) == device:
-                out[device] = pem
-        return out
+        return member_certs(self.replica, self.device)
 
     def _refresh_trust(self) -> None:
-        certs = self.member_certs()
-        allowed = frozenset(certs)
-        if allowed == self._allowed and self._server_ctx is not None:
-            return
-        assert self.identity is not None
-        anchors = [certs[d].encode("ascii") for d in sorted(certs)]
-        self._server_ctx = tls.server_context(self.identity, anchors)
-        self._client_ctx = tls.client_context(self.identity, anchors)
-        gone = self._allowed - allowed
-        self._allowed = allowed
-        log.info("trust anchors rebuilt: %d member(s)", len(allowed))
-        for device in gone:
-            conn = self._conns.get(device)
-            if conn is not None:
-                self._close_conn(conn, "device is no longer a member")
-        for device in allowed:
-            if device in self._discovered:
-                self._ensure_target(device, device, self._discovered[device])
-
-    # -- accepting -----------------------------------------------------------------------------
-
-    async def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        try:
-            await self._accept(reader, writer)
-        except asyncio.CancelledError:
-            # Only stop() cancels; asyncio logs an error for a connection callback ending cancelled.
-            writer.transport.abort()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if self._closing or self._waiting >= MAX_WAITING_HANDSHAKES:
-            self.stats["overflow"] += 1
-            writer.transport.abort()
-            return
-        self._waiting += 1
-        try:
-            await asyncio.wait_for(self._handshakes.acquire(), HANDSHAKE_TIMEOUT_S)
-        except TimeoutError:
-            self.stats["overflow"] += 1
-            writer.transport.abort()
-            return
-        finally:
-            self._waiting -= 1
-        try:
-            assert self._server_ctx is not None
-            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
-                await writer.start_tls(self._server_ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
-            device = tls.check_peer(writer.get_extra_info("ssl_object"), set(self._allowed))
-        except (*_NET_ERRORS, tls.PeerNotTrusted) as exc:
-            self.stats["refused"] += 1
-            log.info("refused connection from %s: %s", peer, exc or type(exc).__name__)
-            writer.transport.abort()
-            # The handshake error's traceback holds a cycle through asyncio's start_tls frame
-            # (and with it the TLS buffers); break it so memory is freed now, not at a full GC.
-            exc.__traceback__ = None
-            return
-        finally:
-            self._handshakes.release()
-        await self._run(reader, writer, device, dialer=device)
-
-    # -- dialing -------------------------------------------------------------------------------
-
-    def _on_discovered(self, peer: DiscoveredPeer) -> None:
-        addresses = [(a, peer.port) for a in peer.addresses if "%" not in a]
-        self._discovered[peer.device_id] = addresses
-        if peer.device_id in self._allowed:
-            self._ensure_target(peer.device_id, peer.device_id, addresses)
-
-    def _ensure_target(self, key: str, device: str | None, addresses: list[tuple[str, int]]) -> None:
-        if self._closing:
-            return
-        target = self._targets.get(key)
-        if target is None or target.task is None or target.task.done():
-            target = self._targets[key] = _Target(device, addresses)
-            target.task = self._spawn(self._connector(target))
-        target.addresses = addresses
-        target.wake.set()
-
-    async def _connector(self, target: _Target) -> None:
-        """Keep one connection to the target: reconnect with exponential backoff and jitter."""
-        delay = BACKOFF_MIN_S
-        while not self._closing:
-            device = target.device
-            if device is not None:
-                if device not in self._allowed:
-                    return
-                conn = self._conns.get(device)
-                if conn is not None:
-                    await conn.done.wait()
-                    continue
-            target.wake.clear()
-            established = False
-            for host, port in list(target.addresses):
-                if await self._dial(host, port, device):
-                    established = True
-                    break
-            delay = BACKOFF_MIN_S if established else min(delay * BACKOFF_FACTOR, BACKOFF_MAX_S)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay * random.uniform(0.5, 1.0)):
-                    await target.wake.wait()
-
-    async def _dial(self, host: str, port: int, device: str | None) -> bool:
-        """Connect, authenticate and run a session; return whether one was established."""
-        if not self._allowed or self._client_ctx is None:
-            return False
-        try:
-            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self._client_ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
-                )
-        except _NET_ERRORS as exc:
-            log.debug("cannot reach %s:%d: %s", host, port, exc or type(exc).__name__)
-            return False
-        try:
-            peer = tls.check_peer(writer.get_extra_info("ssl_object"), set(self._allowed))
-            if device is not None and peer != device:
-                raise tls.PeerNotTrusted(f"{host}:{port} answered as device {peer[:12]}, not {device[:12]}")
-        except tls.PeerNotTrusted as exc:
-            log.warning("not syncing with %s:%d: %s", host, port, exc)
-            writer.transport.abort()
-            return False
-        await self._run(reader, writer, peer, dialer=self.device)
-        return True
-
-    # -- sessions ------------------------------------------------------------------------------
-
-    def _register(self, conn: _Conn) -> bool:
-        """Keep one session per peer: both sides keep the one dialed by the smaller device id."""
-        old = self._conns.get(conn.device)
-        if old is not None:
-            preferred = min(self.device, conn.device)
-            if conn.dialer not in (preferred, old.dialer):
-                return False
-            self._close_conn(old, "replaced by a newer connection")
-        self._conns[conn.device] = conn
-        return True
-
-    def _send(self, conn: _Conn, frames: list[bytes]) -> None:
-        if frames and not conn.writer.is_closing():
-            conn.writer.write(b"".join(frames))
-
-    def _close_conn(self, conn: _Conn, reason: str, *, error: bool = False) -> None:
-        if self._conns.get(conn.device) is conn:
-            del self._conns[conn.device]
-        if not conn.writer.is_closing():
-            with contextlib.suppress(*_NET_ERRORS):
-                conn.writer.write(conn.session.goodbye(reason, error=error))
-            conn.writer.close()
-        if not conn.done.is_set():
-            total = self._traffic.setdefault(conn.device, [0, 0])
-            total[0] += conn.session.bytes_sent
-            total[1] += conn.session.bytes_received
-        conn.done.set()
+        assert self._trust is not None
+        assert self._links is not None
+        gone = self._trust.update(self.member_certs())
+        if gone is not None:
+            self._links.trust_changed(gone)
 
     def traffic(self, device: str) -> tuple[int, int]:
         """Application bytes (frames) sent to and received from a peer, over all its sessions."""
-        sent, received = self._traffic.get(device, [0, 0])
-        conn = self._conns.get(device)
-        if conn is not None:
-            sent, received = sent + conn.session.bytes_sent, received + conn.session.bytes_received
-        return sent, received
+        return self._peers.traffic(device) if self._peers is not None else (0, 0)
 
-    @staticmethod
-    def _keepalive(writer: asyncio.StreamWriter) -> None:
-        """Let TCP notice a peer that vanished (a live session may be idle for hours)."""
-        sock = writer.get_extra_info("socket")
-        if sock is None:
-            return
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPALIVE_IDLE_S)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPALIVE_INTERVAL_S)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPALIVE_COUNT)
+    # What the rooms hold, under the names tests and tools have used.
+    @property
+    def _conns(self) -> dict[str, Conn]:
+        return self._peers.conns if self._peers is not None else {}
 
-    async def _run(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str, dialer: str
-    ) -> None:
-        """Run one authenticated session until either side ends it."""
-        session = Session(self.replica, device, min_version=self._versions.get(device, MIN_PROTOCOL_VERSION))
-        conn = _Conn(device, dialer, writer, session)
-        self._keepalive(writer)
-        if not self._register(conn):
-            with contextlib.suppress(*_NET_ERRORS):
-                writer.write(session.goodbye("duplicate connection"))
-            await _close(writer)
-            return
-        reason, error = "closed", False
-        try:
-            self._send(conn, session.start())
-            while session.phase is not Phase.CLOSED:
-                timeout = None if session.live else SESSION_STEP_TIMEOUT_S
-                async with asyncio.timeout(timeout):
-                    frame = await read_frame(reader, MAX_FRAME_SIZE)
-                step = session.receive(frame)
-                if session.live:
-                    self._last_sync[device] = time.time()
-                if session.peer_version is not None and not conn.counted:
-                    self.stats["sessions"] += 1  # counted once the peer's HELLO was accepted
-                    conn.counted = True
-                    if session.peer_version > self._versions.get(device, 0):
-                        self._versions[device] = session.peer_version
-                        self._save_versions()
-                self._send(conn, step.out)
-                if session.proven_csn != self._proven.get(device):
-                    self._proven[device] = session.proven_csn
-                    self._maybe_truncate()
-                if step.closed is not None:
-                    reason = f"peer ended the session ({step.closed})"
-                    break
-                if step.changes:
-                    self.changed()
-                await writer.drain()
-        except ConnectionClosed:
-            reason = "peer closed the connection"
-        except (SessionError, FrameError) as exc:
-            self.stats["protocol_errors"] += 1
-            reason, error = f"protocol error: {exc}", True
-        except _NET_ERRORS as exc:
-            reason = f"connection lost: {exc or type(exc).__name__}"
-        finally:
-            level = logging.WARNING if error else logging.INFO
-            log.log(level, "session with %s ended: %s", device[:12], reason)
-            self._close_conn(conn, reason[:200], error=error)
-            await _close(writer)
+    @property
+    def _versions(self) -> dict[str, int]:
+        return self._peers.versions if self._peers is not None else {}
+
+    @property
+    def _discovery(self) -> Discovery | None:
+        return self._links.discovery if self._links is not None else None
+
+    @property
+    def _discovered(self) -> dict[str, list[tuple[str, int]]]:
+        return self._links.discovered if self._links is not None else {}
+
+    def _ensure_target(self, key: str, device: str | None, addresses: list[tuple[str, int]]) -> None:
+        assert self._links is not None
+        self._links.ensure_target(key, device, addresses)
+
+    async def _dial(self, host: str, port: int, device: str | None) -> bool:
+        assert self._links is not None
+        return await self._links.dial(host, port, device)
 
     # -- pairing -------------------------------------------------------------------------------
 
@@ -634,51 +326,14 @@ class Node:
         interfaces until the invitation ends -- paired, failed, expired or closed -- so a
         joiner given only the code finds it.
         """
-        assert self.identity is not None
-        inv = Invitation(
-            self.identity,
-            lambda _device: self.replica.welcome(),
-            host=self.host,
-            lifetime=lifetime,
-            admit=self._admit,
-            member_port=self.port,
-        )
-        await inv.start()
-        self._invitations.add(inv)
-        if self._discovery is not None:
-            self._pairing_ads[inv] = self._discovery.announce_pairing(inv.port)
-        self._spawn(self._invitation_outcome(inv))
-        return inv
-
-    def _admit(self, peer: PairedPeer) -> None:
-        """Record a paired device as a member, with its certificate, before its welcome."""
-        fields = {"name": peer.name, "cert": peer.cert_pem.decode("ascii")}
-        self.apply(lambda r: r.put("device", peer.device_id, fields))
-
-    async def _invitation_outcome(self, inv: Invitation) -> None:
-        try:
-            peer = await inv.wait()
-            log.info("paired with %s (%s)", peer.device_id[:12], peer.name)
-        except PairingError as exc:
-            log.info("invitation ended: %s", exc)
-        finally:
-            self._invitations.discard(inv)
-            await self._withdraw(inv)
-            await inv.aclose()
-
-    async def _withdraw(self, inv: Invitation) -> None:
-        """Stop announcing an invitation's pairing listener."""
-        name = self._pairing_ads.pop(inv, None)
-        if name is not None and self._discovery is not None:
-            try:
-                await self._discovery.withdraw_pairing(name)
-            except (OSError, RuntimeError) as exc:
-                log.warning("could not withdraw the pairing announcement: %s", exc)
+        if self._pairing is None:
+            raise NodeError("the node is not started")
+        return await self._pairing.invite(lifetime, self.port)
 
     @property
     def pairing_announcements(self) -> list[str]:
         """Zeroconf instance names of the pairing listeners announced now (for status, tests)."""
-        return sorted(self._pairing_ads.values())
+        return self._pairing.announcements if self._pairing is not None else []
 
     def revoke(self, device: str) -> None:
         """Revoke a member: a replicated write; its sessions close and it is no longer trusted."""
@@ -706,40 +361,25 @@ class Node:
                 or no inviting device was found.
         """
         assert self.identity is not None
+        assert self._links is not None
+        assert self._peers is not None
+        assert self._pairing is not None
         if (host is None) != (port is None):
             raise ValueError("give both the host and the port of the inviting device, or neither")
         old = self.replica
         if set(old.members()) - {self.device}:
             raise NodeError("this device already shares a library with other devices")
-        if host is not None and port is not None:
-            peer, welcome = await pairing.join(code, host, port, self.identity)
-        else:
-            discovery = self._discovery
-            if discovery is None:
-                raise NodeError(
-                    "no address given and discovery is off: enter the inviting device's host:port"
-                )
-            pairing.normalize_code(code)  # a typo fails before searching
-            log.info("searching the network for an inviting device (up to %.0f s)", search)
-            async with contextlib.aclosing(discovery.browse_pairing(search)) as found:
-                peer, welcome, host = await pairing.join_found(code, found, self.identity)
+        address = (host, port) if host is not None and port is not None else None
+        peer, welcome, host = await self._pairing.join(code, address, search)
         if self._replica is not old or set(old.members()) - {self.device}:
             raise NodeError("the library changed while pairing; try again")
-        for conn in list(self._conns.values()):
-            self._close_conn(conn, "this device joined another library")
-        path = library_path(self.data_dir)
-        kept = path.with_name(f"{path.stem}-{old.library[:12]}.replaced{path.suffix}")
-        old.close()
+        self._peers.close_all("this device joined another library")
         self._replica = None
-        path.replace(kept)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)  # the close checkpointed the WAL
         try:
-            self._replica = join_from_welcome(self.data_dir, self.identity, welcome)
+            self._replica, kept = replace_with_welcome(self.data_dir, self.identity, old, welcome)
             self._replica.take_changes()  # subscribers hear "everything" (a snapshot) below
         except BaseException:
-            kept.replace(path)
-            self._replica = open_replica(path)
+            self._replica = open_replica(library_path(self.data_dir))
             raise
         log.info(
             "joined library %s of %s; the old one is kept as %s",
@@ -747,32 +387,19 @@ class Node:
             peer.name,
             kept.name,
         )
-        self._proven.clear()
+        self._peers.proven.clear()
         self._refresh_trust()
         if peer.port:
-            self._ensure_target(peer.device_id, peer.device_id, [(host, peer.port)])
-        self._notify(Changes(snapshot=True))
+            self._links.ensure_target(peer.device_id, peer.device_id, [(host, peer.port)])
+        self._subscribers.notify(Changes(snapshot=True))
         return peer
 
     # -- status --------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Members, peers online, vector, tentative writes, and per-peer proven identical CSN."""
+        """Members, peers online, vector, tentative writes, per-peer proven identical CSN, mirror."""
         r = self.replica
-        peers = {}
-        for device in sorted(set(self._proven) | set(self._conns)):
-            conn = self._conns.get(device)
-            peers[device] = {
-                "online": conn is not None,
-                "phase": conn.session.phase.value if conn else None,
-                "in_sync": conn.session.in_sync if conn else False,
-                "identical_up_to": self._proven.get(device),
-                "protocol": self._versions.get(device),
-                "bytes": list(self.traffic(device)),
-                "ops": [conn.session.ops_sent, conn.session.ops_received] if conn else [0, 0],
-                "progress": list(progress) if conn and (progress := conn.session.progress) else None,
-                "last_sync": self._last_sync.get(device),
-            }
+        assert self._peers is not None
         return {
             "device": self.device,
             "library": r.library,
@@ -783,10 +410,11 @@ class Node:
             "vector": r.vector.as_dict(),
             "tentative": len(r.tentative()),
             "members": r.members(),
-            "peers": peers,
+            "peers": self._peers.status(),
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
             "stats": dict(self.stats),
+            "mirror": self._mirror.status(),
         }
 
     # -- control socket (owner-only, for the CLI) ----------------------------------------------
@@ -873,19 +501,6 @@ def import_summary(report: ImportReport) -> dict[str, Any]:
         "messages": report.messages(),
         "ok": report.ok,
     }
-
-
-class _PausedProtocol(asyncio.StreamReaderProtocol):
-    """A stream protocol that reads nothing until TLS starts.
-
-    Otherwise the peer's ClientHello could land in the plain stream's buffer before
-    ``start_tls`` takes over the transport, and the handshake would stall.
-    """
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        transport.pause_reading()
-        super().connection_made(transport)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
