@@ -1,6 +1,6 @@
 """The mirror folder a node runs: at most one at a time, started, switched and stopped on request.
 
-The mirror itself (:class:`storage.mirror.Mirror`) watches the folder on threads of its own and
+The mirror itself (:class:`sync.mirror.Mirror`) watches the folder on threads of its own and
 writes through the node's ``submit``, so what it writes commits, syncs and is heard like any
 other write; it hears the node's changes as a subscriber. Starting and stopping wait for the
 node's loop, so they run on a worker thread while the loop keeps serving.
@@ -19,7 +19,7 @@ from sync.library import NodeError
 from sync.subscribers import Unsubscribe
 
 if TYPE_CHECKING:
-    from storage.mirror import Mirror, ReplicaAccess
+    from sync.mirror import Mirror, ReplicaAccess
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class MirrorRunner:
                 await asyncio.to_thread(mirror.stop)
             if folder is None:
                 return None
-            from storage.mirror import Mirror
+            from sync.mirror import Mirror
 
             mirror = Mirror(self._access, folder)
             # Subscribe first: a change landing while the mirror starts is rewritten after it.

@@ -82,7 +82,7 @@ class Peers:
             reason, error = (ending.reason, ending.error) if ending else ("closed", False)
             if error:
                 self.stats["protocol_errors"] += 1
-            level = logging.WARNING if error else logging.INFO
+            level = logging.ERROR if ending and ending.local else logging.WARNING if error else logging.INFO
             log.log(level, "session with %s ended: %s", device[:12], reason)
             self.close_conn(conn, reason[:200], error=error)
             await channel.wait_closed()

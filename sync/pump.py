@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sync.const import MAX_FRAME_SIZE, SESSION_STEP_TIMEOUT_S
+from sync.errors import LocalFault
 from sync.frames import ConnectionClosed, Frame, FrameDecoder, FrameError, read_frame
 from sync.session import Phase, Session, SessionError, Step
 
@@ -49,10 +50,11 @@ class Channel(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ending:
-    """Why a session ended, and whether it was a protocol error."""
+    """Why a session ended: a protocol error is the peer's fault, a local fault is ours."""
 
     reason: str
     error: bool = False
+    local: bool = False
 
 
 async def pump(session: Session, channel: Channel, on_step: Callable[[Step], None]) -> Ending:
@@ -79,6 +81,10 @@ async def pump(session: Session, channel: Channel, on_step: Callable[[Step], Non
         return Ending("peer closed the connection")
     except (SessionError, FrameError) as exc:
         return Ending(f"protocol error: {exc}", error=True)
+    except LocalFault as exc:
+        # Disk full or a locked database: this device's fault, so the peer is not blamed and
+        # the link reconnects with its backoff as after any lost session.
+        return Ending(f"local fault: {exc}", local=True)
     except NET_ERRORS as exc:
         return Ending(f"connection lost: {exc or type(exc).__name__}")
     return Ending("closed")

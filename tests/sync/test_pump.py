@@ -15,6 +15,7 @@ from sync.frames import encode_frame
 from sync.messages import BatchMessage, Hello, SummaryMessage
 from sync.pump import Ending, MemoryChannel, memory_pair, pump
 from sync.session import Session, Step, digest_of
+from tests.storage.conftest import lift_cap, set_max_pages
 from tests.sync.nodes import until
 
 P, A = "0" * 63 + "1", "a" * 64
@@ -109,7 +110,7 @@ def _truncated(p: Replica, a: Replica) -> bytes:
     ("payload", "reason"),
     [
         (_good_then_garbage, "protocol error: batch refused: WriteFormatError: malformed write"),
-        (_truncated, "protocol error: BATCH: malformed batch: undecodable bytes"),
+        (_truncated, "protocol error: BATCH: undecodable payload (Input data was truncated)"),
     ],
     ids=["bad-write", "truncated"],
 )
@@ -152,9 +153,42 @@ def test_a_frame_of_another_protocol_version_ends_the_session(tmp_path: Path) ->
     try:
         ending = asyncio.run(main())
         assert ending == Ending(
-            f"protocol error: frame has protocol version 238, this node speaks {PROTOCOL_VERSION}", error=True
+            f"protocol error: frame has protocol version 238, this node speaks {PROTOCOL_VERSION} "
+            "(update the app on this device)",
+            error=True,
         )
         assert (p.log_labels(), p.vector, p.csn) == before
+    finally:
+        p.close()
+        a.close()
+
+
+def test_disk_full_ends_the_session_as_a_local_fault_not_the_peers(tmp_path: Path) -> None:
+    store = SqlStore(tmp_path / "a.sqlite", create=True)
+    p = create_library(tmp_path / "p.sqlite", P, members={A: "a"})
+    a = Replica.from_welcome(store, A, p.welcome())
+    for i in range(200):
+        p.put("note", f"p{i}", {"title": f"from p {i} " + "x" * 200})
+    p.commit()
+    set_max_pages(store, None)  # A's disk is full: it cannot take P's writes
+
+    async def main() -> tuple[Ending, Ending]:
+        cp, ca = memory_pair()
+        sp, sa = Side(p, A, cp), Side(a, P, ca)
+        run_p = asyncio.ensure_future(pump(sp.session, cp, sp.on_step))
+        ending_a = await asyncio.wait_for(pump(sa.session, ca, sa.on_step), 30)
+        ca.close()
+        return await asyncio.wait_for(run_p, 30), ending_a
+
+    ending_p, ending_a = asyncio.run(main())
+    try:
+        assert ending_a.local
+        assert not ending_a.error
+        assert ending_a.reason.startswith(f"local fault: this device could not take what {P[:12]} sent: ")
+        assert ending_p == Ending("peer closed the connection")
+        assert a.entities("note") == {}
+        lift_cap(store)
+        assert store.integrity_check() == "ok"
     finally:
         p.close()
         a.close()
