@@ -25,6 +25,9 @@ from .write import Put
 #: Fields whose change moves a booking in a bookable calendar.
 TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
 
+#: Fields that say when an entity last changed: an undo or redo sets them to now, not back.
+STAMP_FIELDS = ("modified",)
+
 #: (entity id, its fields, or None for "does not exist").
 State = tuple[str, dict[str, Any] | None]
 
@@ -145,8 +148,19 @@ def _step(r: Replica, label: str, frm: tuple[State, ...], to: tuple[State, ...],
     wanted = dict(to)
     old = dict(frm)
     with r.transaction():
-        targets = [(e, revert(current(r, e), old.get(e), wanted[e])) for e in wanted]
+        targets = [(e, _stamped(r, revert(current(r, e), old.get(e), wanted[e]), old.get(e))) for e in wanted]
         return change(r, label, targets, tz)
+
+
+def _stamped(
+    r: Replica, target: dict[str, Any] | None, frm: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    if target is None or frm is None:
+        return target
+    for name in STAMP_FIELDS:
+        if name in target and name in frm:
+            target[name] = r.clock.now()
+    return target
 
 
 def undo(r: Replica, edit: Edit, tz: tzinfo = UTC) -> Edit:
