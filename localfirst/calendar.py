@@ -68,6 +68,7 @@ __all__ = [
     "current",
     "delete_calendar",
     "delete_event",
+    "edit_calendar",
     "edit_event",
     "is_bookable",
     "move_event",
@@ -300,6 +301,17 @@ def rename_calendar(r: Replica, calendar: str, name: str) -> Edit:
 def recolour_calendar(r: Replica, calendar: str, colour: str) -> Edit:
     values = _calendar(r, calendar)
     return change(r, f"Recolour {quoted(values.get('name'))}", [(calendar, {**values, "colour": colour})])
+
+
+def edit_calendar(r: Replica, calendar: str, fields: Mapping[str, Any]) -> Edit:
+    """Change a calendar's fields (a rename or a recolour is named as such)."""
+    values = _calendar(r, calendar)
+    changed = {k for k, v in fields.items() if values.get(k) != v}
+    if changed == {"name"}:
+        return rename_calendar(r, calendar, fields["name"])
+    if changed == {"colour"}:
+        return recolour_calendar(r, calendar, fields["colour"])
+    return change(r, f"Edit calendar {quoted(values.get('name'))}", [(calendar, {**values, **fields})])
 
 
 def delete_calendar(r: Replica, calendar: str, tz: tzinfo = UTC) -> Edit:
