@@ -4,8 +4,11 @@ note coming back with its body, conflicts resolved, and undo after a sync."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from localfirst import ManualClock, MemoryStore, Replica, UnknownEntity, notes
+from localfirst.textfields import diff_edit
 
 from .conftest import MakeCluster, sync_both
 
@@ -153,3 +156,30 @@ def test_undo_after_sync_keeps_the_peers_typing(mem_cluster: MakeCluster):
 )
 def test_parse_tags(typed, tags):
     assert notes.parse_tags(typed) == tags
+
+
+# -- the one text diff --------------------------------------------------------------------------
+
+TEXT = st.text(alphabet=st.sampled_from("ab \n\u00e9\U0001f600"), max_size=30)
+
+
+@given(TEXT, TEXT)
+def test_diff_edit_turns_old_into_new_keeping_the_longest_common_ends(old, new):
+    edit = diff_edit(old, new)
+    if old == new:
+        assert edit is None
+        return
+    assert edit is not None
+    pos, deleted, inserted = edit
+    assert old[:pos] + inserted + old[pos + deleted :] == new
+    end = len(old) - pos - deleted
+    assert pos == _shared(old, new)
+    assert end == min(_shared(old[pos:][::-1], new[pos:][::-1]), len(old) - pos)
+
+
+def _shared(a: str, b: str) -> int:
+    """Characters a and b share at their start (counted one by one: the plain way)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n

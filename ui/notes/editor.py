@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 from localfirst import Changes, Replica, WriteId, notes
 from localfirst.edits import Edit, State
+from localfirst.textfields import diff_edit
 from localfirst.write import Value
 from ui.backend import Backend
 from ui.markdown_highlighter import MarkdownHighlighter
 from ui.notes.model import note_conflicts
-from ui.notes.textsync import has_astral, local_edit, remote_edits, span_diff, utf16_offset
+from ui.notes.textsync import has_astral, local_edit, remote_edits, utf16_offset
 from ui.qt import (
     QDesktopServices,
     QHBoxLayout,
@@ -284,7 +285,7 @@ class NoteEditor(QWidget):
         new = self.body.toPlainText()
         old = self._shadow
         if has_astral(new) or has_astral(old):
-            edit = span_diff(old, new)  # Qt's hint counts UTF-16 units: compare the texts
+            edit = diff_edit(old, new)  # Qt's hint counts UTF-16 units: compare the texts
         else:
             edit = local_edit(old, new, position, removed, added)
         self._shadow = new
