@@ -306,7 +306,7 @@ def recolour_calendar(r: Replica, calendar: str, colour: str) -> Edit:
 def edit_calendar(r: Replica, calendar: str, fields: Mapping[str, Any]) -> Edit:
     """Change a calendar's fields (a rename or a recolour is named as such)."""
     values = _calendar(r, calendar)
-    changed = {k for k, v in fields.items() if values.get(k) != v}
+    changed = set(changed_fields(values, fields))
     if changed == {"name"}:
         return rename_calendar(r, calendar, fields["name"])
     if changed == {"colour"}:

@@ -160,6 +160,11 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        # The platform's Redo may be Ctrl+Y alone: Ctrl+Shift+Z redoes everywhere too.
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
+            redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.setShortcuts(redo_keys)
         notes = bar.addMenu("&Notes")
         self._action(notes, "&New note", self.new_note, QKeySequence.StandardKey.New)
         self._action(notes, "&Find", self.find_notes, QKeySequence.StandardKey.Find)
