@@ -523,6 +523,7 @@ def window(qtbot: Any, backend: Backend, tmp_path: Path) -> Any:
     win = MainWindow(backend, tmp_path)
     qtbot.addWidget(win)
     win.show()
+    assert isinstance(win.calendar, CalendarPane)
     win.tabs.setCurrentWidget(win.calendar)
     win.calendar.go_to(WEDNESDAY)
     return win
