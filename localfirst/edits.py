@@ -27,6 +27,8 @@ TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
 
 #: Fields that say when an entity last changed: an undo or redo sets them to now, not back.
 STAMP_FIELDS = ("modified",)
+#: Fields whose siblings are not worth the user's attention (timestamps): never shown as conflicts.
+QUIET_FIELDS = frozenset({"created", "modified"})
 
 #: (entity id, its fields, or None for "does not exist").
 State = tuple[str, dict[str, Any] | None]

@@ -32,6 +32,7 @@ __all__ = [
     "Edit",
     "create_note",
     "delete_note",
+    "display_name",
     "note_name",
     "parse_tags",
     "redo",
@@ -61,12 +62,20 @@ def parse_tags(text: str) -> list[str]:
     return out[:MAX_TAGS]
 
 
+def display_name(title: object, body: str) -> str:
+    """What a note is called in the list and the Edit menu: its title, else its body's first
+    line ("" if both are empty)."""
+    if isinstance(title, str) and title.strip():
+        return title
+    return body.strip().split("\n", 1)[0]
+
+
 def note_name(r: Replica, entity: str, values: Mapping[str, Any] | None = None) -> str:
-    """A note's name for the Edit menu: its title, else its body's first line."""
+    """A note's name for the Edit menu, quoted: “Shopping”."""
     title = (values if values is not None else current(r, entity) or {}).get("title")
     if isinstance(title, str) and title.strip():
         return quoted(title)
-    return quoted(r.text(entity).strip().split("\n", 1)[0])
+    return quoted(display_name(None, r.text(entity)))
 
 
 def create_note(r: Replica, fields: Mapping[str, Any] | None = None, entity: str | None = None) -> Edit:

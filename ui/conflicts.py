@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from localfirst import DELETED, Replica, edits
+from localfirst.edits import QUIET_FIELDS
 from localfirst.write import Value
 from ui.backend import Backend
 from ui.qt import (
@@ -29,8 +30,7 @@ from ui.qt import (
 )
 from ui.undo import EditRunner
 
-#: Fields whose siblings are not worth the user's attention (timestamps): never badged.
-QUIET_FIELDS = frozenset({"created", "modified"})
+__all__ = ["QUIET_FIELDS", "ConflictDialog", "EntityConflicts", "Version", "read_conflicts"]
 
 
 @dataclass(frozen=True, slots=True)
