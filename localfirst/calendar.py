@@ -1,104 +1,149 @@
 """Calendar application services: what a user's calendar action means, decided once for every door.
 
 The window, import, the mirror folder and the control channel all call these functions on the
-thread that owns the replica. Each returns an :class:`Edit` naming the states of the entities
-it touched before and after, so undo and redo are ordinary writes (making an entity hold its
-old fields again), and undo of a change that has already synced is just another write.
+thread that owns the replica, as Anki's ``CollectionOp(parent, lambda col: col.decks.remove(ids))``
+does. Each returns an :class:`~localfirst.edits.Edit` named for the Edit menu ("Move “Standup”")
+with the states of the entities it touched before and after, so undo and redo are ordinary writes
+(:func:`undo`, :func:`redo`) and undo of a change that has already synced is just another write.
+
+Scopes of a change made through an occurrence of a series: ``"this"`` occurrence (an override
+entity), ``"following"`` (the series ends before it and a new series starts there) or the whole
+``"series"``. A single event ignores the scope.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, tzinfo
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Literal
 
 from .booking import BOOK, Notice
-from .calendar_ops import EventIndex, booking_slot, describe_notice, restore_plan
-from .recurrence import LINK_FIELDS, Occurrence, is_recurring, series_move_fields, shape_of
-from .replica import Replica
+from .calendar_ops import EventIndex, describe_notice, time_changes
+from .edits import (
+    TIME_FIELDS,
+    Edit,
+    State,
+    apply_state,
+    change,
+    current,
+    is_bookable,
+    last_fields,
+    quoted,
+    redo,
+    resolve_deleted,
+    resolve_field,
+    restore_deleted,
+    undo,
+)
+from .errors import InvalidWrite, UnknownEntity
+from .recurrence import (
+    LINK_FIELDS,
+    Occurrence,
+    cancel_fields,
+    canonical_id,
+    following_split,
+    occurrence_id,
+    override_fields,
+    series_move_fields,
+    shape_of,
+    times_fields,
+    zone,
+    zone_name,
+)
+from .replica import Replica, new_id
 from .write import Ordered
 
-#: Fields whose change moves a booking in a bookable calendar.
-TIME_FIELDS = frozenset({"start", "end", "all_day", "tz", "calendar"})
+__all__ = [
+    "SCOPES",
+    "TIME_FIELDS",
+    "Edit",
+    "Scope",
+    "State",
+    "apply_state",
+    "change",
+    "changed_fields",
+    "clean_fields",
+    "create_calendar",
+    "create_event",
+    "current",
+    "delete_calendar",
+    "delete_event",
+    "edit_calendar",
+    "edit_event",
+    "is_bookable",
+    "move_event",
+    "new_event_fields",
+    "notice_text",
+    "recolour_calendar",
+    "redo",
+    "rename_calendar",
+    "resolve_deleted",
+    "resolve_field",
+    "restore_event",
+    "save_event",
+    "series_target",
+    "undo",
+]
 
-#: (entity id, its fields, or None for "does not exist").
-State = tuple[str, dict[str, Any] | None]
+Scope = Literal["this", "following", "series"]
+SCOPES: tuple[Scope, ...] = ("this", "following", "series")
 
-
-@dataclass(frozen=True, slots=True)
-class Edit:
-    """One user action as done: its name for the Edit menu and the states before and after it."""
-
-    label: str
-    before: tuple[State, ...]
-    after: tuple[State, ...]
-
-    @property
-    def entities(self) -> list[str]:
-        return [entity for entity, _ in self.after]
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-
-def current(r: Replica, entity: str) -> dict[str, Any] | None:
-    """The live fields of an entity, or None when it does not exist (never made, or deleted)."""
-    doc = r.get(entity)
-    return doc.values() if doc is not None and doc.exists else None
-
-
-def is_bookable(r: Replica, calendar: object) -> bool:
-    """Whether ``calendar`` names a live calendar whose events may not overlap."""
-    if not isinstance(calendar, str) or not calendar:
-        return False
-    doc = r.get(calendar)
-    return doc is not None and doc.exists and doc.kind == "calendar" and doc.value("bookable") is True
-
-
-def apply_state(r: Replica, entity: str, target: Mapping[str, Any] | None, tz: tzinfo = UTC) -> None:
-    """Make an event hold exactly ``target`` (None: deleted).
-
-    In a bookable calendar a single event whose time (or calendar) changes is booked through
-    the Bayou log, so the same arbitration holds whichever door the write came through.
-    """
-    now = current(r, entity)
-    plan = restore_plan(now, target)
-    if plan.delete:
-        r.delete(entity)
-    if plan.put is None or target is None:
-        return
-    calendar = target.get("calendar")
-    single = not is_recurring(target) and not target.get("series")
-    if single and is_bookable(r, calendar) and (plan.delete or now is None or TIME_FIELDS & plan.put.keys()):
-        slot = booking_slot(target, tz)
-        if slot is not None:
-            assert isinstance(calendar, str)
-            r.book(calendar, [slot], {k: v for k, v in plan.put.items() if k != "calendar"}, event=entity)
-            return
-    r.put("event", entity, plan.put)
+#: Optional event fields a new event leaves out when empty (a CRDT map keeps only what is set).
+_OPTIONAL = ("rrule", "tz")
 
 
-def change(r: Replica, label: str, targets: Iterable[State], tz: tzinfo = UTC) -> Edit:
-    """Bring each entity to its target state in one transaction; the Edit undoes it."""
-    wanted = list(targets)
-    with r.transaction():
-        before = tuple((e, current(r, e)) for e, _ in wanted)
-        for entity, target in wanted:
-            apply_state(r, entity, target, tz)
-        after = tuple((e, current(r, e)) for e, _ in wanted)
-    return Edit(label, before, after)
+def notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> str:
+    """Describe a notice: find the booking write it is about (recent ones first)."""
+    for entry in reversed(r.log()):
+        if entry.write.id != notice.write:
+            continue
+        for op in entry.write.ops:
+            if isinstance(op, Ordered) and op.procedure == BOOK:
+                event = str(op.params.get("event", ""))
+                values = index.values(event) or {}
+                slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
+                return describe_notice(notice, str(values.get("title", "")), slots, tz)
+    return describe_notice(notice, "", [], tz)
 
 
-def undo(r: Replica, edit: Edit, tz: tzinfo = UTC) -> Edit:
-    """Put back what ``edit`` changed; returns the Edit that redoes it."""
-    return change(r, edit.label, edit.before, tz)
+# -- building fields ---------------------------------------------------------------------------
 
 
-def redo(r: Replica, edit: Edit, tz: tzinfo = UTC) -> Edit:
-    """Do ``edit`` again after an undo."""
-    return change(r, edit.label, edit.after, tz)
+def new_event_fields(
+    calendar: str, start: datetime, end: datetime, all_day: bool, tz: tzinfo
+) -> dict[str, Any]:
+    """The fields of a new event at [start, end) in zone ``tz`` (what the editor opens with)."""
+    values: dict[str, Any] = {"calendar": calendar, "all_day": all_day, "tz": zone_name(tz)}
+    if all_day:
+        values["start"], values["end"] = start.date().isoformat(), end.date().isoformat()
+    else:
+        values.update(times_fields(start, end, False, zone(values["tz"])))
+    return values
+
+
+def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop empty optional fields of a new event (the CRDT map keeps only what is set)."""
+    return {k: v for k, v in fields.items() if not (v is None and k in _OPTIONAL)}
+
+
+def changed_fields(values: Mapping[str, Any], edited: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an editor changed: those that differ, an empty value for a field the event
+    never had not counting as a change."""
+    return {
+        k: v
+        for k, v in edited.items()
+        if values.get(k) != v and not (k not in values and v in ("", None, [], False))
+    }
+
+
+def _label(verb: str, occ: Occurrence, scope: Scope) -> str:
+    if occ.series is None:
+        return f"{verb} {quoted(occ.title)}"
+    what = {"this": "occurrence", "following": "following", "series": "series"}[scope]
+    return f"{verb} {what} {quoted(occ.title)}"
+
+
+# -- events ------------------------------------------------------------------------------------
 
 
 def save_event(
@@ -106,6 +151,75 @@ def save_event(
 ) -> Edit:
     """Make event ``entity`` hold exactly ``fields`` (None: delete it), booking it if needed."""
     return change(r, label, [(entity, None if fields is None else dict(fields))], tz)
+
+
+def create_event(r: Replica, fields: Mapping[str, Any], tz: tzinfo = UTC, entity: str | None = None) -> Edit:
+    """A new event (booked if its calendar is bookable); ``edit.entities[0]`` is its id."""
+    entity = entity or new_id()
+    wanted = clean_fields(fields)
+    return change(r, f"New event {quoted(wanted.get('title'))}", [(entity, wanted)], tz)
+
+
+def edit_event(
+    r: Replica,
+    occ: Occurrence,
+    changes: Mapping[str, Any],
+    scope: Scope = "this",
+    tz: tzinfo = UTC,
+    verb: str = "Edit",
+) -> Edit:
+    """Change fields of an event through one of its occurrences, in ``scope``."""
+    if scope not in SCOPES:
+        raise InvalidWrite(f"unknown scope {scope!r:.20}: this, following or series")
+    changes = dict(changes)
+    with r.transaction():
+        if occ.series is None:
+            return change(r, _label(verb, occ, scope), [(occ.event, {**_live(r, occ.event), **changes})], tz)
+        if scope == "following" and _is_first(r, occ):
+            scope = "series"
+        label = _label(verb, occ, scope)
+        if scope == "series":
+            return change(r, label, [(occ.event, series_target(r, occ, changes))], tz)
+        if scope == "this":
+            key = occurrence_id(occ.event, occ.recurrence_id or "")
+            return change(r, label, [(key, {**(current(r, key) or {}), **override_fields(occ, changes)})], tz)
+        return change(r, label, _following(r, occ, changes), tz)
+
+
+def move_event(
+    r: Replica, occ: Occurrence, start: datetime, end: datetime, scope: Scope = "this", tz: tzinfo = UTC
+) -> Edit:
+    """Move (or resize, when only the end changes) an occurrence to [start, end)."""
+    verb = "Resize" if start == occ.start and end != occ.end else "Move"
+    return edit_event(r, occ, time_changes(occ, start, end), scope, tz, verb)
+
+
+def delete_event(r: Replica, occ: Occurrence, scope: Scope = "this", tz: tzinfo = UTC) -> Edit:
+    """Delete an event, or one occurrence, or it and the following ones, or the whole series."""
+    if scope not in SCOPES:
+        raise InvalidWrite(f"unknown scope {scope!r:.20}: this, following or series")
+    with r.transaction():
+        if occ.series is None:
+            return change(r, _label("Delete", occ, scope), [(occ.event, None)], tz)
+        if scope == "following" and _is_first(r, occ):
+            scope = "series"
+        label = _label("Delete", occ, scope)
+        if scope == "series":
+            targets: list[State] = [(o, None) for o in _overrides(r, occ.event)]
+            return change(r, label, [*targets, (occ.event, None)], tz)
+        if scope == "this":
+            key = occurrence_id(occ.event, occ.recurrence_id or "")
+            return change(r, label, [(key, {**(current(r, key) or {}), **cancel_fields(occ)})], tz)
+        series = _live(r, occ.event)
+        ended, _new = following_split(series, occ)
+        later = [(o, None) for o, rid in _overrides(r, occ.event).items() if rid >= (occ.recurrence_id or "")]
+        return change(r, label, [(occ.event, {**series, **ended}), *later], tz)
+
+
+def restore_event(r: Replica, entity: str, tz: tzinfo = UTC) -> Edit:
+    """Bring back a deleted event (kept with the edits that survived its delete, if any)."""
+    title = (current(r, entity) or last_fields(r, entity) or {}).get("title")
+    return restore_deleted(r, entity, f"Restore {quoted(title)}", tz)
 
 
 def series_target(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,15 +237,99 @@ def series_target(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> di
     return {**series, **changes}
 
 
-def notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> str:
-    """Describe a notice: find the booking write it is about (recent ones first)."""
-    for entry in reversed(r.log()):
-        if entry.write.id != notice.write:
+def _following(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> list[State]:
+    """“This and following”: the old series ends before ``occ``; a new one starts there with
+    the changes. Overrides from there on move to the new series, or go if the times moved."""
+    series = _live(r, occ.event)
+    ended, fresh = following_split(series, occ)
+    fresh.update((k, v) for k, v in changes.items() if k not in LINK_FIELDS)
+    new = new_id()
+    rid = occ.recurrence_id or ""
+    targets: list[State] = [(occ.event, {**series, **ended}), (new, fresh)]
+    moved = any(k in changes for k in ("start", "end", "all_day", "tz"))
+    for override, at in _overrides(r, occ.event).items():
+        if at < rid:
             continue
-        for op in entry.write.ops:
-            if isinstance(op, Ordered) and op.procedure == BOOK:
-                event = str(op.params.get("event", ""))
-                values = index.values(event) or {}
-                slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
-                return describe_notice(notice, str(values.get("title", "")), slots, tz)
-    return describe_notice(notice, "", [], tz)
+        targets.append((override, None))
+        values = current(r, override)
+        if not moved and values is not None:
+            targets.append((occurrence_id(new, at), {**values, "series": new}))
+    return targets
+
+
+def _is_first(r: Replica, occ: Occurrence) -> bool:
+    """Whether ``occ`` is its series' first occurrence ("following" is then the whole series)."""
+    series = _live(r, occ.event)
+    shape = shape_of(series)
+    return (
+        shape is not None and canonical_id(series.get("start"), shape.all_day, shape.tz) == occ.recurrence_id
+    )
+
+
+def _overrides(r: Replica, series: str) -> dict[str, str]:
+    """The live overrides of a series: their id and recurrence id."""
+    out: dict[str, str] = {}
+    for entity, doc in r.entities("event").items():
+        if doc.value("series") == series:
+            rid = doc.value("recurrence_id")
+            out[entity] = rid if isinstance(rid, str) else ""
+    return out
+
+
+def _live(r: Replica, entity: str) -> dict[str, Any]:
+    values = current(r, entity)
+    if values is None:
+        raise UnknownEntity(entity)
+    return values
+
+
+# -- calendars ---------------------------------------------------------------------------------
+
+
+def create_calendar(r: Replica, fields: Mapping[str, Any], entity: str | None = None) -> Edit:
+    """A new calendar (``fields``: name, colour, bookable); ``edit.entities[0]`` is its id."""
+    entity = entity or new_id()
+    label = f"New calendar {quoted(fields.get('name'))}"
+    return change(r, label, [(entity, dict(fields))], kind="calendar")
+
+
+def rename_calendar(r: Replica, calendar: str, name: str) -> Edit:
+    values = _calendar(r, calendar)
+    return change(r, f"Rename calendar {quoted(values.get('name'))}", [(calendar, {**values, "name": name})])
+
+
+def recolour_calendar(r: Replica, calendar: str, colour: str) -> Edit:
+    values = _calendar(r, calendar)
+    return change(r, f"Recolour {quoted(values.get('name'))}", [(calendar, {**values, "colour": colour})])
+
+
+def edit_calendar(r: Replica, calendar: str, fields: Mapping[str, Any]) -> Edit:
+    """Change a calendar's fields (a rename or a recolour is named as such)."""
+    values = _calendar(r, calendar)
+    changed = set(changed_fields(values, fields))
+    if changed == {"name"}:
+        return rename_calendar(r, calendar, fields["name"])
+    if changed == {"colour"}:
+        return recolour_calendar(r, calendar, fields["colour"])
+    return change(r, f"Edit calendar {quoted(values.get('name'))}", [(calendar, {**values, **fields})])
+
+
+def delete_calendar(r: Replica, calendar: str, tz: tzinfo = UTC) -> Edit:
+    """Delete a calendar and every event in it (series with their overrides); one undo brings
+    all of them back, the calendar first so its bookings are booked again."""
+    values = _calendar(r, calendar)
+    with r.transaction():
+        events = [e for e, d in r.entities("event").items() if d.value("calendar") == calendar]
+        series = set(events)
+        overrides = [
+            e for e, d in r.entities("event").items() if d.value("series") in series and e not in series
+        ]
+        targets: list[State] = [(e, None) for e in (*overrides, *events)]
+        return change(r, f"Delete calendar {quoted(values.get('name'))}", [*targets, (calendar, None)], tz)
+
+
+def _calendar(r: Replica, calendar: str) -> dict[str, Any]:
+    doc = r.get(calendar)
+    if doc is None or not doc.exists or doc.kind != "calendar":
+        raise UnknownEntity(calendar)
+    return doc.values()

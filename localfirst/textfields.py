@@ -27,17 +27,37 @@ class TextSource(Protocol):
 
 def diff_edit(old: str, new: str) -> tuple[int, int, str] | None:
     """The one edit turning ``old`` into ``new`` that keeps their common prefix and suffix,
-    so a whole-text replacement (an import, an external editor) merges like typing."""
+    so a whole-text replacement (an import, an external editor, an editor's change) merges
+    like typing. Positions count code points; the prefix and suffix are found by bisection
+    over slice comparisons, so a long text costs C-speed compares, not a Python loop."""
     if old == new:
         return None
-    limit = min(len(old), len(new))
-    start = 0
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < limit - start and old[-1 - end] == new[-1 - end]:
-        end += 1
+    start = _common_prefix(old, new)
+    end = _common_suffix(old, new, start)
     return start, len(old) - start - end, new[start : len(new) - end]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the common suffix, not reaching into the first ``limit`` characters."""
+    lo, hi = 0, min(len(a), len(b)) - limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 @dataclass(slots=True)

@@ -4,9 +4,11 @@ write (it supersedes the versions this replica holds) and syncs like any other."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from localfirst import DELETED, Replica
+from localfirst import DELETED, Replica, edits
+from localfirst.edits import QUIET_FIELDS
 from localfirst.write import Value
 from ui.backend import Backend
 from ui.qt import (
@@ -20,14 +22,15 @@ from ui.qt import (
     QPushButton,
     QScrollArea,
     Qt,
+    QUndoStack,
     QVBoxLayout,
     QWidget,
     Signal,
     qconnect,
 )
+from ui.undo import EditRunner
 
-#: Fields whose siblings are not worth the user's attention (timestamps): never badged.
-QUIET_FIELDS = frozenset({"created", "modified"})
+__all__ = ["QUIET_FIELDS", "ConflictDialog", "EntityConflicts", "Version", "read_conflicts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +96,19 @@ class ConflictDialog(QDialog):
     #: A resolution was written (the entity id).
     conflict_did_resolve = Signal(str)
 
-    def __init__(self, backend: Backend, entity: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        entity: str,
+        parent: QWidget | None = None,
+        *,
+        edits: EditRunner | None = None,
+        undo_stack: QUndoStack | None = None,
+    ) -> None:
+        """With ``edits`` and ``undo_stack`` each choice is one undoable action there."""
         super().__init__(parent)
         self.backend = backend
+        self.edits, self.undo_stack = edits, undo_stack
         self.entity = entity
         self.state: EntityConflicts | None = None
         self.setWindowTitle("Resolve conflicts")
@@ -205,31 +218,23 @@ class ConflictDialog(QDialog):
 
     def choose(self, field: str, value: Value) -> None:
         """Keep ``value`` for ``field``: a put superseding every sibling held here."""
-        state = self.state
-        if state is None:
-            return
-        entity, kind = self.entity, state.kind
-        self.backend.op(lambda r: r.put(kind, entity, {field: value})).success(
-            lambda _w: self._written()
-        ).run_in_background()
+        if self.state is not None:
+            entity = self.entity
+            self._resolve(lambda r: edits.resolve_field(r, entity, field, value))
 
     def _on_keep(self) -> None:
         entity = self.entity
-        self.backend.op(lambda r: r.restore(entity)).success(lambda _w: self._written()).run_in_background()
+        self._resolve(lambda r: edits.resolve_deleted(r, entity, keep=True))
 
     def _on_delete(self) -> None:
         entity = self.entity
+        self._resolve(lambda r: edits.resolve_deleted(r, entity, keep=False))
 
-        def delete(replica: Replica) -> None:
-            doc = replica.get(entity)
-            if doc is not None and doc.exists:
-                replica.delete(entity)
-            else:  # already deleted: supersede the surviving edits by deleting again
-                with replica.transaction():
-                    replica.restore(entity)
-                    replica.delete(entity)
-
-        self.backend.op(delete).success(lambda _w: self._written()).run_in_background()
+    def _resolve(self, fn: Callable[[Replica], edits.Edit]) -> None:
+        if self.edits is not None and self.undo_stack is not None:
+            self.edits.do(fn, self.undo_stack, "Resolve conflict", lambda _e: self._written())
+        else:
+            self.backend.op(fn).success(lambda _e: self._written()).run_in_background()
 
     def _written(self) -> None:
         self.conflict_did_resolve.emit(self.entity)

@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         qconnect(self.mirror_folder.mirror_did_change, self._on_mirror_changed)
         qconnect(self.mirror_folder.mirror_did_fail, self._on_mirror_failed)
         self._build_menus()
+        self._watch(self.undo_stack)
+        qconnect(self.tabs.currentChanged, lambda _i: self.update_edit_actions())
         qconnect(backend.op_did_fail, self._on_op_failed)
         if not lazy:
             self._build_views()
@@ -120,6 +122,10 @@ class MainWindow(QMainWindow):
                 old.deleteLater()
         self.tabs.setCurrentIndex(current)
         qconnect(self.devices.online_did_change, self._show_online)
+        calendar_stack = getattr(self.calendar, "undo_stack", None)
+        if isinstance(calendar_stack, QUndoStack):
+            self._watch(calendar_stack)
+        self.update_edit_actions()
         reminders = getattr(self.calendar, "reminders", None)
         if reminders is not None:
             qconnect(self.calendar.reminder_due, self.show_reminder)  # type: ignore[attr-defined]
@@ -154,6 +160,11 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        # The platform's Redo may be Ctrl+Y alone: Ctrl+Shift+Z redoes everywhere too.
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
+            redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.setShortcuts(redo_keys)
         notes = bar.addMenu("&Notes")
         self._action(notes, "&New note", self.new_note, QKeySequence.StandardKey.New)
         self._action(notes, "&Find", self.find_notes, QKeySequence.StandardKey.Find)
@@ -175,9 +186,25 @@ class MainWindow(QMainWindow):
     # -- actions -------------------------------------------------------------------------------
 
     def _current_undo_stack(self) -> QUndoStack:
-        """The shown view's own undo stack (the calendar has one), else the note fields'."""
+        """The shown tab's undo stack: the calendar's own, else the notes' (the window's)."""
         stack = getattr(self.tabs.currentWidget(), "undo_stack", None)
         return stack if isinstance(stack, QUndoStack) else self.undo_stack
+
+    def _watch(self, stack: QUndoStack) -> None:
+        for signal in (stack.undoTextChanged, stack.redoTextChanged):
+            qconnect(signal, lambda _text: self.update_edit_actions())
+        for signal in (stack.canUndoChanged, stack.canRedoChanged):
+            qconnect(signal, lambda _can: self.update_edit_actions())
+
+    def update_edit_actions(self) -> None:
+        """Name the action Undo and Redo would take back or do again in the shown tab."""
+        try:
+            stack = self._current_undo_stack()
+            undo, redo = stack.undoText(), stack.redoText()
+        except RuntimeError:  # a stack clearing itself while the window is being torn down
+            return
+        self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
+        self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
 
     def undo(self) -> None:
         """Undo in the focused text editor if there is one, else in the shown view."""

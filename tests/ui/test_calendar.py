@@ -511,3 +511,108 @@ def test_a_booking_moved_to_an_alternative_is_drawn_at_its_booked_slot(qtbot, pa
     [rect] = view.rects_of(later)
     assert rect.top() == pytest.approx(view.pos_for(at(2026, 11, 23, 9)).y())
     assert rect.center().x() == pytest.approx(view.pos_for(at(2026, 11, 23, 9)).x(), abs=3)
+
+
+# -- undo through the window, named; every action a service ------------------------------------
+
+
+@pytest.fixture
+def window(qtbot: Any, backend: Backend, tmp_path: Path) -> Any:
+    from ui.main_window import MainWindow
+
+    win = MainWindow(backend, tmp_path)
+    qtbot.addWidget(win)
+    win.show()
+    assert isinstance(win.calendar, CalendarPane)
+    win.tabs.setCurrentWidget(win.calendar)
+    win.calendar.go_to(WEDNESDAY)
+    return win
+
+
+def test_ctrl_z_in_the_calendar_tab_undoes_a_move_named_in_the_edit_menu(qtbot, window, backend):
+    """Regression: the pane and the Edit menu both claimed Ctrl+Z ("Ambiguous shortcut
+    overload"), so neither fired in the Calendar tab; the Edit menu now owns it alone."""
+    pane = window.calendar
+    key = add_event(backend, title="Standup")
+    qtbot.waitUntil(lambda: any(o.key == key for o in pane.occurrences))
+    [occ] = [o for o in pane.occurrences if o.key == key]
+    pane.move_occurrence(occ, occ.start + timedelta(hours=1), occ.end + timedelta(hours=1))
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T11:00:00")
+    qtbot.waitUntil(lambda: window.undo_action.text() == "&Undo Move “Standup”")
+    pane.week_view.setFocus()
+    qtbot.keyClick(pane.week_view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T10:00:00")
+    assert window.redo_action.text() == "&Redo Move “Standup”"
+    qtbot.keyClick(
+        pane.week_view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    qtbot.waitUntil(lambda: events(backend)[key]["start"] == "2026-11-18T11:00:00")
+    assert events(backend)[key]["end"] == "2026-11-18T12:00:00"
+
+
+def test_edit_menu_follows_the_shown_tab(qtbot, window, backend):
+    pane = window.calendar
+    key = add_event(backend, title="Dentist")
+    qtbot.waitUntil(lambda: any(o.key == key for o in pane.occurrences))
+    [occ] = [o for o in pane.occurrences if o.key == key]
+    pane.delete_event(occ)
+    qtbot.waitUntil(lambda: window.undo_action.text() == "&Undo Delete “Dentist”")
+    window.tabs.setCurrentWidget(window.notes)
+    assert window.undo_action.text() == "&Undo"
+    window.undo_action.trigger()  # nothing to undo in Notes: the event stays deleted
+    window.tabs.setCurrentWidget(pane)
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: key in events(backend))
+    assert events(backend)[key]["title"] == "Dentist"
+
+
+def test_this_and_following_from_the_scope_question_and_undo(qtbot, pane, backend):
+    series = add_event(
+        backend, title="Gym", start="2026-11-02T18:00:00", end="2026-11-02T19:00:00", rrule="FREQ=WEEKLY"
+    )
+    occ = f"{series}@2026-11-16T18:00:00"
+    shown(qtbot, pane.week_view, occ)
+    [rect] = pane.week_view.rects_of(occ)
+    grab = QPointF(rect.center().x(), rect.top() + 10)
+    drag(qtbot, pane.week_view, grab, QPointF(grab.x(), grab.y() + TimeGridView.HOUR))
+    choose_scope(qtbot, pane, "This and following")
+    qtbot.waitUntil(lambda: len(events(backend)) == 2)
+    [new] = [k for k in events(backend) if k != series]
+    assert events(backend)[new]["start"] == "2026-11-16T19:00:00"
+    assert events(backend)[series]["rrule"] == "FREQ=WEEKLY;UNTIL=20261115T225959Z"
+    qtbot.waitUntil(lambda: pane.undo_stack.undoText() == "Move following “Gym”")
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: list(events(backend)) == [series])
+    assert events(backend)[series]["rrule"] == "FREQ=WEEKLY"
+
+
+def test_deleting_a_calendar_takes_its_events_and_undo_brings_them_back(qtbot, pane, backend):
+    backend.call(lambda r: r.put("calendar", "work", {"name": "Work", "colour": "#2e9e5b"}))
+    key = add_event(backend, calendar="work")
+    shown(qtbot, pane.week_view, key)
+    pane.delete_calendar("work")
+    box = dialog_of(qtbot, pane, QMessageBox)
+    [button] = [b for b in box.buttons() if b.text() == "Delete"]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.calendar_list.count() == 0)
+    assert events(backend) == {}
+    qtbot.waitUntil(lambda: pane.week_view.occurrence_keys() == [])
+    assert pane.undo_stack.undoText() == "Delete calendar “Work”"
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: pane.week_view.occurrence_keys() == [key])
+    assert events(backend)[key]["calendar"] == "work"
+    assert pane.calendars["work"] == {"name": "Work", "colour": "#2e9e5b"}
+
+
+def test_editing_a_calendar_renames_it_undoably(qtbot, pane, backend):
+    backend.call(lambda r: r.put("calendar", "work", {"name": "Work", "colour": "#2e9e5b"}))
+    qtbot.waitUntil(lambda: pane.calendar_list.count() == 1)
+    pane.edit_calendar("work")
+    dialog = dialog_of(qtbot, pane, CalendarDialog)
+    assert dialog.name_edit.text() == "Work"
+    dialog.name_edit.setText("Office")
+    ok(qtbot, dialog)
+    qtbot.waitUntil(lambda: pane.calendar_list.count() == 1 and pane.calendar_list.item(0).text() == "Office")
+    assert pane.undo_stack.undoText() == "Rename calendar “Work”"
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: pane.calendar_list.item(0).text() == "Work")

@@ -254,3 +254,84 @@ def test_deleting_a_note(
     qtbot.mouseClick(pane.editor.delete, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: note not in pane.model.ids())
     assert backend.call(lambda r: r.entities("note")) == {}
+
+
+def test_undo_of_a_delete_brings_the_note_back_with_its_body(
+    qtbot: QtBot, pane: NotesPane, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = make_note(backend, title="Bye", body="line one\nline two")
+    open_in_editor(qtbot, pane, note)
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(pane.editor.delete, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: note not in pane.model.ids())
+    qtbot.waitUntil(lambda: pane.undo_stack.undoText() == "Delete “Bye”")
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: note in pane.model.ids())
+    assert values_of(backend, note)["title"] == "Bye"
+    assert text_of(backend, note) == "line one\nline two"
+    assert backend.call(lambda r: r.conflicts()) == {}
+    pane.undo_stack.redo()
+    qtbot.waitUntil(lambda: note not in pane.model.ids())
+
+
+def test_a_new_note_is_undone_like_any_action(qtbot: QtBot, pane: NotesPane, backend: Backend) -> None:
+    qtbot.mouseClick(pane.new_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(pane.model.ids()) == 1)
+    [note] = pane.model.ids()
+    assert pane.undo_stack.undoText() == "New note “Untitled”"
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: pane.model.ids() == [])
+    assert backend.call(lambda r: r.entities("note")) == {}
+    pane.undo_stack.redo()
+    qtbot.waitUntil(lambda: pane.model.ids() == [note])
+
+
+def test_a_resolved_conflict_can_be_undone(
+    qtbot: QtBot, pane: NotesPane, backend: Backend, other: Backend
+) -> None:
+    note = make_note(backend, title="Plan")
+    exchange(backend, other)
+    backend.call(lambda r: r.put("note", note, {"title": "Plan A"}))
+    other.call(lambda r: r.put("note", note, {"title": "Plan B"}))
+    exchange(backend, other)
+    winner = values_of(backend, note)["title"]
+    dialog = pane.show_conflicts(note)
+    qtbot.waitUntil(lambda: "title" in dialog.merges)
+    dialog.choose("title", "Plan A and B")
+    qtbot.waitUntil(lambda: dialog.resolved)
+    assert values_of(backend, note)["title"] == "Plan A and B"
+    qtbot.waitUntil(lambda: pane.undo_stack.undoText() == f"Resolve “{winner}”")
+    pane.undo_stack.undo()
+    qtbot.waitUntil(lambda: values_of(backend, note)["title"] == winner)
+    assert backend.call(lambda r: r.conflicts()) == {}  # undo is an ordinary write: no siblings again
+    dialog.close()
+
+
+def test_the_edit_menu_names_the_note_action_it_undoes(qtbot: QtBot, backend: Backend, library: Any) -> None:
+    from ui.main_window import MainWindow
+
+    window = MainWindow(backend, library.dir)
+    qtbot.addWidget(window)
+    window.show()
+    note = make_note(backend, title="One")
+    qtbot.waitUntil(lambda: note in window.notes.model.ids())
+    window.tabs.setCurrentWidget(window.notes)
+    window.notes.select(note)
+    editor = window.notes.editor
+    qtbot.waitUntil(lambda: editor.title.text() == "One")
+    editor.title.setFocus()
+    editor.title.selectAll()
+    qtbot.keyClicks(editor.title, "Two")
+    qtbot.keyClick(editor.title, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.undo_action.text() == "&Undo Rename “One”")
+    qtbot.mouseClick(editor.pin, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.undo_action.text() == "&Undo Pin “Two”")
+    window.notes.list.setFocus()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: "pinned" not in values_of(backend, note))  # as before: never pinned
+    assert window.undo_action.text() == "&Undo Rename “One”"
+    assert window.redo_action.text() == "&Redo Pin “Two”"
+    assert not editor.pin.isChecked()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: values_of(backend, note)["title"] == "One")
+    assert editor.title.text() == "One"

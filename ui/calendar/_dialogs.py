@@ -235,11 +235,13 @@ class EventDialog(QDialog):
 
 
 class CalendarDialog(QDialog):
-    """Name, colour and bookability of a new calendar."""
+    """Name, colour and bookability of a new calendar, or of one being edited (``values``)."""
 
-    def __init__(self, parent: QWidget | None = None, *, colour: str = PALETTE[0]) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, colour: str = PALETTE[0], values: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("New calendar")
+        self.setWindowTitle("New calendar" if values is None else "Edit calendar")
         form = QFormLayout(self)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name")
@@ -251,6 +253,11 @@ class CalendarDialog(QDialog):
         form.addRow("Colour", self.colour_box)
         self.bookable_box = QCheckBox("Bookable (no two events may overlap: a room, a car)")
         form.addRow("", self.bookable_box)
+        if values is not None:
+            name, shade = values.get("name"), values.get("colour")
+            self.name_edit.setText(name if isinstance(name, str) else "")
+            self.colour_box.setCurrentText(shade if isinstance(shade, str) and shade else colour)
+            self.bookable_box.setChecked(values.get("bookable") is True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -16,21 +16,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
 
 from localfirst import Changes, Notice, Replica, calendar, new_id
-from localfirst.calendar import Edit, State, current
-from localfirst.calendar_ops import (
-    EventIndex,
-    at_slot,
-    time_changes,
-)
-from localfirst.recurrence import (
-    Occurrence,
-    cancel_fields,
-    occurrence_id,
-    override_fields,
-    reminders_due,
-    zone,
-    zone_name,
-)
+from localfirst.calendar import Edit, Scope
+from localfirst.calendar_ops import EventIndex, at_slot
+from localfirst.recurrence import Occurrence, reminders_due, zone
 from ui.qt import (
     QAbstractButton,
     QButtonGroup,
@@ -38,25 +26,26 @@ from ui.qt import (
     QDialog,
     QHBoxLayout,
     QIcon,
-    QKeySequence,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QObject,
     QPixmap,
+    QPoint,
     QPushButton,
     QSplitter,
     QStackedWidget,
     Qt,
     QTimer,
     QTimeZone,
-    QUndoCommand,
     QUndoStack,
     QVBoxLayout,
     QWidget,
     Signal,
 )
+from ui.undo import EditRunner
 
 from ._dialogs import PALETTE, CalendarDialog, EventDialog
 from ._views import DEFAULT_COLOUR, MonthView, Shown, TimeGridView
@@ -110,24 +99,6 @@ class _Relay(QObject):
 
     def _run(self, callback: Callable[[], None]) -> None:
         callback()
-
-
-class _EditCommand(QUndoCommand):
-    """An undoable change: the states of the entities it touched, before and after."""
-
-    def __init__(self, pane: CalendarPane, edit: Edit) -> None:
-        super().__init__(edit.label)
-        self._pane, self._edit = pane, edit
-        self._done = True  # pushed after the change was applied
-
-    def redo(self) -> None:
-        if self._done:
-            self._done = False
-            return
-        self._pane._apply_states(self._edit.after)
-
-    def undo(self) -> None:
-        self._pane._apply_states(self._edit.before)
 
 
 class ReminderScheduler(QObject):
@@ -189,6 +160,9 @@ class CalendarPane(QWidget):
         self.backend = backend
         self.tz = tz or system_zone()
         self.undo_stack = QUndoStack(self)
+        self.edits = EditRunner(backend, self.tz, self)
+        self.edits.edit_did_apply.connect(lambda edit: self._touch(edit.entities))
+        self.edits.edit_did_fail.connect(self._on_edit_failed)
         self.calendars: dict[str, dict[str, Any]] = {}
         self.hidden: set[str] = set()
         self.occurrences: list[Occurrence] = []
@@ -253,6 +227,8 @@ class CalendarPane(QWidget):
 
         self.calendar_list = QListWidget()
         self.calendar_list.itemChanged.connect(self._calendar_toggled)
+        self.calendar_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.calendar_list.customContextMenuRequested.connect(self._calendar_menu)
         self.new_calendar_button = QPushButton("New calendar")
         self.new_calendar_button.clicked.connect(self.new_calendar)
         side = QWidget()
@@ -277,14 +253,8 @@ class CalendarPane(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.message_label)
         layout.addWidget(splitter, 1)
-
-        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
-        for action in (self.undo_action, self.redo_action):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(action)
+        # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
+        # pane's stack while the Calendar tab shows): one owner per shortcut.
 
     # -- navigation ---------------------------------------------------------------------------
 
@@ -489,12 +459,6 @@ class CalendarPane(QWidget):
             self.hidden.add(cal_id)
         self._render()
 
-    def set_calendar_visible(self, calendar: str, visible: bool) -> None:
-        for row in range(self.calendar_list.count()):
-            item = self.calendar_list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == calendar:
-                item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
-
     # -- messages -----------------------------------------------------------------------------
 
     def _announce(self, text: str) -> None:
@@ -508,24 +472,13 @@ class CalendarPane(QWidget):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _change(self, text: str, targets: Callable[[Replica], list[State]]) -> None:
-        """Apply an undoable change: ``targets`` reads the replica and names the new states."""
-        tz = self.tz
+    def _edit(self, text: str, fn: Callable[[Replica], Edit]) -> None:
+        """Run a calendar service as one undoable action (``text`` names it until it is done)."""
+        self.edits.do(fn, self.undo_stack, text)
 
-        def done(edit: Edit) -> None:
-            self._touch(edit.entities)
-            if edit.changed:
-                self.undo_stack.push(_EditCommand(self, edit))
-
-        self._run(lambda r: calendar.change(r, text, targets(r), tz), done, what=f"{text} failed")
-
-    def _apply_states(self, states: Iterable[State]) -> None:
-        tz, states = self.tz, list(states)
-        self._run(
-            lambda r: calendar.change(r, "", states, tz),
-            lambda _: self._touch(e for e, _ in states),
-            what="Undo failed",
-        )
+    def _on_edit_failed(self, message: str) -> None:
+        self.error_did_occur.emit(message)
+        self._show_message(message)
 
     def _touch(self, entities: Iterable[str]) -> None:
         if self._dirty is not None:
@@ -534,32 +487,19 @@ class CalendarPane(QWidget):
 
     def create_event(self, fields: dict[str, Any], entity: str | None = None) -> str:
         """Create an event (booked if its calendar is bookable); returns its id."""
-        entity = entity or new_id()
-        self._change("New event", lambda r: [(entity, dict(fields))])
+        entity, tz = entity or new_id(), self.tz
+        self._edit("New event", lambda r: calendar.create_event(r, fields, tz, entity))
         return entity
 
-    def update_event(self, occ: Occurrence, changes: dict[str, Any], scope: str = "this") -> None:
-        """Change fields of an occurrence: a single event, "this" occurrence or the whole "series"."""
-        if not changes:
-            return
-        if occ.series is None:
-            self._change("Edit event", lambda r: [(occ.event, {**_values_or_empty(r, occ.event), **changes})])
-        elif scope == "series":
-            self._change("Edit series", lambda r: [(occ.event, calendar.series_target(r, occ, changes))])
-        else:
-            key = occurrence_id(occ.event, occ.recurrence_id or "")
-            self._change(
-                "Edit occurrence",
-                lambda r: [(key, {**_values_or_empty(r, key), **override_fields(occ, changes)})],
-            )
+    def update_event(self, occ: Occurrence, changes: dict[str, Any], scope: Scope = "this") -> None:
+        """Change fields of an occurrence in ``scope`` ("this", "following" or "series")."""
+        if changes:
+            tz = self.tz
+            self._edit("Edit event", lambda r: calendar.edit_event(r, occ, changes, scope, tz))
 
-    def delete_event(self, occ: Occurrence, scope: str = "this") -> None:
-        if occ.series is None or scope == "series":
-            self._change("Delete event", lambda r: [(occ.event, None)])
-            return
-        self._change(
-            "Delete occurrence", lambda r: [(occ.key, {**_values_or_empty(r, occ.key), **cancel_fields(occ)})]
-        )
+    def delete_event(self, occ: Occurrence, scope: Scope = "this") -> None:
+        tz = self.tz
+        self._edit("Delete event", lambda r: calendar.delete_event(r, occ, scope, tz))
 
     # -- user flows (dialogs) -----------------------------------------------------------------
 
@@ -574,31 +514,23 @@ class CalendarPane(QWidget):
         self._create_at(start, start + timedelta(hours=1), False)
 
     def _create_at(self, start: datetime, end: datetime, all_day: bool) -> None:
-        values: dict[str, Any] = {"calendar": self._default_calendar(), "all_day": all_day}
-        tz_name = zone_name(self.tz)
-        values["tz"] = tz_name
-        if all_day:
-            values["start"], values["end"] = start.date().isoformat(), end.date().isoformat()
-        else:
-            values.update(time_changes(_plain(start, tz_name), start, end))
+        values = calendar.new_event_fields(self._default_calendar(), start, end, all_day, self.tz)
         dialog = EventDialog(self.calendars, values, parent=self)
 
         def accepted() -> None:
-            self.create_event(_clean(dialog.fields()))
+            self.create_event(dialog.fields())
 
         self._open(dialog, accepted)
 
     def edit_occurrence(self, occ: Occurrence) -> None:
         """Ask "this occurrence or all" for a recurring event, then open the editor."""
 
-        def edit(scope: str) -> None:
+        def edit(scope: Scope) -> None:
             values = dict(occ.values)
             dialog = EventDialog(self.calendars, values, occurrence=scope == "this", parent=self)
 
             def accepted() -> None:
-                new = dialog.fields()
-                changes = {k: v for k, v in new.items() if values.get(k) != v and not _unset(k, v, values)}
-                self.update_event(occ, changes, scope)
+                self.update_event(occ, calendar.changed_fields(values, dialog.fields()), scope)
 
             self._open(dialog, accepted)
 
@@ -606,45 +538,80 @@ class CalendarPane(QWidget):
 
     def move_occurrence(self, occ: Occurrence, start: datetime, end: datetime) -> None:
         """Move or resize an occurrence (asks "this or all" for a recurring one)."""
-        self._ask_scope(
-            occ, "Move", lambda scope: self.update_event(occ, time_changes(occ, start, end), scope)
-        )
+        tz = self.tz
+
+        def move(scope: Scope) -> None:
+            self._edit("Move event", lambda r: calendar.move_event(r, occ, start, end, scope, tz))
+
+        self._ask_scope(occ, "Move", move)
 
     def delete_occurrence(self, occ: Occurrence) -> None:
         self._ask_scope(occ, "Delete", lambda scope: self.delete_event(occ, scope))
-
-    def delete_selected(self) -> None:
-        occ = self.view.selected_occurrence()
-        if occ is not None:
-            self.delete_occurrence(occ)
 
     def new_calendar(self) -> None:
         dialog = CalendarDialog(self, colour=PALETTE[len(self.calendars) % len(PALETTE)])
 
         def accepted() -> None:
             fields = dialog.fields()
-            self._run(
-                lambda r: r.create("calendar", fields), lambda _: self.refresh(), what="New calendar failed"
-            )
+            self._edit("New calendar", lambda r: calendar.create_calendar(r, fields))
 
         self._open(dialog, accepted)
 
-    def _ask_scope(self, occ: Occurrence, verb: str, then: Callable[[str], None]) -> None:
+    def _calendar_menu(self, pos: QPoint) -> None:
+        item = self.calendar_list.itemAt(pos)
+        if item is None:
+            return
+        cal = str(item.data(Qt.ItemDataRole.UserRole))
+        menu = QMenu(self)
+        menu.addAction("Edit calendar…").triggered.connect(lambda: self.edit_calendar(cal))
+        menu.addAction("Delete calendar…").triggered.connect(lambda: self.delete_calendar(cal))
+        menu.popup(self.calendar_list.viewport().mapToGlobal(pos))
+
+    def edit_calendar(self, cal: str) -> None:
+        """Rename, recolour or change the bookability of a calendar (undoable)."""
+        dialog = CalendarDialog(self, values=self.calendars.get(cal, {}))
+
+        def accepted() -> None:
+            fields = dialog.fields()
+            self._edit("Edit calendar", lambda r: calendar.edit_calendar(r, cal, fields))
+
+        self._open(dialog, accepted)
+
+    def delete_calendar(self, cal: str) -> None:
+        """Ask, then delete a calendar and its events (one undo brings them all back)."""
+        name = self.calendars.get(cal, {}).get("name") or "Untitled"
+        box = QMessageBox(self)
+        box.setWindowTitle("Delete calendar")
+        box.setText(f"Delete the calendar “{name}” and every event in it, on all your devices?")
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        tz = self.tz
+
+        def clicked(button: QAbstractButton) -> None:
+            if button is delete:
+                self._edit("Delete calendar", lambda r: calendar.delete_calendar(r, cal, tz))
+
+        box.buttonClicked.connect(clicked)
+        self._open(box, None)
+
+    def _ask_scope(self, occ: Occurrence, verb: str, then: Callable[[Scope], None]) -> None:
         if occ.series is None:
             then("this")
             return
         box = QMessageBox(self)
         box.setWindowTitle(f"{verb} recurring event")
-        box.setText(f"{verb} only this occurrence of “{occ.title}”, or every occurrence?")
-        this = box.addButton("This occurrence", QMessageBox.ButtonRole.AcceptRole)
-        series = box.addButton("All occurrences", QMessageBox.ButtonRole.AcceptRole)
+        box.setText(f"{verb} only this occurrence of “{occ.title}”, this and the following ones, or all?")
+        scopes: dict[QAbstractButton, Scope] = {
+            box.addButton("This occurrence", QMessageBox.ButtonRole.AcceptRole): "this",
+            box.addButton("This and following", QMessageBox.ButtonRole.AcceptRole): "following",
+            box.addButton("All occurrences", QMessageBox.ButtonRole.AcceptRole): "series",
+        }
         box.addButton(QMessageBox.StandardButton.Cancel)
 
         def clicked(button: QAbstractButton) -> None:
-            if button is this:
-                then("this")
-            elif button is series:
-                then("series")
+            scope = scopes.get(button)
+            if scope is not None:
+                then(scope)
 
         box.buttonClicked.connect(clicked)
         self._open(box, None)
@@ -662,25 +629,3 @@ class CalendarPane(QWidget):
 
         dialog.finished.connect(finished)
         dialog.open()
-
-
-# -- replica-thread helpers ---------------------------------------------------------------------
-
-
-def _values_or_empty(r: Replica, entity: str) -> dict[str, Any]:
-    return current(r, entity) or {}
-
-
-def _plain(moment: datetime, tz_name: str | None) -> Occurrence:
-    """A stand-in occurrence carrying only a zone, for ``time_changes`` of a new event."""
-    return Occurrence("", "", moment, moment, False, {"tz": tz_name})
-
-
-def _unset(name: str, value: Any, values: dict[str, Any]) -> bool:
-    """An empty value for a field the event never had: not a change."""
-    return name not in values and value in ("", None, [], False)
-
-
-def _clean(fields: dict[str, Any]) -> dict[str, Any]:
-    """Drop empty optional fields of a new event (the CRDT map keeps only what is set)."""
-    return {k: v for k, v in fields.items() if not (v is None and k in ("rrule", "tz"))}

@@ -560,10 +560,6 @@ class MonthView(_EventView):
         """Keys of the occurrences drawn in a day's cell."""
         return [p.shown.key for p in self._placed if p.day == day]
 
-    def more_on(self, day: date) -> int:
-        """How many occurrences of a day did not fit its cell."""
-        return self._more.get(day, 0)
-
     def cell(self, day: date) -> QRectF:
         index = (day - self.first_day).days
         w, h = self.width() / 7, (self.height() - self.HEADER) / 6

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from localfirst import Changes, Replica, WriteId
+from localfirst import Changes, Replica, WriteId, notes
+from localfirst.edits import Edit, State
+from localfirst.textfields import diff_edit
 from localfirst.write import Value
 from ui.backend import Backend
 from ui.markdown_highlighter import MarkdownHighlighter
 from ui.notes.model import note_conflicts
-from ui.notes.textsync import has_astral, local_edit, remote_edits, span_diff, utf16_offset
+from ui.notes.textsync import has_astral, local_edit, remote_edits, utf16_offset
 from ui.qt import (
     QDesktopServices,
     QHBoxLayout,
@@ -33,7 +35,6 @@ from ui.qt import (
     QTextCursor,
     QTimer,
     QToolButton,
-    QUndoCommand,
     QUndoStack,
     QUrl,
     QVBoxLayout,
@@ -41,6 +42,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+from ui.undo import EditRunner
 
 #: Send the pending edits when typing pauses this long (milliseconds).
 TYPING_PAUSE_MS = 60
@@ -63,16 +65,6 @@ def safe_url(text: str) -> QUrl | None:
     if url.scheme().lower() != "mailto" and not url.host():
         return None
     return url
-
-
-def parse_tags(text: str) -> list[str]:
-    """Tags typed as ``work, #home ideas``: split on commas and spaces, ``#`` dropped, unique."""
-    out: list[str] = []
-    for raw in text.replace(",", " ").split():
-        tag = raw.lstrip("#").strip()
-        if tag and tag not in out:
-            out.append(tag[:200])
-    return out[:200]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,22 +120,6 @@ class BodyEdit(QPlainTextEdit):
                 self.link_was_clicked.emit(url)
 
 
-class SetFields(QUndoCommand):
-    """A change of note fields (title, tags, pin): undo writes the old values back."""
-
-    def __init__(
-        self, editor: NoteEditor, note: str, before: dict[str, Value], after: dict[str, Value]
-    ) -> None:
-        super().__init__(f"Change {', '.join(sorted(after))}")
-        self._editor, self._note, self._before, self._after = editor, note, before, after
-
-    def redo(self) -> None:
-        self._editor.write_fields(self._note, self._after)
-
-    def undo(self) -> None:
-        self._editor.write_fields(self._note, self._before)
-
-
 class NoteEditor(QWidget):
     """Edits one note at a time; ``open_note(None)`` shows nothing."""
 
@@ -160,6 +136,7 @@ class NoteEditor(QWidget):
         super().__init__()
         self.backend = backend
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.edits = EditRunner(backend, parent=self)
         self._note: str | None = None
         self._shadow = ""  # the body as the replica will hold it once pending edits are sent
         self._pending: list[_Edit] = []
@@ -172,6 +149,8 @@ class NoteEditor(QWidget):
         self._open_token = 0
         self._last_modified = 0.0
         self._build()
+        self.edits.edit_will_apply.connect(self._on_edit_will_apply)
+        self.edits.edit_did_fail.connect(self.status.setText)
 
     # -- widgets -------------------------------------------------------------------------------
 
@@ -306,7 +285,7 @@ class NoteEditor(QWidget):
         new = self.body.toPlainText()
         old = self._shadow
         if has_astral(new) or has_astral(old):
-            edit = span_diff(old, new)  # Qt's hint counts UTF-16 units: compare the texts
+            edit = diff_edit(old, new)  # Qt's hint counts UTF-16 units: compare the texts
         else:
             edit = local_edit(old, new, position, removed, added)
         self._shadow = new
@@ -423,31 +402,27 @@ class NoteEditor(QWidget):
 
     # -- fields --------------------------------------------------------------------------------
 
-    def write_fields(self, note: str, fields: dict[str, Value]) -> None:
-        """Write note fields (from an undo command); the open note shows them at once."""
-        if note == self._note:
-            state = NoteState(note, self._shadow, {**self._values, **fields}, (), True)
-            self._show_fields(state, force=True)
-            self.badge.setVisible(False)
-
-        def put(replica: Replica) -> None:
-            replica.put("note", note, {**fields, "modified": replica.clock.now()})
-
-        self.backend.op(put).run_in_background()
+    def _on_edit_will_apply(self, states: tuple[State, ...]) -> None:
+        """An undo or redo is about to write these states: the open note shows its own at once."""
+        for entity, values in states:
+            if entity == self._note and values is not None:
+                self._show_fields(NoteState(entity, self._shadow, dict(values), (), True), force=True)
 
     def _change(self, **after: Value) -> None:
-        if self._note is None:
+        note = self._note
+        if note is None:
             return
-        before = {k: self._values.get(k, _DEFAULTS[k]) for k in after}
-        if before == after:
+        if {k: self._values.get(k, notes.DEFAULTS[k]) for k in after} == after:
             return
-        self.undo_stack.push(SetFields(self, self._note, before, after))
+        self._values.update(after)
+        [(name, value)] = after.items()
+        self.edits.do(lambda r: _set_field(r, note, name, value), self.undo_stack, "Edit note")
 
     def _on_title_edited(self) -> None:
         self._change(title=self.title.text())
 
     def _on_tags_edited(self) -> None:
-        self._change(tags=parse_tags(self.tags.text()))
+        self._change(tags=notes.parse_tags(self.tags.text()))
 
     def _on_pin_clicked(self, checked: bool) -> None:
         self._change(pinned=checked)
@@ -465,8 +440,14 @@ class NoteEditor(QWidget):
             return
         self.flush()
         self.open_note(None)
-        self.backend.op(lambda r: r.delete(note)).run_in_background()
+        self.edits.do(lambda r: notes.delete_note(r, note), self.undo_stack, "Delete note")
         self.note_did_delete.emit(note)
 
 
-_DEFAULTS: dict[str, Value] = {"title": "", "tags": [], "pinned": False}
+def _set_field(r: Replica, note: str, name: str, value: Value) -> Edit:
+    """The notes service for one header field."""
+    if name == "title":
+        return notes.set_title(r, note, str(value))
+    if name == "tags":
+        return notes.set_tags(r, note, [str(t) for t in value] if isinstance(value, list) else [])
+    return notes.set_pinned(r, note, value is True)

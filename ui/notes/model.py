@@ -6,7 +6,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from localfirst import DELETED, Doc, Replica
-from ui.conflicts import QUIET_FIELDS
+from localfirst.edits import QUIET_FIELDS
+from localfirst.notes import display_name
 from ui.qt import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 #: Characters of the body shown under a note's title in the list.
@@ -33,7 +34,7 @@ class NoteRow:
 
     @property
     def label(self) -> str:
-        return self.title or self.preview.split("\n", 1)[0] or "Untitled"
+        return display_name(self.title, self.preview) or "Untitled"
 
     def sort_key(self) -> tuple[bool, int, str]:
         return (not self.pinned, -self.modified, self.id)

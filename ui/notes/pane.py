@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from localfirst import Changes, Replica
+from localfirst import Changes, Replica, notes
+from localfirst.edits import Edit
 from ui.backend import Backend
 from ui.conflicts import ConflictDialog
 from ui.notes.editor import NoteEditor
@@ -54,6 +55,8 @@ class NotesPane(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setUniformItemSizes(True)
         self.editor = NoteEditor(backend, undo_stack)
+        #: Every undoable note action (fields, create, delete, resolve) goes on this stack.
+        self.undo_stack = self.editor.undo_stack
         self.loaded = False
         self._dialogs: list[ConflictDialog] = []
 
@@ -190,21 +193,20 @@ class NotesPane(QWidget):
     def new_note(self) -> None:
         """Create an empty note, open it and put the cursor in its body."""
 
-        def create(replica: Replica) -> str:
-            now = replica.clock.now()
-            return replica.create("note", {"title": "", "created": now, "modified": now})
-
-        def created(entity: str) -> None:
+        def created(edit: Edit) -> None:
+            [entity] = edit.entities
             self.search.clear()
             self.tag_filter.setCurrentIndex(0)
             self.editor.open_note(entity)
             self.editor.body.setFocus()
             QTimer.singleShot(0, lambda: self.select(entity))
 
-        self.backend.op(create).success(created).run_in_background()
+        self.editor.edits.do(notes.create_note, self.undo_stack, "New note", created)
 
     def show_conflicts(self, entity: str) -> ConflictDialog:
-        dialog = ConflictDialog(self.backend, entity, self)
+        dialog = ConflictDialog(
+            self.backend, entity, self, edits=self.editor.edits, undo_stack=self.undo_stack
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._dialogs = [d for d in self._dialogs if d.isVisible()] + [dialog]
         dialog.show()

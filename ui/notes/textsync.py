@@ -1,10 +1,13 @@
 """Pure helpers binding an editor's text to the text CRDT: local edits from Qt's change hints,
 remote changes as small edits (so cursors outside them stay on their characters), and UTF-16
-offsets (Qt counts UTF-16 code units, Python counts code points). No Qt here."""
+offsets (Qt counts UTF-16 code units, Python counts code points). No Qt here; the one text diff
+is the core's ``localfirst.textfields.diff_edit`` (in code points, like the CRDT)."""
 
 from __future__ import annotations
 
 import difflib
+
+from localfirst.textfields import diff_edit
 
 #: (position, deleted count, inserted text), positions in code points.
 Edit = tuple[int, int, str]
@@ -25,38 +28,6 @@ def utf16_offset(text: str, pos: int) -> int:
     return len(text[:pos].encode("utf-16-le")) // 2
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """Length of the common prefix, by bisection over C-speed slice comparisons."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    lo, hi = 0, min(len(a), len(b)) - limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def span_diff(old: str, new: str) -> Edit | None:
-    """The one edit turning ``old`` into ``new`` that keeps their common prefix and suffix."""
-    if old == new:
-        return None
-    start = _common_prefix(old, new)
-    end = _common_suffix(old, new, start)
-    return start, len(old) - start - end, new[start : len(new) - end]
-
-
 def local_edit(old: str, new: str, pos: int, removed: int, added: int) -> Edit | None:
     """The edit a Qt ``contentsChange(pos, removed, added)`` made to ``old`` giving ``new``.
 
@@ -70,13 +41,9 @@ def local_edit(old: str, new: str, pos: int, removed: int, added: int) -> Edit |
         and new[:pos] == old[:pos]
         and new[pos + added :] == old[pos + removed :]
     ):
-        before, after = old[pos : pos + removed], new[pos : pos + added]
-        if before == after:
-            return None
-        head = _common_prefix(before, after)
-        tail = _common_suffix(before, after, head)
-        return pos + head, removed - head - tail, after[head : len(after) - tail]
-    return span_diff(old, new)
+        inner = diff_edit(old[pos : pos + removed], new[pos : pos + added])
+        return None if inner is None else (pos + inner[0], inner[1], inner[2])
+    return diff_edit(old, new)
 
 
 def remote_edits(old: str, new: str) -> list[Edit]:
@@ -85,7 +52,7 @@ def remote_edits(old: str, new: str) -> list[Edit]:
     The changed span is refined character by character when small enough, so a cursor
     between two remote changes stays where it was instead of being swept to the span's start.
     """
-    span = span_diff(old, new)
+    span = diff_edit(old, new)
     if span is None:
         return []
     start, deleted, inserted = span
@@ -99,10 +66,3 @@ def remote_edits(old: str, new: str) -> list[Edit]:
         if tag != "equal"
     ]
     return edits[::-1]
-
-
-def apply_edits(text: str, edits: list[Edit]) -> str:
-    """Apply edits each found in the text as the previous ones left it."""
-    for pos, deleted, inserted in edits:
-        text = text[:pos] + inserted + text[pos + deleted :]
-    return text

@@ -1,0 +1,470 @@
+"""The calendar's application services in memory: every action's exact result, its undo and
+redo, booking arbitration whichever door a write comes through, and undo after a sync."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from localfirst import ManualClock, MemoryStore, Replica, UnknownEntity, calendar
+from localfirst.calendar_ops import EventIndex
+from localfirst.recurrence import Occurrence
+
+from .conftest import Cluster, MakeCluster, sync, sync_both
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=PARIS)
+
+
+def single(title: str = "Standup", day: int = 18, hour: int = 10, cal: str = "work") -> dict[str, Any]:
+    return {
+        "calendar": cal,
+        "title": title,
+        "start": f"2026-11-{day:02}T{hour:02}:00:00",
+        "end": f"2026-11-{day:02}T{hour:02}:30:00",
+        "all_day": False,
+        "tz": "Europe/Paris",
+    }
+
+
+def weekly(title: str = "Gym") -> dict[str, Any]:
+    return {**single(title, 2, 18), "rrule": "FREQ=WEEKLY"}
+
+
+def events(r: Replica) -> dict[str, dict[str, Any]]:
+    return {k: d.values() for k, d in r.entities("event").items()}
+
+
+def occurrences(r: Replica) -> list[Occurrence]:
+    """Every occurrence in November 2026, in Paris."""
+    index = EventIndex()
+    index.load(events(r).items())
+    return index.query(at(1, 0), at(1, 0, month=12), display_tz=PARIS)
+
+
+def shown(r: Replica) -> list[tuple[str, str]]:
+    return [(o.start.isoformat(), o.title) for o in occurrences(r) if not o.values.get("cancelled")]
+
+
+@pytest.fixture
+def r() -> Replica:
+    replica = Replica.new_library(MemoryStore(), "P", clock=ManualClock())
+    replica.put("calendar", "work", {"name": "Work", "colour": "#3366cc"})
+    replica.put("calendar", "room", {"name": "Room A", "bookable": True})
+    return replica
+
+
+def occ_of(r: Replica, key: str) -> Occurrence:
+    return next(o for o in occurrences(r) if o.key == key)
+
+
+def nth(r: Replica, series: str, n: int) -> Occurrence:
+    return [o for o in occurrences(r) if o.event == series][n]
+
+
+# -- single events ------------------------------------------------------------------------------
+
+
+def test_create_event_undo_and_redo(r):
+    edit = calendar.create_event(r, {**single(), "rrule": None})
+    [entity] = edit.entities
+    assert edit.label == "New event “Standup”"
+    assert events(r) == {entity: single()}  # the empty rrule is not stored
+    calendar.undo(r, edit)
+    assert events(r) == {}
+    calendar.redo(r, edit)
+    assert events(r) == {entity: single()}
+    assert r.conflicts() == {}
+
+
+def test_move_and_resize_single_event_with_undo_redo(r):
+    [e] = calendar.create_event(r, single()).entities
+    move = calendar.move_event(r, occ_of(r, e), at(18, 14), at(18, 14, 30), tz=PARIS)
+    assert move.label == "Move “Standup”"
+    assert events(r)[e]["start"] == "2026-11-18T14:00:00"
+    assert events(r)[e]["end"] == "2026-11-18T14:30:00"
+    resize = calendar.move_event(r, occ_of(r, e), at(18, 14), at(18, 15, 15))
+    assert resize.label == "Resize “Standup”"
+    assert events(r)[e]["end"] == "2026-11-18T15:15:00"
+    calendar.undo(r, resize)
+    calendar.undo(r, move)
+    assert events(r) == {e: single()}
+    calendar.redo(r, move)
+    assert events(r)[e] == {**single(), "start": "2026-11-18T14:00:00", "end": "2026-11-18T14:30:00"}
+
+
+def test_edit_event_fields_and_an_added_field_goes_on_undo(r):
+    [e] = calendar.create_event(r, single()).entities
+    edit = calendar.edit_event(r, occ_of(r, e), {"title": "Sync", "location": "Room 1"})
+    assert edit.label == "Edit “Standup”"
+    assert events(r)[e] == {**single(), "title": "Sync", "location": "Room 1"}
+    calendar.undo(r, edit)
+    assert events(r)[e] == single()  # the field the edit added is gone, not left behind
+    assert r.conflicts() == {}
+
+
+def test_delete_and_undo_brings_the_event_back_without_a_conflict(r):
+    [e] = calendar.create_event(r, single("Dentist")).entities
+    edit = calendar.delete_event(r, occ_of(r, e))
+    assert edit.label == "Delete “Dentist”"
+    assert events(r) == {}
+    calendar.undo(r, edit)
+    assert events(r) == {e: single("Dentist")}
+    assert r.conflicts() == {}
+    calendar.redo(r, edit)
+    assert events(r) == {}
+
+
+def test_restore_a_deleted_event_from_the_log(r):
+    [e] = calendar.create_event(r, single("Dentist")).entities
+    calendar.edit_event(r, occ_of(r, e), {"location": "Main St"})
+    r.delete(e)
+    edit = calendar.restore_event(r, e)
+    assert edit.label == "Restore “Dentist”"
+    assert events(r) == {e: {**single("Dentist"), "location": "Main St"}}
+    calendar.undo(r, edit)
+    assert events(r) == {}
+    with pytest.raises(UnknownEntity):
+        calendar.restore_event(r, "never-made")
+
+
+def test_unknown_scope_is_one_clear_error(r):
+    [e] = calendar.create_event(r, single()).entities
+    with pytest.raises(Exception, match="unknown scope 'all': this, following or series"):
+        calendar.edit_event(r, occ_of(r, e), {"title": "x"}, scope="all")  # type: ignore[arg-type]
+
+
+# -- series ---------------------------------------------------------------------------------------
+
+
+def test_edit_this_occurrence_then_undo_removes_the_override(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    before = shown(r)
+    third = nth(r, s, 2)
+    edit = calendar.edit_event(r, third, {"title": "Gym with Ann"}, scope="this")
+    assert edit.label == "Edit occurrence “Gym”"
+    assert [t for _, t in shown(r)] == ["Gym", "Gym", "Gym with Ann", "Gym", "Gym"]
+    calendar.undo(r, edit)
+    assert shown(r) == before
+    assert list(events(r)) == [s]
+
+
+def test_edit_whole_series_moves_every_occurrence_and_undo_puts_it_back(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    before = shown(r)
+    edit = calendar.move_event(r, nth(r, s, 1), at(9, 19), at(9, 19, 30), scope="series")
+    assert edit.label == "Move series “Gym”"
+    assert [d for d, _ in shown(r)][:2] == ["2026-11-02T19:00:00+01:00", "2026-11-09T19:00:00+01:00"]
+    calendar.undo(r, edit)
+    assert shown(r) == before
+    calendar.redo(r, edit)
+    assert events(r)[s]["start"] == "2026-11-02T19:00:00"
+
+
+def test_edit_this_and_following_splits_the_series_and_undo_joins_it(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    before, fields = shown(r), events(r)[s]
+    edit = calendar.move_event(r, nth(r, s, 2), at(16, 7), at(16, 7, 30), scope="following")
+    assert edit.label == "Move following “Gym”"
+    assert [d[:19] for d, _ in shown(r)] == [
+        "2026-11-02T18:00:00",
+        "2026-11-09T18:00:00",
+        "2026-11-16T07:00:00",
+        "2026-11-23T07:00:00",
+        "2026-11-30T07:00:00",
+    ]
+    assert len(events(r)) == 2
+    assert events(r)[s]["rrule"] == "FREQ=WEEKLY;UNTIL=20261115T225959Z"
+    calendar.undo(r, edit)
+    assert events(r) == {s: fields}
+    assert shown(r) == before
+
+
+def test_following_from_the_first_occurrence_is_the_whole_series(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    edit = calendar.edit_event(r, nth(r, s, 0), {"title": "Swim"}, scope="following")
+    assert edit.label == "Edit series “Gym”"
+    assert list(events(r)) == [s]
+
+
+def test_following_keeps_later_overrides_on_the_new_series(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    calendar.edit_event(r, nth(r, s, 3), {"title": "Gym late"}, scope="this")
+    edit = calendar.edit_event(r, nth(r, s, 1), {"location": "Pool"}, scope="following")
+    titles = [(o.title, o.values.get("location")) for o in occurrences(r)]
+    assert titles == [("Gym", None), ("Gym", "Pool"), ("Gym", "Pool"), ("Gym late", "Pool"), ("Gym", "Pool")]
+    calendar.undo(r, edit)
+    assert [(o.title, o.values.get("location")) for o in occurrences(r)] == [
+        ("Gym", None),
+        ("Gym", None),
+        ("Gym", None),
+        ("Gym late", None),
+        ("Gym", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "label", "left"),
+    [
+        ("this", "Delete occurrence “Gym”", ["02", "09", "23", "30"]),
+        ("following", "Delete following “Gym”", ["02", "09"]),
+        ("series", "Delete series “Gym”", []),
+    ],
+)
+def test_delete_in_each_scope_and_undo(r, scope, label, left):
+    [s] = calendar.create_event(r, weekly()).entities
+    calendar.edit_event(r, nth(r, s, 3), {"title": "Gym late"}, scope="this")
+    before, stored = shown(r), events(r)
+    edit = calendar.delete_event(r, nth(r, s, 2), scope=scope)
+    assert edit.label == label
+    assert [d[8:10] for d, _ in shown(r)] == left
+    calendar.undo(r, edit)
+    assert shown(r) == before
+    assert events(r) == stored
+    assert r.conflicts() == {}
+
+
+# -- calendars ----------------------------------------------------------------------------------
+
+
+def test_calendar_create_rename_recolour_with_undo(r):
+    edit = calendar.create_calendar(r, {"name": "Home", "colour": "#aa0000"})
+    [c] = edit.entities
+    assert edit.label == "New calendar “Home”"
+    rename = calendar.rename_calendar(r, c, "Family")
+    assert rename.label == "Rename calendar “Home”"
+    recolour = calendar.recolour_calendar(r, c, "#00aa00")
+    assert recolour.label == "Recolour “Family”"
+    assert r.values(c) == {"name": "Family", "colour": "#00aa00"}
+    calendar.undo(r, recolour)
+    calendar.undo(r, rename)
+    assert r.values(c) == {"name": "Home", "colour": "#aa0000"}
+    calendar.undo(r, edit)
+    assert c not in r.entities("calendar")
+
+
+def test_delete_calendar_takes_its_events_and_undo_brings_all_back(r):
+    [s] = calendar.create_event(r, weekly()).entities
+    calendar.edit_event(r, nth(r, s, 1), {"title": "Gym early"}, scope="this")
+    [one] = calendar.create_event(r, single()).entities
+    [other] = calendar.create_event(r, single("Lunch", cal="room")).entities
+    stored = events(r)
+    edit = calendar.delete_calendar(r, "work")
+    assert edit.label == "Delete calendar “Work”"
+    assert "work" not in r.entities("calendar")
+    assert list(events(r)) == [other]
+    calendar.undo(r, edit)
+    assert r.values("work") == {"name": "Work", "colour": "#3366cc"}
+    assert events(r) == stored
+    assert r.conflicts() == {}
+    calendar.redo(r, edit)
+    assert list(events(r)) == [other]
+    assert one not in events(r)
+
+
+def test_bookable_calendar_deleted_and_restored_books_its_events_again(r):
+    [e] = calendar.create_event(r, single("Meeting", cal="room")).entities
+    assert r.booking(e).slot is not None
+    edit = calendar.delete_calendar(r, "room")
+    calendar.undo(r, edit)
+    booking = r.booking(e)
+    assert booking is not None
+    assert booking.slot is not None
+    assert (booking.slot.start, booking.slot.end) == (
+        int(at(18, 10).timestamp()),
+        int(at(18, 10, 30).timestamp()),
+    )
+
+
+# -- conflicts ----------------------------------------------------------------------------------
+
+
+def two(mem_cluster: MakeCluster) -> Cluster:
+    lib: Cluster = mem_cluster("P", "A")
+    lib.at("P", 1).put("calendar", "work", {"name": "Work"})
+    lib["P"].put("event", "e", single())
+    sync_both(lib["P"], lib["A"])
+    return lib
+
+
+def test_resolve_an_event_field_conflict_picking_one_sibling(mem_cluster):
+    lib = two(mem_cluster)
+    lib.at("P", 5).put("event", "e", {"title": "From P"})
+    lib.at("A", 5).put("event", "e", {"title": "From A"})
+    sync_both(lib["P"], lib["A"])
+    assert lib["P"].conflicts() == {"e": ["title"]}
+    winner = lib["P"].values("e")["title"]
+    edit = calendar.resolve_field(lib["P"], "e", "title", "From A" if winner == "From P" else "From P")
+    assert edit.label == f"Resolve “{winner}”"
+    assert lib["P"].conflicts() == {}
+    sync_both(lib["P"], lib["A"])
+    assert lib["A"].conflicts() == {}
+    assert lib["A"].values("e")["title"] != winner
+    calendar.undo(lib["P"], edit)
+    assert lib["P"].values("e")["title"] == winner
+    assert lib["P"].conflicts() == {}
+
+
+def test_resolve_a_calendar_name_with_a_merge(mem_cluster):
+    lib = two(mem_cluster)
+    lib.at("P", 5).put("calendar", "work", {"name": "Job"})
+    lib.at("A", 5).put("calendar", "work", {"name": "Office"})
+    sync_both(lib["P"], lib["A"])
+    calendar.resolve_field(lib["A"], "work", "name", "Job / Office")
+    sync_both(lib["P"], lib["A"])
+    assert lib["P"].values("work")["name"] == "Job / Office"
+    assert lib["P"].conflicts() == {} == lib["A"].conflicts()
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_resolve_an_edit_concurrent_with_a_delete(mem_cluster, keep):
+    lib = two(mem_cluster)
+    lib.at("P", 5).delete("e")
+    lib.at("A", 5).put("event", "e", {"title": "Moved to Friday"})
+    sync_both(lib["P"], lib["A"])
+    assert lib["P"].conflicts() == {"e": ["_deleted"]}
+    edit = calendar.resolve_deleted(lib["P"], "e", keep=keep)
+    assert edit.label.startswith("Keep “" if keep else "Delete “")
+    sync_both(lib["P"], lib["A"])
+    for device in ("P", "A"):
+        assert lib[device].conflicts() == {}
+        assert ("e" in lib[device].entities("event")) is keep
+    if keep:
+        assert lib["P"].values("e")["title"] == "Moved to Friday"
+
+
+# -- booking, whichever door --------------------------------------------------------------------
+
+
+def test_save_event_books_in_a_bookable_calendar_one_gets_the_slot(r):
+    first = calendar.save_event(r, "a", single("A", cal="room"), tz=PARIS, label="Import “A”")
+    second = calendar.save_event(r, "b", {**single("B", cal="room"), "end": "2026-11-18T11:00:00"}, tz=PARIS)
+    assert first.label == "Import “A”"
+    assert second.label == "Edit event"
+    r.commit()
+    booked, rejected = r.booking("a"), r.booking("b")
+    assert booked is not None
+    assert booked.slot is not None
+    assert not booked.tentative
+    assert rejected is not None
+    assert rejected.slot is None
+
+
+def test_overlapping_saves_on_two_devices_are_arbitrated_by_commit_order(mem_cluster):
+    lib = mem_cluster("P", "A", "B")
+    lib.at("P", 1).put("calendar", "room", {"name": "Room", "bookable": True})
+    for d in ("A", "B"):
+        sync(lib["P"], lib[d])
+    lib.at("A", 5)
+    lib.at("B", 6)
+    calendar.save_event(lib["A"], "a", single("A", cal="room"), tz=PARIS)
+    calendar.save_event(lib["B"], "b", single("B", cal="room"), tz=PARIS)
+    assert lib["A"].booking("a").slot is not None
+    assert lib["B"].booking("b").slot is not None
+    sync(lib["B"], lib["P"])
+    sync(lib["A"], lib["P"])
+    lib["P"].commit()
+    for d in ("A", "B"):
+        sync_both(lib["P"], lib[d])
+    for d in ("P", "A", "B"):
+        slots = {e: lib[d].booking(e).slot for e in ("a", "b")}
+        assert slots["a"] is not None, d  # a's write is earlier (stamp 5)
+        assert slots["b"] is None, d
+    assert lib["B"].notices() != []  # B is told its tentative booking lost
+
+
+def test_moving_a_booked_event_books_it_again_and_undo_books_the_old_time(r):
+    [e] = calendar.create_event(r, single("Meeting", cal="room")).entities
+    move = calendar.move_event(r, occ_of(r, e), at(18, 15), at(18, 16))
+    assert (r.booking(e).slot.start, r.booking(e).slot.end) == (
+        int(at(18, 15).timestamp()),
+        int(at(18, 16).timestamp()),
+    )
+    calendar.undo(r, move)
+    assert r.booking(e).slot.start == int(at(18, 10).timestamp())
+
+
+# -- undo after a sync ----------------------------------------------------------------------------
+
+
+def test_undo_after_sync_restores_both_and_keeps_a_peers_concurrent_edit(mem_cluster):
+    lib = mem_cluster("P", "A", "B")
+    lib.at("P", 1).put("calendar", "work", {"name": "Work"})
+    lib["P"].put("event", "e", single())
+    for d in ("A", "B"):
+        sync(lib["P"], lib[d])
+    a, b = lib.at("A", 5), lib.at("B", 5)
+    move = calendar.move_event(a, occ_of(a, "e"), at(18, 14), at(18, 14, 30))
+    sync_both(a, b)
+    assert b.values("e")["start"] == "2026-11-18T14:00:00"
+    b.put("event", "e", {"location": "Room 4"})  # B's own edit, unrelated to the move
+    lib.at("A", 9)
+    calendar.undo(a, move)  # concurrent with B's edit
+    sync_both(a, b)
+    for replica in (a, b):
+        assert replica.values("e") == {**single(), "location": "Room 4"}
+        assert replica.conflicts() == {}
+
+
+def test_undo_of_a_delete_after_sync_brings_it_back_everywhere(mem_cluster):
+    lib = mem_cluster("P", "A")
+    lib.at("P", 1).put("calendar", "work", {"name": "Work"})
+    [e] = calendar.create_event(lib["P"], single("Dentist")).entities
+    sync_both(lib["P"], lib["A"])
+    edit = calendar.delete_event(lib["A"], occ_of(lib["A"], e))
+    sync_both(lib["P"], lib["A"])
+    assert events(lib["P"]) == {}
+    calendar.undo(lib["A"], edit)
+    sync_both(lib["P"], lib["A"])
+    assert events(lib["P"]) == events(lib["A"]) == {e: single("Dentist")}
+    assert lib["P"].conflicts() == {}
+
+
+# -- property: undoing every action in reverse gets back where we started -----------------------
+
+ACTIONS = st.lists(
+    st.tuples(st.sampled_from(["move", "edit", "delete", "create"]), st.integers(0, 3), st.integers(8, 20)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ACTIONS)
+def test_undo_all_then_redo_all_round_trips(actions):
+    r = Replica.new_library(MemoryStore(), "P", clock=ManualClock())
+    r.put("calendar", "work", {"name": "Work"})
+    for n in range(3):
+        calendar.create_event(r, single(f"E{n}", 16 + n))
+    start = events(r)
+    done = []
+    for action, which, hour in actions:
+        live = sorted(events(r))
+        if action == "create" or not live:
+            done.append(calendar.create_event(r, single(f"N{hour}", 20, hour)))
+            continue
+        occ = occ_of(r, live[which % len(live)])
+        if action == "move":
+            done.append(
+                calendar.move_event(r, occ, occ.start.replace(hour=hour), occ.end.replace(hour=hour + 1))
+            )
+        elif action == "edit":
+            done.append(calendar.edit_event(r, occ, {"title": f"T{hour}", "location": str(hour)}))
+        else:
+            done.append(calendar.delete_event(r, occ))
+    end = events(r)
+    for edit in reversed(done):
+        calendar.undo(r, edit)
+    assert events(r) == start
+    for edit in done:
+        calendar.redo(r, edit)
+    assert events(r) == end
+    assert r.conflicts() == {}
