@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -36,7 +36,6 @@ from sync.const import (
     BACKOFF_FACTOR,
     BACKOFF_MAX_S,
     BACKOFF_MIN_S,
-    CONTROL_SOCKET,
     HANDSHAKE_TIMEOUT_S,
     LIBRARY_FILE,
     MAX_FRAME_SIZE,
@@ -52,15 +51,14 @@ from sync.const import (
     TCP_KEEPALIVE_INTERVAL_S,
     TRUNCATE_AFTER,
 )
+from sync.control import ControlServer
 from sync.discovery import DiscoveredPeer, Discovery
 from sync.frames import ConnectionClosed, FrameError, read_frame
 from sync.identity import Identity, fingerprint
+from sync.lock import LibraryLock
 from sync.pairing import Invitation, PairedPeer, PairingError
 from sync.session import Phase, Session, SessionError
 from sync.subscribers import Subscribers, Unsubscribe
-
-if TYPE_CHECKING:
-    from storage.files import ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +187,8 @@ class Node:
         self._replica: Replica | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
-        self._control: asyncio.Server | None = None
+        self._control: ControlServer | None = None
+        self._lock = LibraryLock(self.data_dir)
         self._discovery: Discovery | None = None
         self._conns: dict[str, _Conn] = {}
         self._targets: dict[str, _Target] = {}
@@ -231,7 +230,13 @@ class Node:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        """Open the replica, the member listener, the control socket and discovery."""
+        """Take the data folder's lock, then open the replica, the member listener, the control
+        socket and discovery.
+
+        Raises:
+            LibraryBusy: another process holds the data folder (nothing was opened or touched).
+        """
+        self._lock.acquire()  # first: a refused node must not touch the owner's socket or ads
         self._loop = asyncio.get_running_loop()
         self.identity = load_identity(self.data_dir, self._name)
         self._replica = open_or_create(self.data_dir, self.identity)
@@ -245,10 +250,8 @@ class Node:
 
         self._server = await loop.create_server(protocol, self.host, self._port, backlog=1024)
         if self._use_control:
-            path = self.data_dir / CONTROL_SOCKET
-            path.unlink(missing_ok=True)
-            self._control = await asyncio.start_unix_server(self._on_control, str(path))
-            path.chmod(0o600)
+            self._control = ControlServer(self)
+            await self._control.start()
         for host, port in self._configured:
             self._ensure_target(f"{host}:{port}", None, [(host, port)])
         if self._use_discovery:
@@ -271,9 +274,10 @@ class Node:
         self._closing = True
         if self._discovery is not None:
             await self._discovery.stop()
-        for server in (self._server, self._control):
-            if server is not None:
-                server.close()
+        if self._server is not None:
+            self._server.close()
+        if self._control is not None:
+            await self._control.stop()
         for inv in list(self._invitations):
             await inv.aclose()
         for conn in list(self._conns.values()):
@@ -285,14 +289,12 @@ class Node:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for server in (self._server, self._control):
-            if server is not None:
-                await server.wait_closed()
-        if self._control is not None:
-            (self.data_dir / CONTROL_SOCKET).unlink(missing_ok=True)
+        if self._server is not None:
+            await self._server.wait_closed()
         if self._replica is not None:
             self._replica.close()
             self._replica = None
+        self._lock.release()  # last: nobody may open the library before it is closed
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -789,91 +791,6 @@ class Node:
             "stats": dict(self.stats),
         }
 
-    # -- control socket (owner-only, for the CLI) ----------------------------------------------
-
-    async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        try:
-            line = await reader.readline()
-            try:
-                request = json.loads(line)
-                reply = await self._control_command(request, writer)
-            except Exception as exc:
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            if reply is not None:
-                writer.write(json.dumps(reply).encode() + b"\n")
-                await writer.drain()
-        except (*_NET_ERRORS, asyncio.CancelledError):
-            writer.transport.abort()
-        finally:
-            writer.close()
-
-    async def _control_command(
-        self, req: dict[str, Any], writer: asyncio.StreamWriter
-    ) -> dict[str, Any] | None:
-        cmd = req.get("cmd")
-        if cmd == "status":
-            return self.status()
-        if cmd == "invite":
-            inv = await self.invite(float(req.get("lifetime", PAIRING_CODE_LIFETIME_S)))
-            first = {"code": inv.code, "port": inv.port, "host": self.host}
-            if not req.get("wait"):
-                return first
-            writer.write(json.dumps(first).encode() + b"\n")
-            await writer.drain()
-            try:
-                peer = await inv.wait()
-            except PairingError as exc:
-                return {"error": str(exc)}
-            return {"paired": peer.device_id, "name": peer.name}
-        if cmd == "put":
-            kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
-            await self.write(lambda r: r.put(kind, entity, fields))
-            return {"ok": True}
-        if cmd == "get":
-            doc = self.replica.get(str(req["id"]))
-            return {"values": doc.values() if doc is not None and doc.exists else None}
-        if cmd == "revoke":
-            self.revoke(str(req["device"]))
-            return {"ok": True}
-        if cmd == "log":
-            return {"log": self.replica.log_labels()}
-        if cmd == "import":
-            paths = [Path(str(p)) for p in req["files"]]
-            return import_summary(self.apply(lambda r: _import_files(r, paths)))
-        if cmd == "export":
-            directory = Path(str(req["directory"]))
-            written = self.apply(lambda r: _export_library(r, directory))
-            return {"written": [str(p) for p in written]}
-        return {"error": f"unknown command {cmd!r}"}
-
-
-def _import_files(replica: Replica, paths: list[Path]) -> ImportReport:
-    from storage.files import import_files
-
-    return import_files(replica, paths)
-
-
-def _export_library(replica: Replica, directory: Path) -> list[Path]:
-    from storage.files import export_library
-
-    return export_library(replica, directory)
-
-
-def import_summary(report: ImportReport) -> dict[str, Any]:
-    """An import's outcome as JSON: what was imported, counts, and the messages for the user."""
-    return {
-        "imported": [str(p) for p in report.imported],
-        "notes": len(report.notes),
-        "calendars": len(report.calendars),
-        "events": len(report.events),
-        "messages": report.messages(),
-        "ok": report.ok,
-    }
-
 
 class _PausedProtocol(asyncio.StreamReaderProtocol):
     """A stream protocol that reads nothing until TLS starts.
@@ -894,24 +811,3 @@ async def _close(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(*_NET_ERRORS):
         async with asyncio.timeout(1.0):
             await writer.wait_closed()
-
-
-async def control_request(
-    data_dir: Path, request: dict[str, Any], *, timeout: float = 10.0
-) -> list[dict[str, Any]]:
-    """Send one request to the node running in ``data_dir``; return its reply lines.
-
-    Raises:
-        OSError: no node is running there.
-    """
-    reader, writer = await asyncio.open_unix_connection(str(Path(data_dir) / CONTROL_SOCKET))
-    try:
-        writer.write(json.dumps(request).encode() + b"\n")
-        await writer.drain()
-        replies = []
-        async with asyncio.timeout(timeout):
-            while line := await reader.readline():
-                replies.append(json.loads(line))
-        return replies
-    finally:
-        await _close(writer)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
+from sync.mirroring import MirrorSlot
 from sync.node import Node, NodeError
 from sync.pairing import PairedPeer
 from sync.subscribers import Subscribers, Unsubscribe
@@ -40,6 +41,7 @@ class NodeService:
         self.node: Node | None = None
         self.offline = False
         self._closed = False
+        self._mirror = MirrorSlot(self)
         self._thread = threading.Thread(target=self._loop.run_forever, name="sync-node", daemon=True)
         self._thread.start()
         #: Completes once the node runs (with the node), or with why it could not open the library.
@@ -50,7 +52,7 @@ class NodeService:
     async def _start(self) -> Node:
         node = Node(self.data_dir, **self._options)
         try:
-            await node.start()
+            await node.start()  # LibraryBusy (another process holds the folder) is not retried
         except OSError as exc:
             log.warning("sync unavailable (%s); running offline", exc)
             await node.stop()
@@ -89,6 +91,7 @@ class NodeService:
         """Stop the node (goodbye to peers, replica closed), then the thread."""
         if self._closed:
             return
+        self._mirror.close()
 
         async def stop() -> None:
             try:
@@ -138,6 +141,15 @@ class NodeService:
             return await (await self._node()).join(code, host, port)
 
         return self._run(call())
+
+    def set_mirror(self, folder: Path | None) -> concurrent.futures.Future[Path | None]:
+        """Keep ``folder`` in step with the library both ways (None: stop); the future holds
+        the folder now mirrored, or fails with why it cannot be (the previous one is stopped)."""
+        return self._mirror.set(folder)
+
+    def mirror_errors(self) -> list[str]:
+        """Files of the mirror folder that could not be used, one line each."""
+        return self._mirror.errors()
 
     def revoke(self, device: str) -> concurrent.futures.Future[None]:
         """Revoke a member (a replicated write; its sessions close)."""
