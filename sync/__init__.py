@@ -11,5 +11,8 @@ The building blocks are:
 - :mod:`sync.pairing` -- pairing two devices by a one-time short code;
 - :mod:`sync.discovery` -- zeroconf announcement and browsing on the LAN;
 - :mod:`sync.session` -- the anti-entropy session, a socket-free state machine;
-- :mod:`sync.node` -- a running device: replica, listener, dialers, pairing, control socket.
+- :mod:`sync.node` -- a running device: replica, listener, dialers, pairing;
+- :mod:`sync.lock` -- one owner per data folder (an OS lock held while the library is open);
+- :mod:`sync.control` -- the node's control socket for the command line (framed, streamed);
+- :mod:`sync.plainfiles`, :mod:`sync.mirroring`, :mod:`sync.service` -- what the UI uses.
 """

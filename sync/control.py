@@ -362,9 +362,7 @@ class ControlServer:
             return await self._invite(req, talk)
         if cmd == "join":
             host, port = req.get("host"), req.get("port")
-            peer = await node.join(
-                str(req["code"]), str(host) if host else None, int(port) if port else None
-            )
+            peer = await node.join(str(req["code"]), str(host) if host else None, int(port) if port else None)
             return {"joined": node.replica.library, "inviter": peer.device_id, "device": node.device}
         if cmd == "put":
             kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
@@ -417,4 +415,4 @@ def _user_error(exc: Exception) -> bool:
     from sync.node import NodeError
     from sync.pairing import PairingError
 
-    return isinstance(exc, NodeError | PairingError | KeyError | ValueError | TypeError)
+    return isinstance(exc, ControlError | NodeError | PairingError | ValueError | TypeError)

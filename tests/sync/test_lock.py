@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 def cli(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout, check=False
+    )
 
 
 def busy_line(data: Path, pid: int, command: str) -> str:
@@ -51,7 +53,10 @@ def test_a_second_lock_names_the_holder_and_a_released_lock_is_free(tmp_path: Pa
     with pytest.raises(LibraryBusy) as refused:
         LibraryLock(tmp_path / "data").acquire()
     assert refused.value.holder == Holder(os.getpid(), "localfirst serve")
-    assert str(refused.value) == f"the library in {tmp_path / 'data'} is in use by pid {os.getpid()} (localfirst serve)"
+    assert (
+        str(refused.value)
+        == f"the library in {tmp_path / 'data'} is in use by pid {os.getpid()} (localfirst serve)"
+    )
     first.release()
     assert read_holder(tmp_path / "data") is None  # nobody is named once the lock is dropped
     with LibraryLock(tmp_path / "data", command="again") as second:
@@ -119,7 +124,8 @@ def test_two_offline_imports_at_once_one_owner_at_a_time(tmp_path: Path) -> None
         )
         for files in batches
     ]
-    outcomes = [(p.wait(120), *p.communicate()) for p in procs]
+    replies = [p.communicate(timeout=120) for p in procs]  # reads both pipes: neither can block
+    outcomes = [(p.returncode, out, err) for p, (out, err) in zip(procs, replies, strict=True)]
     imported = 0
     for (code, out, err), proc in zip(outcomes, procs, strict=True):
         if code == 0:
@@ -129,7 +135,9 @@ def test_two_offline_imports_at_once_one_owner_at_a_time(tmp_path: Path) -> None
             other = next(p for p in procs if p is not proc)
             assert code == 1
             assert out == ""
-            assert err.splitlines()[-1].startswith(f"localfirst: the library in {data} is in use by pid {other.pid} (localfirst import ")
+            assert err.splitlines()[-1].startswith(
+                f"localfirst: the library in {data} is in use by pid {other.pid} (localfirst import "
+            )
     assert imported >= 400
     assert notes_in(data) == imported
     assert integrity(data) == "ok"
