@@ -19,5 +19,8 @@ The building blocks are:
 - :mod:`sync.peers` -- one session per peer and what is known of each peer;
 - :mod:`sync.invites` -- pairing on a running node (invitations, joining by code);
 - :mod:`sync.mirroring` -- the mirror folder a node runs;
-- :mod:`sync.node` -- a running device: the facade over the modules above, and the control socket.
+- :mod:`sync.node` -- a running device: the facade over the modules above;
+- :mod:`sync.lock` -- one owner per data folder (an OS lock held while the library is open);
+- :mod:`sync.control` -- the node's control socket for the command line (framed, streamed);
+- :mod:`sync.plainfiles`, :mod:`sync.service` -- what the UI uses.
 """

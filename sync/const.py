@@ -47,6 +47,15 @@ LIBRARY_FILE: Final = "library.sqlite"
 TRUNCATE_AFTER: Final = 10_000
 CONTROL_SOCKET: Final = "control.sock"
 PEER_VERSIONS_FILE: Final = "peer-versions.json"
+#: Held (flock) by the one process that has the library open; records its pid and command.
+LOCK_FILE: Final = "lock"
+
+#: The control socket: largest frame either side accepts (bytes; a list longer than
+#: ``CONTROL_CHUNK`` items travels in several frames, so no request or reply comes near it),
+#: and the longest an import or export works between two progress reports (seconds).
+CONTROL_MAX_FRAME: Final = 16 * 1024 * 1024
+CONTROL_CHUNK: Final = 1000
+CONTROL_SLICE_S: Final = 0.2
 
 #: DNS-SD service type we announce and browse (RFC 6763 section 7: ``_service._proto``).
 SERVICE_TYPE: Final = "_localfirst._tcp.local."

@@ -16,23 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import json
 import logging
 import ssl
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
 from storage import open_replica
 from sync.const import (
-    CONTROL_SOCKET,
     MIN_PROTOCOL_VERSION,
     PAIRING_CODE_LIFETIME_S,
     PAIRING_SEARCH_S,
     TRUNCATE_AFTER,
 )
+from sync.control import ControlServer
 from sync.discovery import Discovery
 from sync.identity import Identity
 from sync.invites import Pairing
@@ -45,21 +43,17 @@ from sync.library import (
     replace_with_welcome,
 )
 from sync.links import Links
-from sync.mirroring import MirrorRunner
-from sync.pairing import Invitation, PairedPeer, PairingError
+from sync.lock import LibraryLock
+from sync.mirroring import MirrorSlot
+from sync.pairing import Invitation, PairedPeer
 from sync.peers import Conn, Peers
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
 from sync.trust import Trust, member_certs, pem_fingerprint
 
-if TYPE_CHECKING:
-    from storage.files import ImportReport
-
 __all__ = [
     "Node",
     "NodeError",
-    "control_request",
-    "import_summary",
     "join_from_welcome",
     "library_path",
     "load_identity",
@@ -123,13 +117,13 @@ class Node:
         self.identity: Identity | None = None
         self._replica: Replica | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._control: asyncio.Server | None = None
+        self._control: ControlServer | None = None
+        self._lock = LibraryLock(self.data_dir)
         self._trust: Trust | None = None
         self._peers: Peers | None = None
         self._links: Links | None = None
         self._pairing: Pairing | None = None
-        self._mirror = MirrorRunner(self.submit, self.subscribe)
-        self._tasks: set[asyncio.Task[Any]] = set()  # control socket handlers
+        self._mirror = MirrorSlot(self)
         self._subscribers: Subscribers[Changes] = Subscribers()
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
@@ -154,7 +148,27 @@ class Node:
         return self._links.port
 
     async def start(self) -> None:
-        """Open the replica, the member listener, the control socket, discovery and the mirror."""
+        """Take the data folder's lock, then open the replica, the member listener, the control
+        socket, discovery and the mirror.
+
+        Raises:
+            LibraryBusy: another process holds the data folder (nothing was opened or touched).
+            NodeError: the mirror folder cannot be used (the node is stopped again).
+        """
+        self._lock.acquire()  # first: a refused node must not touch the owner's socket or ads
+        try:
+            await self._open()
+        except BaseException:
+            await self.stop()
+            raise
+        if self._mirror_at is not None:
+            try:
+                await self.set_mirror(self._mirror_at)
+            except NodeError:
+                await self.stop()
+                raise
+
+    async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.identity = load_identity(self.data_dir, self._name)
         self._replica = open_or_create(self.data_dir, self.identity)
@@ -165,42 +179,28 @@ class Node:
         self._refresh_trust()
         await links.listen(self.host, self._port)
         if self._use_control:
-            path = self.data_dir / CONTROL_SOCKET
-            path.unlink(missing_ok=True)
-            self._control = await asyncio.start_unix_server(self._on_control, str(path))
-            path.chmod(0o600)
+            self._control = ControlServer(self)
+            await self._control.start()
         for host, port in self._configured:
             links.ensure_target(f"{host}:{port}", None, [(host, port)])
         if self._use_discovery:
             await links.discover(self._interfaces, self._announce)
         self._pairing = Pairing(self.identity, self.apply, self.host, links.discovery)
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
-        if self._mirror_at is not None:
-            try:
-                await self.set_mirror(self._mirror_at)
-            except NodeError:
-                await self.stop()
-                raise
 
     async def stop(self) -> None:
         """Stop the mirror, say goodbye to peers and close everything, the replica last."""
-        await self.set_mirror(None)
+        await asyncio.to_thread(self._mirror.close)  # off the loop: the mirror may wait for it
         if self._control is not None:
-            self._control.close()
+            await self._control.stop()  # first: no command may reach a node going away
         if self._links is not None:
             await self._links.close()
         if self._pairing is not None:
             await self._pairing.close()
-        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._control is not None:
-            await self._control.wait_closed()
-            (self.data_dir / CONTROL_SOCKET).unlink(missing_ok=True)
         if self._replica is not None:
             self._replica.close()
             self._replica = None
+        self._lock.release()  # last: nobody may open the library before it is closed
 
     # -- local writes --------------------------------------------------------------------------
 
@@ -254,7 +254,11 @@ class Node:
         Raises:
             NodeError: the folder cannot be mirrored (mirroring is then off).
         """
-        return await self._mirror.set(folder)
+        return await asyncio.wrap_future(self._mirror.set(folder))
+
+    def mirror_errors(self) -> list[str]:
+        """Files of the mirror folder that could not be used, one line each (any thread)."""
+        return self._mirror.errors()
 
     # -- sessions and trust --------------------------------------------------------------------
 
@@ -416,117 +420,3 @@ class Node:
             "stats": dict(self.stats),
             "mirror": self._mirror.status(),
         }
-
-    # -- control socket (owner-only, for the CLI) ----------------------------------------------
-
-    async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        try:
-            line = await reader.readline()
-            try:
-                request = json.loads(line)
-                reply = await self._control_command(request, writer)
-            except Exception as exc:
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            if reply is not None:
-                writer.write(json.dumps(reply).encode() + b"\n")
-                await writer.drain()
-        except (*_NET_ERRORS, asyncio.CancelledError):
-            writer.transport.abort()
-        finally:
-            writer.close()
-
-    async def _control_command(
-        self, req: dict[str, Any], writer: asyncio.StreamWriter
-    ) -> dict[str, Any] | None:
-        cmd = req.get("cmd")
-        if cmd == "status":
-            return self.status()
-        if cmd == "invite":
-            inv = await self.invite(float(req.get("lifetime", PAIRING_CODE_LIFETIME_S)))
-            first = {"code": inv.code, "port": inv.port, "host": self.host}
-            if not req.get("wait"):
-                return first
-            writer.write(json.dumps(first).encode() + b"\n")
-            await writer.drain()
-            try:
-                peer = await inv.wait()
-            except PairingError as exc:
-                return {"error": str(exc)}
-            return {"paired": peer.device_id, "name": peer.name}
-        if cmd == "put":
-            kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
-            await self.write(lambda r: r.put(kind, entity, fields))
-            return {"ok": True}
-        if cmd == "get":
-            doc = self.replica.get(str(req["id"]))
-            return {"values": doc.values() if doc is not None and doc.exists else None}
-        if cmd == "revoke":
-            self.revoke(str(req["device"]))
-            return {"ok": True}
-        if cmd == "log":
-            return {"log": self.replica.log_labels()}
-        if cmd == "import":
-            paths = [Path(str(p)) for p in req["files"]]
-            return import_summary(self.apply(lambda r: _import_files(r, paths)))
-        if cmd == "export":
-            directory = Path(str(req["directory"]))
-            written = self.apply(lambda r: _export_library(r, directory))
-            return {"written": [str(p) for p in written]}
-        return {"error": f"unknown command {cmd!r}"}
-
-
-def _import_files(replica: Replica, paths: list[Path]) -> ImportReport:
-    from storage.files import import_files
-
-    return import_files(replica, paths)
-
-
-def _export_library(replica: Replica, directory: Path) -> list[Path]:
-    from storage.files import export_library
-
-    return export_library(replica, directory)
-
-
-def import_summary(report: ImportReport) -> dict[str, Any]:
-    """An import's outcome as JSON: what was imported, counts, and the messages for the user."""
-    return {
-        "imported": [str(p) for p in report.imported],
-        "notes": len(report.notes),
-        "calendars": len(report.calendars),
-        "events": len(report.events),
-        "messages": report.messages(),
-        "ok": report.ok,
-    }
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close a connection without letting a dead peer hold us up."""
-    writer.close()
-    with contextlib.suppress(*_NET_ERRORS):
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()
-
-
-async def control_request(
-    data_dir: Path, request: dict[str, Any], *, timeout: float = 10.0
-) -> list[dict[str, Any]]:
-    """Send one request to the node running in ``data_dir``; return its reply lines.
-
-    Raises:
-        OSError: no node is running there.
-    """
-    reader, writer = await asyncio.open_unix_connection(str(Path(data_dir) / CONTROL_SOCKET))
-    try:
-        writer.write(json.dumps(request).encode() + b"\n")
-        await writer.drain()
-        replies = []
-        async with asyncio.timeout(timeout):
-            while line := await reader.readline():
-                replies.append(json.loads(line))
-        return replies
-    finally:
-        await _close(writer)

@@ -50,7 +50,7 @@ class NodeService:
     async def _start(self) -> Node:
         node = Node(self.data_dir, **self._options)
         try:
-            await node.start()
+            await node.start()  # LibraryBusy (another process holds the folder) is not retried
         except OSError as exc:
             log.warning("sync unavailable (%s); running offline", exc)
             await node.stop()
@@ -138,6 +138,21 @@ class NodeService:
             return await (await self._node()).join(code, host, port)
 
         return self._run(call())
+
+    def set_mirror(self, folder: Path | None) -> concurrent.futures.Future[Path | None]:
+        """Keep ``folder`` in step with the library both ways (None: stop); the future holds
+        the folder now mirrored, or fails with why it cannot be (the previous one is stopped).
+        The node runs the mirror, as ``serve --mirror`` does on a headless machine."""
+
+        async def call() -> Path | None:
+            return await (await self._node()).set_mirror(folder)
+
+        return self._run(call())
+
+    def mirror_errors(self) -> list[str]:
+        """Files of the mirror folder that could not be used, one line each."""
+        node = self.node
+        return node.mirror_errors() if node is not None else []
 
     def revoke(self, device: str) -> concurrent.futures.Future[None]:
         """Revoke a member (a replicated write; its sessions close)."""

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from sync.mirroring import MirrorSlot
 from sync.subscribers import Subscribers, Unsubscribe
 from ui.qt import QObject, Signal, qconnect
 
 if TYPE_CHECKING:  # the core loads on the replica's thread, so the window shows sooner
     from localfirst import Changes, Replica
-    from storage.search import NoteSearch
+    from sync.lock import LibraryLock
+    from sync.plainfiles import NoteSearch
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ class ReplicaService(Protocol):
 
     def close(self) -> None: ...
 
+    def set_mirror(self, folder: Path | None) -> concurrent.futures.Future[Path | None]: ...
+
+    def mirror_errors(self) -> list[str]: ...
+
 
 class LocalService:
     """A single worker thread that opens the replica and runs every callable on it, in order.
@@ -46,12 +52,17 @@ class LocalService:
     the worker thread). On the primary, tentative writes are committed as the node does.
     """
 
-    def __init__(self, opener: Callable[[], Replica], *, auto_commit: bool = True) -> None:
+    def __init__(
+        self, opener: Callable[[], Replica], *, auto_commit: bool = True, lock: LibraryLock | None = None
+    ) -> None:
+        """``lock``: the data folder's, held by the caller; released once the replica is closed."""
+        self._lock = lock
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replica")
         self._subscribers: Subscribers[Changes] = Subscribers()
         self._replica: Replica | None = None
         self.auto_commit = auto_commit
         self.opened = self._pool.submit(self._open, opener)
+        self._mirror = MirrorSlot(self)
 
     def _open(self, opener: Callable[[], Replica]) -> Replica:
         self._replica = opener()
@@ -78,16 +89,28 @@ class LocalService:
     def subscribe(self, callback: Callable[[Changes], None]) -> Unsubscribe:
         return self._subscribers.add(callback)
 
+    def set_mirror(self, folder: Path | None) -> concurrent.futures.Future[Path | None]:
+        """Keep ``folder`` in step with the library both ways (None: stop)."""
+        return self._mirror.set(folder)
+
+    def mirror_errors(self) -> list[str]:
+        return self._mirror.errors()
+
     def close(self) -> None:
-        """Finish queued work, then close the replica on its own thread."""
+        """Stop mirroring, finish queued work, then close the replica on its own thread."""
+        self._mirror.close()
 
         def close_replica() -> None:
             if self._replica is not None:
                 self._replica.close()
                 self._replica = None
 
-        self._pool.submit(close_replica).result()
-        self._pool.shutdown(wait=True)
+        try:
+            self._pool.submit(close_replica).result()
+            self._pool.shutdown(wait=True)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
 
 class Op(Generic[T]):
@@ -168,7 +191,7 @@ class Backend(QObject):
         if self.library_path is None:
             return []
         if self._search is None:
-            from storage.search import NoteSearch
+            from sync.plainfiles import NoteSearch
 
             self._search = NoteSearch(self.library_path)
         return self._search.search(query)
@@ -189,9 +212,15 @@ class Backend(QObject):
 
 
 def open_local(data_dir: Path, device_name: str = "") -> tuple[LocalService, Path]:
-    """A service owning the library in ``data_dir`` (created on first run), and its file."""
-    from sync.const import LIBRARY_FILE
+    """A service owning the library in ``data_dir`` (created on first run), and its file.
 
+    Raises:
+        LibraryBusy: another process (a node, a command) holds the data folder.
+    """
+    from sync.const import LIBRARY_FILE
+    from sync.lock import LibraryLock
+
+    lock = LibraryLock(data_dir).acquire()  # before the library is opened, held until close()
     path = data_dir / LIBRARY_FILE
 
     def opener() -> Replica:
@@ -200,4 +229,4 @@ def open_local(data_dir: Path, device_name: str = "") -> tuple[LocalService, Pat
         identity = load_identity(data_dir, device_name)
         return open_or_create(data_dir, identity)
 
-    return LocalService(opener), path
+    return LocalService(opener, lock=lock), path

@@ -1,9 +1,9 @@
 """Plain files from the app: File > Import…, Export… and Mirror folder…
 
-Import and export run ``storage.files`` on the replica's thread (through the backend, so an
-import syncs like any write). The mirror is a ``sync.mirror.Mirror`` driven by the replica
-service: it reaches the replica through ``service.submit`` and rewrites files after every change
-the service reports; it starts and stops off the GUI thread.
+Import and export run ``sync.plainfiles`` on the replica's thread (through the backend, so an
+import syncs like any write). The mirror belongs to the replica service (``set_mirror``): the
+folder is kept in step by whoever owns the library; this window only switches it, off the GUI
+thread.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from ui.qt import QFileDialog, QMessageBox, QObject, QWidget, Signal
 
 if TYPE_CHECKING:
     from localfirst import Replica
-    from storage.files import ImportReport
-    from sync.mirror import Mirror
-    from sync.subscribers import Unsubscribe
+    from sync.plainfiles import ImportReport
     from ui.backend import Backend
 
 log = logging.getLogger(__name__)
@@ -29,13 +27,13 @@ FILE_FILTER = "Calendars and notes (*.ics *.md *.markdown);;All files (*)"
 
 
 def import_files(replica: Replica, paths: list[Path]) -> ImportReport:
-    from storage.files import import_files as run
+    from sync.plainfiles import import_files as run
 
     return run(replica, paths)
 
 
 def export_library(replica: Replica, directory: Path) -> list[Path]:
-    from storage.files import export_library as run
+    from sync.plainfiles import export_library as run
 
     return run(replica, directory)
 
@@ -96,7 +94,7 @@ def run_export(
 
 
 class MirrorFolder(QObject):
-    """The mirror folder of the open library: at most one, started and stopped off the GUI thread."""
+    """The mirror folder of the open library, as the window sees it: switched off the GUI thread."""
 
     #: The folder now mirrored (a Path), or None when mirroring stopped.
     mirror_did_change = Signal(object)
@@ -106,48 +104,28 @@ class MirrorFolder(QObject):
     def __init__(self, backend: Backend) -> None:
         super().__init__()
         self.backend = backend
-        self.mirror: Mirror | None = None
-        self._unsubscribe: Unsubscribe | None = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror")
-
-    @property
-    def folder(self) -> Path | None:
-        return self.mirror.folder if self.mirror is not None else None
+        self.folder: Path | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-ui")
 
     def set_folder(self, folder: Path | None) -> concurrent.futures.Future[None]:
         """Mirror into ``folder`` (None: stop mirroring)."""
         return self._pool.submit(self._switch, folder)
 
-    def _switch(self, folder: Path | None) -> None:
-        self._stop()
-        if folder is None:
-            self.mirror_did_change.emit(None)
-            return
-        from sync.mirror import Mirror
+    def errors(self) -> list[str]:
+        """Files of the mirror folder that could not be used, one line each."""
+        return self.backend.service.mirror_errors()
 
-        service = self.backend.service
-        mirror = Mirror(service.submit, folder)
-        # Subscribe first: a change landing while the mirror starts is rewritten after it.
-        unsubscribe = service.subscribe(mirror.on_change)
+    def _switch(self, folder: Path | None) -> None:
         try:
-            mirror.start()
+            self.folder = self.backend.service.set_mirror(folder).result()
         except Exception as exc:
-            unsubscribe()
+            self.folder = None
             log.warning("cannot mirror into %s: %s", folder, exc)
             self.mirror_did_fail.emit(f"Cannot mirror into {folder}: {exc}")
             return
-        self.mirror, self._unsubscribe = mirror, unsubscribe
-        self.mirror_did_change.emit(mirror.folder)
-
-    def _stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.mirror is not None:
-            self.mirror.stop()
-            self.mirror = None
+        self.mirror_did_change.emit(self.folder)
 
     def close(self) -> None:
         """Stop mirroring (waits for the mirror's threads)."""
-        self._pool.submit(self._stop).result()
+        self._pool.submit(self._switch, None).result()
         self._pool.shutdown(wait=True)

@@ -36,14 +36,14 @@ check weather the night before
 def sample_library(data_dir: Path) -> Path:
     """A library of two devices with notes, tags, a pinned note, a title conflict and a week of
     events; the views show the laptop's replica, where a booking waits for the primary (desk)."""
-    import storage
     from sync.const import LIBRARY_FILE
+    from sync.plainfiles import create_library, join_library
 
     path = data_dir / LIBRARY_FILE
-    desk = storage.create_library(
+    desk = create_library(
         data_dir / "desk.sqlite", "desk-" + "0" * 59, device_name="Desk", members={"laptop": "Laptop"}
     )
-    laptop = storage.join_library(path, "laptop", desk.genesis())
+    laptop = join_library(path, "laptop", desk.genesis())
     try:
         desk.create(
             "note", {"title": "Trip to the lake", "tags": ["travel"], "pinned": True, "body": SAMPLE_BODY}
@@ -129,7 +129,7 @@ def sample_calendar(desk: Replica, laptop: Replica) -> None:
 
 def render(outdir: Path) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import storage
+    from sync.plainfiles import open_replica
     from ui.backend import Backend, LocalService
     from ui.main_window import MainWindow
     from ui.qt import QApplication, QWidget
@@ -139,7 +139,7 @@ def render(outdir: Path) -> list[Path]:
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = sample_library(Path(tmp))
-        backend = Backend(LocalService(lambda: storage.open_replica(path)), path)
+        backend = Backend(LocalService(lambda: open_replica(path)), path)
         window = MainWindow(backend, Path(tmp))
         window.resize(1200, 760)
         window.show()

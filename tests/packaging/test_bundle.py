@@ -68,7 +68,7 @@ FORBIDDEN_QT = re.compile(
 PYSIDE_MODULES = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets"}
 # What the app needs at run time, as modules in the bundle's archive...
 REQUIRED_MODULES = {
-    "sync.cli",
+    "ui.cli",
     "ui.app",
     "ui.calendar",
     "localfirst.ics",

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sync.node import Node, control_request, join_from_welcome, load_identity
+from sync.control import control_request
+from sync.node import Node, join_from_welcome, load_identity
 from sync.pairing import join
 
 LOOPBACK = "127.0.0.1"
@@ -60,11 +61,11 @@ def synced(*nodes: Node) -> bool:
 
 
 class NodeProcess:
-    """``python -m sync.cli --data DIR serve`` in a subprocess, with its control socket."""
+    """``python -m ui.cli --data DIR serve`` in a subprocess, with its control socket."""
 
     def __init__(self, data: Path, *args: str, name: str = "", netns: str | None = None) -> None:
         self.data = data
-        cmd = [sys.executable, "-m", "sync.cli", "--data", str(data), "serve", "--name", name, *args]
+        cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), "serve", "--name", name, *args]
         if netns is not None:
             cmd = ["ip", "netns", "exec", netns, *cmd]
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
@@ -80,9 +81,7 @@ class NodeProcess:
         self.device: str = info["device"]
 
     def request(self, **req: Any) -> dict[str, Any]:
-        replies = asyncio.run(control_request(self.data, req))
-        assert replies, f"no reply to {req}"
-        return replies[-1]
+        return asyncio.run(control_request(self.data, req))
 
     def status(self) -> dict[str, Any]:
         return self.request(cmd="status")

@@ -21,7 +21,7 @@ NOTE = "---\ntags: [cli]\n---\n# Groceries\n\n- milk\n- bread\n"
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "sync.cli", "--data", str(data), *args]
+    cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60, check=False)
 
 

@@ -14,10 +14,11 @@ import pytest
 
 from localfirst import MemoryStore, Replica
 from sync.const import PROTOCOL_VERSION
+from sync.control import control_request
 from sync.frames import encode_frame, read_frame
 from sync.identity import Identity
 from sync.messages import Ack, BatchMessage, Digest, Goodbye, Hello, MessageType, SummaryMessage
-from sync.node import control_request, load_identity
+from sync.node import load_identity
 from sync.session import digest_of
 from tests.sync.nodes import LOOPBACK, NodeProcess, pair_new, start_node, synced, until
 
@@ -97,7 +98,7 @@ def test_flood_of_unknown_certificates_does_not_starve_members(tmp_path: Path) -
             deadline = time.monotonic() + 60
             while True:
                 peak = max(peak, rss.memory_info().rss)
-                (reply,) = await control_request(n1.data, {"cmd": "get", "id": "during-flood"})
+                reply = await control_request(n1.data, {"cmd": "get", "id": "during-flood"})
                 if reply["values"] is not None:
                     break
                 assert time.monotonic() < deadline, "paired sync starved by the flood"

@@ -72,7 +72,7 @@ def lan() -> Iterator[tuple[list[str], str, str]]:
 
 def join_in(ns: str, data: Path, code: str, host: str, port: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "sync.cli", "--data", str(data)]
+    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "ui.cli", "--data", str(data)]
     done = subprocess.run(
         [*cmd, "join", code, "--peer", f"{host}:{port}"],
         capture_output=True,

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "sync.cli", "--data", str(data), *args],
+        [sys.executable, "-m", "ui.cli", "--data", str(data), *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -95,7 +95,7 @@ def test_mirror_folder_both_ways(
     path.write_text(path.read_text().replace("first thought", "first thought, edited elsewhere"))
     qtbot.waitUntil(lambda: body.toPlainText() == "first thought, edited elsewhere", timeout=10_000)
     assert body.textCursor().position() == 0
-    assert window.mirror_folder.mirror is not None
-    assert window.mirror_folder.mirror.errors == []
+    assert window.mirror_folder.folder == folder
+    assert window.mirror_folder.errors() == []
     window.close()
-    assert window.mirror_folder.mirror is None
+    assert window.mirror_folder.folder is None

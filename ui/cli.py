@@ -1,0 +1,472 @@
+"""The ``localfirst`` command: the desktop app by default, and headless tools for nodes.
+
+Qt is imported only by the ``gui`` command (lazily), so a headless machine never loads it.
+One owner, one door: if a node runs in the data folder, every command asks it over the control
+socket (``sync.control``); if none runs, the command takes the folder's lock (``sync.lock``)
+and opens the library itself. A folder held by a process that does not answer is refused with
+one line naming it, and a node that stops mid-request fails the command: nothing is ever run a
+second time behind the node's back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+
+from localfirst import __version__
+from sync.lock import LibraryBusy, LibraryLock
+
+if TYPE_CHECKING:
+    from localfirst import Replica
+
+#: How long a command waits for a data folder held by a process that does not answer (a node
+#: still starting, another command) before it gives up with one line naming the holder.
+BUSY_WAIT_S = 2.0
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("localfirst", appauthor=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="localfirst",
+        description="A local-first calendar and notes app: your library on every device, "
+        "synced directly over the local network, encrypted, with no server.",
+    )
+    parser.add_argument("--version", action="version", version=f"localfirst {__version__}")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data folder holding this device's identity and library (default: %(default)s "
+        "means the platform's user data folder)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("gui", help="open the desktop app (the default)")
+    commands.add_parser("init", help="create this device's identity and a new library (if none)")
+    serve = commands.add_parser("serve", help="run a headless node until SIGTERM/SIGINT")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=0, help="listen port (default: any free one)")
+    serve.add_argument(
+        "--interface",
+        action="append",
+        default=None,
+        help="address zeroconf binds to and announces (repeatable; default: 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--peer", action="append", default=[], type=_host_port, help="member to dial, HOST:PORT"
+    )
+    serve.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
+    serve.add_argument("--name", default="", help="this device's name (first run)")
+    serve.add_argument(
+        "--mirror", type=Path, default=None, metavar="DIR", help="keep DIR in step with the library"
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    invite = commands.add_parser("invite", help="open a pairing listener and print its one-time code")
+    invite.add_argument("--wait", action="store_true", help="wait for the outcome and print it")
+    invite.add_argument("--host", default="127.0.0.1", help="listen address if no node runs here")
+    join = commands.add_parser("join", help="join a library with the code another device shows")
+    join.add_argument("code")
+    join.add_argument(
+        "--peer",
+        type=_host_port,
+        default=None,
+        help="the inviting device's HOST:PORT, for a network without multicast (default: search "
+        "the network for it with zeroconf)",
+    )
+    join.add_argument(
+        "--interface",
+        action="append",
+        default=None,
+        help="address zeroconf searches on without --peer (repeatable; default: 127.0.0.1)",
+    )
+    join.add_argument("--no-discovery", action="store_true", help="do not use zeroconf (needs --peer)")
+    join.add_argument("--name", default="", help="this device's name")
+    imp = commands.add_parser("import", help="import .ics calendars and .md notes (each file all or nothing)")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    exp = commands.add_parser("export", help="write every note (.md) and calendar (.ics) into DIR")
+    exp.add_argument("directory", type=Path, metavar="DIR")
+    status = commands.add_parser("status", help="members, peers, vectors, pending writes")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class CliExit(Exception):
+    """End the command with one line on stderr and an exit status (never a traceback)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _no_library(data: Path) -> CliExit:
+    return CliExit(f"no library in {data} (run init, serve or join)")
+
+
+class _Progress:
+    """Progress of long work on stderr: about once a second, and the last step if any was shown."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self._shown = time.monotonic()
+        self._any = False
+
+    def __call__(self, done: int, total: int, what: str = "files") -> None:
+        now = time.monotonic()
+        if now - self._shown < 1.0 and not (done == total and self._any):
+            return  # quick work shows no progress at all
+        self._shown, self._any = now, True
+        print(f"localfirst: {self.verb} {done}/{total} {what}", file=sys.stderr, flush=True)
+
+    async def step(self, done: int, total: int) -> None:
+        self(done, total)
+
+
+def _ask(
+    data: Path,
+    request: dict[str, Any],
+    doing: str,
+    *,
+    timeout: float | None = 10.0,
+    on_note: Callable[[dict[str, Any]], None] | None = None,
+    progress: _Progress | None = None,
+) -> dict[str, Any] | None:
+    """The reply of the node running in ``data``; None if no node runs there.
+
+    Once the node took the request there is no way back to the file: if the node goes away
+    the command fails (the work may be half done; running it again is safe).
+    """
+    from sync.control import ControlError, NodeNotRunning, NodeStopped, control_request
+
+    try:
+        return asyncio.run(
+            control_request(data, request, timeout=timeout, on_note=on_note, on_progress=progress)
+        )
+    except NodeNotRunning:
+        return None
+    except NodeStopped:
+        raise CliExit(f"the node stopped while {doing}; run the command again") from None
+    except TimeoutError:
+        raise CliExit(f"the node in {data} did not answer within {timeout:.0f} s") from None
+    except ControlError as exc:
+        raise CliExit(str(exc)) from None
+
+
+def _door(
+    data: Path, request: dict[str, Any], doing: str, *, timeout: float | None = 10.0, **kw: Any
+) -> dict[str, Any] | LibraryLock:
+    """One door: the running node's reply, or (no node runs) the data folder's lock, held.
+
+    A folder held by another process that does not answer (a node starting, another command)
+    is waited for up to ``BUSY_WAIT_S``, then refused with one line naming the holder.
+    """
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while True:
+        reply = _ask(data, request, doing, timeout=timeout, **kw)
+        if reply is not None:
+            return reply
+        lock = LibraryLock(data)
+        try:
+            return lock.acquire()
+        except LibraryBusy:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1)
+
+
+def _open_existing(data: Path) -> Replica:
+    """The library in ``data`` (the caller holds the lock); never creates one."""
+    from sync.node import library_path, load_identity, open_or_create
+
+    if not library_path(data).exists():
+        raise _no_library(data)
+    return open_or_create(data, load_identity(data))
+
+
+def _serve(data: Path, args: argparse.Namespace) -> int:
+    from sync.node import Node
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    options: dict[str, Any] = {}
+    if args.mirror is not None:
+        options["mirror"] = args.mirror.absolute()  # the node keeps the folder in step (headless)
+
+    async def run() -> None:
+        node = Node(
+            data,
+            name=args.name,
+            host=args.host,
+            port=args.port,
+            interfaces=args.interface or ["127.0.0.1"],
+            discovery=not args.no_discovery,
+            peers=args.peer,
+            **options,
+        )
+        try:
+            await node.start()  # LibraryBusy: refused before anything was opened
+        except OSError as exc:
+            await node.stop()
+            raise CliExit(f"cannot start the node on {args.host}:{args.port}: {exc}") from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(json.dumps({"port": node.port, "device": node.device}), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await node.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def _invite(data: Path, args: argparse.Namespace) -> int:
+    def show(note: dict[str, Any]) -> None:
+        print(json.dumps(note), flush=True)
+
+    request = {"cmd": "invite", "wait": args.wait}
+    reply = _ask(data, request, "inviting", timeout=None if args.wait else 10.0, on_note=show)
+    if reply is not None:
+        show(reply)
+        return 0
+    from sync.node import Node
+    from sync.pairing import PairingError
+
+    async def run() -> int:
+        node = Node(data, host=args.host, control=False)
+        await node.start()  # takes the folder's lock (LibraryBusy if another process holds it)
+        try:
+            inv = await node.invite()
+            show({"code": inv.code, "port": inv.port, "host": args.host})
+            try:
+                peer = await inv.wait()
+            except PairingError as exc:
+                raise CliExit(str(exc)) from None
+            show({"paired": peer.device_id, "name": peer.name})
+            return 0
+        finally:
+            await node.stop()
+
+    return asyncio.run(run())
+
+
+def _join(data: Path, args: argparse.Namespace) -> int:
+    if args.peer is None and args.no_discovery:
+        raise CliExit("no address given and discovery is off: use --peer HOST:PORT")
+    host, port = args.peer if args.peer is not None else (None, None)
+    request = {"cmd": "join", "code": args.code, "host": host, "port": port}
+    got = _door(data, request, "joining", timeout=None)
+    if isinstance(got, dict):  # the running node joined (it kept its lone library aside)
+        print(json.dumps(got))
+        return 0
+    with got:
+        return _join_offline(data, args)
+
+
+def _join_offline(data: Path, args: argparse.Namespace) -> int:
+    from sync.const import PAIRING_SEARCH_S
+    from sync.discovery import search_pairing
+    from sync.node import join_from_welcome, library_path, load_identity
+    from sync.pairing import PairedPeer, PairingError, join, join_found, normalize_code
+
+    if library_path(data).exists():
+        raise CliExit(f"{data} already holds a library")
+    identity = load_identity(data, args.name)
+
+    async def search() -> tuple[PairedPeer, bytes]:
+        normalize_code(args.code)  # a typo fails before searching
+        print(
+            f"localfirst: searching the network for the inviting device (up to {PAIRING_SEARCH_S:.0f} s)…",
+            file=sys.stderr,
+            flush=True,
+        )
+        found = search_pairing(args.interface or ["127.0.0.1"], PAIRING_SEARCH_S)
+        async with contextlib.aclosing(found):
+            peer, welcome, _host = await join_found(args.code, found, identity)
+        return peer, welcome
+
+    try:
+        if args.peer is not None:
+            host, port = args.peer
+            peer, welcome = asyncio.run(join(args.code, host, port, identity))
+        else:
+            peer, welcome = asyncio.run(search())
+    except PairingError as exc:
+        raise CliExit(f"pairing failed: {exc}") from None
+    except OSError as exc:  # zeroconf could not bind to the interfaces
+        raise CliExit(f"cannot search the network ({exc}); use --peer HOST:PORT") from None
+    replica = join_from_welcome(data, identity, welcome)
+    try:
+        print(
+            json.dumps({"joined": replica.library, "inviter": peer.device_id, "device": identity.device_id})
+        )
+    finally:
+        replica.close()
+    return 0
+
+
+def _status(data: Path, args: argparse.Namespace) -> int:
+    got = _door(data, {"cmd": "status"}, "reading its status")
+    if isinstance(got, dict):
+        status = got
+    else:
+        with got:
+            replica = _open_existing(data)
+            try:
+                status = {
+                    "device": replica.device,
+                    "library": replica.library,
+                    "primary": replica.primary,
+                    "csn": replica.csn,
+                    "chain": replica.chain.hex(),
+                    "vector": replica.vector.as_dict(),
+                    "tentative": len(replica.tentative()),
+                    "members": replica.members(),
+                    "peers": {},
+                    "running": False,
+                }
+            finally:
+                replica.close()
+    if args.json:
+        print(json.dumps(status))
+        return 0
+    print(f"device   {status['device']}")
+    print(f"library  {status['library']}  primary {status['primary'][:12]}")
+    print(f"commits  #{status['csn']}  tentative writes pending: {status['tentative']}")
+    print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
+    print("members")
+    for device, name in sorted(status["members"].items()):
+        peer = status["peers"].get(device)
+        if device == status["device"]:
+            where = "this device"
+        elif peer is None:
+            where = "not seen"
+        else:
+            online = "online" if peer["online"] else "offline"
+            proven = peer["identical_up_to"]
+            where = online + (f", identical up to commit #{proven}" if proven is not None else "")
+        print(f"  {device[:12]}  {name or '-':20}  {where}")
+    return 0
+
+
+def _import(data: Path, args: argparse.Namespace) -> int:
+    from sync.control import import_summary, local_apply, run_import
+
+    files: list[Path] = [p.absolute() for p in args.files]
+    progress = _Progress("imported")
+    request = {"cmd": "import", "files": [str(p) for p in files]}
+    got = _door(data, request, "importing", timeout=None, progress=progress)
+    if isinstance(got, dict):
+        result = got
+    else:
+        with got:
+            replica = _open_existing(data)
+            try:
+                report = asyncio.run(run_import(local_apply(replica), files, progress.step))
+            finally:
+                replica.close()
+        result = import_summary(report)
+    for line in result.pop("messages"):
+        print(f"localfirst: {line}", file=sys.stderr)
+    ok = result.pop("ok")
+    print(json.dumps(result))
+    return 0 if ok else 1
+
+
+def _export(data: Path, args: argparse.Namespace) -> int:
+    from sync.control import export_summary, local_apply
+
+    directory: Path = args.directory.absolute()
+    got = _door(data, {"cmd": "export", "directory": str(directory)}, "exporting", timeout=None)
+    if isinstance(got, dict):
+        result = got
+    else:
+        with got:
+            replica = _open_existing(data)
+            try:
+                result = export_summary(local_apply(replica), directory)
+            finally:
+                replica.close()
+    for path in result["written"]:
+        print(path)
+    return 0
+
+
+def _init(data: Path) -> int:
+    got = _door(data, {"cmd": "status"}, "reading its status")
+    if isinstance(got, dict):  # a node runs here: its library exists
+        print(json.dumps({"device": got["device"], "library": got["library"]}))
+        return 0
+    from sync.node import load_identity, open_or_create
+
+    with got:
+        identity = load_identity(data)
+        replica = open_or_create(data, identity)
+        try:
+            print(json.dumps({"device": identity.device_id, "library": replica.library}))
+        finally:
+            replica.close()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
+    "init": lambda data, _args: _init(data),
+    "serve": _serve,
+    "invite": _invite,
+    "join": _join,
+    "status": _status,
+    "import": _import,
+    "export": _export,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data: Path = args.data or default_data_dir()
+    if args.command in (None, "gui"):
+        try:
+            app = importlib.import_module("ui.app")
+        except ImportError as exc:
+            print(f"localfirst: the desktop app is not available here ({exc})", file=sys.stderr)
+            return 2
+        result: int = app.run(data)
+        return result
+    command = COMMANDS.get(args.command)
+    if command is None:
+        parser.error(f"unknown command {args.command}")  # exits
+    try:
+        return command(data, args)
+    except (CliExit, LibraryBusy) as exc:
+        print(f"localfirst: {exc}", file=sys.stderr)
+        return exc.status if isinstance(exc, CliExit) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
