@@ -366,7 +366,7 @@ class ControlServer:
             return {"joined": node.replica.library, "inviter": peer.device_id, "device": node.device}
         if cmd == "put":
             kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
-            await node.write(lambda r: r.put(kind, entity, fields))
+            await node.write(lambda r: _put(r, kind, entity, fields))
             return {"ok": True}
         if cmd == "get":
             doc = node.replica.get(str(req["id"]))
@@ -400,6 +400,14 @@ class ControlServer:
         except PairingError as exc:
             raise ControlError(str(exc)) from None
         return {"paired": peer.device_id, "name": peer.name}
+
+
+def _put(r: Replica, kind: str, entity: str, fields: dict[str, Any]) -> None:
+    """Set fields of an entity through the core's services, so an event in a bookable calendar
+    is booked as the window would book it."""
+    from localfirst import edits
+
+    edits.change(r, f"Edit {kind}", [(entity, {**(edits.current(r, entity) or {}), **fields})], kind=kind)
 
 
 def _yielding(talk: _Conversation) -> Progress:

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from localfirst import __version__
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT = 600  # the budget for a build in CI (2 cores)
@@ -281,9 +282,7 @@ def test_gui_offscreen(bundle: Bundle, run_env: dict[str, str], tmp_path: Path, 
             assert proc.poll() is None, f"the app exited with {proc.returncode}: {proc.communicate()}"
             time.sleep(0.2)
         # Let the library open in the background (a loaded machine may need a moment).
-        deadline = time.monotonic() + 30
-        while not (data / "library.sqlite").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for((data / "library.sqlite").exists, 30, "the library file")
         assert proc.poll() is None
         mapped = _maps(proc.pid)
     finally:

@@ -8,26 +8,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 from sync.control import control_request
 from sync.node import Node, join_from_welcome, load_identity
 from sync.pairing import join
+from tests.polling import until, wait_for
 
 LOOPBACK = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def until(cond: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    """Wait until ``cond()`` holds, checking every 20 ms; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+__all__ = ["until", "wait_for"]  # the polling helpers, for the tests that import them from here
 
 
 async def start_node(data: Path, name: str, **kw: Any) -> Node:
@@ -97,15 +89,6 @@ class NodeProcess:
                 self.proc.wait()
         _, err = self.proc.communicate()
         return err
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Blocking twin of :func:`until`, for process tests."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def run(aw: Awaitable[Any]) -> Any:

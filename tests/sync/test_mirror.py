@@ -8,7 +8,6 @@ A one-thread executor owns the replicas, as the app's backend does. Tests wait o
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,20 +21,8 @@ from localfirst.write import Ordered, Put, TextEdit
 from storage import create_library, join_library
 from storage.files import MAX_FILE_BYTES
 from sync.mirror import MANIFEST, Mirror
+from tests.polling import wait_for
 from tests.storage.test_files import HOSTILE, tree
-
-DEADLINE = 10.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Env:
@@ -114,7 +101,7 @@ class Env:
         self.barriers += 1
         title = f"barrier {self.barriers}"
         (self.folder / f"{title}.md").write_text("b")
-        wait_for(lambda: title in self.titles().values(), title)
+        wait_for(lambda: title in self.titles().values(), what=title)
 
     def outside_untouched(self, before: dict[str, bytes | str]) -> None:
         after = tree(self.parent)
@@ -180,7 +167,7 @@ def test_temp_file_then_rename_is_one_edit(env: Env):
         temp.write_text(new + "partial", encoding="utf-8")
         temp.write_text(new, encoding="utf-8")
         os.replace(temp, path)
-    wait_for(lambda: env.body(env.a, note) == "first line\nsecond line\n", "the edit")
+    wait_for(lambda: env.body(env.a, note) == "first line\nsecond line\n", what="the edit")
     env.barrier()
     assert env.writes_to(note) == writes + 1  # exactly one new write in the log
     assert mirror.errors == []
@@ -194,7 +181,7 @@ def test_external_edit_merges_with_a_concurrent_edit_on_another_device(env: Env)
     # Device B types at the start while an editor on A appends at the end of the body.
     env.run(lambda: env.b.edit_text(note, [(0, 0, "typed on B: ")]))
     path.write_text(read(path) + "from the editor\n", encoding="utf-8")
-    wait_for(lambda: env.body(env.a, note) == "hello world\nfrom the editor\n", "the external edit")
+    wait_for(lambda: env.body(env.a, note) == "hello world\nfrom the editor\n", what="the external edit")
     env.sync()
     merged = "typed on B: hello world\nfrom the editor\n"
     assert env.body(env.a, note) == merged
@@ -232,14 +219,16 @@ def test_typing_received_from_a_peer_rewrites_the_file_without_reading_the_log(e
 def test_new_files_become_notes_and_deleted_files_delete_them(env: Env):
     mirror = env.mirror()
     (env.folder / "Ideas.md").write_text("# ideas\n- one\n", encoding="utf-8")
-    note = wait_for(lambda: next((k for k, t in env.titles().items() if t == "Ideas"), None), "the new note")
+    note = wait_for(
+        lambda: next((k for k, t in env.titles().items() if t == "Ideas"), ""), what="the new note"
+    )
     assert env.body(env.a, note) == "# ideas\n- one\n"
-    wait_for(lambda: f'id: "{note}"' in read(env.folder / "Ideas.md"), "the id written to the file")
+    wait_for(lambda: f'id: "{note}"' in read(env.folder / "Ideas.md"), what="the id written to the file")
     # A copy of a note's file (same id) is a note of its own.
     (env.folder / "Ideas copy.md").write_text(read(env.folder / "Ideas.md"), encoding="utf-8")
-    wait_for(lambda: len([t for t in env.titles().values() if t == "Ideas"]) == 2, "the copy")
+    wait_for(lambda: len([t for t in env.titles().values() if t == "Ideas"]) == 2, what="the copy")
     (env.folder / "Ideas.md").unlink()
-    wait_for(lambda: note not in env.titles(), "the deletion")
+    wait_for(lambda: note not in env.titles(), what="the deletion")
     assert len([t for t in env.titles().values() if t == "Ideas"]) == 1
     assert mirror.errors == []
 
@@ -300,7 +289,7 @@ def test_bad_files_are_reported_nothing_applied_and_the_watcher_keeps_running(en
     gone.write_text("here and gone")
     gone.unlink()
     expected = {"broken.md", "binary.md", "latin.md", "broken.ics", "huge.md", "link.md", "Kept.md"}
-    wait_for(lambda: expected <= {e.name for e in mirror.errors}, "an error per bad file")
+    wait_for(lambda: expected <= {e.name for e in mirror.errors}, what="an error per bad file")
     messages = {e.name: e.message for e in mirror.errors}
     assert "line 2" in messages["broken.md"]
     assert "binary" in messages["binary.md"]
@@ -362,7 +351,7 @@ def test_calendar_file_edits_become_event_writes(env: Env):
     path.write_text(
         text[:start].replace("SUMMARY:e1", "SUMMARY:renamed") + text[end:], encoding="utf-8", newline=""
     )
-    wait_for(lambda: env.run(lambda: set(env.a.entities("event"))) == {"e1"}, "the removed event")
+    wait_for(lambda: env.run(lambda: set(env.a.entities("event"))) == {"e1"}, what="the removed event")
     assert env.run(lambda: env.a.values("e1")["title"]) == "renamed"
     assert mirror.errors == []
 
@@ -382,7 +371,7 @@ def test_an_event_added_to_a_bookable_calendars_file_is_booked_like_in_the_windo
     late = text[start:end].replace("UID:held", "UID:late").replace("SUMMARY:held", "SUMMARY:late")
     late = late.replace("T100000", "T103000").replace("T110000", "T113000")
     path.write_text(text[:end] + late + text[end:], encoding="utf-8", newline="")
-    wait_for(lambda: env.run(lambda: env.a.booking("late")), "the added event")
+    wait_for(lambda: env.run(lambda: env.a.booking("late")), what="the added event")
     held, late_booking = env.run(lambda: (env.a.booking("held"), env.a.booking("late")))
     assert held is not None
     assert held.slot is not None
