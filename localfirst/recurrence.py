@@ -164,7 +164,8 @@ class RuleSpec:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-def _parts(text: str) -> list[tuple[str, str]]:
+def rule_parts(text: str) -> list[tuple[str, str]]:
+    """The KEY=value parts of an RRULE value, keys upper-cased, in their order."""
     out = []
     for part in text.strip().removeprefix("RRULE:").split(";"):
         if "=" in part:
@@ -177,7 +178,7 @@ def parse_rule(text: object) -> RuleSpec | None:
     """The editor's view of a stored rule, or None when there is none the app expands."""
     if not isinstance(text, str):
         return None
-    parts = _parts(text)
+    parts = rule_parts(text)
     keys = dict(parts)
     freq = keys.get("FREQ", "").upper()
     if freq not in FREQUENCIES:
@@ -225,7 +226,7 @@ def _rule(text: object, start: datetime, all_day: bool, tz: tzinfo) -> rrule | N
     if not isinstance(text, str) or parse_rule(text) is None:
         return None
     parts = []
-    for key, raw in _parts(text):
+    for key, raw in rule_parts(text):
         value = _until_wall(raw, all_day, tz) if key == "UNTIL" else raw
         if value is None:
             return None
