@@ -48,6 +48,7 @@ from .recurrence import (
     override_fields,
     series_move_fields,
     shape_of,
+    stored_rule,
     times_fields,
     zone,
     zone_name,
@@ -242,6 +243,8 @@ def _moved_series(series: Mapping[str, Any], occ: Occurrence, changes: Mapping[s
             start = shape.start.replace(tzinfo=shape.tz)
             end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
             changes = {**changes, **series_move_fields(series, occ, start, end)}
+    if "rrule" in changes:  # the editor shows the rule from the series' start before this change
+        changes["rrule"] = stored_rule(changes["rrule"], series)
     return {**series, **changes}
 
 

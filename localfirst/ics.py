@@ -36,7 +36,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .domain import check_fields
 from .errors import InvalidWrite
-from .series_frame import Frame, from_file, moved_id, to_file
+from .recurrence import Frame, moved_id
+from .series_frame import from_file, to_file
 from .write import Value
 
 #: A stamp that does not change from one export to the next, so unchanged calendars give

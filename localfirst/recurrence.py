@@ -382,7 +382,7 @@ def expand(
         return [Occurrence(series_id, series_id, start, end, shape.all_day, values)]
 
     base = {k: v for k, v in series_values.items() if k not in SERIES_ONLY}
-    base["rrule"] = series_values.get("rrule")
+    base["rrule"] = shown_rule(series_values)
     starts = _instance_starts(series_values, shape, window_start, window_end, display)
     by_rid: dict[str, tuple[str, Values]] = {}
     for oid, ov in overrides.items():
@@ -504,6 +504,115 @@ def _stored_pair(shape: Shape) -> tuple[str, str]:
     return format_wall(shape.start), format_wall(shape.start + shape.duration)
 
 
+# -- frames of a moved series ----------------------------------------------------------------
+
+
+#: Weekday names in RRULE order (Monday first, as ``date.weekday()``).
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+#: Rule parts that name days or times and do not follow a move (only plain BYDAY is moved).
+_FIXED_BY_DAY = ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS")
+_FIXED_BY_TIME = ("BYHOUR", "BYMINUTE", "BYSECOND")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """How far a series moved from its anchor: ``shift`` of wall-clock time, ``days`` of weekday."""
+
+    anchor: str
+    shift: timedelta
+    days: int
+    all_day: bool
+    tz: tzinfo
+
+
+def frame_of(values: Mapping[str, Any]) -> Frame | None:
+    """The frame of a series that has moved from its anchor; None when it has not (or cannot be read)."""
+    shape = shape_of(values)
+    if shape is None or not shape.shift:
+        return None
+    days = (shape.start.date() - shape.anchor.date()).days
+    return Frame(anchor_id(shape), shape.shift, days, shape.all_day, shape.tz)
+
+
+def moved_id(text: object, frame: Frame, sign: int) -> str | None:
+    """A recurrence id, rdate or exdate moved by the frame's shift (``sign`` -1: back), canonical."""
+    key = canonical_id(text, frame.all_day, frame.tz)
+    if key is None:
+        return None
+    try:
+        if frame.all_day:
+            day = datetime.fromisoformat(key) + sign * timedelta(days=frame.days)
+            return day.date().isoformat()
+        return format_wall(datetime.fromisoformat(key) + sign * frame.shift)
+    except OverflowError:
+        return None
+
+
+def shown_rule(series_values: Values) -> Any:
+    """A series' rule as its editor shows it: read from its current start (UNTIL, weekdays)."""
+    rule, frame = series_values.get("rrule"), frame_of(series_values)
+    if frame is None or not isinstance(rule, str) or not rule:
+        return rule
+    return moved_rule(rule, frame, 1)[0]
+
+
+def stored_rule(rule: Any, series_values: Values) -> Any:
+    """A rule the editor gave (from the current start) as the series stores it (its anchor's frame)."""
+    frame = frame_of(series_values)
+    if frame is None or not isinstance(rule, str) or not rule:
+        return rule
+    return moved_rule(rule, frame, -1)[0]
+
+
+def moved_ids(values: object, frame: Frame, sign: int) -> list[str]:
+    items = values if isinstance(values, list) else []
+    return [m for m in (moved_id(t, frame, sign) for t in items) if m is not None]
+
+
+def moved_rule(text: str, frame: Frame, sign: int) -> tuple[str, bool]:
+    """The rule moved by the frame (UNTIL, and plain BYDAY weekdays when the days change),
+    and whether it moved exactly (False: a part naming days or hours stayed where it was)."""
+    parts: list[str] = []
+    exact = True
+    for key, value in rule_parts(text):
+        out = value
+        if key == "UNTIL":
+            out = _moved_until(value, frame, sign) or value
+        elif key == "BYDAY" and frame.days:
+            moved = _moved_weekdays(value, sign * frame.days)
+            exact = exact and moved is not None
+            out = moved or value
+        elif (key in _FIXED_BY_DAY and frame.days) or (key in _FIXED_BY_TIME and frame.shift % timedelta(1)):
+            exact = False
+        parts.append(f"{key}={out}")
+    return ";".join(parts), exact
+
+
+def _moved_weekdays(value: str, days: int) -> str | None:
+    """Plain weekdays ("MO,WE") moved by ``days``; None for ordinal ones ("1MO")."""
+    out = []
+    for day in value.upper().split(","):
+        if day not in _DAYS:
+            return None
+        out.append(_DAYS[(_DAYS.index(day) + days) % 7])
+    return ",".join(out)
+
+
+def _moved_until(value: str, frame: Frame, sign: int) -> str | None:
+    """UNTIL moved as the instances are: as wall-clock time in the series' zone."""
+    try:
+        if frame.all_day or "T" not in value:
+            day = datetime.strptime(value[:8], "%Y%m%d") + sign * timedelta(days=frame.days)
+            return f"{day:%Y%m%d}"
+        if value.endswith("Z"):
+            moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            wall = moment.astimezone(frame.tz).replace(tzinfo=None) + sign * frame.shift
+            return f"{localize(wall, frame.tz).astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        return f"{datetime.strptime(value, '%Y%m%dT%H%M%S') + sign * frame.shift:%Y%m%dT%H%M%S}"
+    except (ValueError, OverflowError):
+        return None
+
+
 # -- edits --------------------------------------------------------------------------------------
 
 
@@ -552,8 +661,8 @@ def following_split(series_values: Values, occ: Occurrence) -> tuple[dict[str, A
     """ "This and following": (fields ending the old series before ``occ``, the new series' fields).
 
     The new series starts where the occurrence's instance is (its original start, shifted as
-    the series moved) with the same rule (a COUNT is not carried over: the new series runs to
-    the old one's UNTIL, or forever). Its anchor is the occurrence's recurrence id, so the
+    the series moved) with the same rule: to the old one's UNTIL, or for what is left of its
+    COUNT, or forever. Its anchor is the occurrence's recurrence id, so the
     recurrence ids, rdates and exdates from there on keep naming the same instances in it.
     """
     shape = shape_of(series_values)
@@ -565,7 +674,9 @@ def following_split(series_values: Values, occ: Occurrence) -> tuple[dict[str, A
     until = (original - timedelta(days=1)).date()  # the rule is read in the anchor's frame
     old = {"rrule": format_rule(replace(spec, until=until, count=None), all_day=shape.all_day, tz=shape.tz)}
     new = {k: v for k, v in series_values.items() if k not in (*SERIES_ONLY, *LINK_FIELDS)}
-    new["rrule"] = format_rule(replace(spec, count=None), all_day=shape.all_day, tz=shape.tz)
+    new["rrule"] = format_rule(
+        replace(spec, count=_left(series_values, shape, spec, original)), all_day=shape.all_day, tz=shape.tz
+    )
     wall = original + shape.shift
     new["start"], new["end"] = _stored_pair(Shape(shape.all_day, shape.tz, wall, shape.duration))
     if shape.shift:
@@ -575,6 +686,19 @@ def following_split(series_values: Values, occ: Occurrence) -> tuple[dict[str, A
         if later:
             new[name] = later
     return old, new
+
+
+def _left(values: Values, shape: Shape, spec: RuleSpec, original: datetime) -> int | None:
+    """What is left of a rule's COUNT from the instance at ``original`` on (None: no COUNT)."""
+    if spec.count is None:
+        return None
+    rule = _rule(values.get("rrule"), shape.anchor, shape.all_day, shape.tz)
+    before = 0
+    for wall in rule or ():
+        if wall >= original or before >= min(spec.count, 100 * MAX_OCCURRENCES):
+            break
+        before += 1
+    return max(1, spec.count - before)
 
 
 def _dates(values: Values, name: str) -> list[str]:

@@ -655,3 +655,51 @@ def test_series_moves_cancels_and_overrides_converge_with_nothing_lost(devices, 
             original = datetime.fromisoformat(o.key.split("@")[1]).replace(tzinfo=PARIS)
             shifts.add(o.start.replace(tzinfo=None) - original.replace(tzinfo=None))
     assert len(shifts) <= 1  # every occurrence not edited on its own follows the series alike
+
+
+def test_this_and_following_of_a_moved_series_keeps_its_exceptions(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    calendar.delete_event(r, nth_of(r, s, 6), scope="this")  # 14 December
+    calendar.edit_event(r, nth_of(r, s, 7), {"title": "Party"}, scope="this")  # 21 December
+    calendar.move_event(r, nth_of(r, s, 0), at(2, 11), at(2, 11, 30), scope="series")
+    fourth = nth_of(r, s, 3)  # 23 November, now at 11:00
+    edit = calendar.move_event(
+        r, fourth, fourth.start + timedelta(hours=2), fourth.end + timedelta(hours=2), "following"
+    )
+    after = every(r)
+    assert [start[:16] for _, start, _ in after] == [
+        "2026-11-02T11:00",
+        "2026-11-09T11:00",
+        "2026-11-16T11:00",
+        "2026-11-23T13:00",
+        "2026-11-30T13:00",
+        "2026-12-07T13:00",
+        "2026-12-21T13:00",  # the cancellation of the 14th and the retitled 21st followed
+        "2026-12-28T13:00",
+        "2027-01-04T13:00",
+    ]
+    assert [t for _, _, t in after].count("Party") == 1
+    assert len(events(r)) == 4  # old series, new series, its cancellation and its override
+    calendar.undo(r, edit)
+    assert [start[11:16] for _, start, _ in every(r)] == ["11:00"] * 9
+    assert r.conflicts() == {}
+
+
+def test_editing_the_rule_of_a_series_moved_by_a_day_reads_it_as_shown(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    first = nth_of(r, s, 0)
+    calendar.move_event(r, first, first.start + timedelta(days=1), first.end + timedelta(days=1), "series")
+    occ = nth_of(r, s, 0)
+    assert occ.values["rrule"] == "FREQ=WEEKLY;COUNT=10"
+    # The editor asks for Tuesdays and Thursdays, until Tuesday 17 November (as shown).
+    rule = "FREQ=WEEKLY;UNTIL=20261117T225959Z;BYDAY=TU,TH"
+    calendar.edit_event(r, occ, {"rrule": rule}, scope="series")
+    assert [start[:10] for _, start, _ in every(r)] == [
+        "2026-11-03",
+        "2026-11-05",
+        "2026-11-10",
+        "2026-11-12",
+        "2026-11-17",
+    ]
+    assert nth_of(r, s, 0).values["rrule"] == rule
+    assert events(r)[s]["rrule"] == "FREQ=WEEKLY;UNTIL=20261116T225959Z;BYDAY=MO,WE"
