@@ -38,6 +38,7 @@ from .edits import (
 from .errors import InvalidWrite, UnknownEntity
 from .recurrence import (
     LINK_FIELDS,
+    SERIES_ONLY,
     Occurrence,
     anchor_fields,
     anchor_id,
@@ -280,7 +281,7 @@ def _following(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> list[
         targets.append((override, None))
         values = current(r, override)
         if values is not None:
-            own = changes if at == rid else {}
+            own = {k: v for k, v in changes.items() if k not in SERIES_ONLY} if at == rid else {}
             targets.append((occurrence_id(new, at), {**values, **own, "series": new}))
     return targets
 

@@ -703,3 +703,14 @@ def test_editing_the_rule_of_a_series_moved_by_a_day_reads_it_as_shown(r):
     ]
     assert nth_of(r, s, 0).values["rrule"] == rule
     assert events(r)[s]["rrule"] == "FREQ=WEEKLY;UNTIL=20261116T225959Z;BYDAY=MO,WE"
+
+
+def test_a_cancelled_all_day_occurrence_stays_cancelled_when_the_series_moves(r):
+    fields = {**ten_weeks("Bins"), "start": "2026-11-02", "end": "2026-11-03", "all_day": True}
+    [s] = calendar.create_event(r, fields).entities
+    calendar.delete_event(r, nth_of(r, s, 2), scope="this")
+    first = nth_of(r, s, 0)
+    calendar.move_event(r, first, first.start + timedelta(days=2), first.end + timedelta(days=2), "series")
+    assert events(r)[s]["anchor"] == "2026-11-02"
+    wednesdays = [(datetime(2026, 11, 4) + timedelta(weeks=n)).date().isoformat() for n in range(10)]
+    assert [start[:10] for _, start, _ in every(r)] == wednesdays[:2] + wednesdays[3:]
