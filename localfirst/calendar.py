@@ -38,7 +38,10 @@ from .edits import (
 from .errors import InvalidWrite, UnknownEntity
 from .recurrence import (
     LINK_FIELDS,
+    SERIES_ONLY,
     Occurrence,
+    anchor_fields,
+    anchor_id,
     cancel_fields,
     canonical_id,
     following_split,
@@ -46,6 +49,7 @@ from .recurrence import (
     override_fields,
     series_move_fields,
     shape_of,
+    stored_rule,
     times_fields,
     zone,
     zone_name,
@@ -179,7 +183,9 @@ def edit_event(
             scope = "series"
         label = _label(verb, occ, scope)
         if scope == "series":
-            return change(r, label, [(occ.event, series_target(r, occ, changes))], tz)
+            target = series_target(r, occ, changes)
+            target.update(_anchor(r, occ.event, target))
+            return change(r, label, [(occ.event, target)], tz)
         if scope == "this":
             key = occurrence_id(occ.event, occ.recurrence_id or "")
             return change(r, label, [(key, {**(current(r, key) or {}), **override_fields(occ, changes)})], tz)
@@ -224,7 +230,11 @@ def restore_event(r: Replica, entity: str, tz: tzinfo = UTC) -> Edit:
 
 def series_target(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a whole series after ``changes`` made through one of its occurrences."""
-    series = current(r, occ.event) or {}
+    return _moved_series(current(r, occ.event) or {}, occ, changes)
+
+
+def _moved_series(series: Mapping[str, Any], occ: Occurrence, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A series' fields after ``changes``: a new time for ``occ`` moves every instance alike."""
     changes = {k: v for k, v in changes.items() if k not in LINK_FIELDS}
     if "start" in changes or "end" in changes:
         moved: dict[str, Any] = dict(occ.values)
@@ -234,36 +244,52 @@ def series_target(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> di
             start = shape.start.replace(tzinfo=shape.tz)
             end = (shape.start + shape.duration).replace(tzinfo=shape.tz)
             changes = {**changes, **series_move_fields(series, occ, start, end)}
+    if "rrule" in changes:  # the editor shows the rule from the series' start before this change
+        changes["rrule"] = stored_rule(changes["rrule"], series)
     return {**series, **changes}
+
+
+def _anchor(r: Replica, series: str, target: Mapping[str, Any]) -> dict[str, Any]:
+    """Fix a series' recurrence ids before its first move (returns the anchor written, if any).
+
+    A write of its own, before the move's, so the move's undo (which puts back the start)
+    keeps it: every device then reads the recurrence ids in the same frame."""
+    now = current(r, series) or {}
+    fields = anchor_fields(now) if now.get("start") != target.get("start") else {}
+    if fields:
+        r.put("event", series, fields)
+    return fields
 
 
 def _following(r: Replica, occ: Occurrence, changes: Mapping[str, Any]) -> list[State]:
     """“This and following”: the old series ends before ``occ``; a new one starts there with
-    the changes. Overrides from there on move to the new series, or go if the times moved."""
+    the changes. Overrides from there on move to the new series (same recurrence ids, read
+    from the new series' anchor), so cancellations and edited occurrences follow a new time;
+    ``occ``'s own override takes the changes too."""
     series = _live(r, occ.event)
     ended, fresh = following_split(series, occ)
-    fresh.update((k, v) for k, v in changes.items() if k not in LINK_FIELDS)
-    new = new_id()
     rid = occ.recurrence_id or ""
+    changes = {k: v for k, v in changes.items() if k not in LINK_FIELDS}
+    fresh = _moved_series(fresh, occ, changes)
+    if canonical_id(fresh.get("start"), fresh.get("all_day") is True, zone(fresh.get("tz"))) != rid:
+        fresh["anchor"] = rid
+    new = new_id()
     targets: list[State] = [(occ.event, {**series, **ended}), (new, fresh)]
-    moved = any(k in changes for k in ("start", "end", "all_day", "tz"))
     for override, at in _overrides(r, occ.event).items():
         if at < rid:
             continue
         targets.append((override, None))
         values = current(r, override)
-        if not moved and values is not None:
-            targets.append((occurrence_id(new, at), {**values, "series": new}))
+        if values is not None:
+            own = {k: v for k, v in changes.items() if k not in SERIES_ONLY} if at == rid else {}
+            targets.append((occurrence_id(new, at), {**values, **own, "series": new}))
     return targets
 
 
 def _is_first(r: Replica, occ: Occurrence) -> bool:
     """Whether ``occ`` is its series' first occurrence ("following" is then the whole series)."""
-    series = _live(r, occ.event)
-    shape = shape_of(series)
-    return (
-        shape is not None and canonical_id(series.get("start"), shape.all_day, shape.tz) == occ.recurrence_id
-    )
+    shape = shape_of(_live(r, occ.event))
+    return shape is not None and anchor_id(shape) == occ.recurrence_id
 
 
 def _overrides(r: Replica, series: str) -> dict[str, str]:

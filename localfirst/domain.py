@@ -58,6 +58,7 @@ KINDS: dict[str, dict[str, Check]] = {
         "rrule": _opt_text,  # RFC 5545 RRULE value, e.g. "FREQ=WEEKLY;BYDAY=MO"
         "rdates": _list_of(_text(64)),  # extra occurrence starts (ISO 8601)
         "exdates": _list_of(_text(64)),  # excluded occurrence starts (ISO 8601)
+        "anchor": _opt_text,  # a moved series' start before its first move: recurrence ids' frame
         "reminders": _list_of(_int, 32),  # minutes before start
         # An edited occurrence of a series is its own event, whose id is derived from the
         # series and the occurrence, so concurrent edits of one occurrence merge field by field.

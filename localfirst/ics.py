@@ -9,6 +9,10 @@ Events are represented as the rest of the app agreed:
 - An overridden occurrence is its own event ``f"{series}@{recurrence_id}"`` holding ``series``,
   ``recurrence_id`` (the original start, ISO, in the series' zone) and only the fields that
   differ from the series; ``cancelled`` marks a removed occurrence.
+- A series that moved keeps its ``anchor`` and reads its rule, dates and recurrence ids in the
+  anchor's frame (``localfirst.series_frame``); a file holds them from DTSTART, as every
+  client reads them, and the anchor as ``X-LOCALFIRST-ANCHOR``, so reading it back gives the
+  same ids. A file without it (or from another app) is read in its own frame.
 - ``reminders``: minutes before the start (``TRIGGER:-PT15M`` is 15).
 
 Time zones: a TZID that names an IANA zone (or a Windows zone, or a vendor-prefixed IANA name)
@@ -32,6 +36,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .domain import check_fields
 from .errors import InvalidWrite
+from .recurrence import Frame, moved_id
+from .series_frame import from_file, to_file
 from .write import Value
 
 #: A stamp that does not change from one export to the next, so unchanged calendars give
@@ -104,6 +110,16 @@ def override_id(series: str, recurrence_id: str) -> str:
     return f"{series}@{recurrence_id}"
 
 
+def calendar_of(values: Mapping[str, Value], events: Mapping[str, Mapping[str, Value]]) -> Value:
+    """The calendar an event's file holds it in: an edited occurrence that names none (the
+    window writes only what changed) is in its series' calendar."""
+    owner = values.get("calendar")
+    series = values.get("series")
+    if owner is None and isinstance(series, str) and series in events:
+        owner = events[series].get("calendar")
+    return owner
+
+
 def _zone_ok(name: str) -> bool:
     if not name or len(name) > 64 or name.startswith(("/", ".")) or "\\" in name:
         return False
@@ -147,6 +163,7 @@ class _Instance:
     all_day: bool
     rid: Any  # the RECURRENCE-ID property, or None
     cancelled: bool
+    anchor: str = ""  # X-LOCALFIRST-ANCHOR: where a moved series' recurrence ids are read
 
 
 def _text(component: Any, name: str) -> str:
@@ -321,7 +338,8 @@ def _instance(event: Any, notes: list[str]) -> _Instance:
     cancelled = _text(event, "STATUS").upper() == "CANCELLED"
     if cancelled and rid is None:
         notes.append(f"{where}: a cancelled event was imported as an ordinary one")
-    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled)
+    anchor = _x_text(event, "X-LOCALFIRST-ANCHOR")[:64]
+    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor)
 
 
 def _shift(iso: str, delta: timedelta, all_day: bool) -> str:
@@ -337,13 +355,16 @@ def _span(fields: Mapping[str, Value]) -> timedelta:
     return datetime.fromisoformat(end) - datetime.fromisoformat(start)
 
 
-def _override(inst: _Instance, master: _Instance | None) -> IcsEvent:
+def _override(inst: _Instance, master: _Instance | None, frame: Frame | None = None) -> IcsEvent:
+    """An occurrence's event; ``frame`` (of a moved series) takes its RECURRENCE-ID back to the
+    series' anchor."""
     series_zone = master.zone if master is not None else inst.zone
     series_all_day = master.all_day if master is not None else inst.all_day
     rid_prop = inst.rid
     rid = _iso(_wall(rid_prop.dt, rid_prop.params.get("TZID"), series_zone, series_all_day))
     own = {k: inst.full[k] for k in OVERRIDE_FIELDS}
-    head: dict[str, Value] = {"series": event_id(inst.uid), "recurrence_id": rid}
+    original = (moved_id(rid, frame, -1) if frame is not None else None) or rid
+    head: dict[str, Value] = {"series": event_id(inst.uid), "recurrence_id": original}
     full: dict[str, Value] = {**head, **own, "cancelled": inst.cancelled}
     if inst.cancelled:  # a removed occurrence: nothing else about it matters
         fields = {**head, "cancelled": True}
@@ -361,7 +382,7 @@ def _override(inst: _Instance, master: _Instance | None) -> IcsEvent:
         for name in ("title", "location", "description", "reminders"):
             if own[name] != base[name]:
                 fields[name] = own[name]
-    return IcsEvent(override_id(str(head["series"]), rid), fields, full)
+    return IcsEvent(override_id(str(head["series"]), original), fields, full)
 
 
 def parse_ics(text: str) -> IcsCalendar:
@@ -404,6 +425,7 @@ def parse_ics(text: str) -> IcsCalendar:
     cal_id = event_id(raw_id) if raw_id else None
 
     masters: dict[str, _Instance] = {}
+    frames: dict[str, Frame] = {}
     events: list[IcsEvent] = []
     for inst in instances:
         if inst.rid is not None:
@@ -412,13 +434,16 @@ def parse_ics(text: str) -> IcsCalendar:
             notes.append(f"event {inst.uid[:60]!r} appears twice; the first was kept")
             continue
         masters[inst.id] = inst
-        events.append(IcsEvent(inst.id, dict(inst.full), dict(inst.full)))
+        fields, frame = from_file(inst.full, inst.anchor) if inst.anchor else (dict(inst.full), None)
+        if frame is not None:
+            frames[inst.id] = frame
+        events.append(IcsEvent(inst.id, fields, dict(fields)))
     seen: set[str] = set()
     try:
         for inst in instances:
             if inst.rid is None:
                 continue
-            override = _override(inst, masters.get(inst.id))
+            override = _override(inst, masters.get(inst.id), frames.get(inst.id))
             if override.id in seen:
                 notes.append(f"occurrence {override.id[:80]!r} appears twice; the first was kept")
                 continue
@@ -471,8 +496,13 @@ def _vevent(
     notes: list[str],
     dtstamp: datetime,
 ) -> Any:
-    """A VEVENT for a series/single event (base None) or an occurrence of ``base``."""
+    """A VEVENT for a series/single event (base None) or an occurrence of ``base``.
+
+    Recurrence fields go out from the series' current start (``series_frame.to_file``)."""
     where = f"event {uid[:60]!r}"
+    recurrence, frame, moved_notes = to_file(base if base is not None else values)
+    if base is None:
+        notes += [f"{where}: {n}" for n in moved_notes]
     merged = {**(base or {}), **values}
     all_day = merged.get("all_day") is True
     zone = _zone_for_export(merged.get("tz"), where, notes)
@@ -483,6 +513,8 @@ def _vevent(
         series_all_day = base.get("all_day") is True
         series_zone = _zone_for_export(base.get("tz"), where, notes)
         rid = values["recurrence_id"]
+        if frame is not None:
+            rid = moved_id(rid, frame, 1) or rid
         event.add("recurrence-id", _when(rid, series_all_day, series_zone))
         if "start" not in values:  # the occurrence keeps its original time
             span = _span(base)
@@ -500,6 +532,9 @@ def _vevent(
         if text := _clean(merged.get(name)):
             event.add(name, text)
     if base is None:
+        merged.update(recurrence)
+        if frame is not None:
+            event.add("x-localfirst-anchor", icalendar.vText(frame.anchor))
         rrule = merged.get("rrule")
         if isinstance(rrule, str) and rrule:
             try:

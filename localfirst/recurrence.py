@@ -7,6 +7,12 @@ derived from the series and the occurrence's original start (``occurrence_id``),
 the fields the user changed, so two devices editing one occurrence write the same entity and
 their edits merge field by field, while series edits still show where no override sets a field.
 
+A series that has moved keeps an ``anchor``: its start when it was first moved (absent: its
+start). The rule, ``rdates``, ``exdates`` and every override's ``recurrence_id`` are read in the
+anchor's frame and the instances shifted by ``start - anchor``, so exceptions and overrides
+follow the series wherever it moves, whether the move happened before, after or concurrently
+with them (RFC 5545: a RECURRENCE-ID names the original instance).
+
 Everything here is pure and never raises on bad synced data: an unreadable rule or date makes
 the event show as a single occurrence, or not at all.
 """
@@ -26,7 +32,9 @@ FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 #: Most occurrences one series yields in one window (a guard against hostile rules).
 MAX_OCCURRENCES = 2000
 #: Fields of a series that describe its recurrence, not an occurrence.
-SERIES_ONLY = ("rrule", "rdates", "exdates")
+SERIES_ONLY = ("rrule", "rdates", "exdates", "anchor")
+#: Longest move of a series honoured (a guard against hostile anchors overflowing dates).
+MAX_SHIFT = timedelta(days=365 * 200)
 #: Fields of an override that link it to its series.
 LINK_FIELDS = ("series", "recurrence_id")
 
@@ -156,7 +164,8 @@ class RuleSpec:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-def _parts(text: str) -> list[tuple[str, str]]:
+def rule_parts(text: str) -> list[tuple[str, str]]:
+    """The KEY=value parts of an RRULE value, keys upper-cased, in their order."""
     out = []
     for part in text.strip().removeprefix("RRULE:").split(";"):
         if "=" in part:
@@ -169,7 +178,7 @@ def parse_rule(text: object) -> RuleSpec | None:
     """The editor's view of a stored rule, or None when there is none the app expands."""
     if not isinstance(text, str):
         return None
-    parts = _parts(text)
+    parts = rule_parts(text)
     keys = dict(parts)
     freq = keys.get("FREQ", "").upper()
     if freq not in FREQUENCIES:
@@ -217,7 +226,7 @@ def _rule(text: object, start: datetime, all_day: bool, tz: tzinfo) -> rrule | N
     if not isinstance(text, str) or parse_rule(text) is None:
         return None
     parts = []
-    for key, raw in _parts(text):
+    for key, raw in rule_parts(text):
         value = _until_wall(raw, all_day, tz) if key == "UNTIL" else raw
         if value is None:
             return None
@@ -250,12 +259,19 @@ def _until_wall(value: str, all_day: bool, tz: tzinfo) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """An event's times read once: naive wall-clock start and duration in its zone."""
+    """An event's times read once: naive wall-clock start and duration in its zone, and for a
+    series how far it moved since its recurrence ids were fixed (``start - anchor``)."""
 
     all_day: bool
     tz: tzinfo
     start: datetime
     duration: timedelta
+    shift: timedelta = timedelta(0)
+
+    @property
+    def anchor(self) -> datetime:
+        """The series' start in the frame its recurrence ids are written in."""
+        return self.start - self.shift
 
 
 def _wall_of(rid: str, all_day: bool) -> datetime:
@@ -271,13 +287,46 @@ def shape_of(values: Values) -> Shape | None:
         if first is None:
             return None
         days = (last - first).days if last is not None else 1
-        return Shape(True, tz, datetime.combine(first, time()), timedelta(days=max(1, days)))
+        midnight_start = datetime.combine(first, time())
+        shift = _shift(values, midnight_start, True, tz)
+        return Shape(True, tz, midnight_start, timedelta(days=max(1, days)), shift)
     start = parse_wall(values.get("start"), tz)
     if start is None:
         return None
     end = parse_wall(values.get("end"), tz)
     duration = end - start if end is not None and end >= start else timedelta(hours=1)
-    return Shape(False, tz, start, duration)
+    return Shape(False, tz, start, duration, _shift(values, start, False, tz))
+
+
+def _shift(values: Values, start: datetime, all_day: bool, tz: tzinfo) -> timedelta:
+    """``start - anchor`` (whole days for all-day events); nothing without a readable anchor."""
+    raw = values.get("anchor")
+    if raw is None:
+        return timedelta(0)
+    if all_day:
+        day = parse_date(raw)
+        shift = timedelta(0) if day is None else timedelta(days=(start.date() - day).days)
+    else:
+        wall = parse_wall(raw, tz)
+        shift = timedelta(0) if wall is None else start - wall
+    return shift if abs(shift) <= MAX_SHIFT else timedelta(0)
+
+
+def anchor_id(shape: Shape) -> str:
+    """The recurrence id of a series' first instance (its anchor, in canonical form)."""
+    return _key(shape.anchor, shape.all_day)
+
+
+def anchor_fields(series_values: Values) -> dict[str, Any]:
+    """The ``anchor`` to write before a series first moves (nothing once it has one).
+
+    Written once, the anchor never changes: every device that moves the series, concurrently
+    or not, writes the same value, so recurrence ids keep naming the same instances.
+    """
+    shape = shape_of(series_values)
+    if shape is None or series_values.get("anchor") is not None:
+        return {}
+    return {"anchor": anchor_id(shape)}
 
 
 def _bounds(shape: Shape, wall_start: datetime, display: tzinfo) -> tuple[datetime, datetime]:
@@ -333,7 +382,7 @@ def expand(
         return [Occurrence(series_id, series_id, start, end, shape.all_day, values)]
 
     base = {k: v for k, v in series_values.items() if k not in SERIES_ONLY}
-    base["rrule"] = series_values.get("rrule")
+    base["rrule"] = shown_rule(series_values)
     starts = _instance_starts(series_values, shape, window_start, window_end, display)
     by_rid: dict[str, tuple[str, Values]] = {}
     for oid, ov in overrides.items():
@@ -341,10 +390,11 @@ def expand(
         if rid is not None and ov.get("series") in (series_id, None):
             by_rid[rid] = (oid, ov)
     out: list[Occurrence] = []
-    for wall in starts:
-        rid = _key(wall, shape.all_day)
+    for original in starts:
+        rid = _key(original, shape.all_day)
         if rid in by_rid:
             continue  # shown below, wherever its override moved it
+        wall = original + shape.shift
         start, end = _bounds(shape, wall, display)
         if _in_window(start, end, window_start, window_end):
             values = dict(base)
@@ -356,7 +406,10 @@ def expand(
     for rid, (oid, ov) in by_rid.items():
         if ov.get("cancelled") is True or not _is_instance(series_values, shape, rid):
             continue
-        occ = _overridden(base, shape, rid, oid, ov, series_id, display)
+        try:
+            occ = _overridden(base, shape, rid, oid, ov, series_id, display)
+        except OverflowError:
+            continue
         if occ is not None and _in_window(occ.start, occ.end, window_start, window_end):
             out.append(occ)
     out.sort(key=lambda o: (o.start, o.key))
@@ -366,20 +419,25 @@ def expand(
 def _instance_starts(
     values: Values, shape: Shape, window_start: datetime, window_end: datetime, display: tzinfo
 ) -> list[datetime]:
-    """Naive wall-clock starts of the series' instances near the window (exdates removed)."""
+    """Original (anchor-frame) wall-clock starts of the series' instances near the window,
+    exdates removed; each shows at its original start plus ``shape.shift``."""
     ref = display if shape.all_day else shape.tz
     slack = timedelta(days=2)
-    lo = window_start.astimezone(ref).replace(tzinfo=None) - shape.duration - slack
-    hi = window_end.astimezone(ref).replace(tzinfo=None) + slack
+    try:
+        lo = window_start.astimezone(ref).replace(tzinfo=None) - shape.duration - slack - shape.shift
+        hi = window_end.astimezone(ref).replace(tzinfo=None) + slack - shape.shift
+        first = shape.anchor
+    except OverflowError:
+        return []
     found: set[datetime] = set()
-    rule = _rule(values.get("rrule"), shape.start, shape.all_day, shape.tz)
+    rule = _rule(values.get("rrule"), first, shape.all_day, shape.tz)
     if rule is not None:
         for n, wall in enumerate(rule.xafter(lo, inc=True)):
             if wall > hi or n >= MAX_OCCURRENCES:
                 break
             found.add(wall)
-    if lo <= shape.start <= hi:
-        found.add(shape.start)  # DTSTART is always the first instance (RFC 5545 3.8.5.3)
+    if lo <= first <= hi:
+        found.add(first)  # DTSTART is always the first instance (RFC 5545 3.8.5.3)
     for wall in _rdates(values, shape):
         if lo <= wall <= hi:
             found.add(wall)
@@ -413,9 +471,9 @@ def _is_instance(values: Values, shape: Shape, rid: str) -> bool:
     if rid in _exdates(values, shape):
         return False
     wall = _wall_of(rid, shape.all_day)
-    if wall == shape.start or wall in _rdates(values, shape):
+    if wall == shape.anchor or wall in _rdates(values, shape):
         return True
-    rule = _rule(values.get("rrule"), shape.start, shape.all_day, shape.tz)
+    rule = _rule(values.get("rrule"), shape.anchor, shape.all_day, shape.tz)
     if rule is None:
         return False
     return any(w == wall for w in rule.between(wall, wall, inc=True))
@@ -427,11 +485,8 @@ def _overridden(
     values = {**base, **{k: v for k, v in ov.items() if k not in LINK_FIELDS}}
     own = shape_of(values) if "start" in ov else None
     if own is None:
-        wall = (
-            datetime.combine(date.fromisoformat(rid), time())
-            if shape.all_day
-            else datetime.fromisoformat(rid)
-        )
+        # Not moved on its own: it follows the series (its original start, shifted as the series was).
+        wall = _wall_of(rid, shape.all_day) + shape.shift
         own = Shape(shape.all_day, shape.tz, wall, shape.duration)
         if "end" in ov:  # only the end changed: a resize
             moved = shape_of({**values, "start": _key(wall, shape.all_day)})
@@ -447,6 +502,115 @@ def _stored_pair(shape: Shape) -> tuple[str, str]:
     if shape.all_day:
         return shape.start.date().isoformat(), (shape.start + shape.duration).date().isoformat()
     return format_wall(shape.start), format_wall(shape.start + shape.duration)
+
+
+# -- frames of a moved series ----------------------------------------------------------------
+
+
+#: Weekday names in RRULE order (Monday first, as ``date.weekday()``).
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+#: Rule parts that name days or times and do not follow a move (only plain BYDAY is moved).
+_FIXED_BY_DAY = ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS")
+_FIXED_BY_TIME = ("BYHOUR", "BYMINUTE", "BYSECOND")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """How far a series moved from its anchor: ``shift`` of wall-clock time, ``days`` of weekday."""
+
+    anchor: str
+    shift: timedelta
+    days: int
+    all_day: bool
+    tz: tzinfo
+
+
+def frame_of(values: Mapping[str, Any]) -> Frame | None:
+    """The frame of a series that has moved from its anchor; None when it has not (or cannot be read)."""
+    shape = shape_of(values)
+    if shape is None or not shape.shift:
+        return None
+    days = (shape.start.date() - shape.anchor.date()).days
+    return Frame(anchor_id(shape), shape.shift, days, shape.all_day, shape.tz)
+
+
+def moved_id(text: object, frame: Frame, sign: int) -> str | None:
+    """A recurrence id, rdate or exdate moved by the frame's shift (``sign`` -1: back), canonical."""
+    key = canonical_id(text, frame.all_day, frame.tz)
+    if key is None:
+        return None
+    try:
+        if frame.all_day:
+            day = datetime.fromisoformat(key) + sign * timedelta(days=frame.days)
+            return day.date().isoformat()
+        return format_wall(datetime.fromisoformat(key) + sign * frame.shift)
+    except OverflowError:
+        return None
+
+
+def shown_rule(series_values: Values) -> Any:
+    """A series' rule as its editor shows it: read from its current start (UNTIL, weekdays)."""
+    rule, frame = series_values.get("rrule"), frame_of(series_values)
+    if frame is None or not isinstance(rule, str) or not rule:
+        return rule
+    return moved_rule(rule, frame, 1)[0]
+
+
+def stored_rule(rule: Any, series_values: Values) -> Any:
+    """A rule the editor gave (from the current start) as the series stores it (its anchor's frame)."""
+    frame = frame_of(series_values)
+    if frame is None or not isinstance(rule, str) or not rule:
+        return rule
+    return moved_rule(rule, frame, -1)[0]
+
+
+def moved_ids(values: object, frame: Frame, sign: int) -> list[str]:
+    items = values if isinstance(values, list) else []
+    return [m for m in (moved_id(t, frame, sign) for t in items) if m is not None]
+
+
+def moved_rule(text: str, frame: Frame, sign: int) -> tuple[str, bool]:
+    """The rule moved by the frame (UNTIL, and plain BYDAY weekdays when the days change),
+    and whether it moved exactly (False: a part naming days or hours stayed where it was)."""
+    parts: list[str] = []
+    exact = True
+    for key, value in rule_parts(text):
+        out = value
+        if key == "UNTIL":
+            out = _moved_until(value, frame, sign) or value
+        elif key == "BYDAY" and frame.days:
+            moved = _moved_weekdays(value, sign * frame.days)
+            exact = exact and moved is not None
+            out = moved or value
+        elif (key in _FIXED_BY_DAY and frame.days) or (key in _FIXED_BY_TIME and frame.shift % timedelta(1)):
+            exact = False
+        parts.append(f"{key}={out}")
+    return ";".join(parts), exact
+
+
+def _moved_weekdays(value: str, days: int) -> str | None:
+    """Plain weekdays ("MO,WE") moved by ``days``; None for ordinal ones ("1MO")."""
+    out = []
+    for day in value.upper().split(","):
+        if day not in _DAYS:
+            return None
+        out.append(_DAYS[(_DAYS.index(day) + days) % 7])
+    return ",".join(out)
+
+
+def _moved_until(value: str, frame: Frame, sign: int) -> str | None:
+    """UNTIL moved as the instances are: as wall-clock time in the series' zone."""
+    try:
+        if frame.all_day or "T" not in value:
+            day = datetime.strptime(value[:8], "%Y%m%d") + sign * timedelta(days=frame.days)
+            return f"{day:%Y%m%d}"
+        if value.endswith("Z"):
+            moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            wall = moment.astimezone(frame.tz).replace(tzinfo=None) + sign * frame.shift
+            return f"{localize(wall, frame.tz).astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        return f"{datetime.strptime(value, '%Y%m%dT%H%M%S') + sign * frame.shift:%Y%m%dT%H%M%S}"
+    except (ValueError, OverflowError):
+        return None
 
 
 # -- edits --------------------------------------------------------------------------------------
@@ -496,21 +660,56 @@ def series_move_fields(
 def following_split(series_values: Values, occ: Occurrence) -> tuple[dict[str, Any], dict[str, Any]]:
     """ "This and following": (fields ending the old series before ``occ``, the new series' fields).
 
-    The new series starts at the occurrence's original start with the same rule (a COUNT is
-    not carried over: the new series runs to the old one's UNTIL, or forever).
+    The new series starts where the occurrence's instance is (its original start, shifted as
+    the series moved) with the same rule: to the old one's UNTIL, or for what is left of its
+    COUNT, or forever. Its anchor is the occurrence's recurrence id, so the
+    recurrence ids, rdates and exdates from there on keep naming the same instances in it.
     """
     shape = shape_of(series_values)
     spec = parse_rule(series_values.get("rrule"))
     if shape is None or spec is None or occ.recurrence_id is None:
         raise ValueError("not an occurrence of a readable series")
     rid = occ.recurrence_id
-    wall = _wall_of(rid, shape.all_day)
-    until = (wall - timedelta(days=1)).date()
+    original = _wall_of(rid, shape.all_day)
+    until = (original - timedelta(days=1)).date()  # the rule is read in the anchor's frame
     old = {"rrule": format_rule(replace(spec, until=until, count=None), all_day=shape.all_day, tz=shape.tz)}
     new = {k: v for k, v in series_values.items() if k not in (*SERIES_ONLY, *LINK_FIELDS)}
-    new["rrule"] = format_rule(replace(spec, count=None), all_day=shape.all_day, tz=shape.tz)
+    new["rrule"] = format_rule(
+        replace(spec, count=_left(series_values, shape, spec, original)), all_day=shape.all_day, tz=shape.tz
+    )
+    wall = original + shape.shift
     new["start"], new["end"] = _stored_pair(Shape(shape.all_day, shape.tz, wall, shape.duration))
+    if shape.shift:
+        new["anchor"] = rid
+    for name in ("rdates", "exdates"):
+        later = [t for t in _dates(series_values, name) if _after(t, rid, shape)]
+        if later:
+            new[name] = later
     return old, new
+
+
+def _left(values: Values, shape: Shape, spec: RuleSpec, original: datetime) -> int | None:
+    """What is left of a rule's COUNT from the instance at ``original`` on (None: no COUNT)."""
+    if spec.count is None:
+        return None
+    rule = _rule(values.get("rrule"), shape.anchor, shape.all_day, shape.tz)
+    before = 0
+    for wall in rule or ():
+        if wall >= original or before >= min(spec.count, 100 * MAX_OCCURRENCES):
+            break
+        before += 1
+    return max(1, spec.count - before)
+
+
+def _dates(values: Values, name: str) -> list[str]:
+    raw = values.get(name)
+    return [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else []
+
+
+def _after(text: str, rid: str, shape: Shape) -> bool:
+    """Whether a stored rdate/exdate is at or after the recurrence id ``rid``."""
+    key = canonical_id(text, shape.all_day, shape.tz)
+    return key is not None and key >= rid
 
 
 # -- reminders ----------------------------------------------------------------------------------

@@ -34,7 +34,15 @@ from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
 from localfirst.calendar import save_event
-from localfirst.ics import OVERRIDE_FIELDS, IcsCalendar, IcsError, IcsEvent, parse_ics, render_ics
+from localfirst.ics import (
+    OVERRIDE_FIELDS,
+    IcsCalendar,
+    IcsError,
+    IcsEvent,
+    calendar_of,
+    parse_ics,
+    render_ics,
+)
 from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_note
 from localfirst.safe_names import assign_names, is_safe_name
 from localfirst.write import Value
@@ -486,9 +494,9 @@ def render_calendars(
     cals = replica.entities("calendar")
     wanted = set(cals if only is None else only) & set(cals)
     by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in wanted}
-    for key, doc in replica.entities("event").items():
-        values = doc.values()
-        owner = values.get("calendar")
+    events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    for key, values in events.items():
+        owner = calendar_of(values, events)
         if isinstance(owner, str) and owner in by_cal:
             by_cal[owner][key] = values
     out: list[Rendered] = []
@@ -503,10 +511,11 @@ def render_calendars(
 def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
     cals = replica.entities("calendar")
     out: dict[str, Mapping[str, Value]] = {}
-    for key, doc in replica.entities("event").items():
-        owner = doc.value("calendar")
+    events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    for key, values in events.items():
+        owner = calendar_of(values, events)
         if not (isinstance(owner, str) and owner in cals):
-            out[key] = doc.values()
+            out[key] = values
     return out
 
 

@@ -3,7 +3,7 @@ redo, booking arbitration whichever door a write comes through, and undo after a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localfirst import ManualClock, MemoryStore, Replica, UnknownEntity, calendar
-from localfirst.calendar_ops import EventIndex
+from localfirst.calendar_ops import EventIndex, time_changes
 from localfirst.recurrence import Occurrence
 
 from .conftest import Cluster, MakeCluster, sync, sync_both
@@ -468,3 +468,249 @@ def test_undo_all_then_redo_all_round_trips(actions):
         calendar.redo(r, edit)
     assert events(r) == end
     assert r.conflicts() == {}
+
+
+# -- regression: a cancelled occurrence comes back when the series moves (issue 12, defect 2) ---
+
+
+def ten_weeks(title: str = "Standup") -> dict[str, Any]:
+    """A weekly series of 10 occurrences, Mondays at 10:00 from 2 November 2026."""
+    return {**single(title, 2, 10), "rrule": "FREQ=WEEKLY;COUNT=10"}
+
+
+def winter(r: Replica) -> list[Occurrence]:
+    """Every occurrence from November to January, in Paris."""
+    index = EventIndex()
+    index.load(events(r).items())
+    return index.query(at(1, 0), datetime(2027, 2, 1, tzinfo=PARIS), display_tz=PARIS)
+
+
+def every(r: Replica) -> list[tuple[str, str, str]]:
+    """Every occurrence shown from November to January: (key, start, title)."""
+    return [(o.key, o.start.isoformat(), o.title) for o in winter(r)]
+
+
+def nth_of(r: Replica, series: str, n: int) -> Occurrence:
+    return [o for o in winter(r) if o.event == series][n]
+
+
+def key_of(r: Replica, key: str) -> Occurrence:
+    return next(o for o in winter(r) if o.key == key)
+
+
+def mondays(hour: int, skip: tuple[int, ...] = ()) -> list[str]:
+    """The series' ten Mondays at ``hour`` (skipping these indices), as shown in Paris."""
+    days = [datetime(2026, 11, 2, hour, tzinfo=PARIS) + timedelta(weeks=n) for n in range(10)]
+    return [d.isoformat() for n, d in enumerate(days) if n not in skip]
+
+
+def test_a_cancelled_occurrence_comes_back_when_the_series_moves(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    calendar.delete_event(r, nth_of(r, s, 2), scope="this")
+    assert len(every(r)) == 9
+    first = nth_of(r, s, 0)
+    edit = calendar.move_event(r, first, at(2, 11), at(2, 11, 30), scope="series")
+    assert [start for _, start, _ in every(r)] == mondays(11, skip=(2,))
+    assert f"{s}@2026-11-16T10:00:00" not in [key for key, _, _ in every(r)]
+    # Moving again, by a day through another occurrence, and by the editor's series scope.
+    fifth = nth_of(r, s, 4)
+    calendar.move_event(r, fifth, fifth.start + timedelta(days=1), fifth.end + timedelta(days=1), "series")
+    tuesdays = [(datetime.fromisoformat(d) + timedelta(days=1)).isoformat() for d in mondays(11, (2,))]
+    assert [start for _, start, _ in every(r)] == tuesdays
+    calendar.edit_event(
+        r, nth_of(r, s, 0), {"start": "2026-11-03T08:00:00", "end": "2026-11-03T08:30:00"}, "series"
+    )
+    assert len(every(r)) == 9
+    assert all(start[11:16] == "08:00" for _, start, _ in every(r))
+    assert r.conflicts() == {}
+    # Undo of the first move (after later ones) takes back only its own shift; the cancellation stays.
+    calendar.undo(r, edit)
+    assert len(every(r)) == 9
+
+
+def test_an_edited_occurrence_stays_when_the_series_moves(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    third = nth_of(r, s, 2)
+    calendar.move_event(r, third, at(18, 15), at(18, 16), scope="this")
+    calendar.edit_event(r, key_of(r, third.key), {"title": "Retro"}, scope="this")
+    calendar.move_event(r, nth_of(r, s, 0), at(2, 11), at(2, 11, 30), scope="series")
+    shown_now = every(r)
+    assert len(shown_now) == 10
+    assert (third.key, at(18, 15).isoformat(), "Retro") in shown_now
+    plain = [start for key, start, _ in shown_now if key != third.key]
+    assert plain == mondays(11, skip=(2,))
+    # An occurrence only retitled follows the series' new time.
+    calendar.edit_event(r, nth_of(r, s, 5), {"title": "Demo"}, scope="this")
+    calendar.move_event(r, nth_of(r, s, 0), at(2, 9), at(2, 9, 30), scope="series")
+    assert (f"{s}@2026-12-07T10:00:00", mondays(9)[5], "Demo") in every(r)
+    assert (third.key, at(18, 15).isoformat(), "Retro") in every(r)
+
+
+@pytest.mark.parametrize("order", ["A first", "B first"])
+def test_a_cancelled_or_edited_occurrence_survives_a_concurrent_series_move(mem_cluster, order):
+    lib = mem_cluster("P", "A", "B")
+    lib.at("P", 1).put("calendar", "work", {"name": "Work"})
+    [s] = calendar.create_event(lib["P"], ten_weeks()).entities
+    for d in ("A", "B"):
+        sync(lib["P"], lib[d])
+    a, b = lib.at("A", 5), lib.at("B", 5)
+    fifth = nth_of(a, s, 4)
+    calendar.delete_event(a, nth_of(a, s, 2), scope="this")
+    calendar.move_event(a, fifth, at(2, 15, month=12), at(2, 16, month=12), scope="this")
+    calendar.edit_event(a, key_of(a, fifth.key), {"title": "Moved"}, scope="this")
+    calendar.move_event(b, nth_of(b, s, 0), at(2, 11), at(2, 11, 30), scope="series")
+    first, second = (a, b) if order == "A first" else (b, a)
+    sync(first, second)
+    sync(second, first)
+    sync(lib["A"], lib["P"])
+    sync(lib["B"], lib["P"])
+    expected = every(a)
+    assert every(b) == every(lib["P"]) == expected
+    assert len(expected) == 9
+    assert (fifth.key, at(2, 15, month=12).isoformat(), "Moved") in expected
+    plain = [start for key, start, _ in expected if key != fifth.key]
+    assert plain == mondays(11, skip=(2, 4))
+    assert a.conflicts() == b.conflicts() == {}
+
+
+SERIES_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 9)),
+        st.tuples(st.just("override"), st.integers(0, 2), st.integers(0, 9), st.integers(7, 20)),
+        st.tuples(st.just("move"), st.integers(0, 2), st.integers(0, 9), st.integers(-30, 30)),
+        st.tuples(st.just("title"), st.integers(0, 2), st.integers(0, 9)),
+        st.tuples(st.just("sync"), st.integers(0, 2), st.integers(0, 2)),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def spring(r: Replica) -> list[Occurrence]:
+    """Every occurrence from October to February (a series moved back and forth stays inside)."""
+    index = EventIndex()
+    index.load(events(r).items())
+    return index.query(at(1, 0, month=10), datetime(2027, 3, 1, tzinfo=PARIS), display_tz=PARIS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 3), SERIES_OPS)
+def test_series_moves_cancels_and_overrides_converge_with_nothing_lost(devices, ops):
+    clocks = [ManualClock() for _ in range(devices)]
+    members = {f"D{i}": "" for i in range(1, devices)}
+    first = Replica.new_library(MemoryStore(), "D0", members=members, clock=clocks[0])
+    first.put("calendar", "work", {"name": "Work"})
+    [s] = calendar.create_event(first, ten_weeks()).entities
+    genesis = first.genesis()
+    replicas = [first] + [Replica.join(MemoryStore(), f"D{i}", genesis, clocks[i]) for i in range(1, devices)]
+    for other in replicas[1:]:
+        sync(first, other)
+    cancelled: set[str] = set()
+    written: dict[str, set[tuple[str, str]]] = {}
+    for step, (action, who, *args) in enumerate(ops, start=1):
+        r = replicas[who % devices]
+        clocks[who % devices].set(step)
+        occs = [o for o in spring(r) if o.event == s]
+        if action == "sync":
+            sync(r, replicas[args[0] % devices])
+            continue
+        if not occs:
+            continue
+        occ = occs[args[0] % len(occs)]
+        if action == "cancel":
+            calendar.delete_event(r, occ, scope="this")
+            cancelled.add(occ.key)
+        elif action == "override":
+            start = occ.start.replace(hour=args[1])
+            title = f"O{step}"
+            changes = {"title": title, **time_changes(occ, start, start + timedelta(hours=1))}
+            calendar.edit_event(r, occ, changes, scope="this")
+            written.setdefault(occ.key, set()).add((title, start.isoformat()))
+        elif action == "move" and not occ.overridden and args[1]:
+            delta = timedelta(hours=args[1])
+            calendar.move_event(r, occ, occ.start + delta, occ.end + delta, scope="series")
+        elif action == "title":
+            calendar.edit_event(r, occ, {"title": f"S{step}"}, scope="series")
+    for _ in range(2):
+        for x in replicas:
+            for y in replicas:
+                if x is not y:
+                    sync(x, y)
+    shown_all = [[(o.key, o.start, o.title) for o in spring(r)] for r in replicas]
+    assert all(view == shown_all[0] for view in shown_all)
+    occs = spring(replicas[0])
+    keys = [o.key for o in occs]
+    assert len(keys) == len(set(keys)) == 10 - len(cancelled)
+    assert not cancelled & set(keys)
+    series_title = replicas[0].values(s)["title"]
+    shifts = set()
+    for o in occs:
+        if o.key in written:
+            titles = {t for t, _ in written[o.key]}
+            starts = {st_ for _, st_ in written[o.key]}
+            assert o.title in titles
+            assert o.start.isoformat() in starts
+        else:
+            assert o.title == series_title
+            original = datetime.fromisoformat(o.key.split("@")[1]).replace(tzinfo=PARIS)
+            shifts.add(o.start.replace(tzinfo=None) - original.replace(tzinfo=None))
+    assert len(shifts) <= 1  # every occurrence not edited on its own follows the series alike
+
+
+def test_this_and_following_of_a_moved_series_keeps_its_exceptions(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    calendar.delete_event(r, nth_of(r, s, 6), scope="this")  # 14 December
+    calendar.edit_event(r, nth_of(r, s, 7), {"title": "Party"}, scope="this")  # 21 December
+    calendar.move_event(r, nth_of(r, s, 0), at(2, 11), at(2, 11, 30), scope="series")
+    fourth = nth_of(r, s, 3)  # 23 November, now at 11:00
+    edit = calendar.move_event(
+        r, fourth, fourth.start + timedelta(hours=2), fourth.end + timedelta(hours=2), "following"
+    )
+    after = every(r)
+    assert [start[:16] for _, start, _ in after] == [
+        "2026-11-02T11:00",
+        "2026-11-09T11:00",
+        "2026-11-16T11:00",
+        "2026-11-23T13:00",
+        "2026-11-30T13:00",
+        "2026-12-07T13:00",
+        "2026-12-21T13:00",  # the cancellation of the 14th and the retitled 21st followed
+        "2026-12-28T13:00",
+        "2027-01-04T13:00",
+    ]
+    assert [t for _, _, t in after].count("Party") == 1
+    assert len(events(r)) == 4  # old series, new series, its cancellation and its override
+    calendar.undo(r, edit)
+    assert [start[11:16] for _, start, _ in every(r)] == ["11:00"] * 9
+    assert r.conflicts() == {}
+
+
+def test_editing_the_rule_of_a_series_moved_by_a_day_reads_it_as_shown(r):
+    [s] = calendar.create_event(r, ten_weeks()).entities
+    first = nth_of(r, s, 0)
+    calendar.move_event(r, first, first.start + timedelta(days=1), first.end + timedelta(days=1), "series")
+    occ = nth_of(r, s, 0)
+    assert occ.values["rrule"] == "FREQ=WEEKLY;COUNT=10"
+    # The editor asks for Tuesdays and Thursdays, until Tuesday 17 November (as shown).
+    rule = "FREQ=WEEKLY;UNTIL=20261117T225959Z;BYDAY=TU,TH"
+    calendar.edit_event(r, occ, {"rrule": rule}, scope="series")
+    assert [start[:10] for _, start, _ in every(r)] == [
+        "2026-11-03",
+        "2026-11-05",
+        "2026-11-10",
+        "2026-11-12",
+        "2026-11-17",
+    ]
+    assert nth_of(r, s, 0).values["rrule"] == rule
+    assert events(r)[s]["rrule"] == "FREQ=WEEKLY;UNTIL=20261116T225959Z;BYDAY=MO,WE"
+
+
+def test_a_cancelled_all_day_occurrence_stays_cancelled_when_the_series_moves(r):
+    fields = {**ten_weeks("Bins"), "start": "2026-11-02", "end": "2026-11-03", "all_day": True}
+    [s] = calendar.create_event(r, fields).entities
+    calendar.delete_event(r, nth_of(r, s, 2), scope="this")
+    first = nth_of(r, s, 0)
+    calendar.move_event(r, first, first.start + timedelta(days=2), first.end + timedelta(days=2), "series")
+    assert events(r)[s]["anchor"] == "2026-11-02"
+    wednesdays = [(datetime(2026, 11, 4) + timedelta(weeks=n)).date().isoformat() for n in range(10)]
+    assert [start[:10] for _, start, _ in every(r)] == wednesdays[:2] + wednesdays[3:]

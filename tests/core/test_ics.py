@@ -276,3 +276,77 @@ def test_export_survives_garbage_from_a_peer():
     assert "\r\nX-INJECTED" not in text  # a line break in a name cannot add a property
     assert cal.fields == {"name": "Evil\nX-INJECTED:1"}
     assert len(warnings) == 3
+
+
+# -- a moved series (issue 12, defect 2): exceptions follow it, in files too ----------------------
+
+
+def _moved_library():
+    """A weekly series in Paris moved from Mondays 10:00 to Tuesdays 11:00, with an exdate, a
+    cancelled occurrence and one moved and retitled, all named in the anchor's frame."""
+    series = plain(
+        title="Standup",
+        start="2026-11-03T11:00:00",
+        end="2026-11-03T11:30:00",
+        tz="Europe/Paris",
+        rrule="FREQ=WEEKLY;UNTIL=20261230T225959Z;BYDAY=MO",
+        exdates=["2026-11-09T10:00:00"],
+        rdates=["2026-11-12T10:00:00"],
+        anchor="2026-11-02T10:00:00",
+    )
+    return {
+        "s": series,
+        "s@2026-11-16T10:00:00": {"series": "s", "recurrence_id": "2026-11-16T10:00:00", "cancelled": True},
+        "s@2026-11-23T10:00:00": {
+            "series": "s",
+            "recurrence_id": "2026-11-23T10:00:00",
+            "title": "Retro",
+            "start": "2026-11-26T15:00:00",
+            "end": "2026-11-26T16:00:00",
+        },
+    }
+
+
+def _shown(events):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from localfirst.calendar_ops import EventIndex
+
+    paris = ZoneInfo("Europe/Paris")
+    index = EventIndex()
+    index.load(events.items())
+    occs = index.query(datetime(2026, 10, 1, tzinfo=paris), datetime(2027, 2, 1, tzinfo=paris))
+    return [(o.start.isoformat(), o.title) for o in occs]
+
+
+def test_a_moved_series_with_exceptions_round_trips_through_a_file():
+    events = _moved_library()
+    before = _shown(events)
+    assert before == [
+        ("2026-11-03T11:00:00+01:00", "Standup"),
+        ("2026-11-13T11:00:00+01:00", "Standup"),  # the rdate, moved as the series was
+        ("2026-11-26T15:00:00+01:00", "Retro"),  # 10 Nov excluded, 17 Nov cancelled, 24 Nov moved
+        ("2026-12-01T11:00:00+01:00", "Standup"),
+        ("2026-12-08T11:00:00+01:00", "Standup"),
+        ("2026-12-15T11:00:00+01:00", "Standup"),
+        ("2026-12-22T11:00:00+01:00", "Standup"),
+        ("2026-12-29T11:00:00+01:00", "Standup"),
+    ]
+    text, notes = render_ics("cal", {"name": "Work"}, events)
+    assert notes == []
+    # The file speaks from the current start, as every client reads it.
+    assert "DTSTART;TZID=Europe/Paris:20261103T110000" in text
+    assert "RRULE:FREQ=WEEKLY;UNTIL=20261231T235959Z;BYDAY=TU" in text
+    assert "EXDATE;TZID=Europe/Paris:20261110T110000" in text
+    assert "RECURRENCE-ID;TZID=Europe/Paris:20261117T110000" in text
+    assert "RECURRENCE-ID;TZID=Europe/Paris:20261124T110000" in text
+    assert "X-LOCALFIRST-ANCHOR:2026-11-02T10:00:00" in text
+    back = parse_ics(text)
+    assert back.warnings == []
+    assert by_id(back) == events  # the library's own ids and fields, anchor and all
+    assert _shown(by_id(back)) == before
+    # Another app, which ignores the anchor, sees the same occurrences from the file alone.
+    foreign = parse_ics(text.replace("X-LOCALFIRST-ANCHOR:2026-11-02T10:00:00\r\n", ""))
+    assert "anchor" not in by_id(foreign)["s"]
+    assert _shown(by_id(foreign)) == before

@@ -32,7 +32,10 @@ from localfirst.recurrence import (
     parse_rule,
     reminders_due,
     series_move_fields,
+    shown_rule,
+    stored_rule,
 )
+from localfirst.series_frame import to_file
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -309,3 +312,94 @@ def test_occurrence_and_series_edited_on_two_devices_merge(order: str):
             doc = r.get(entity)
             assert doc is not None
             assert all(len({repr(v[2]) for v in doc.versions(n)}) == 1 for n in names)
+
+
+# -- a moved series: its exceptions follow it (issue 12, defect 2) --------------------------------
+
+
+def _override_set() -> dict[str, dict[str, Any]]:
+    return {
+        "s@2026-11-02T10:00:00": {"series": "s", "recurrence_id": "2026-11-02T10:00:00", "cancelled": True},
+        "s@2026-11-09T10:00:00": {"series": "s", "recurrence_id": "2026-11-09T10:00:00", "title": "Retro"},
+    }
+
+
+def test_a_cancelled_occurrence_comes_back_when_the_series_moves_expansion():
+    legacy = weekly(exdates=["2026-10-26T10:00:00"])
+    window = (at(2026, 10, 19), at(2026, 11, 17))
+    before = expand(legacy, _override_set(), *window, series_id="s")
+    assert [(o.key, o.start.hour, o.title) for o in before] == [
+        ("s@2026-10-19T10:00:00", 10, "Standup"),
+        ("s@2026-11-09T10:00:00", 10, "Retro"),
+        ("s@2026-11-16T10:00:00", 10, "Standup"),
+    ]
+    # An anchor equal to the start changes nothing (libraries of earlier builds read the same).
+    same = expand({**legacy, "anchor": legacy["start"]}, _override_set(), *window, series_id="s")
+    assert [(o.key, o.start, o.title) for o in same] == [(o.key, o.start, o.title) for o in before]
+    # Moved by 1 h 30: the same instances (keys), the exdate and cancellation still hold, at the new time.
+    moved_series = {
+        **legacy,
+        "start": "2026-10-19T11:30:00",
+        "end": "2026-10-19T12:00:00",
+        "anchor": "2026-10-19T10:00:00",
+    }
+    after = expand(moved_series, _override_set(), *window, series_id="s")
+    assert [(o.key, o.start, o.title) for o in after] == [
+        ("s@2026-10-19T10:00:00", at(2026, 10, 19, 11, 30), "Standup"),
+        ("s@2026-11-09T10:00:00", at(2026, 11, 9, 11, 30), "Retro"),
+        ("s@2026-11-16T10:00:00", at(2026, 11, 16, 11, 30), "Standup"),
+    ]
+    assert after[1].recurrence_id == "2026-11-09T10:00:00"
+    assert after[1].values["start"] == "2026-11-09T11:30:00"
+    # Without the anchor (an earlier build moved it) the overrides name no instance: not shown.
+    unanchored = {k: v for k, v in moved_series.items() if k != "anchor"}
+    assert "Retro" not in [o.title for o in expand(unanchored, _override_set(), *window, series_id="s")]
+
+
+def test_a_moved_series_splits_with_its_exceptions_and_shows_its_rule_from_its_start():
+    moved_series = weekly(
+        start="2026-10-20T11:00:00",
+        end="2026-10-20T11:30:00",
+        anchor="2026-10-19T10:00:00",
+        rrule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20261221T225959Z",
+        exdates=["2026-10-26T10:00:00", "2026-11-16T10:00:00"],
+    )
+    occs = expand(moved_series, {}, at(2026, 10, 19), at(2026, 11, 17), series_id="s")
+    assert starts(occs) == [
+        at(2026, 10, 20, 11).isoformat(),
+        at(2026, 11, 3, 11).isoformat(),
+        at(2026, 11, 10, 11).isoformat(),
+    ]
+    shown = shown_rule(moved_series)
+    assert shown == "FREQ=WEEKLY;BYDAY=TU;UNTIL=20261222T235959Z"
+    assert occs[0].values["rrule"] == shown
+    assert stored_rule(shown, moved_series) == moved_series["rrule"]
+    old, new = following_split(moved_series, occs[1])
+    assert old == {"rrule": "FREQ=WEEKLY;UNTIL=20261101T225959Z;BYDAY=MO"}
+    assert new["start"] == "2026-11-03T11:00:00"
+    assert new["anchor"] == "2026-11-02T10:00:00"
+    assert new["exdates"] == ["2026-11-16T10:00:00"]
+    later = expand(new, {}, at(2026, 11, 1), at(2026, 11, 30), series_id="n")
+    assert starts(later) == [at(2026, 11, d, 11).isoformat() for d in (3, 10, 24)]
+    assert [o.recurrence_id for o in later] == [
+        "2026-11-02T10:00:00",
+        "2026-11-09T10:00:00",
+        "2026-11-23T10:00:00",
+    ]
+
+
+def test_a_moved_series_rule_that_cannot_follow_is_written_with_a_warning():
+    monthly = weekly(
+        rrule="FREQ=MONTHLY;BYDAY=1MO",
+        start="2026-10-06T10:00:00",
+        end="2026-10-06T11:00:00",
+        anchor="2026-10-05T10:00:00",
+    )
+    fields, frame, notes = to_file(monthly)
+    assert frame is not None
+    assert frame.days == 1
+    assert fields["rrule"] == "FREQ=MONTHLY;BYDAY=1MO"
+    assert notes == ["a moved series' rule names days or hours that could not follow the move"]
+    hourly = weekly(rrule="FREQ=DAILY;BYHOUR=10", start="2026-10-19T11:00:00", anchor="2026-10-19T10:00:00")
+    assert to_file(hourly)[2] != []
+    assert to_file(weekly())[1:] == (None, [])
