@@ -8,7 +8,7 @@ later writes when an earlier one arrives, apply it, and redo them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,8 +191,35 @@ def procedure(name: str) -> Procedure:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Commitment changed an outcome the user had seen as tentative (DESIGN.md, Bayou rules)."""
+    """A booking's outcome changed from the one its user last saw (DESIGN.md, Bayou rules).
+
+    ``before`` is the outcome last seen (always tentative), ``after`` the new one: the committed
+    outcome when ``settled``, else a new tentative one (a write that arrived ahead of it in the
+    tentative order took its slot, or gave one back).
+    """
 
     write: WriteId
-    tentative: int
-    committed: int
+    before: int
+    after: int
+    settled: bool = True
+
+
+def changed_outcomes(
+    seen: Mapping[WriteId, int], outcomes: Iterable[tuple[WriteId, int, bool]]
+) -> list[Notice]:
+    """A notice for each (write, outcome, committed) whose outcome differs from the one ``seen``.
+
+    Writes not seen before (just arrived, or folded in unseen) give none; nor does a redo that
+    lands on the outcome already seen.
+    """
+    notices = []
+    for wid, outcome, committed in outcomes:
+        before = seen.get(wid)
+        if before is not None and before != outcome:
+            notices.append(Notice(wid, before, outcome, committed))
+    return notices
+
+
+def notices_for(device: str, notices: Iterable[Notice]) -> list[Notice]:
+    """The notices a device's user is told: those about the bookings it made."""
+    return [n for n in notices if n.write.origin == device]
