@@ -103,7 +103,7 @@ def reorder(
     arrived: list[Write],
     devices: Collection[str],
     snapshot: Snapshot | None = None,
-    folded: Iterable[Write] = (),
+    folded: Collection[Write] = (),
 ) -> Reordered | None:
     """Bring the booking state up to date after writes were committed or arrived.
 
@@ -137,7 +137,7 @@ def reorder(
         outcomes = [(wid, outcome, True) for wid, outcome in decided]
         execution = Execution(committed, primary, committed.copy())
         outcomes += redo(execution, tentative, None)
-        notices = changed_outcomes(current.tentative_outcomes, outcomes)
+        notices = changed_outcomes(current.tentative_outcomes, outcomes, [*folded, *commits, *tentative])
         return Reordered(execution, outcomes, notices, committed_changed=True)
     # Only new tentative writes: undo the executions later than the earliest of them, then
     # apply it and redo the rest.
@@ -155,7 +155,7 @@ def reorder(
         del execution.tentative_outcomes[wid]
     after = execution.executed[-1][0] if execution.executed else None
     outcomes = redo(execution, tentative, after)
-    notices = changed_outcomes(current.tentative_outcomes, outcomes)
+    notices = changed_outcomes(current.tentative_outcomes, outcomes, tentative)
     return Reordered(execution, outcomes, notices, committed_changed=False)
 
 

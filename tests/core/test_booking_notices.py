@@ -175,3 +175,35 @@ def test_tentative_notice_texts_name_the_new_time() -> None:
     assert describe_notice(Notice(wid, 0, 5, settled=False), "X", slots, PARIS) == (
         "“X” moved to option 6 (tentative): another booking took 10:30."
     )
+
+
+def test_no_notice_for_a_request_the_user_has_since_moved_or_deleted(any_cluster: MakeCluster) -> None:
+    """B books "Standup" at 10:30 (else 15:00), then moves it to 13:00 and books "Sync" at
+    10:30 and deletes it. A's earlier 10:00 booking arrives: the replaced requests would have
+    moved to 15:00 or lost their slot, but B sees 13:00 and nothing deleted: nothing to tell."""
+    lib = offline_bookings(any_cluster)
+    b = lib["B"]
+    lib.at("B", 7).book("room", [hour_at(13)], {"title": "Standup"}, event="eb")
+    lib.at("B", 8).book("room", [hour_at(10, 30)], {"title": "Sync"}, event="ec")
+    lib.at("B", 9).delete("ec")
+    sync(lib["A"], b)
+    assert b.booking("eb") == Booking(Slot(*hour_at(13), WriteId(7, "B")), tentative=True)
+    assert b.outcome(WB) == (1, False)  # the replaced request did move
+    assert b.outcome(WriteId(8, "B")) == (CONFLICT, False)
+    assert b.notices() == []
+
+
+def test_a_move_that_found_no_slot_keeps_the_booking_it_would_replace_and_its_notices(
+    any_cluster: MakeCluster,
+) -> None:
+    """B's move of "Standup" to 13:00 finds 13:00 taken, so Standup keeps its 10:30 booking;
+    when A's earlier booking takes 10:30, B is told Standup moved to 15:00."""
+    lib = offline_bookings(any_cluster)
+    b = lib["B"]
+    lib.at("P", 2).book("room", [hour_at(13)], {"title": "Lunch talk"}, event="ep")
+    sync(lib["P"], b)
+    lib.at("B", 7).book("room", [hour_at(13)], {"title": "Standup"}, event="eb")
+    assert b.booking("eb") == Booking(Slot(*B_SLOTS[0], WB), tentative=True)
+    sync(lib["A"], b)
+    assert b.booking("eb") == Booking(Slot(*B_SLOTS[1], WB), tentative=True)
+    assert b.notices() == [Notice(WB, 0, 1, settled=False)]
