@@ -8,12 +8,12 @@ later writes when an earlier one arrives, apply it, and redo them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidWrite, UnknownProcedure
-from .write import WriteId
+from .write import Ordered, Write, WriteId
 
 BOOK = "calendar.book"
 RELEASE = "calendar.release"
@@ -191,8 +191,54 @@ def procedure(name: str) -> Procedure:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Commitment changed an outcome the user had seen as tentative (DESIGN.md, Bayou rules)."""
+    """A booking's outcome changed from the one its user last saw (DESIGN.md, Bayou rules).
+
+    ``before`` is the outcome last seen (always tentative), ``after`` the new one: the committed
+    outcome when ``settled``, else a new tentative one (a write that arrived ahead of it in the
+    tentative order took its slot, or gave one back).
+    """
 
     write: WriteId
-    tentative: int
-    committed: int
+    before: int
+    after: int
+    settled: bool = True
+
+
+def changed_outcomes(
+    seen: Mapping[WriteId, int],
+    outcomes: Sequence[tuple[WriteId, int, bool]],
+    writes: Iterable[Write],
+) -> list[Notice]:
+    """A notice for each (write, outcome, committed), in log order, whose outcome differs from
+    the one ``seen``; ``writes`` holds (at least) the order-sensitive writes of ``outcomes``.
+
+    Writes not seen before (just arrived, or folded in unseen) give none; nor does a redo that
+    lands on the outcome already seen; nor a booking whose event a later write rebooked (a move)
+    or released (a delete): the user sees that one, not the request it replaced. A later
+    booking that found no slot keeps the old one, so it replaces nothing.
+    """
+    events = {w.id: _event_of(w.ordered) for w in writes if w.ordered is not None}
+    replaced: set[str] = set()
+    notices = []
+    for wid, outcome, committed in reversed(outcomes):
+        event = events.get(wid)
+        before = seen.get(wid)
+        if before is not None and before != outcome and event not in replaced:
+            notices.append(Notice(wid, before, outcome, committed))
+        if event is not None and outcome != CONFLICT:
+            replaced.add(event)
+    notices.reverse()
+    return notices
+
+
+def _event_of(op: Ordered) -> str | None:
+    """The event a booking or release names (None for other procedures)."""
+    if op.procedure not in (BOOK, RELEASE):
+        return None
+    event = op.params.get("event")
+    return event if type(event) is str else None
+
+
+def notices_for(device: str, notices: Iterable[Notice]) -> list[Notice]:
+    """The notices a device's user is told: those about the bookings it made."""
+    return [n for n in notices if n.write.origin == device]

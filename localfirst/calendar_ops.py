@@ -241,8 +241,10 @@ class EventIndex:
 
 
 def describe_notice(notice: Notice, title: str, slots: list[tuple[int, int]], display: tzinfo) -> str:
-    """What to tell the user when commitment changed a booking's outcome."""
+    """What to tell the user whose booking's outcome changed: from what to what, and whether the
+    new outcome is final (committed) or still tentative."""
     name = f"“{title}”" if title else "A booking"
+    before, after = notice.before, notice.after
 
     def slot(index: int) -> str:
         if not 0 <= index < len(slots):
@@ -251,8 +253,34 @@ def describe_notice(notice: Notice, title: str, slots: list[tuple[int, int]], di
         end = datetime.fromtimestamp(slots[index][1], display)
         return f"{start:%a %d %b %H:%M} to {end:%H:%M}"
 
-    if notice.committed == CONFLICT:
+    if not notice.settled:
+        return _tentative_notice(name, before, after, slots, display)
+    if after == CONFLICT:
         return f"{name} was rejected: its time was taken by an earlier booking."
-    if notice.tentative == CONFLICT:
-        return f"{name} is booked after all, at {slot(notice.committed)}."
-    return f"{name} was moved to an alternative: {slot(notice.committed)}."
+    if before == CONFLICT:
+        return f"{name} is booked after all, at {slot(after)}."
+    if after == 0:
+        return f"{name} is booked at the time asked for after all: {slot(after)}."
+    return f"{name} was moved to an alternative: {slot(after)}."
+
+
+def _tentative_notice(
+    name: str, before: int, after: int, slots: list[tuple[int, int]], display: tzinfo
+) -> str:
+    """A tentative outcome that changed: a booking arrived ahead of this one, or gave way."""
+    starts = {i: datetime.fromtimestamp(slots[i][0], display) for i in (before, after) if 0 <= i < len(slots)}
+    # Times alone read best; the day joins them when the two times fall on different days.
+    days = {start.date() for start in starts.values()}
+    pattern = "%H:%M" if len(days) == 1 else "%a %d %b %H:%M"
+
+    def time(index: int) -> str:
+        start = starts.get(index)
+        return f"option {index + 1}" if start is None else f"{start:{pattern}}"
+
+    if after == CONFLICT:
+        return f"{name} has no free time for now (tentative): another booking took {time(before)}."
+    if before == CONFLICT:
+        return f"{name} is booked after all, at {time(after)} (tentative)."
+    if after > before:
+        return f"{name} moved to {time(after)} (tentative): another booking took {time(before)}."
+    return f"{name} moved back to {time(after)} (tentative): {time(after)} is free again."

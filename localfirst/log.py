@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, procedure
+from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, changed_outcomes, procedure
 from .crdtmap import Doc
 from .errors import InvalidWrite
 from .records import Snapshot
@@ -103,7 +103,7 @@ def reorder(
     arrived: list[Write],
     devices: Collection[str],
     snapshot: Snapshot | None = None,
-    folded: Iterable[Write] = (),
+    folded: Collection[Write] = (),
 ) -> Reordered | None:
     """Bring the booking state up to date after writes were committed or arrived.
 
@@ -134,15 +134,10 @@ def reorder(
             outcome, primary = commit_ordered(committed, primary, write, devices)
             if outcome is not None:
                 decided.append((write.id, outcome))
-        outcomes: list[tuple[WriteId, int, bool]] = []
-        notices = []
-        for wid, outcome in decided:
-            outcomes.append((wid, outcome, True))
-            before = current.tentative_outcomes.get(wid)
-            if before is not None and before != outcome:
-                notices.append(Notice(wid, before, outcome))
+        outcomes = [(wid, outcome, True) for wid, outcome in decided]
         execution = Execution(committed, primary, committed.copy())
         outcomes += redo(execution, tentative, None)
+        notices = changed_outcomes(current.tentative_outcomes, outcomes, [*folded, *commits, *tentative])
         return Reordered(execution, outcomes, notices, committed_changed=True)
     # Only new tentative writes: undo the executions later than the earliest of them, then
     # apply it and redo the rest.
@@ -160,7 +155,8 @@ def reorder(
         del execution.tentative_outcomes[wid]
     after = execution.executed[-1][0] if execution.executed else None
     outcomes = redo(execution, tentative, after)
-    return Reordered(execution, outcomes, [], committed_changed=False)
+    notices = changed_outcomes(current.tentative_outcomes, outcomes, tentative)
+    return Reordered(execution, outcomes, notices, committed_changed=False)
 
 
 def devices_in(docs: Mapping[str, Doc]) -> set[str]:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 
-from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot
+from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, notices_for
 from .clock import Clock, SystemClock, next_stamp
 from .crdtmap import DELETED, Doc
 from .domain import TEXT_FIELDS
@@ -522,7 +522,7 @@ class Replica:
         return changes
 
     def notices(self) -> list[Notice]:
-        """Order-sensitive writes whose committed outcome differs from the tentative one."""
+        """Every change of the outcome of a booking made here from the one its user had seen."""
         return self._store.notices()
 
     def outcome(self, wid: WriteId) -> tuple[int, bool] | None:
@@ -633,6 +633,8 @@ class Replica:
             if snap is None and not ordered
             else reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
         )
+        if done is not None:
+            done.notices = notices_for(self.device, done.notices)  # told to who booked
 
         chain = self.chain if snap is None else snap.chain
         chains: dict[int, bytes] = {}

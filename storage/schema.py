@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 #: The version this build writes; files with a higher one are refused, lower ones migrated.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -155,6 +155,8 @@ notices = Table(
     Column("origin", Integer, nullable=False),
     Column("tentative", Integer, nullable=False),
     Column("committed", Integer, nullable=False),
+    # Added in schema version 4: 0 when the new outcome is itself tentative (issue 12).
+    Column("settled", Integer, nullable=False, server_default=text("1")),
 )
 
 #: Materialized table and columns of each kind that has one.
@@ -166,7 +168,11 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
-    notices.create(conn)
+    # Version 2's table, without the column version 4 adds.
+    conn.exec_driver_sql(
+        "CREATE TABLE notices (id INTEGER NOT NULL PRIMARY KEY, stamp INTEGER NOT NULL, "
+        "origin INTEGER NOT NULL, tentative INTEGER NOT NULL, committed INTEGER NOT NULL)"
+    )
 
 
 #: Added in schema version 3: the full-text index of note titles and bodies (FTS5), keyed by
@@ -230,8 +236,15 @@ def _v3(conn: Connection) -> None:
     )
 
 
+def _v4(conn: Connection) -> None:
+    """Notices of tentative outcomes that changed: earlier notices were all about commitment."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(notices)")}
+    if "settled" not in columns:  # a file marked older than its tables (tests downgrade so)
+        conn.exec_driver_sql("ALTER TABLE notices ADD COLUMN settled INTEGER NOT NULL DEFAULT 1")
+
+
 #: MIGRATIONS[n] brings a file from version n-1 to n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 def migrate(conn: Connection, current: int, target: int = SCHEMA_VERSION) -> None:

@@ -349,9 +349,9 @@ class SqlStore:
         with self.atomic() as conn:
             _many(
                 conn,
-                "INSERT INTO notices (stamp, origin, tentative, committed) VALUES (?, ?, ?, ?)",
+                "INSERT INTO notices (stamp, origin, tentative, committed, settled) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (n.write.stamp, self._origin(conn, n.write.origin), n.tentative, n.committed)
+                    (n.write.stamp, self._origin(conn, n.write.origin), n.before, n.after, int(n.settled))
                     for n in notices
                 ],
             )
@@ -359,9 +359,9 @@ class SqlStore:
     def notices(self) -> list[Notice]:
         with self._read() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT stamp, origin, tentative, committed FROM notices ORDER BY id"
+                "SELECT stamp, origin, tentative, committed, settled FROM notices ORDER BY id"
             ).all()
-        return [Notice(WriteId(s, self._origin_names[o]), t, c) for s, o, t, c in rows]
+        return [Notice(WriteId(s, self._origin_names[o]), b, a, bool(f)) for s, o, b, a, f in rows]
 
     def load_texts(self, keys: Collection[TextKey]) -> dict[TextKey, tuple[bytes | None, list[bytes]]]:
         wanted = set(keys)

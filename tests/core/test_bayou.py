@@ -184,7 +184,10 @@ def test_commitment_in_another_order_changes_outcomes_and_says_so(mem_cluster):
     assert b.booking("eb") == Booking(Slot(30, 40, wb), tentative=False)
     assert b.outcome(wa) == (0, True)
     assert b.outcome(wb) == (1, True)
-    assert b.notices() == [Notice(wa, CONFLICT, 0), Notice(wb, 0, 1)]
+    # Only B's own booking is news to B: A's user is told about A's, on A.
+    assert b.notices() == [Notice(wb, 0, 1)]
+    sync(lib["P"], lib["A"])
+    assert lib["A"].notices() == []  # A's tentative view was its commit outcome all along
 
 
 def test_commit_with_unchanged_outcome_gives_no_notice(mem_cluster):

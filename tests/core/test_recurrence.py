@@ -255,7 +255,7 @@ def test_booking_slot_and_notice_text():
     wid = WriteId(1, "A")
     assert "rejected" in describe_notice(Notice(wid, 0, -1), "Talk", [slot], PARIS)
     assert "moved to an alternative: Sat 21 Nov 10:00 to 11:00" in describe_notice(
-        Notice(wid, 1, 0), "Talk", [slot, slot], PARIS
+        Notice(wid, 0, 1), "Talk", [slot, slot], PARIS
     )
 
 

@@ -466,6 +466,54 @@ def test_all_day_events_span_their_days_in_the_band_and_stack(qtbot, pane, backe
     assert pane.day_view.band_span(lake) == (date(2026, 11, 22), date(2026, 11, 22), 0)
 
 
+def test_user_is_told_when_a_tentative_booking_moves(qtbot, tmp_path):
+    """Issue 12, defect 4: another device's earlier booking arrives and takes 10:30; this
+    device's "Standup" moves to its alternative, 15:00, still tentative, and the pane says so,
+    once."""
+    primary = Replica.new_library(MemoryStore(), "P", members={"me": "", "A": ""})
+    other = Replica.join(MemoryStore(), "A", primary.genesis(), ManualClock(0))
+    genesis = primary.genesis()
+    backend_iter = _backend(lambda: join_library(tmp_path / "me.db", "me", genesis))
+    backend = next(backend_iter)
+    try:
+        pane = _pane(qtbot, backend)
+        cal = primary.create("calendar", {"name": "Room A", "bookable": True})
+        other.receive(primary.batch_for(other.summary()))
+        backend.call(lambda r: r.receive(primary.batch_for(r.summary())))
+        qtbot.waitUntil(lambda: cal in pane.calendars)
+
+        def slot(start: datetime) -> tuple[int, int]:
+            return int(start.timestamp()), int((start + timedelta(hours=1)).timestamp())
+
+        fields = {"title": "Standup", "start": "2026-11-18T10:30:00", "end": "2026-11-18T11:30:00"}
+        key = backend.call(
+            lambda r: r.book(
+                cal,
+                [slot(at(2026, 11, 18, 10, 30)), slot(at(2026, 11, 18, 15))],
+                {**fields, "tz": "Europe/Paris"},
+            )
+        )
+        qtbot.waitUntil(lambda: pane.status.get(key) == "tentative")
+        other.book(cal, [slot(at(2026, 11, 18, 10))], {"title": "Review"})
+        assert other.tentative()[-1].id < backend.call(lambda r: r.tentative()[-1].id)
+        with qtbot.waitSignal(pane.booking_outcome_changed) as blocker:
+            backend.call(lambda r: r.receive(other.batch_for(r.summary())))
+        told = "“Standup” moved to 15:00 (tentative): another booking took 10:30."
+        assert blocker.args == [told]
+        assert pane.message_label.isVisible()
+        assert pane.message_label.text() == told
+        qtbot.waitUntil(lambda: [o.start for o in pane.occurrences if o.key == key] == [at(2026, 11, 18, 15)])
+        assert pane.status[key] == "tentative"
+        # Refreshing again, or the same batch again, tells nothing more.
+        backend.call(lambda r: r.receive(other.batch_for(r.summary())))
+        pane.refresh()
+        with qtbot.waitSignal(pane.view_did_refresh):
+            pane.refresh()
+        assert pane.messages == [told]
+    finally:
+        next(backend_iter, None)
+
+
 def test_a_booking_moved_to_an_alternative_is_drawn_at_its_booked_slot(qtbot, pane, backend):
     cal = backend.call(lambda r: r.create("calendar", {"name": "Room A", "bookable": True}))
 

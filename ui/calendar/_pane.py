@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
 
-from localfirst import Changes, Notice, Replica, calendar, new_id
+from localfirst import Changes, Replica, calendar, new_id
 from localfirst.calendar import Edit, Scope
 from localfirst.calendar_ops import EventIndex, at_slot
 from localfirst.recurrence import Occurrence, reminders_due, zone
@@ -85,7 +85,16 @@ class _Result:
     calendars: dict[str, dict[str, Any]]
     occurrences: list[Occurrence]
     status: dict[str, str]
-    notices: list[tuple[Notice, str]] = field(default_factory=list)
+    notices: list[tuple[int, str]] = field(default_factory=list)  # (position, text) of new ones
+
+
+def _fresh_notices(r: Replica, index: EventIndex, tz: tzinfo, seen: int | None) -> list[tuple[int, str]]:
+    """The replica's notices after the first ``seen`` with their texts (all, untold, if None:
+    those were there before the pane opened)."""
+    notices = r.notices()
+    if seen is None:
+        return [(at, "") for at in range(len(notices))]
+    return [(at, calendar.notice_text(r, index, notices[at], tz)) for at in range(seen, len(notices))]
 
 
 class _Relay(QObject):
@@ -173,7 +182,9 @@ class CalendarPane(QWidget):
         self.view_name = "week"
         self._index = EventIndex()  # touched only on the replica thread
         self._dirty: set[str] | None = None  # None: reload the whole index
-        self._seen_notices: set[Notice] | None = None
+        # How many of the replica's notices were shown (None: not read yet). They only ever
+        # grow at the end, and two can be equal (a slot lost, regained, lost again): count them.
+        self._seen_notices: int | None = None
         self._generation = 0
         self._relay = _Relay()
         self._refresh_timer = QTimer(self)
@@ -374,22 +385,22 @@ class CalendarPane(QWidget):
                     shown.append(occ)
             shown.sort(key=lambda o: (o.start, o.key))
             result = _Result(calendars, shown, status)
-            notices = r.notices()
-            if seen is not None:
-                fresh = [n for n in notices if n not in seen]
-                result.notices = [(n, calendar.notice_text(r, index, n, tz)) for n in fresh]
-            else:
-                result.notices = [(n, "") for n in notices]
+            result.notices = _fresh_notices(r, index, tz, seen)
             return result
 
         def show(result: _Result) -> None:
             first = self._seen_notices is None
-            if self._seen_notices is None:
-                self._seen_notices = set()
-            for notice, text in result.notices:
-                self._seen_notices.add(notice)
+            seen = self._seen_notices or 0
+            for at, text in result.notices:
+                if at < seen:
+                    continue  # an earlier query already showed it
                 if not first:
+                    if not text:
+                        self._refresh_timer.start()  # queried before the first answer: ask again
+                        break
                     self._announce(text)
+                seen = at + 1
+            self._seen_notices = seen
             if generation != self._generation:
                 return  # a newer query is on its way
             self.calendars = result.calendars
