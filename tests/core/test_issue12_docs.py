@@ -8,7 +8,7 @@ import itertools
 import msgpack
 import pytest
 
-from localfirst import DELETED, Batch, InvalidWrite, ManualClock, MemoryStore, Replica, notes
+from localfirst import DELETED, Batch, Doc, InvalidWrite, ManualClock, MemoryStore, Replica, notes
 from localfirst.crdtmap import EDITED
 
 from .conftest import Cluster, sync, sync_both
@@ -19,6 +19,12 @@ def full_sync(*replicas: Replica) -> None:
     for _ in range(2):
         for a, b in itertools.pairwise(replicas):
             sync_both(a, b)
+
+
+def doc(r: Replica, entity: str) -> Doc:
+    found = r.get(entity)
+    assert found is not None
+    return found
 
 
 def everywhere(lib: Cluster) -> list[Replica]:
@@ -42,7 +48,7 @@ def test_a_body_edit_concurrent_with_a_delete_is_surfaced_on_every_replica(any_c
     full_sync(a, p, b)
     for r in everywhere(lib):
         assert r.conflicts() == {"n": [DELETED]}, r.device
-        assert not r.get("n").exists
+        assert not doc(r, "n").exists
         assert r.text("n") == "milk\neggs\nbread\n"
     # One action on any replica brings the note back with its fields and B's text, everywhere.
     notes.restore_note(lib.at("P", 20), "n")
@@ -66,14 +72,14 @@ def test_a_body_edit_newer_than_a_concurrent_delete_keeps_the_note_and_surfaces_
     sync_both(p, a)
     for r in (p, a):
         assert r.conflicts() == {"n": [DELETED]}
-        assert r.get("n").exists
+        assert doc(r, "n").exists
         assert r.values("n") == {"body": "xy"}
     # Deleting everywhere is one action too, and nothing is left to resolve.
     notes.resolve_deleted(lib.at("A", 10), "n", keep=False)
     sync_both(p, a)
     for r in (p, a):
         assert r.conflicts() == {}
-        assert not r.get("n").exists
+        assert not doc(r, "n").exists
 
 
 def test_typing_seen_by_a_delete_is_deleted_with_it(any_cluster):
@@ -86,8 +92,8 @@ def test_typing_seen_by_a_delete_is_deleted_with_it(any_cluster):
     sync_both(p, a)
     for r in (p, a):
         assert r.conflicts() == {}
-        assert not r.get("n").exists
-        assert r.get("n").fields.keys() == {DELETED}
+        assert not doc(r, "n").exists
+        assert doc(r, "n").fields.keys() == {DELETED}
 
 
 def test_each_device_keeps_one_record_of_its_typing():
@@ -95,7 +101,7 @@ def test_each_device_keeps_one_record_of_its_typing():
     r.put("note", "n", {"title": "t"})
     for i in range(20):
         r.edit_text("n", [(i, 0, "x")])
-    assert [(o, v) for _, o, v in r.get("n").versions(EDITED)] == [("P", True)]
+    assert [(o, v) for _, o, v in doc(r, "n").versions(EDITED)] == [("P", True)]
 
 
 # -- 3. a write that saw the delete is flagged as concurrent with it -------------------------------
@@ -110,7 +116,7 @@ def test_a_write_that_saw_the_delete_is_not_concurrent_with_it(any_cluster):
     lib.at("P", 2).delete("x")
     lib.at("P", 3).put("note", "x", {"title": "two"})
     assert p.conflicts() == {}
-    assert DELETED not in p.get("x").fields
+    assert DELETED not in doc(p, "x").fields
     sync_both(p, a)
     for r in (p, a):
         assert r.conflicts() == {}
@@ -134,7 +140,7 @@ def test_typing_into_a_note_after_seeing_its_delete_brings_it_back_without_a_con
     sync_both(p, a)
     for r in (p, a):
         assert r.conflicts() == {}
-        assert r.get("n").exists
+        assert doc(r, "n").exists
         assert r.text("n") == "xy"
 
 
@@ -187,7 +193,7 @@ def test_a_set_written_empty_reads_empty_and_a_delete_takes_it(any_cluster):
     assert p.values("n") == {"title": "t", "tags": []}
     assert p.put("note", "n", {"tags": []}) is None  # nothing changes, nothing is written
     lib.at("P", 2).delete("n")
-    assert p.get("n").fields.keys() == {DELETED}
+    assert doc(p, "n").fields.keys() == {DELETED}
 
 
 def test_set_state_travels_in_snapshots_and_welcomes(any_cluster):
@@ -213,7 +219,7 @@ def test_set_puts_written_by_earlier_builds_merge_as_sets(any_cluster):
     p, a = lib["P"], lib["A"]
     lib.at("P", 1).put("note", "n", {"tags": ["x"]})
     sync_both(p, a)
-    first = p.get("n").versions("tags")[0]
+    first = doc(p, "n").versions("tags")[0]
     old = msgpack.packb(
         [1, 5, "A", [[0, "note", "n", {"tags": ["x", "old"]}, {"tags": [[first[0], first[1]]]}]]]
     )

@@ -18,7 +18,8 @@ from .conftest import Replicas, read_only
 
 def old_doc(kind: str, fields: dict[str, list[list[object]]]) -> bytes:
     """A document as schema 3 stored it: a set field was a register of whole lists."""
-    return msgpack.packb((kind, fields))
+    data: bytes = msgpack.packb((kind, fields))
+    return data
 
 
 def test_existing_libraries_migrate_their_list_registers_to_sets(replicas: Replicas) -> None:
