@@ -32,6 +32,7 @@ SET_FIELDS: dict[str, frozenset[str]] = {
     "event": frozenset({"reminders", "exdates", "rdates"}),
 }
 _NO_SETS: frozenset[str] = frozenset()
+_NOTHING: frozenset[WriteId] = frozenset()
 
 #: One version of a field: (stamp, origin, value); registers keep them newest first, sets
 #: oldest first (so a set reads in the order its elements were added).
@@ -110,7 +111,7 @@ class Doc:
         """Record a text edit: it supersedes the edits and deletes its writer saw, and every
         earlier edit of its own device (a device sees its own writes)."""
         fields = self.fields
-        gone = set(seen)
+        gone = set(seen) if seen else _NOTHING
         if gone and DELETED in fields:
             kept = [v for v in fields[DELETED] if (v[0], v[1]) not in gone]
             if kept:
@@ -118,7 +119,16 @@ class Doc:
             else:
                 del fields[DELETED]
         stamp, origin = wid
-        edits = fields.get(EDITED, [])
+        edits = fields.get(EDITED)
+        if not edits:
+            fields[EDITED] = [(stamp, origin, True)]
+            return
+        if len(edits) == 1:  # the usual burst of typing: it saw the one edit recorded
+            s, o, _ = edits[0]
+            if o == origin or (s, o) in gone:
+                if s != stamp or o != origin:
+                    fields[EDITED] = [(stamp, origin, True)]
+                return
         if any(v[0] == stamp and v[1] == origin for v in edits):
             return
         edits = [v for v in edits if v[1] != origin and (v[0], v[1]) not in gone]

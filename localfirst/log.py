@@ -16,7 +16,7 @@ from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, procedure
 from .crdtmap import Doc
 from .errors import InvalidWrite
 from .records import Snapshot
-from .write import Ordered, Put, Write, WriteId
+from .write import Ordered, Put, TextEdit, Write, WriteId
 
 
 def genesis_chain(library: str) -> bytes:
@@ -45,9 +45,9 @@ def apply_puts(docs: dict[str, Doc], writes: Iterable[Write]) -> None:
                 doc = docs[op.entity] = Doc(op.kind, {})
             elif doc.kind != op.kind:
                 raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
-            if isinstance(op, Put):
+            if type(op) is Put:
                 doc.apply(write.id, op)
-            else:
+            elif isinstance(op, TextEdit):
                 doc.apply_text(write.id, op.seen)
 
 

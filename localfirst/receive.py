@@ -6,7 +6,6 @@ A buggy or hostile peer's batch raises here, before the replica or its store is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .booking import procedure
@@ -46,9 +45,13 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
         if isinstance(op, Put):
             check_put(op)
             for versions in op.seen.values():
-                _check_seen(write, versions, vector)
+                for seen in versions:
+                    if vector.get(seen.origin, 0) < seen.stamp:
+                        raise _unseen(write, seen)
             for instances in op.removed.values():
-                _check_seen(write, [WriteId(s, o) for s, o, _ in instances], vector)
+                for stamp, origin, _ in instances:
+                    if vector.get(origin, 0) < stamp:
+                        raise _unseen(write, WriteId(stamp, origin))
             if op.kind == "device":
                 if op.entity == write.id.origin and "revoked" in op.fields:
                     raise InvalidWrite("a device cannot revoke or re-admit itself")
@@ -57,7 +60,9 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
                 added.append(op.entity)
         elif isinstance(op, TextEdit):
             check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
-            _check_seen(write, op.seen, vector)
+            for seen in op.seen:
+                if vector.get(seen.origin, 0) < seen.stamp:
+                    raise _unseen(write, seen)
         else:
             ordered += 1
             procedure(op.procedure).validate(op.params)
@@ -68,11 +73,9 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
     return ordered == 1
 
 
-def _check_seen(write: Write, seen: Iterable[WriteId], vector: dict[str, int]) -> None:
-    """A write saw only writes that arrived before it (causal delivery)."""
-    for wid in seen:
-        if vector.get(wid.origin, 0) < wid.stamp:
-            raise CausalityError(f"write {write.id.label(None)} saw {wid.label(None)}, which has not arrived")
+def _unseen(write: Write, seen: WriteId) -> CausalityError:
+    """A write saw one that has not arrived: causal delivery is broken."""
+    return CausalityError(f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived")
 
 
 def plan_batch(
