@@ -1,10 +1,15 @@
-"""Entity documents as CRDT maps: one multi-value register per field.
+"""Entity documents as CRDT maps: a multi-value register or an add-wins set per field.
 
-Concurrent writes to one field are all kept as *siblings* (as in Dynamo's vector-clock
+Concurrent writes to one register are all kept as *siblings* (as in Dynamo's vector-clock
 reconciliation); the winner shown is the sibling with the highest write id, the others stay
-visible until a write that saw them supersedes them. A delete is a put of ``_deleted`` that
-supersedes every version it saw, so whatever survives it was written concurrently and is
-surfaced, never dropped. Applying a put is commutative and idempotent given causal delivery,
+visible until a write that saw them supersedes them. A set field (tags, reminders) is an
+observed-remove set: each element added is tagged with the adding write, a removal drops only the
+tags its writer saw, so concurrent additions all survive and nothing conflicts. A text edit is
+recorded too (``_edited``), so it takes part in the document's causality like a field write.
+
+A delete is a put of ``_deleted`` that supersedes every version it saw, so whatever survives it
+was written concurrently and is surfaced, never dropped; a later write that saw the delete
+supersedes it in turn. Applying a put is commutative and idempotent given causal delivery,
 which the Bayou log guarantees (a write never arrives before one it saw).
 """
 
