@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .crdtmap import DELETED
+from .crdtmap import DELETED, SET_FIELDS
 from .errors import InvalidWrite
 from .write import Put, TextEdit
 
@@ -17,6 +17,8 @@ Check = Callable[[Any], bool]
 
 #: Longest text a field other than a note body may hold (characters).
 MAX_FIELD_CHARS = 10_000
+#: Most set instances one put may remove (a set holds at most 1000 elements, each seen a few times).
+MAX_REMOVED = 10_000
 #: Fields that are text CRDTs rather than registers: edits merge character by character.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"note": ("body",)}
 
@@ -96,9 +98,26 @@ def check_fields(kind: str, fields: Mapping[str, Any]) -> None:
 def check_put(put: Put) -> None:
     if len(put.entity) > 128:
         raise InvalidWrite("entity id longer than 128 characters")
-    if not put.fields and not put.seen:
+    if not put.fields and not put.seen and not put.removed:
         raise InvalidWrite("a put must set or supersede something")
     check_fields(put.kind, put.fields)
+    if put.removed:
+        _check_removed(put)
+
+
+def _check_removed(put: Put) -> None:
+    """Removals name set fields of the kind and elements such a set may hold."""
+    sets = SET_FIELDS.get(put.kind, frozenset())
+    schema = KINDS[put.kind]
+    for name, instances in put.removed.items():
+        if name not in sets:
+            raise InvalidWrite(f"{put.kind}.{name:.40} is not a set")
+        if len(instances) > MAX_REMOVED:
+            raise InvalidWrite(f"{put.kind}.{name}: more than {MAX_REMOVED} removals in one put")
+        check = schema[name]
+        for _, _, element in instances:
+            if element is not None and not check([element]):
+                raise InvalidWrite(f"{put.kind}.{name}: invalid element {element!r:.60}")
 
 
 def check_text_edit(edit: TextEdit) -> None:
@@ -106,3 +125,5 @@ def check_text_edit(edit: TextEdit) -> None:
         raise InvalidWrite(f"{edit.kind}.{edit.field:.40} is not a text field")
     if len(edit.entity) > 128:
         raise InvalidWrite("entity id longer than 128 characters")
+    if len(edit.seen) > MAX_REMOVED:
+        raise InvalidWrite("a text edit saw too many writes")

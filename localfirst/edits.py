@@ -16,7 +16,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from .calendar_ops import booking_slot, restore_plan
-from .crdtmap import DELETED
+from .crdtmap import DELETED, Doc
 from .errors import InvalidWrite, UnknownEntity
 from .recurrence import is_recurring
 from .replica import Replica
@@ -223,8 +223,12 @@ def resolve_deleted(r: Replica, entity: str, keep: bool) -> Edit:
             raise UnknownEntity(entity)
         before = current(r, entity)
         if keep:
+            # Only typing survived the delete (no field did): the fields come back as they were.
+            fields = None if _visible(doc) else last_fields(r, entity)
             if DELETED in doc.fields:
                 r.restore(entity)
+            if fields:
+                apply_state(r, entity, {**fields, **(current(r, entity) or {})})
         elif doc.exists:
             r.delete(entity)
         else:  # already deleted: supersede the surviving edits by deleting again
@@ -237,14 +241,21 @@ def last_fields(r: Replica, entity: str) -> dict[str, Any] | None:
     """The fields an entity last held, as the log still tells them (None: nothing left to tell).
 
     A delete supersedes every field, so a deleted entity's values live only in the writes
-    that set them: folded here in log order, the delete itself skipped.
+    that set them: replayed here in log order (sets merge as sets), the deletes skipped.
     """
-    out: dict[str, Any] = {}
+    doc: Doc | None = None
     for entry in r.log():
         for op in entry.write.ops:
-            if isinstance(op, Put) and op.entity == entity:
-                out.update((k, v) for k, v in op.fields.items() if k != DELETED)
-    return out or None
+            if isinstance(op, Put) and op.entity == entity and DELETED not in op.fields:
+                if doc is None:
+                    doc = Doc(op.kind)
+                doc.apply(entry.write.id, op)
+    return (doc.values() or None) if doc is not None else None
+
+
+def _visible(doc: Doc) -> bool:
+    """Whether a field a user sees survives (not only the record of typing, or the delete)."""
+    return any(name[0] != "_" for name in doc.fields)
 
 
 def restore_deleted(r: Replica, entity: str, label: str, tz: tzinfo = UTC) -> Edit:
@@ -256,7 +267,7 @@ def restore_deleted(r: Replica, entity: str, label: str, tz: tzinfo = UTC) -> Ed
             raise UnknownEntity(entity)
         if doc.exists and DELETED not in doc.fields:
             return Edit(label, ((entity, doc.values()),), ((entity, doc.values()),))
-        if any(name != DELETED for name in doc.fields):
+        if DELETED in doc.fields and len(doc.fields) > 1:
             edit = resolve_deleted(r, entity, keep=True)
             return Edit(label, edit.before, edit.after)
         fields = last_fields(r, entity)

@@ -16,7 +16,7 @@ from .booking import DONE, SET_PRIMARY, BookingState, Notice, Undo, changed_outc
 from .crdtmap import Doc
 from .errors import InvalidWrite
 from .records import Snapshot
-from .write import Put, Write, WriteId
+from .write import Ordered, Put, TextEdit, Write, WriteId
 
 
 def genesis_chain(library: str) -> bytes:
@@ -31,16 +31,24 @@ def chain_next(chain: bytes, write: bytes) -> bytes:
 
 
 def apply_puts(docs: dict[str, Doc], writes: Iterable[Write]) -> None:
-    """Apply the writes' CRDT ops, in order, to the documents they name (loaded in ``docs``)."""
+    """Apply the writes' CRDT ops, in order, to the documents they name (loaded in ``docs``).
+
+    A text edit is recorded in its entity's document too (its text goes to the text CRDT
+    elsewhere), so it takes part in the document's causality like a field write.
+    """
     for write in writes:
         for op in write.ops:
+            if isinstance(op, Ordered):
+                continue
+            doc = docs.get(op.entity)
+            if doc is None:
+                doc = docs[op.entity] = Doc(op.kind, {})
+            elif doc.kind != op.kind:
+                raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
             if type(op) is Put:
-                doc = docs.get(op.entity)
-                if doc is None:
-                    doc = docs[op.entity] = Doc(op.kind, {})
-                elif doc.kind != op.kind:
-                    raise InvalidWrite(f"{op.entity} is a {doc.kind}, not a {op.kind}")
                 doc.apply(write.id, op)
+            elif isinstance(op, TextEdit):
+                doc.apply_text(write.id, op.seen)
 
 
 def commit_ordered(

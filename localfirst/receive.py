@@ -47,9 +47,11 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
             for versions in op.seen.values():
                 for seen in versions:
                     if vector.get(seen.origin, 0) < seen.stamp:
-                        raise CausalityError(
-                            f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived"
-                        )
+                        raise _unseen(write, seen)
+            for instances in op.removed.values():
+                for stamp, origin, _ in instances:
+                    if vector.get(origin, 0) < stamp:
+                        raise _unseen(write, WriteId(stamp, origin))
             if op.kind == "device":
                 if op.entity == write.id.origin and "revoked" in op.fields:
                     raise InvalidWrite("a device cannot revoke or re-admit itself")
@@ -58,6 +60,9 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
                 added.append(op.entity)
         elif isinstance(op, TextEdit):
             check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
+            for seen in op.seen:
+                if vector.get(seen.origin, 0) < seen.stamp:
+                    raise _unseen(write, seen)
         else:
             ordered += 1
             procedure(op.procedure).validate(op.params)
@@ -66,6 +71,11 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
     if added:
         devices.update(added)
     return ordered == 1
+
+
+def _unseen(write: Write, seen: WriteId) -> CausalityError:
+    """A write saw one that has not arrived: causal delivery is broken."""
+    return CausalityError(f"write {write.id.label(None)} saw {seen.label(None)}, which has not arrived")
 
 
 def plan_batch(

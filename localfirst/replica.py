@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, notices_for
 from .clock import Clock, SystemClock, next_stamp
-from .crdtmap import DELETED, Doc
+from .crdtmap import DELETED, EDITED, SET_FIELDS, Doc, Version
 from .domain import TEXT_FIELDS
 from .errors import (
     InvalidWrite,
@@ -265,8 +265,9 @@ class Replica:
                 # creation time, which notes carry anyway.
                 registers = {"created": self.clock.now()}
             if registers or not fields:
-                seen = doc.seen(registers) if doc is not None else {}
-                ops.append(Put(kind, entity, registers, seen))
+                put = _put_op(kind, entity, doc, registers)
+                if put is not None:
+                    ops.append(put)
             old_calendar = doc.value("calendar") if doc is not None else None
             if kind == "event" and old_calendar and registers.get("calendar", old_calendar) != old_calendar:
                 # Leaving a calendar frees any slot held there (a no-op if none, decided in log order).
@@ -277,7 +278,7 @@ class Replica:
                         raise InvalidWrite(f"{kind}.{name} must be text")
                     edit = diff_edit(self.text(entity, name), fields[name])
                     if edit is not None:
-                        ops.append(self._text_edit(kind, entity, name, [edit]))
+                        ops.append(self._text_edit(kind, entity, name, [edit], doc))
             return self._local(ops, doc) if ops else None
 
     def edit_text(self, entity: str, edits: Iterable[tuple[int, int, str]], field: str = "body") -> Write:
@@ -286,7 +287,7 @@ class Replica:
         with self.transaction():
             doc = self.get(entity)
             kind = doc.kind if doc is not None else "note"
-            return self._local([self._text_edit(kind, entity, field, list(edits))], doc)
+            return self._local([self._text_edit(kind, entity, field, list(edits), doc)], doc)
 
     def text(self, entity: str, field: str = "body") -> str:
         """A text field's current text ("" if it was never written)."""
@@ -295,18 +296,22 @@ class Replica:
             return entry.doc.text
         return self._store.text((entity, field)) or ""
 
-    def _text_edit(self, kind: str, entity: str, field: str, edits: list[tuple[int, int, str]]) -> TextEdit:
+    def _text_edit(
+        self, kind: str, entity: str, field: str, edits: list[tuple[int, int, str]], doc: Doc | None
+    ) -> TextEdit:
         if field not in TEXT_FIELDS.get(kind, ()):
             raise InvalidWrite(f"{kind}.{field} is not a text field")
-        doc = self._texts.get(self._store, (entity, field)).doc
+        text = self._texts.get(self._store, (entity, field)).doc
         ops: list[TextOp] = []
         try:
             for pos, delete, insert in edits:
-                ops.extend(doc.local_edit(pos, delete, insert))
+                ops.extend(text.local_edit(pos, delete, insert))
         except (IndexError, ValueError) as exc:
             self._texts.forget([(entity, field)])  # undo the edits made before the bad one
             raise InvalidWrite(f"edit outside the text: {exc}") from None
-        return TextEdit(kind, entity, field, encode_ops(ops))
+        # The edits and deletes seen here: a delete seen is superseded (typing brings it back).
+        seen = doc.seen([EDITED, DELETED]) if doc is not None else {}
+        return TextEdit(kind, entity, field, encode_ops(ops), tuple(w for ws in seen.values() for w in ws))
 
     def create(self, kind: str, fields: Mapping[str, Value], entity: str | None = None) -> str:
         entity = entity or new_id()
@@ -354,10 +359,12 @@ class Replica:
             if cal.value("bookable") is not True:
                 raise InvalidWrite("bookings need a bookable calendar")
             doc = self.get(event)
+            if doc is not None and doc.kind != "event":
+                raise InvalidWrite(f"{event} is a {doc.kind}, not an event")
             values = {**fields, "calendar": calendar}
-            seen = doc.seen(values) if doc is not None else {}
             params = {"calendar": calendar, "event": event, "slots": [list(s) for s in slots]}
-            self._local([Put("event", event, values, seen), Ordered(BOOK, params)], doc)
+            put = _put_op("event", event, doc, values)
+            self._local([*([put] if put is not None else []), Ordered(BOOK, params)], doc)
         return event
 
     def set_primary(self, device: str) -> Write:
@@ -370,7 +377,7 @@ class Replica:
         """Stamp, check and integrate a local write; ``doc`` is the document it read."""
         stamp = next_stamp(self.clock.now(), self.vector.highest())
         write = Write(WriteId(stamp, self.device), tuple(ops))
-        entities = {op.entity for op in ops if isinstance(op, Put)}
+        entities = {op.entity for op in ops if not isinstance(op, Ordered)}
         docs = {e: doc for e in entities if doc is not None}
         plan = Plan(
             new=[(write, encode_write(write), None)],
@@ -717,6 +724,31 @@ class Replica:
             store.save_committed(done.execution.primary, done.execution.committed)
 
 
+def _put_op(kind: str, entity: str, doc: Doc | None, values: Mapping[str, Value]) -> Put | None:
+    """A put of ``values`` as a write made here: it supersedes the versions of those fields seen
+    here and any delete seen here (a write that saw the delete is not concurrent with it); a set
+    field becomes the elements it adds and the instances it removes. None: nothing changes."""
+    if doc is None:
+        return Put(kind, entity, dict(values), {})
+    sets = SET_FIELDS.get(kind, frozenset())
+    fields: dict[str, Value] = {}
+    removed: dict[str, tuple[Version, ...]] = {}
+    for name, value in values.items():
+        if name in sets and type(value) is list:
+            change = doc.set_change(name, value)
+            if change is None:
+                continue
+            fields[name], gone = change
+            if gone:
+                removed[name] = gone
+        else:
+            fields[name] = value
+    seen = doc.seen([n for n in fields if n not in sets] + [DELETED])
+    if not fields and not seen and values:
+        return None
+    return Put(kind, entity, fields, seen, removed)
+
+
 def _insert_sorted(tentative: list[Write], arrived: list[Write]) -> None:
     """Add writes to the tentative suffix, keeping ``(stamp, origin)`` order (new local writes
     usually go at the end)."""
@@ -762,6 +794,7 @@ def _keys(writes: Iterable[Write]) -> tuple[set[str], dict[TextKey, list[TextEdi
             if type(op) is Put:
                 entities.add(op.entity)
             elif type(op) is TextEdit:
+                entities.add(op.entity)  # the edit is recorded in the entity's document
                 key = (op.entity, op.field)
                 edits = texts.get(key)
                 if edits is None:

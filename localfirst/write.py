@@ -14,8 +14,11 @@ import msgspec
 
 from .errors import WriteFormatError
 
-#: Bumped whenever the encoding changes; a decoder refuses versions it does not know.
-WRITE_FORMAT = 1
+#: Bumped whenever the encoding changes; a decoder refuses versions it does not know. Format 2
+#: added a put's set removals and a text edit's ``seen``; format 1 bytes decode as before.
+WRITE_FORMAT = 2
+#: Formats this build decodes (earlier ones are a prefix of the current shape).
+READ_FORMATS = frozenset({1, 2})
 
 #: Values a field may hold: what msgpack carries without extension types.
 Value = Any
@@ -35,16 +38,25 @@ class WriteId(NamedTuple):
         return f"{'inf' if csn is None else csn}:{self.stamp}:{self.origin}"
 
 
+#: One instance of a set field's element as the writer saw it: (stamp, origin, element).
+Instance = tuple[Stamp, str, Value]
+
+
 class Put(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, tag=0):
     """Sets fields of one entity; supersedes exactly the versions of each field the writer saw.
 
-    A delete is a put of the ``_deleted`` field that supersedes every version it saw.
+    A delete is a put of the ``_deleted`` field that supersedes every version it saw. For a set
+    field (``crdtmap.SET_FIELDS``) ``fields`` holds the elements the write adds and ``removed`` the
+    instances it saw and removes; an earlier build's put of a whole list (no ``removed``, its
+    ``seen`` naming whole versions) decodes to the same write and merges as a set.
     """
 
     kind: str
     entity: Annotated[str, msgspec.Meta(min_length=1)]
     fields: dict[str, Value]
     seen: dict[str, tuple[WriteId, ...]]
+    # Trailing, so an earlier build's four-element put decodes with none.
+    removed: dict[str, tuple[Instance, ...]] = {}
 
 
 class Ordered(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, tag=1):
@@ -55,12 +67,18 @@ class Ordered(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_field
 
 
 class TextEdit(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, tag=2):
-    """Edits of a text field (a note body) as encoded text-CRDT ops; they commute like puts."""
+    """Edits of a text field (a note body) as encoded text-CRDT ops; they commute like puts.
+
+    ``seen`` names the entity's text edits and deletes the writer saw: an edit is recorded in
+    the entity's document, so a delete that did not see it is concurrent with it (and one it saw
+    is brought back by it). Earlier builds' edits carry none.
+    """
 
     kind: str
     entity: Annotated[str, msgspec.Meta(min_length=1)]
     field: str
     ops: bytes
+    seen: tuple[WriteId, ...] = ()
 
 
 Op = Put | Ordered | TextEdit
@@ -97,16 +115,55 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Wire)
 
 
-def _without_empty_seen(op: Op) -> Op:
-    if isinstance(op, Put) and not all(op.seen.values()):
-        return Put(op.kind, op.entity, op.fields, {f: ws for f, ws in op.seen.items() if ws})
+class _Put1(msgspec.Struct, frozen=True, array_like=True, tag=0):
+    """A put as format 1 encodes it (no removals): encoding only."""
+
+    kind: str
+    entity: str
+    fields: dict[str, Value]
+    seen: dict[str, tuple[WriteId, ...]]
+
+
+class _TextEdit1(msgspec.Struct, frozen=True, array_like=True, tag=2):
+    """A text edit as format 1 encodes it (no ``seen``): encoding only."""
+
+    kind: str
+    entity: str
+    field: str
+    ops: bytes
+
+
+class _WireOut(msgspec.Struct, array_like=True):
+    """``_Wire`` as encoded, each op in the shape ``_wire_op`` chose."""
+
+    format: int
+    stamp: int
+    origin: str
+    ops: tuple[msgspec.Struct, ...]
+
+
+def _wire_op(op: Op) -> msgspec.Struct:
+    """The op in the earliest shape that holds it (empty ``seen`` lists dropped)."""
+    if isinstance(op, Put):
+        seen = op.seen if all(op.seen.values()) else {f: ws for f, ws in op.seen.items() if ws}
+        removed = {f: vs for f, vs in op.removed.items() if vs}
+        if removed:
+            return Put(op.kind, op.entity, op.fields, seen, removed)
+        return _Put1(op.kind, op.entity, op.fields, seen)
+    if isinstance(op, TextEdit) and not op.seen:
+        return _TextEdit1(op.kind, op.entity, op.field, op.ops)
     return op
 
 
 def encode_write(write: Write) -> bytes:
-    """The write's bytes as stored in the log and sent to peers."""
-    ops = tuple([_without_empty_seen(op) for op in write.ops])
-    return _encoder.encode(_Wire(WRITE_FORMAT, write.id.stamp, write.id.origin, ops))
+    """The write's bytes as stored in the log and sent to peers.
+
+    A write that needs nothing format 2 added is encoded as format 1, byte for byte as earlier
+    builds did, so they read it; one that does says its format, which they refuse by name.
+    """
+    ops = [_wire_op(op) for op in write.ops]
+    fmt = 2 if any(type(op) is Put or type(op) is TextEdit for op in ops) else 1
+    return _encoder.encode(_WireOut(fmt, write.id.stamp, write.id.origin, tuple(ops)))
 
 
 def decode_write(data: bytes) -> Write:
@@ -117,7 +174,7 @@ def decode_write(data: bytes) -> Write:
         raise _refused(data, exc) from None
     except RecursionError:  # values nested thousands deep: only a hostile peer sends them
         raise WriteFormatError("malformed write: values nested too deeply") from None
-    if wire.format != WRITE_FORMAT:
+    if wire.format not in READ_FORMATS:
         raise _unknown_format(wire.format)
     return Write(WriteId(wire.stamp, wire.origin), wire.ops)
 
@@ -128,12 +185,13 @@ def _refused(data: bytes, exc: Exception) -> WriteFormatError:
         head = msgspec.msgpack.decode(data)
     except (msgspec.MsgspecError, RecursionError):
         head = None
-    if isinstance(head, list) and head and type(head[0]) is int and head[0] != WRITE_FORMAT:
+    if isinstance(head, list) and head and type(head[0]) is int and head[0] not in READ_FORMATS:
         return _unknown_format(head[0])
     return WriteFormatError(f"malformed write: {exc}")
 
 
 def _unknown_format(version: object) -> WriteFormatError:
     return WriteFormatError(
-        f"write format version {version!r:.20} is not supported (this build reads {WRITE_FORMAT})"
+        f"write format version {version!r:.20} is not supported "
+        f"(this build reads {', '.join(map(str, sorted(READ_FORMATS)))})"
     )

@@ -7,6 +7,7 @@ the same transaction, so the UI can query and sort without decoding documents.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -21,8 +22,10 @@ from sqlalchemy import (
     text,
 )
 
+from localfirst.crdtmap import SET_FIELDS, decode_doc, encode_doc
+
 #: The version this build writes; files with a higher one are refused, lower ones migrated.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -237,6 +240,26 @@ def _v3(conn: Connection) -> None:
 
 
 def _v4(conn: Connection) -> None:
+    """Set fields (tags, reminders, exdates, rdates) become add-wins sets: every stored document
+    is rewritten in the set form (a register's siblings' elements united), and the conflict flag
+    recomputed, since siblings of a set no longer conflict."""
+    db = conn.connection.driver_connection
+    assert isinstance(db, sqlite3.Connection)
+    kinds = tuple(SET_FIELDS)
+    marks = ",".join("?" * len(kinds))
+    rows = db.execute(f"SELECT id, doc FROM docs WHERE kind IN ({marks})", kinds).fetchall()
+    updates = []
+    for key, data in rows:
+        doc = decode_doc(data)
+        updates.append((encode_doc(doc), int(doc.conflicted), key))
+    db.executemany("UPDATE docs SET doc = ?, conflicted = ? WHERE id = ?", updates)
+    snap = [
+        (encode_doc(decode_doc(data)), key) for key, data in db.execute("SELECT id, doc FROM snapshot_docs")
+    ]
+    db.executemany("UPDATE snapshot_docs SET doc = ? WHERE id = ?", snap)
+
+
+def _v5(conn: Connection) -> None:
     """Notices of tentative outcomes that changed: earlier notices were all about commitment."""
     columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(notices)")}
     if "settled" not in columns:  # a file marked older than its tables (tests downgrade so)
@@ -244,7 +267,7 @@ def _v4(conn: Connection) -> None:
 
 
 #: MIGRATIONS[n] brings a file from version n-1 to n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def migrate(conn: Connection, current: int, target: int = SCHEMA_VERSION) -> None:

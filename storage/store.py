@@ -30,6 +30,8 @@ from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
+#: Materialized rows remembered to skip rewriting unchanged ones (forgotten all at once beyond).
+_SHOWN_ROWS = 4096
 
 _first = itemgetter(0)
 
@@ -97,6 +99,9 @@ class SqlStore:
         if not create and not self.path.exists():
             raise NotAReplica(f"{self.path} does not exist")
         self._engine = open_engine(self.path)
+        # The materialized row last written for each recently saved entity: rewriting an
+        # unchanged row would re-index a note's whole body for every burst of typing.
+        self._shown: dict[str, tuple[Any, ...]] = {}
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -146,6 +151,7 @@ class SqlStore:
                 yield conn
         except BaseException:
             self._load_origins()  # ids handed out in the rolled-back transaction are gone
+            self._shown.clear()  # rows written in it are gone too
             raise
         finally:
             conn.info["write"] = False
@@ -262,14 +268,21 @@ class SqlStore:
         rows = []
         live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         dead: dict[str, list[tuple[str]]] = defaultdict(list)
+        shown = self._shown
         for key, doc in sorted(docs, key=_first):  # in key order, B-tree inserts append
             kind = doc.kind
             rows.append((key, kind, encode_doc(doc), int(doc.conflicted)))
             if kind in MATERIALIZED:
                 if doc.exists:
-                    live[kind].append(_row(key, kind, doc))
+                    row = _row(key, kind, doc)
+                    if shown.get(key) != row:  # typing changes the document, not its row
+                        live[kind].append(row)
+                        shown[key] = row
                 else:
                     dead[kind].append((key,))
+                    shown.pop(key, None)
+        if len(shown) > _SHOWN_ROWS:
+            shown.clear()
         with self.atomic() as conn:
             _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc, conflicted) VALUES (?, ?, ?, ?)", rows)
             for kind, kind_rows in live.items():
@@ -471,6 +484,7 @@ class SqlStore:
             ]
             _many(conn, "DELETE FROM log WHERE origin = ? AND stamp <= ?", covered)
             if docs is not None:
+                self._shown.clear()
                 conn.exec_driver_sql("DELETE FROM docs")
                 for table in MATERIALIZED.values():
                     conn.exec_driver_sql(f"DELETE FROM {table.name}")

@@ -157,7 +157,7 @@ def test_ordered_ops_round_trip_in_order():
 def test_encoding_is_deterministic():
     write = Write(WriteId(1, "P"), (Put("note", "n", {"title": "t"}, {}),))
     assert encode_write(write) == encode_write(write)
-    assert msgpack.unpackb(encode_write(write))[:3] == [WRITE_FORMAT, 1, "P"]
+    assert msgpack.unpackb(encode_write(write))[:3] == [1, 1, "P"]  # nothing format 2 added
 
 
 def test_unknown_write_format_version_is_refused_naming_it():
@@ -202,7 +202,7 @@ def test_writes_encoded_by_earlier_builds_decode_to_the_same_write():
     # The log keeps every write's bytes as first encoded: a new decoder must read them all.
     data = msgpack.packb(
         [
-            WRITE_FORMAT,
+            1,
             7,
             "A",
             [
