@@ -405,7 +405,7 @@ class NodeSource:
                 shown.set_exception(exc)
                 return
             code, host, port = self.invitation = future.result()
-            shown.set_result(f"{code[:4]} {code[4:]}   on the other device, join {host}:{port}")
+            shown.set_result(f"{code}   on the other device, join {host}:{port}")
 
         self.service.invite().add_done_callback(done)
         return shown
