@@ -442,7 +442,7 @@ class Invitation:
         try:
             hello, joiner_fp = await self._hello(reader, writer)
         except (PairingError, *_WIRE_ERRORS) as exc:
-            log.info("dropped a pairing connection before any exchange: %s", exc or type(exc).__name__)
+            log.debug("dropped a pairing connection before any exchange: %s", exc or type(exc).__name__)
             return
         self._pending.pop(task, None)
         if self._consumed:
@@ -454,7 +454,7 @@ class Invitation:
         try:
             key = _finish(spake, hello.pake)
         except PairingError as exc:
-            log.info("dropped a pairing connection before any exchange: %s", exc)
+            log.debug("dropped a pairing connection before any exchange: %s", exc)
             await _abort(writer, str(exc))
             return
         self._handler = task

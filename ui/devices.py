@@ -139,7 +139,7 @@ class DevicesPanel(QWidget):
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.setStyleSheet("font-size: 20px; font-weight: bold; letter-spacing: 3px;")
         self.join_code = QLineEdit()
-        self.join_code.setPlaceholderText("Code shown on the other device")
+        self.join_code.setPlaceholderText("Code shown on the other device, like 42-1234-5678")
         self.join_address = QLineEdit()
         self.join_address.setPlaceholderText("host:port (optional: found on the network)")
         self.join_address.setToolTip(
