@@ -85,7 +85,8 @@ MAX_CERT_SIZE: Final = 8 * 1024
 #: How long a pairing code stays valid, in seconds (DESIGN.md: "expires in 2 minutes").
 PAIRING_CODE_LIFETIME_S: Final = 120.0
 
-#: Number of decimal digits in a pairing code (10**8 codes; one guess per code).
+#: Number of decimal digits in a pairing code's secret, after its 2-digit public nameplate
+#: (10**8 secrets; one guess per code).
 PAIRING_CODE_DIGITS: Final = 8
 
 #: Longest time one pairing step (a read or a TLS handshake) may take, in seconds.

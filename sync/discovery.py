@@ -5,9 +5,12 @@ never a user's name or a library id. Discovery is only a hint -- an answer never
 grants trust; the member channel's TLS and fingerprint checks do.
 
 While an invitation is open, the inviting device also announces its pairing listener as
-``PAIRING_SERVICE_TYPE`` under a random instance name, TXT ``v`` only (nothing about the
-device, the library or the code), and withdraws it when the invitation ends. A joiner given
-no address browses for it (:func:`browse_pairing`); the code exchange decides the rest.
+``PAIRING_SERVICE_TYPE`` under the instance name ``pair-NN``, where ``NN`` is the code's
+public nameplate, TXT ``v`` only (nothing about the device, the library or the code's
+secret), and withdraws it when the invitation ends. mDNS probing keeps the name unique on
+the link: a nameplate already announced elsewhere raises :class:`NameplateInUse` and the
+inviter picks another. A joiner given no address browses for the nameplate of its code only
+(:func:`browse_pairing`); the code exchange decides the rest.
 
 Callbacks run on the asyncio event loop that called :meth:`Discovery.start`
 (zeroconf is attached to that loop, so it starts no thread of its own). A UI must
@@ -20,13 +23,12 @@ import asyncio
 import contextlib
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf import NonUniqueNameException, ServiceNameAlreadyRegistered, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from sync.const import (
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _DEVICE_ID = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"[0-9]{1,6}")
+_PAIRING_NAME = re.compile(r"pair-([0-9]{1,8})\." + re.escape(PAIRING_SERVICE_TYPE), re.IGNORECASE)
 _T = TypeVar("_T")
 
 
@@ -54,6 +57,10 @@ class DiscoveredPeer:
     port: int
 
 
+class NameplateInUse(Exception):
+    """Another pairing listener on the network already announces this nameplate."""
+
+
 @dataclass(frozen=True, slots=True)
 class PairingListener:
     """An announced pairing listener: where an invitation says it listens. Not a trust decision."""
@@ -62,6 +69,22 @@ class PairingListener:
     version: int
     addresses: tuple[str, ...]
     port: int
+
+    @property
+    def nameplate(self) -> str | None:
+        """The code nameplate its instance name carries (None: not a ``pair-NN`` name)."""
+        return pairing_nameplate(self.name)
+
+
+def pairing_service_name(nameplate: str) -> str:
+    """Return the DNS-SD instance name announcing the invitation of a code's nameplate."""
+    return f"pair-{nameplate}.{PAIRING_SERVICE_TYPE}"
+
+
+def pairing_nameplate(name: str) -> str | None:
+    """Return the nameplate in a pairing listener's instance name, or None if it has none."""
+    match = _PAIRING_NAME.fullmatch(name)
+    return match[1] if match else None
 
 
 def service_name(device_id: str) -> str:
@@ -97,13 +120,14 @@ def parse_pairing_txt(properties: dict[bytes, bytes | None]) -> int | None:
 
 
 async def browse_pairing(
-    zc: Zeroconf, timeout: float, *, exclude: Collection[str] = ()
+    zc: Zeroconf, timeout: float, *, exclude: Collection[str] = (), nameplate: str | None = None
 ) -> AsyncGenerator[PairingListener, None]:
     """Yield the pairing listeners announced on ``zc``'s interfaces, for up to ``timeout`` s.
 
     Each announcement is yielded once, as soon as it resolves; one withdrawn before the
-    caller got to it is skipped. Names in ``exclude`` (this device's own) are ignored. Use
-    it under ``contextlib.aclosing`` so the browser stops when the caller is done.
+    caller got to it is skipped. Names in ``exclude`` (this device's own) are ignored, and
+    with ``nameplate`` every other nameplate's (not even resolved). Use it under
+    ``contextlib.aclosing`` so the browser stops when the caller is done.
     """
     found: asyncio.Queue[PairingListener] = asyncio.Queue()
     seen: set[str] = set(exclude)
@@ -126,7 +150,7 @@ async def browse_pairing(
         if state_change is ServiceStateChange.Removed:
             removed.add(name)
             return
-        if name in seen:
+        if name in seen or (nameplate is not None and pairing_nameplate(name) != nameplate):
             return
         seen.add(name)
         task = asyncio.get_running_loop().create_task(resolve(name))
@@ -153,7 +177,9 @@ async def browse_pairing(
                 await task
 
 
-async def search_pairing(interfaces: Sequence[str], timeout: float) -> AsyncGenerator[PairingListener, None]:
+async def search_pairing(
+    interfaces: Sequence[str], timeout: float, nameplate: str | None = None
+) -> AsyncGenerator[PairingListener, None]:
     """:func:`browse_pairing` on a zeroconf of its own bound to ``interfaces`` (closed after).
 
     For a joiner that runs no :class:`Discovery` (the CLI's ``join``).
@@ -165,7 +191,8 @@ async def search_pairing(interfaces: Sequence[str], timeout: float) -> AsyncGene
         raise ValueError("discovery needs at least one interface address")
     azc = AsyncZeroconf(zc=Zeroconf(interfaces=list(interfaces), use_asyncio=True))
     try:
-        async with contextlib.aclosing(browse_pairing(azc.zeroconf, timeout)) as listeners:
+        found = browse_pairing(azc.zeroconf, timeout, nameplate=nameplate)
+        async with contextlib.aclosing(found) as listeners:
             async for listener in listeners:
                 yield listener
     finally:
@@ -226,29 +253,40 @@ class Discovery:
             server=self._server,
         )
 
-    def pairing_info(self, port: int) -> AsyncServiceInfo:
-        """Return a record for a pairing listener on ``port``: a random instance name, TXT
-        ``v`` only, nothing derived from the device's names, its library or the code."""
+    def pairing_info(self, port: int, nameplate: str) -> AsyncServiceInfo:
+        """Return a record for a pairing listener on ``port``: instance ``pair-NN`` (the code's
+        public nameplate), TXT ``v`` only, nothing derived from the device's names, its library
+        or the code's secret."""
         return AsyncServiceInfo(
             PAIRING_SERVICE_TYPE,
-            f"{secrets.token_hex(8)}.{PAIRING_SERVICE_TYPE}",
+            pairing_service_name(nameplate),
             parsed_addresses=self._addresses,
             port=port,
             properties={"v": str(PROTOCOL_VERSION)},
             server=self._server,
         )
 
-    def announce_pairing(self, port: int) -> str:
-        """Start announcing a pairing listener on ``port``; return its instance name.
+    async def announce_pairing(self, port: int, nameplate: str) -> str:
+        """Announce a pairing listener on ``port`` under ``nameplate``; return its instance name.
 
-        The announcement (probing, then answering) runs in the background, so the caller can
-        show its code at once; :meth:`withdraw_pairing` ends it, finished or not.
+        Returns once mDNS probing found the name free (about a second), so the code shown
+        names this invitation alone; :meth:`withdraw_pairing` ends the announcement.
+
+        Raises:
+            NameplateInUse: another listener, here or elsewhere on the link, has the name.
         """
         if self._azc is None:
             raise RuntimeError("discovery not started")
-        info = self.pairing_info(port)
+        info = self.pairing_info(port, nameplate)
+        if info.name in self._pairing:
+            raise NameplateInUse(nameplate)
         task = asyncio.get_running_loop().create_task(self._register(self._azc, info))
         self._pairing[info.name] = (info, task)
+        try:
+            await task
+        except NameplateInUse:
+            self._pairing.pop(info.name, None)
+            raise
         return info.name
 
     @property
@@ -274,15 +312,19 @@ class Discovery:
     async def _register(azc: AsyncZeroconf, info: AsyncServiceInfo) -> None:
         try:
             await azc.async_register_service(info)  # probing done: it answers queries now
-        except Exception as exc:  # a collision on a random name, or the sockets closed
+        except (NonUniqueNameException, ServiceNameAlreadyRegistered):
+            raise NameplateInUse(info.name) from None
+        except Exception as exc:  # the sockets closed: the address still works
             log.warning("cannot announce the pairing listener: %s", exc)
 
-    async def browse_pairing(self, timeout: float) -> AsyncGenerator[PairingListener, None]:
+    async def browse_pairing(
+        self, timeout: float, nameplate: str | None = None
+    ) -> AsyncGenerator[PairingListener, None]:
         """:func:`browse_pairing` on this discovery's interfaces, skipping our own listeners."""
         if self._azc is None:
             raise RuntimeError("discovery not started")
         async with contextlib.aclosing(
-            browse_pairing(self._azc.zeroconf, timeout, exclude=self.pairing_names)
+            browse_pairing(self._azc.zeroconf, timeout, exclude=self.pairing_names, nameplate=nameplate)
         ) as listeners:
             async for listener in listeners:
                 yield listener

@@ -1,8 +1,10 @@
 """Pairing on a running node: its open invitations, and joining another device's by code.
 
-Each invitation listens with a one-time code; with discovery on it is announced on the LAN
-until it ends (paired, failed, expired or closed), so a joiner given only the code finds it.
-A paired device is recorded as a member (with its certificate) before it gets its welcome.
+Each invitation listens with a one-time code ``NN-DDDD-DDDD``; with discovery on it is
+announced on the LAN under its nameplate ``NN`` until it ends (paired, failed, expired or
+closed), so a joiner given only the code finds that invitation and no other. The nameplate
+is picked free among this node's invitations and, by mDNS probing, the network's. A paired
+device is recorded as a member (with its certificate) before it gets its welcome.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from localfirst import Replica
 from sync import pairing
-from sync.discovery import Discovery
+from sync.discovery import Discovery, NameplateInUse
 from sync.identity import Identity
 from sync.library import NodeError
 from sync.pairing import Invitation, PairedPeer, PairingError
 
 log = logging.getLogger(__name__)
+
+#: Nameplates tried before giving up when the network already announces each one picked.
+_NAMEPLATE_TRIES = 8
 
 _T = TypeVar("_T")
 #: Runs ``fn(replica)`` on the node's loop and syncs what it wrote (``Node.apply``).
@@ -41,23 +47,57 @@ class Pairing:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def invite(self, lifetime: float, member_port: int) -> Invitation:
-        """Open a pairing listener with a fresh one-time code; its outcome is handled here."""
-        inv = Invitation(
-            self._identity,
-            lambda _device: bytes(self._apply(lambda r: r.welcome())),
-            host=self._host,
-            lifetime=lifetime,
-            admit=self._admit,
-            member_port=member_port,
-        )
-        await inv.start()
-        self._open.add(inv)
-        if self._discovery is not None:
-            self._ads[inv] = self._discovery.announce_pairing(inv.port)
+        """Open a pairing listener with a fresh one-time code; its outcome is handled here.
+
+        With discovery on it returns once the code's nameplate is announced (about a second).
+
+        Raises:
+            PairingError: every nameplate tried is already announced on the network.
+        """
+        for _ in range(_NAMEPLATE_TRIES):
+            inv = Invitation(
+                self._identity,
+                lambda _device: bytes(self._apply(lambda r: r.welcome())),
+                host=self._host,
+                lifetime=lifetime,
+                admit=self._admit,
+                member_port=member_port,
+                nameplate=self._free_nameplate(),
+            )
+            await inv.start()
+            self._open.add(inv)
+            if await self._announce(inv):
+                break
+        else:
+            raise PairingError("every pairing nameplate tried is in use on the network; try again")
         task = asyncio.get_running_loop().create_task(self._outcome(inv))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return inv
+
+    def _free_nameplate(self) -> str:
+        """A random nameplate that none of this node's open invitations has."""
+        taken = {inv.nameplate for inv in self._open}
+        free = [f"{n:0{pairing.NAMEPLATE_DIGITS}d}" for n in range(10**pairing.NAMEPLATE_DIGITS)]
+        free = [n for n in free if n not in taken] or free
+        return secrets.choice(free)
+
+    async def _announce(self, inv: Invitation) -> bool:
+        """Announce ``inv`` (with discovery); False, and ``inv`` closed, if its nameplate is taken."""
+        if self._discovery is None:
+            return True
+        try:
+            self._ads[inv] = await self._discovery.announce_pairing(inv.port, inv.nameplate)
+        except NameplateInUse:
+            log.info("pairing nameplate %s is in use on the network; picking another", inv.nameplate)
+            self._open.discard(inv)
+            await inv.aclose()
+            return False
+        except BaseException:
+            self._open.discard(inv)
+            await inv.aclose()
+            raise
+        return True
 
     def _admit(self, peer: PairedPeer) -> None:
         """Record a paired device as a member, with its certificate, before its welcome."""
@@ -114,7 +154,7 @@ class Pairing:
             return peer, welcome, address[0]
         if self._discovery is None:
             raise NodeError("no address given and discovery is off: enter the inviting device's host:port")
-        pairing.normalize_code(code)  # a typo fails before searching
-        log.info("searching the network for an inviting device (up to %.0f s)", search)
-        async with contextlib.aclosing(self._discovery.browse_pairing(search)) as found:
+        nameplate = pairing.nameplate_of(code)  # a typo fails before searching
+        log.info("searching the network for the invitation %s (up to %.0f s)", nameplate, search)
+        async with contextlib.aclosing(self._discovery.browse_pairing(search, nameplate)) as found:
             return await pairing.join_found(code, found, self._identity)

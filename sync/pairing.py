@@ -1,8 +1,20 @@
 """Pairing two devices by a one-time short code (SPAKE2 plus key confirmation).
 
-The inviting device shows a code and opens a TLS 1.3 listener only while the code
-is valid; the first connection consumes the code, right or wrong, and closes the
-listener. The conversation, over that TLS connection:
+A code reads ``NN-DDDD-DDDD``, as Magic Wormhole's: ``NN`` is the *nameplate*, public,
+which names the invitation (it is announced over mDNS, so a joiner contacts only that
+invitation and a typo in the secret never reaches anyone else's); the eight digits ``D``
+are the secret (10**8 values, one guess per code). The SPAKE2 password is the whole code,
+so it binds the nameplate too.
+
+The inviting device opens a TLS 1.3 listener only while the code is valid. Connections
+are cheap to make, so none of them spends the code by itself: each gets one step timeout
+for the TLS handshake and a well-formed ``PAIR_HELLO``; one that sends nothing, garbage
+or a malformed hello is dropped and the code stays valid. Pending connections are capped
+per source address and in all (the oldest gives way to a new one, so a flood cannot lock
+out the real joiner once it stops). The first well-formed hello *claims* the code: from
+the moment the inviter answers with its key confirmation the joiner can check its one
+guess, so that exchange spends the code whatever follows, and no other exchange ever
+starts for it. The conversation, over that TLS connection:
 
 1. joiner -> inviter ``PAIR_HELLO``: joiner certificate DER, SPAKE2 message (side A).
 2. inviter -> joiner ``PAIR_PAKE``: SPAKE2 message (side B) and
@@ -33,7 +45,7 @@ import secrets
 import ssl
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography import x509
 from spake2 import SPAKE2_A, SPAKE2_B
@@ -71,8 +83,10 @@ __all__ = [
     "PairedPeer",
     "PairingError",
     "PairingUnreachable",
+    "format_code",
     "join",
     "join_found",
+    "nameplate_of",
     "new_code",
     "normalize_code",
 ]
@@ -83,8 +97,16 @@ log = logging.getLogger(__name__)
 # are hex and cannot contain "|", so "role | own fp | peer fp" parses one way only.
 _ID_JOINER = b"localfirst-pair-joiner-v1"
 _ID_INVITER = b"localfirst-pair-inviter-v1"
-_PASSWORD_CONTEXT = b"localfirst-pairing-code-v1:"
+_PASSWORD_CONTEXT = b"localfirst-pairing-code-v2:"
 _PROOF_CONTEXT = b"localfirst-pair-joiner-key-proof-v1:"
+
+#: Digits of a code's public nameplate; the secret after it has PAIRING_CODE_DIGITS.
+NAMEPLATE_DIGITS = 2
+_CODE_LENGTH = NAMEPLATE_DIGITS + PAIRING_CODE_DIGITS
+#: Connections waiting for their TLS handshake and hello: at most this many from one source
+#: address, and in all; beyond either, the oldest such connection gives way to the new one.
+MAX_PENDING_PER_SOURCE = 8
+MAX_PENDING = 64
 
 # Everything that can go wrong on the wire during an exchange.
 _WIRE_ERRORS = (FrameError, MessageError, OSError, TimeoutError, ssl.SSLError, PeerNotTrusted)
@@ -116,27 +138,50 @@ class _Spake(Protocol):
     def finish(self, inbound_message: bytes) -> bytes: ...
 
 
-def new_code() -> str:
-    """Return a fresh random pairing code of decimal digits."""
-    return f"{secrets.randbelow(10**PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
+def new_code(nameplate: str | None = None) -> str:
+    """Return a fresh random code ``NN-DDDD-DDDD`` (``nameplate`` as ``NN`` if given)."""
+    if nameplate is None:
+        nameplate = f"{secrets.randbelow(10**NAMEPLATE_DIGITS):0{NAMEPLATE_DIGITS}d}"
+    elif len(nameplate) != NAMEPLATE_DIGITS or not (nameplate.isascii() and nameplate.isdigit()):
+        raise ValueError(f"a nameplate is {NAMEPLATE_DIGITS} digits")
+    secret = f"{secrets.randbelow(10**PAIRING_CODE_DIGITS):0{PAIRING_CODE_DIGITS}d}"
+    return format_code(nameplate + secret)
 
 
 def normalize_code(text: str) -> str:
-    """Return the code the user typed without spaces or dashes.
+    """Return the code the user typed as its digits alone, without spaces or dashes.
 
     Raises:
-        PairingError: it is not a code; checked before connecting, so a typo does not
-            burn the one try.
+        PairingError: it is not a code; checked before searching or connecting, so a typo
+            of that kind spends nothing.
     """
     code = "".join(ch for ch in text if ch not in " -\t")
-    if len(code) != PAIRING_CODE_DIGITS or not (code.isascii() and code.isdigit()):
-        raise PairingError(f"a pairing code is {PAIRING_CODE_DIGITS} digits")
+    if len(code) != _CODE_LENGTH or not (code.isascii() and code.isdigit()):
+        raise PairingError(f"a pairing code is {_CODE_LENGTH} digits, like 42-1234-5678")
     return code
 
 
+def format_code(code: str) -> str:
+    """Return a code as it is shown: ``NN-DDDD-DDDD``."""
+    digits = normalize_code(code)
+    nameplate, secret = digits[:NAMEPLATE_DIGITS], digits[NAMEPLATE_DIGITS:]
+    half = len(secret) // 2
+    return f"{nameplate}-{secret[:half]}-{secret[half:]}"
+
+
+def nameplate_of(code: str) -> str:
+    """Return the public nameplate of a code (its first digits), which names its invitation.
+
+    Raises:
+        PairingError: it is not a code.
+    """
+    return normalize_code(code)[:NAMEPLATE_DIGITS]
+
+
 def _password(code: str) -> bytes:
-    """Return the SPAKE2 password for a normalised code."""
-    return _PASSWORD_CONTEXT + code.encode("ascii")
+    """Return the SPAKE2 password for a code: the nameplate and the secret, both bound."""
+    digits = normalize_code(code)
+    return _PASSWORD_CONTEXT + f"{digits[:NAMEPLATE_DIGITS]}-{digits[NAMEPLATE_DIGITS:]}".encode("ascii")
 
 
 def _confirmation(key: bytes, role: bytes, own_fp: str, peer_fp: str) -> bytes:
@@ -224,6 +269,7 @@ class Invitation:
         step_timeout: float = PAIRING_STEP_TIMEOUT_S,
         admit: Callable[[PairedPeer], None] | None = None,
         member_port: int = 0,
+        nameplate: str | None = None,
     ) -> None:
         """Prepare an invitation.
 
@@ -234,14 +280,18 @@ class Invitation:
                 snapshot). It runs on the event loop, so it should be quick.
             host: address to listen on.
             lifetime: seconds the code stays valid after :meth:`start`.
-            step_timeout: seconds each step of the exchange may take.
+            step_timeout: seconds each step of the exchange may take; a connection has
+                this long for its TLS handshake and its hello together.
             admit: called with the joiner (certificate and name) once both confirmations
                 verified, before ``welcome``: a node records the new member there, so the
                 welcome it then builds already holds the joiner's membership.
             member_port: this device's member listener port, sent with the welcome so the
                 joiner can dial it on a network without discovery (0: not sent).
+            nameplate: the code's public part (random if not given), e.g. one not in use
+                on the network.
         """
-        self.code = new_code()
+        #: The code to show, ``NN-DDDD-DDDD``.
+        self.code = new_code(nameplate)
         self._admit = admit
         self._member_port = member_port
         self._identity = identity
@@ -249,14 +299,23 @@ class Invitation:
         self._host = host
         self._lifetime = lifetime
         self._step_timeout = step_timeout
+        self._tls = pairing_server_context(identity)
         self._server: asyncio.Server | None = None
         self._port = 0
         self._expiry: asyncio.TimerHandle | None = None
-        self._handler: asyncio.Task[None] | None = None
+        # Connections not yet past their hello, oldest first: task -> source address.
+        self._pending: dict[asyncio.Task[Any], str] = {}
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._handler: asyncio.Task[Any] | None = None  # the one exchange, once claimed
         self._consumed = False
         self._done = asyncio.Event()
         self._peer: PairedPeer | None = None
         self._error: PairingError | None = None
+
+    @property
+    def nameplate(self) -> str:
+        """The code's public part, which names this invitation on the network."""
+        return nameplate_of(self.code)
 
     @property
     def port(self) -> int:
@@ -269,13 +328,9 @@ class Invitation:
         """Open the pairing listener and start the code's lifetime."""
         if self._server is not None or self._consumed:
             raise RuntimeError("an invitation starts once")
-        self._server = await asyncio.start_server(
-            self._on_connect,
-            self._host,
-            0,
-            ssl=pairing_server_context(self._identity),
-            ssl_handshake_timeout=self._step_timeout,
-        )
+        # TLS is started per connection (not by the server), so a connection counts
+        # against the limits from its first byte, handshake included.
+        self._server = await asyncio.start_server(self._on_connect, self._host, 0)
         self._port = int(self._server.sockets[0].getsockname()[1])
         self._expiry = asyncio.get_running_loop().call_later(self._lifetime, self._expire)
         log.info("pairing listener open on %s:%d", self._host, self.port)
@@ -304,9 +359,8 @@ class Invitation:
         self.close()
         if self._server is not None:
             await self._server.wait_closed()
-        if self._handler is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._handler
+        tasks = [t for t in self._connections if t is not asyncio.current_task()]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def __aenter__(self) -> Invitation:
         """Start the invitation."""
@@ -318,12 +372,15 @@ class Invitation:
         await self.aclose()
 
     def _consume(self) -> None:
-        """Use up the code: no further connection is accepted."""
+        """Use up the code: no further connection is accepted, pending ones are dropped."""
         self._consumed = True
         if self._expiry is not None:
             self._expiry.cancel()
         if self._server is not None:
             self._server.close()
+        for task in list(self._pending):
+            task.cancel()
+        self._pending.clear()
 
     def _finish(self, peer: PairedPeer | None = None, error: PairingError | None = None) -> None:
         """Record the outcome once."""
@@ -339,25 +396,95 @@ class Invitation:
             log.info("pairing code expired unused")
             self._finish(error=PairingError("the pairing code expired"))
 
+    def _make_room(self, source: str) -> None:
+        """Drop the oldest pending connection from ``source``, or of all, when at a limit."""
+        mine = [task for task, src in self._pending.items() if src == source]
+        if len(mine) >= MAX_PENDING_PER_SOURCE:
+            victim = mine[0]
+        elif len(self._pending) >= MAX_PENDING:
+            victim = next(iter(self._pending))
+        else:
+            return
+        log.debug("too many pending pairing connections: dropping one from %s", self._pending[victim])
+        del self._pending[victim]
+        victim.cancel()
+
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Run the one pairing attempt; later connections are turned away."""
+        """Admit a connection; the first with a well-formed hello gets the one exchange."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self._consumed:
+            writer.close()
+            return
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        self._make_room(source)
+        self._pending[task] = source
+        self._connections.add(task)
         try:
-            if not self._consumed:
-                self._consume()
-                self._handler = asyncio.current_task()
-                await self._attempt(reader, writer)
+            await self._serve(reader, writer)
         except asyncio.CancelledError:
-            # Only close() cancels an attempt. asyncio logs an error for a connection
-            # callback whose task ends cancelled, so this one ends normally instead.
-            self._finish(error=PairingError("the invitation was closed"))
+            # close() or a newer connection ended this one. asyncio logs an error for a
+            # connection callback whose task ends cancelled, so this one ends normally.
+            if task is self._handler:
+                self._finish(error=PairingError("the invitation was closed"))
             writer.close()
         else:
             await _close(writer)
+        finally:
+            self._pending.pop(task, None)
+            self._connections.discard(task)
 
-    async def _attempt(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Run the exchange and record its outcome."""
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Take a hello; if it is well formed and the code still free, run the exchange."""
+        task = asyncio.current_task()
+        assert task is not None
         try:
-            peer = await self._exchange(reader, writer)
+            hello, joiner_fp = await self._hello(reader, writer)
+        except (PairingError, *_WIRE_ERRORS) as exc:
+            log.debug("dropped a pairing connection before any exchange: %s", exc or type(exc).__name__)
+            return
+        self._pending.pop(task, None)
+        if self._consumed:
+            await _abort(writer, "this code is already being used")
+            return
+        # No await from the check above to the claim below: one exchange per code.
+        spake = SPAKE2_B(_password(self.code), idA=_ID_JOINER, idB=_ID_INVITER)
+        outbound = spake.start()
+        try:
+            key = _finish(spake, hello.pake)
+        except PairingError as exc:
+            log.debug("dropped a pairing connection before any exchange: %s", exc)
+            await _abort(writer, str(exc))
+            return
+        self._handler = task
+        self._consume()
+        await self._attempt(reader, writer, hello, joiner_fp, key, outbound)
+
+    async def _hello(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[PairHello, str]:
+        """The TLS handshake and a well-formed hello, both within one step timeout."""
+        async with asyncio.timeout(self._step_timeout):
+            await writer.start_tls(self._tls)
+            frame = await read_frame(reader, MAX_PAIRING_FRAME_SIZE)
+        if frame.type == MessageType.PAIR_ABORT:
+            raise PairingError(f"the other device gave up: {PairAbort.decode(frame).reason}")
+        hello = PairHello.decode(frame)
+        return hello, _check_cert(hello.cert_der, self._identity.device_id)
+
+    async def _attempt(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hello: PairHello,
+        joiner_fp: str,
+        key: bytes,
+        outbound: bytes,
+    ) -> None:
+        """Run the claimed exchange and record its outcome."""
+        try:
+            peer = await self._exchange(reader, writer, hello, joiner_fp, key, outbound)
         except PairingError as exc:
             await _abort(writer, str(exc))
             log.warning("pairing failed: %s", exc)
@@ -370,15 +497,18 @@ class Invitation:
             log.info("paired with device %s (%s)", peer.device_id, peer.name)
             self._finish(peer=peer)
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> PairedPeer:
-        """The inviter's side of the conversation in the module docstring."""
+    async def _exchange(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hello: PairHello,
+        joiner_fp: str,
+        key: bytes,
+        outbound: bytes,
+    ) -> PairedPeer:
+        """The inviter's side of the conversation in the module docstring, after the hello."""
         own_fp = self._identity.device_id
         timeout = self._step_timeout
-        hello = PairHello.decode(await _read(reader, timeout))
-        joiner_fp = _check_cert(hello.cert_der, own_fp)
-        spake = SPAKE2_B(_password(self.code), idA=_ID_JOINER, idB=_ID_INVITER)
-        outbound = spake.start()
-        key = _finish(spake, hello.pake)
         await _send(writer, PairPake(outbound, _confirmation(key, _ID_INVITER, own_fp, joiner_fp)))
 
         confirm = PairConfirm.decode(await _read(reader, timeout))
@@ -467,6 +597,9 @@ class Listener(Protocol):
     """Where a pairing listener was announced (``sync.discovery.PairingListener``)."""
 
     @property
+    def nameplate(self) -> str | None: ...
+
+    @property
     def version(self) -> int: ...
 
     @property
@@ -483,46 +616,46 @@ async def join_found(
     *,
     step_timeout: float = PAIRING_STEP_TIMEOUT_S,
 ) -> tuple[PairedPeer, bytes, str]:
-    """Pair with the first of the discovered pairing listeners that accepts ``code``.
+    """Pair with the discovered pairing listener that the code's nameplate names.
 
-    Listeners are tried one at a time, in the order they are found (normally there is
-    one); each address of a listener until one connects. A listener whose device did not
-    show this code fails the key confirmation and its own code is used up: its user opens
-    a new invitation. Nothing is pinned on either side of a failed attempt.
+    Listeners of other nameplates are never contacted, so a typo cannot spend someone
+    else's code. The one named is tried at each of its addresses until one connects; at
+    most one exchange takes place, and if it fails (a wrong secret spends the code) that
+    failure is raised. A listener none of whose addresses answer spent nothing, so the
+    search goes on (it may be announced again).
 
     Returns:
         The inviting device, the welcome bytes it sent, and the address that answered.
 
     Raises:
-        PairingError: the code is malformed, no listener was found before ``listeners``
-            ended, or every one found failed (the message of the last failure is kept).
+        PairingError: the code is malformed, no listener with its nameplate was found
+            before ``listeners`` ended, or the exchange failed.
     """
-    normalize_code(code)  # a malformed code fails before anything is searched or used up
-    tried = 0
+    nameplate = nameplate_of(code)  # a malformed code fails before anything is searched
     last: PairingError | None = None
     async for listener in listeners:
-        if not MIN_PROTOCOL_VERSION <= listener.version <= PROTOCOL_VERSION:
-            log.info("skipping a pairing listener speaking protocol version %d", listener.version)
+        if listener.nameplate != nameplate:
             continue
-        tried += 1
+        if not MIN_PROTOCOL_VERSION <= listener.version <= PROTOCOL_VERSION:
+            last = PairingError(
+                f"the invitation with that code speaks protocol version {listener.version}, "
+                f"which this device does not ({MIN_PROTOCOL_VERSION}-{PROTOCOL_VERSION}); update one of them"
+            )
+            log.info("%s", last)
+            continue
         for host in listener.addresses:
             try:
                 peer, welcome = await join(code, host, listener.port, identity, step_timeout=step_timeout)
             except PairingUnreachable as exc:
                 last = exc
                 continue  # the code was not used there: another address may answer
-            except PairingError as exc:
-                last = exc
-                break
             return peer, welcome, host
-    if last is None:
-        raise PairingError(
-            "no inviting device found on the local network (is its code still shown? "
-            "Without multicast, give its address)"
-        )
-    if tried == 1:
+    if last is not None:
         raise last
-    raise PairingError(f"none of the {tried} inviting devices found accepted the code; last: {last}")
+    raise PairingError(
+        f"no invitation with that code on the network (nameplate {nameplate}): check the code, "
+        "and that the inviting device still shows it; without multicast, give its address"
+    )
 
 
 async def _join_exchange(

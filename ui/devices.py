@@ -139,7 +139,7 @@ class DevicesPanel(QWidget):
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.setStyleSheet("font-size: 20px; font-weight: bold; letter-spacing: 3px;")
         self.join_code = QLineEdit()
-        self.join_code.setPlaceholderText("Code shown on the other device")
+        self.join_code.setPlaceholderText("Code shown on the other device, like 42-1234-5678")
         self.join_address = QLineEdit()
         self.join_address.setPlaceholderText("host:port (optional: found on the network)")
         self.join_address.setToolTip(
@@ -405,7 +405,7 @@ class NodeSource:
                 shown.set_exception(exc)
                 return
             code, host, port = self.invitation = future.result()
-            shown.set_result(f"{code[:4]} {code[4:]}   on the other device, join {host}:{port}")
+            shown.set_result(f"{code}   on the other device, join {host}:{port}")
 
         self.service.invite().add_done_callback(done)
         return shown

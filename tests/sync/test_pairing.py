@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import re
 import ssl
 from collections.abc import Awaitable
 
@@ -14,7 +15,7 @@ from spake2 import SPAKE2_A
 from sync import pairing, tls
 from sync.frames import encode_frame, read_frame
 from sync.identity import Identity, fingerprint
-from sync.messages import MessageType, PairConfirm, PairHello, PairPake
+from sync.messages import MessageType, PairAbort, PairConfirm, PairHello, PairPake
 from sync.pairing import Invitation, PairedPeer, PairingError, join
 from tests.sync.conftest import LOOPBACK
 
@@ -25,8 +26,8 @@ STEP = 3.0
 
 
 def _other_code(code: str) -> str:
-    """Return a well-formed code different from ``code``."""
-    return f"{(int(code) + 1) % 10**8:08d}"
+    """Return ``code`` with the same nameplate and a different secret."""
+    return code[:-1] + str((int(code[-1]) + 1) % 10)
 
 
 async def _outcome(aw: Awaitable[object]) -> object:
@@ -53,9 +54,9 @@ def test_right_code_pairs_both_ways(alice: Identity, bob: Identity) -> None:
 
     async def run() -> tuple[PairedPeer, tuple[PairedPeer, bytes]]:
         async with Invitation(alice, welcome, host=LOOPBACK, step_timeout=STEP) as inv:
-            assert len(inv.code) == 8
-            assert inv.code.isdigit()
-            spaced = f"{inv.code[:4]} {inv.code[4:]}"
+            assert re.fullmatch(r"\d{2}-\d{4}-\d{4}", inv.code)
+            assert inv.nameplate == inv.code[:2]
+            spaced = inv.code.replace("-", " ")
             joined = await join(spaced, LOOPBACK, inv.port, bob, step_timeout=STEP)
             return await inv.wait(), joined
 
@@ -143,7 +144,7 @@ def test_expired_code_fails(alice: Identity, bob: Identity) -> None:
 def test_malformed_code_does_not_use_up_the_try(alice: Identity, bob: Identity) -> None:
     async def run() -> PairedPeer:
         async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=STEP) as inv:
-            with pytest.raises(PairingError, match="8 digits"):
+            with pytest.raises(PairingError, match="10 digits"):
                 await join(inv.code[:-1], LOOPBACK, inv.port, bob, step_timeout=STEP)
             peer, _ = await join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP)
             return peer
@@ -243,46 +244,216 @@ def test_man_in_the_middle_without_the_code_fails(alice: Identity, bob: Identity
     assert isinstance(at_alice, PairingError)
 
 
-def test_garbage_from_joiner_fails_cleanly(alice: Identity, bob: Identity) -> None:
+async def _tls_connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(LOOPBACK, port, ssl=tls.pairing_client_context())
+
+
+async def _dropped(reader: asyncio.StreamReader) -> bool:
+    """True once the inviter closed the connection (EOF, possibly after a PAIR_ABORT)."""
+    with contextlib.suppress(OSError, ssl.SSLError):
+        async with asyncio.timeout(STEP * 2):
+            while await reader.read(65536):
+                pass
+    return reader.at_eof()
+
+
+async def _eof_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """True if the other side closed (or reset) the connection within ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            while await reader.read(65536):
+                pass
+    except TimeoutError:
+        return False
+    except OSError:  # closed with our garbage unread: a reset
+        return True
+    return reader.at_eof()
+
+
+def _paired_alice(result: object, alice: Identity) -> bool:
+    return (
+        isinstance(result, tuple)
+        and isinstance(result[0], PairedPeer)
+        and result[0].device_id == alice.device_id
+    )
+
+
+def test_bare_connection_does_not_spend_the_code(alice: Identity, bob: Identity) -> None:
+    """Regression: a TLS connect that sends no SPAKE2 message used to burn the invitation."""
+
+    async def run() -> tuple[bool, bool, object, PairedPeer]:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=0.5) as inv:
+            _reader, bare = await _tls_connect(inv.port)  # stays open, silent
+            raw_reader, raw = await asyncio.open_connection(LOOPBACK, inv.port)  # not even TLS
+            try:
+                dropped = await _dropped(raw_reader)  # its handshake timed out
+                open_meanwhile = not inv._done.is_set()
+                joined = await _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP))
+                return dropped, open_meanwhile, joined, await inv.wait()
+            finally:
+                await _close(bare)
+                await _close(raw)
+
+    dropped, open_meanwhile, joined, at_alice = asyncio.run(run())
+    assert dropped
+    assert open_meanwhile
+    assert _paired_alice(joined, alice)
+    assert at_alice.device_id == bob.device_id
+
+
+def test_silent_joiner_is_dropped_and_the_code_stays(alice: Identity, bob: Identity) -> None:
+    async def run() -> tuple[bool, bool, object]:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=0.3) as inv:
+            reader, writer = await _tls_connect(inv.port)
+            dropped = await _dropped(reader)
+            await _close(writer)
+            still_open = not inv._done.is_set()
+            joined = await _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP))
+            return dropped, still_open, joined
+
+    dropped, still_open, joined = asyncio.run(run())
+    assert dropped
+    assert still_open
+    assert _paired_alice(joined, alice)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["not tls", "undecodable hello", "wrong message", "bad certificate", "bad spake2", "oversized", "abort"],
+)
+def test_garbage_connection_does_not_spend_the_code(
+    alice: Identity, bob: Identity, stranger: Identity, garbage: str
+) -> None:
+    def payload() -> bytes:
+        pake = SPAKE2_A(b"whatever", idA=pairing._ID_JOINER, idB=pairing._ID_INVITER).start()
+        if garbage == "undecodable hello":
+            return encode_frame(MessageType.PAIR_HELLO, b"\xc1not msgpack")
+        if garbage == "wrong message":
+            return encode_frame(*PairConfirm(b"\0" * 32, b"\0" * 64, "x").encode())
+        if garbage == "bad certificate":
+            return encode_frame(*PairHello(b"\x30\x03\x02\x01\x00", pake).encode())
+        if garbage == "bad spake2":
+            return encode_frame(*PairHello(stranger.cert_der, b"\x41" + b"\xff" * 32).encode())
+        if garbage == "oversized":
+            return encode_frame(MessageType.PAIR_HELLO, b"\0" * (64 * 1024))
+        return encode_frame(*PairAbort("no").encode())
+
+    async def run() -> tuple[bool, bool, object]:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=STEP) as inv:
+            if garbage == "not tls":
+                reader, writer = await asyncio.open_connection(LOOPBACK, inv.port)
+                writer.write(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)))
+            else:
+                reader, writer = await _tls_connect(inv.port)
+                writer.write(payload())
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.drain()
+            dropped = await _dropped(reader)
+            await _close(writer)
+            still_open = not inv._done.is_set()
+            joined = await _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP))
+            return dropped, still_open, joined
+
+    dropped, still_open, joined = asyncio.run(run())
+    assert dropped
+    assert still_open
+    assert _paired_alice(joined, alice)
+
+
+def test_200_parallel_connections_leave_the_code_to_the_real_joiner(alice: Identity, bob: Identity) -> None:
+    """A flood is capped per source (the oldest give way); none of it spends the code."""
+
+    async def run() -> tuple[tuple[int, int], bool, object]:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=STEP) as inv:
+            flood = await asyncio.gather(*(asyncio.open_connection(LOOPBACK, inv.port) for _ in range(200)))
+            try:
+                for i, (_reader, writer) in enumerate(flood):
+                    if i % 2:
+                        writer.write(b"\x16\x03\x01garbage" * 10)
+                # Beyond the per-source cap the oldest were dropped at once (before any timeout).
+                # Beyond the per-source cap the oldest were dropped at once, long before the
+                # step timeout; the rest are still pending.
+                ends = await asyncio.gather(*(_eof_within(r, STEP / 3) for r, _ in flood))
+                dropped = (sum(ends[0::2]), sum(ends[1::2]))  # (silent, garbage)
+                still_open = not inv._done.is_set()
+                # The flood's last connections are still open: the real joiner gets in anyway.
+                joined = await _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP))
+            finally:
+                for _reader, writer in flood:
+                    writer.close()
+            return dropped, still_open, joined
+
+    dropped, still_open, joined = asyncio.run(run())
+    silent, garbage = dropped
+    assert garbage == 100  # a failed TLS handshake ends a connection at once
+    assert silent >= 100 - pairing.MAX_PENDING_PER_SOURCE  # the cap, not the timeout, ended these
+    assert still_open
+    assert _paired_alice(joined, alice)
+
+
+def test_joiner_that_leaves_after_the_inviters_confirmation_spends_the_code(
+    alice: Identity, bob: Identity
+) -> None:
+    """Once the inviter answered a hello, the joiner can check its guess: that is the one try."""
+
     async def run() -> tuple[object, object]:
         async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=STEP) as inv:
-            reader, writer = await asyncio.open_connection(
-                LOOPBACK, inv.port, ssl=tls.pairing_client_context()
+            reader, writer = await _tls_connect(inv.port)
+            spake = SPAKE2_A(
+                pairing._password(_other_code(inv.code)), idA=pairing._ID_JOINER, idB=pairing._ID_INVITER
             )
-            writer.write(encode_frame(MessageType.PAIR_HELLO, b"\xc1not msgpack"))
-            await writer.drain()
-            await reader.read()
-            await _close(writer)
+            writer.write(encode_frame(*PairHello(bob.cert_der, spake.start()).encode()))
+            PairPake.decode(await read_frame(reader))
+            await _close(writer)  # a guesser that checks offline, then goes
             first = await _outcome(inv.wait())
             retry = await _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP))
             return first, retry
 
     first, retry = asyncio.run(run())
     assert isinstance(first, PairingError)
-    assert "undecodable" in str(first)
     assert isinstance(retry, PairingError)
+    assert "cannot reach" in str(retry)
 
 
-def test_silent_joiner_times_out(alice: Identity) -> None:
-    async def run() -> object:
-        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=0.3) as inv:
-            reader, writer = await asyncio.open_connection(
-                LOOPBACK, inv.port, ssl=tls.pairing_client_context()
+def test_two_joiners_at_once_get_one_exchange(alice: Identity, bob: Identity, stranger: Identity) -> None:
+    async def run() -> tuple[list[object], object]:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, step_timeout=STEP) as inv:
+            results = await asyncio.gather(
+                _outcome(join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP)),
+                _outcome(join(inv.code, LOOPBACK, inv.port, stranger, step_timeout=STEP)),
             )
-            result = await _outcome(inv.wait())
-            await reader.read()
-            await _close(writer)
-            return result
+            return list(results), await _outcome(inv.wait())
+
+    results, at_alice = asyncio.run(run())
+    paired = [r for r in results if _paired_alice(r, alice)]
+    refused = [r for r in results if isinstance(r, PairingError)]
+    assert (len(paired), len(refused)) == (1, 1), results
+    assert isinstance(at_alice, PairedPeer)
+    assert at_alice.device_id in {bob.device_id, stranger.device_id}
+
+
+def test_the_password_binds_the_nameplate(alice: Identity, bob: Identity) -> None:
+    """The right secret under another nameplate is a wrong code."""
+
+    async def run() -> object:
+        async with Invitation(alice, lambda _: b"", host=LOOPBACK, nameplate="42", step_timeout=STEP) as inv:
+            assert inv.code.startswith("42-")
+            return await _outcome(join("43" + inv.code[2:], LOOPBACK, inv.port, bob, step_timeout=STEP))
 
     result = asyncio.run(run())
     assert isinstance(result, PairingError)
+    assert "code was wrong" in str(result)
 
 
-def test_codes_are_random_digits() -> None:
+def test_codes_are_a_nameplate_and_eight_secret_digits() -> None:
     codes = {pairing.new_code() for _ in range(50)}
     assert len(codes) > 45
-    assert all(len(c) == 8 and c.isdigit() for c in codes)
-    assert pairing.normalize_code("1234-5678") == "12345678"
-    for bad in ("1234567", "123456789", "abcdefgh", "\uff11" * 8):
-        with pytest.raises(PairingError):
+    assert all(re.fullmatch(r"\d{2}-\d{4}-\d{4}", c) for c in codes)
+    assert pairing.new_code("07").startswith("07-")
+    assert pairing.normalize_code("12-3456 7890") == "1234567890"
+    assert pairing.normalize_code(" 12 3456 7890\t") == "1234567890"
+    assert pairing.format_code("1234567890") == "12-3456-7890"
+    assert pairing.nameplate_of("12 3456 7890") == "12"
+    for bad in ("12345678", "123456789", "12345678901", "ab-cdef-ghij", "\uff11" * 10):
+        with pytest.raises(PairingError, match="10 digits"):
             pairing.normalize_code(bad)

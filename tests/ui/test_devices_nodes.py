@@ -54,12 +54,12 @@ def test_invite_join_rename_and_revoke_through_the_panel(
     # Invite on the desk: the panel shows the code and where to reach this device.
     qtbot.mouseClick(desk.invite_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "join" in desk.code.text(), timeout=10_000)
-    shown = re.fullmatch(r"(\d{4}) (\d{4}) +on the other device, join (\S+):(\d+)", desk.code.text())
+    shown = re.fullmatch(r"(\d{2})-(\d{4})-(\d{4}) +on the other device, join (\S+):(\d+)", desk.code.text())
     assert shown is not None, desk.code.text()
 
-    # Join on the laptop: type the code and the address as a person would.
-    qtbot.keyClicks(laptop.join_code, shown[1] + " " + shown[2])
-    qtbot.keyClicks(laptop.join_address, f"{shown[3]}:{shown[4]}")
+    # Join on the laptop: type the code (spaces for dashes) and the address as a person would.
+    qtbot.keyClicks(laptop.join_code, " ".join(shown.group(1, 2, 3)))
+    qtbot.keyClicks(laptop.join_address, f"{shown[4]}:{shown[5]}")
     qtbot.mouseClick(laptop.join_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: laptop.table.rowCount() == 2 and desk.table.rowCount() == 2, timeout=20_000)
     assert laptop.members is not None
@@ -104,7 +104,7 @@ def test_a_wrong_code_tells_the_user_and_changes_nothing(
     code, host, port = source.invitation
     warnings: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text: warnings.append(text))
-    wrong = f"{(int(code) + 1) % 10**8:08d}"
+    wrong = code[:-1] + str((int(code[-1]) + 1) % 10)  # the right nameplate, a wrong secret
     qtbot.keyClicks(laptop.join_code, wrong)
     qtbot.keyClicks(laptop.join_address, f"{host}:{port}")
     qtbot.mouseClick(laptop.join_button, Qt.MouseButton.LeftButton)
