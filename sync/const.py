@@ -41,6 +41,9 @@ HEARTBEAT_TIMEOUT_S: Final = 7.0
 TCP_KEEPALIVE_IDLE_S: Final = 15
 TCP_KEEPALIVE_INTERVAL_S: Final = 5
 TCP_KEEPALIVE_COUNT: Final = 3
+#: Longest sent data may stay unacknowledged before TCP drops the connection (seconds): keepalive
+#: does not probe while data waits to be sent, so a peer gone mid-transfer needs this too.
+TCP_USER_TIMEOUT_S: Final = 20
 
 #: Reconnect backoff: first delay, cap (seconds) and factor (exponential, with jitter).
 BACKOFF_MIN_S: Final = 0.2
