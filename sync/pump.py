@@ -108,7 +108,7 @@ async def pump(
             frame = receiving.result()
             receiving = None
             beat.heard(progress=frame.type not in _HEARTBEATS)
-            if session.phase is Phase.CLOSED:
+            if _closed(session):
                 # Closed here meanwhile (the caller said goodbye): what still came is moot.
                 raise ConnectionClosed("the session was closed")
             step = session.receive(frame)
@@ -135,6 +135,10 @@ async def pump(
             elif pending is not None and not pending.cancelled():
                 pending.exception()  # retrieved: asyncio would log it as never retrieved
     return Ending("closed")
+
+
+def _closed(session: Session) -> bool:
+    return session.phase is Phase.CLOSED
 
 
 class Heartbeat:

@@ -76,9 +76,12 @@ def explain(exc: BaseException, data: Path) -> str:
         return (
             f"disk full: the disk holding {data} has no space left; nothing was saved, free space and retry"
         )
-    if _read_only(exc):
+    denied = _denied(exc)
+    if denied is not None:
         where = next((e.filename for e in _chain(exc) if isinstance(e, OSError) and e.filename), data)
-        return f"permission denied: cannot write in {where} (read-only, or not yours); nothing was changed"
+        if denied == errno.EROFS:
+            return f"read-only folder: cannot write in {where}; nothing was changed"
+        return f"permission denied: {where} is not yours to open or change; nothing was changed"
     for name in names:
         line = _BY_CLASS.get(name)
         if line is not None:
@@ -117,11 +120,13 @@ def _disk_full(exc: BaseException, data: Path) -> bool:
     return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
-def _read_only(exc: BaseException) -> bool:
+def _denied(exc: BaseException) -> int | None:
+    """``EROFS`` for a read-only file system, ``EACCES`` for a file or folder not ours, or None."""
     for e in _chain(exc):
-        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return True
-        text = str(e).lower()
-        if "readonly" in text or "read-only" in text:
-            return True
-    return False
+        if isinstance(e, OSError) and e.errno == errno.EROFS:
+            return errno.EROFS
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM):
+            return errno.EACCES
+        if "readonly" in str(e).lower():  # SQLite's "attempt to write a readonly database"
+            return errno.EROFS
+    return None

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from localfirst import Replica
+from localfirst.truncation import fold_log
 from storage import open_replica
 from sync import node as node_module
 from sync import session as session_module
@@ -154,7 +155,6 @@ def test_truncating_a_long_log_goes_in_steps_while_the_node_answers_and_pushes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(node_module, "TRUNCATE_STEP", 5)
-    real_fold = node_module.fold_log
 
     async def main() -> None:
         a = await start_node(tmp_path / "a", "a", truncate_after=10**9)
@@ -163,7 +163,7 @@ def test_truncating_a_long_log_goes_in_steps_while_the_node_answers_and_pushes(
 
         def fold(replica: Replica, upto: int, step: int) -> Iterator[int]:
             """The node's fold, watched: at its first pause, ask for status and write."""
-            for done in real_fold(replica, upto, step):
+            for done in fold_log(replica, upto, step):
                 if not seen["steps"]:
                     seen["status"] = a.status()
                     seen["write"] = asyncio.get_running_loop().create_task(
