@@ -52,9 +52,9 @@ BACKOFF_FACTOR: Final = 2.0
 
 #: File names inside a node's data directory.
 LIBRARY_FILE: Final = "library.sqlite"
-#: Truncation folds at most this many commits into the snapshot per step, handing the event
-#: loop back between steps, so a node truncating a long log keeps answering (commits).
-TRUNCATE_STEP: Final = 500
+#: Truncation folds at most this many commits into the snapshot per step (about 0.1 s), handing
+#: the event loop back between steps, so a node folding a long log keeps answering (commits).
+TRUNCATE_STEP: Final = 200
 #: Fold committed writes into the snapshot once every member is proven to hold this many more
 #: than the last truncation (writes): often enough to bound the log, rarely enough to be cheap.
 TRUNCATE_AFTER: Final = 10_000

@@ -23,6 +23,7 @@ from sync import node as node_module
 from sync import session as session_module
 from sync.node import Node, library_path
 from tests.sync.nodes import REPO, NodeProcess, pair_new, start_node, synced, until, wait_for
+from ui.cli import _in_flight
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,3 +204,9 @@ def test_truncating_a_long_log_goes_in_steps_while_the_node_answers_and_pushes(
             await a.stop()
 
     asyncio.run(main())
+
+
+def test_status_prints_the_writes_in_flight_per_peer() -> None:
+    assert _in_flight({"sending": 0, "receiving": 0}) == ""
+    assert _in_flight({"sending": 3, "receiving": 1}) == ", sending 3 writes, receiving 1 write"
+    assert _in_flight({"sending": 0, "receiving": 250}) == ", receiving 250 writes"
