@@ -110,7 +110,12 @@ def _disk_full(exc: BaseException, data: Path) -> bool:
     names = {cls.__name__ for e in _chain(exc) for cls in type(e).__mro__}
     if "DiskFull" in names or any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in _chain(exc)):
         return True
-    if "StorageError" not in names and not any(isinstance(e, OSError) for e in _chain(exc)):
+    # Only a failure that could be a write running out of space (a bare storage or OS error);
+    # a damaged, newer or locked library is that, whatever room the disk has left.
+    vague = type(exc).__name__ == "StorageError" or (
+        isinstance(exc, OSError) and not isinstance(exc, PermissionError)
+    )
+    if not vague:
         return False
     # SQLite often reports a write that ran out of space as a plain I/O error: ask the disk.
     try:
