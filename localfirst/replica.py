@@ -29,7 +29,6 @@ from .log import (
     Reordered,
     apply_puts,
     chain_next,
-    commit_ordered,
     devices_in,
     genesis_chain,
     redo,
@@ -48,6 +47,7 @@ from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
 from .text import TextDoc, encode_ops
 from .textfields import COMPACT_AFTER, TextCache, apply_remote, diff_edit
+from .truncation import fold_log
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
 
@@ -441,39 +441,11 @@ class Replica:
         """Fold committed writes up to ``upto`` (default: all) into the snapshot and drop them.
 
         The sync layer calls this only for writes every member is known to hold; a peer that
-        is behind the truncation point catches up from the snapshot.
+        is behind the truncation point catches up from the snapshot. In bounded steps (a
+        node's event loop stays responsive): :func:`localfirst.truncation.fold_log`.
         """
-        upto = self.csn if upto is None else upto
-        if upto > self.csn:
-            raise ValueError(f"cannot truncate past the committed prefix (#{self.csn})")
-        if upto <= self._snap_csn:
-            return
-        snap = self._store.snapshot()
-        docs = {k: d.copy() for k, d in snap.docs.items()}
-        bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
-        outcomes = dict(snap.outcomes)
-        texts = {k: TextDoc.decode_state(st, self.device) for k, st in snap.texts.items()}
-        for csn, wid, data in self._store.committed_after(snap.csn):
-            if csn > upto:
-                break
-            write = decode_write(data)
-            apply_puts(docs, [write])
-            for op in write.ops:
-                if isinstance(op, TextEdit):
-                    apply_remote(texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
-            outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
-            if outcome is not None:
-                outcomes[wid] = outcome
-            vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
-        chain = self._store.chain_at(upto)
-        assert chain is not None, "every committed row carries its chain hash"
-        states = {k: d.encode_state() for k, d in texts.items()}
-        new = Snapshot(
-            self.library, upto, VersionVector(vector), primary, docs, bookings, chain, outcomes, states
-        )
-        with self._store.atomic():
-            self._store.replace_snapshot(new, None)
-        self._snap_csn = upto
+        for _ in fold_log(self, upto):
+            pass
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -29,11 +29,21 @@ MAX_WAITING_HANDSHAKES: Final = 256
 #: Longest wait for a frame while a session is still syncing (not yet live), in seconds.
 SESSION_STEP_TIMEOUT_S: Final = 30.0
 
+#: Application heartbeat on member sessions: after this long without a frame from the peer a
+#: PING goes out (seconds); a peer silent for ``HEARTBEAT_TIMEOUT_S`` (frozen, partitioned, its
+#: machine gone) is declared offline and its connection closed, well within 10 s. TCP keepalive
+#: alone would take IDLE + INTERVAL * COUNT = 30 s, and not at all while data waits to be sent.
+HEARTBEAT_INTERVAL_S: Final = 2.0
+HEARTBEAT_TIMEOUT_S: Final = 7.0
+
 #: TCP keepalive on member sessions: idle time before probing, probe interval (seconds), and
 #: unanswered probes before the connection is dropped (so a vanished peer shows offline).
 TCP_KEEPALIVE_IDLE_S: Final = 15
 TCP_KEEPALIVE_INTERVAL_S: Final = 5
 TCP_KEEPALIVE_COUNT: Final = 3
+#: Longest sent data may stay unacknowledged before TCP drops the connection (seconds): keepalive
+#: does not probe while data waits to be sent, so a peer gone mid-transfer needs this too.
+TCP_USER_TIMEOUT_S: Final = 20
 
 #: Reconnect backoff: first delay, cap (seconds) and factor (exponential, with jitter).
 BACKOFF_MIN_S: Final = 0.2
@@ -42,6 +52,9 @@ BACKOFF_FACTOR: Final = 2.0
 
 #: File names inside a node's data directory.
 LIBRARY_FILE: Final = "library.sqlite"
+#: Truncation folds at most this many commits into the snapshot per step (about 0.1 s), handing
+#: the event loop back between steps, so a node folding a long log keeps answering (commits).
+TRUNCATE_STEP: Final = 200
 #: Fold committed writes into the snapshot once every member is proven to hold this many more
 #: than the last truncation (writes): often enough to bound the log, rarely enough to be cheap.
 TRUNCATE_AFTER: Final = 10_000

@@ -31,6 +31,7 @@ from sync.const import (
     TCP_KEEPALIVE_COUNT,
     TCP_KEEPALIVE_IDLE_S,
     TCP_KEEPALIVE_INTERVAL_S,
+    TCP_USER_TIMEOUT_S,
 )
 from sync.discovery import DiscoveredPeer, Discovery
 from sync.peers import Peers
@@ -272,7 +273,8 @@ class _PausedProtocol(asyncio.StreamReaderProtocol):
 
 
 def _keepalive(writer: asyncio.StreamWriter) -> None:
-    """Let TCP notice a peer that vanished (a live session may be idle for hours)."""
+    """Let TCP notice a peer that vanished, idle or mid-transfer (the session's heartbeat
+    notices sooner; this is the floor when the process cannot run its loop)."""
     sock = writer.get_extra_info("socket")
     if sock is None:
         return
@@ -281,3 +283,4 @@ def _keepalive(writer: asyncio.StreamWriter) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPALIVE_IDLE_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPALIVE_INTERVAL_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPALIVE_COUNT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, TCP_USER_TIMEOUT_S * 1000)

@@ -90,6 +90,10 @@ class MessageType(IntEnum):
     ACK = 0x23
     #: live session: a slice of new writes (local or relayed) the peer lacks.
     PUSH = 0x24
+    #: either side, after a quiet spell: are you there? (empty payload)
+    PING = 0x25
+    #: answer to a PING (empty payload).
+    PONG = 0x26
     #: either side: the session ends normally (shutdown, duplicate connection).
     BYE = 0x2E
     #: either side: the session ends because of an error, with a reason.

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
+from localfirst.truncation import fold_log
 from storage import open_replica
+from storage.errors import StorageError
 from sync.const import (
     MIN_PROTOCOL_VERSION,
     PAIRING_CODE_LIFETIME_S,
     PAIRING_SEARCH_S,
     TRUNCATE_AFTER,
+    TRUNCATE_STEP,
 )
 from sync.control import ControlServer
 from sync.discovery import Discovery
@@ -125,6 +128,7 @@ class Node:
         self._pairing: Pairing | None = None
         self._mirror = MirrorSlot(self)
         self._subscribers: Subscribers[Changes] = Subscribers()
+        self._truncating: asyncio.Task[None] | None = None
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
@@ -186,6 +190,9 @@ class Node:
         if self._use_discovery:
             await links.discover(self._interfaces, self._announce)
         self._pairing = Pairing(self.identity, self.apply, self.host, links.discovery)
+        # The primary commits what waits (written offline, or before a crash) now, not at the
+        # next write: until then nobody, this device included, could count on it.
+        self.changed()
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
 
     async def stop(self) -> None:
@@ -193,6 +200,9 @@ class Node:
         await asyncio.to_thread(self._mirror.close)  # off the loop: the mirror may wait for it
         if self._control is not None:
             await self._control.stop()  # first: no command may reach a node going away
+        if self._truncating is not None:
+            self._truncating.cancel()  # nothing is written before its last step
+            await asyncio.gather(self._truncating, return_exceptions=True)
         if self._links is not None:
             await self._links.close()
         if self._pairing is not None:
@@ -270,13 +280,27 @@ class Node:
     def _on_step(self, step: Step, proven_more: bool) -> None:
         """After each frame a peer sent: truncate the log if every member now holds more of it,
         and take in what the frame changed."""
-        if proven_more and self._peers is not None:
+        if proven_more and self._peers is not None and self._truncating is None:
             upto = self._peers.truncation_point(self.replica, self.truncate_after)
             if upto is not None:
-                self.replica.truncate(upto)
-                log.info("truncated the log up to commit #%d", upto)
+                self._truncating = asyncio.get_running_loop().create_task(self._truncate(upto))
         if step.changes and step.closed is None:
             self.changed()
+
+    async def _truncate(self, upto: int) -> None:
+        """Fold the log up to ``upto`` in steps of ``TRUNCATE_STEP`` commits, yielding to the loop
+        between steps, so sessions, pushes and the control socket go on meanwhile."""
+        replica = self.replica
+        try:
+            for _ in fold_log(replica, upto, TRUNCATE_STEP):
+                await asyncio.sleep(0)
+                if self._replica is not replica:
+                    return  # replaced (joined another library) or closed meanwhile
+            log.info("truncated the log up to commit #%d", upto)
+        except StorageError as exc:  # the fold is one transaction: nothing was lost
+            log.error("could not truncate the log: %s", exc)
+        finally:
+            self._truncating = None
 
     def member_certs(self) -> dict[str, str]:
         """PEM certificates of the current members other than this device, by device id.

@@ -156,7 +156,8 @@ class Peers:
         return sent, received
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Each known peer: online, phase, in sync, proven CSN, protocol, traffic, progress."""
+        """Each known peer: online, phase, in sync, proven CSN, protocol, traffic, progress, and
+        the writes in flight each way (``sending``, ``receiving``)."""
         rows = {}
         for device in sorted(set(self.proven) | set(self.conns)):
             conn = self.conns.get(device)
@@ -170,6 +171,9 @@ class Peers:
                 "bytes": list(self.traffic(device)),
                 "ops": [session.ops_sent, session.ops_received] if session else [0, 0],
                 "progress": list(progress) if session and (progress := session.progress) else None,
+                # In flight now: entries sent and not yet acknowledged, and still expected.
+                "sending": session.sending if session else 0,
+                "receiving": session.receiving if session else 0,
                 "last_sync": self._last_sync.get(device),
             }
         return rows

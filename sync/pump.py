@@ -14,12 +14,16 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sync.const import MAX_FRAME_SIZE, SESSION_STEP_TIMEOUT_S
+from sync.const import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S, MAX_FRAME_SIZE, SESSION_STEP_TIMEOUT_S
 from sync.errors import LocalFault
 from sync.frames import ConnectionClosed, Frame, FrameDecoder, FrameError, read_frame
+from sync.messages import MessageType
 from sync.session import Phase, Session, SessionError, Step
+
+#: Frames that only prove the peer is there: they keep a session alive, not a sync moving.
+_HEARTBEATS = (MessageType.PING, MessageType.PONG)
 
 #: What a lost or refused connection raises (the peer's fault or the network's, never ours).
 NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
@@ -57,26 +61,63 @@ class Ending:
     local: bool = False
 
 
-async def pump(session: Session, channel: Channel, on_step: Callable[[Step], None]) -> Ending:
+async def pump(
+    session: Session,
+    channel: Channel,
+    on_step: Callable[[Step], None],
+    *,
+    heartbeat: float | None = None,
+    silence: float | None = None,
+) -> Ending:
     """Run ``session`` over ``channel`` until either side ends it; return why it ended.
 
     ``on_step(step)`` runs after each received frame, once its answer is queued. Before the
-    session is live every frame must come within ``SESSION_STEP_TIMEOUT_S``; a live session
-    may idle. A malformed frame ends the session with an error and applies nothing. The
-    channel is left open for the caller (to say goodbye, then close it).
+    session is live every frame must come within ``SESSION_STEP_TIMEOUT_S``. After
+    ``heartbeat`` seconds without a frame a PING goes out; a peer silent for ``silence``
+    seconds (default ``HEARTBEAT_INTERVAL_S`` / ``HEARTBEAT_TIMEOUT_S``) is declared gone. Frames
+    are read while our own output drains, so a peer acknowledging a long catch-up is heard, and
+    one that vanished mid-transfer is noticed too. A malformed frame ends the session with an
+    error and applies nothing. The channel is left open for the caller (to say goodbye, then
+    close it).
     """
+    beat = Heartbeat(
+        HEARTBEAT_INTERVAL_S if heartbeat is None else heartbeat,
+        HEARTBEAT_TIMEOUT_S if silence is None else silence,
+    )
+    receiving: asyncio.Future[Frame] | None = None
+    draining: asyncio.Future[None] | None = None
     try:
         channel.send(session.start())
         while session.phase is not Phase.CLOSED:
-            timeout = None if session.live else SESSION_STEP_TIMEOUT_S
-            async with asyncio.timeout(timeout):
-                frame = await channel.recv()
+            if receiving is None:
+                receiving = asyncio.ensure_future(channel.recv())
+            waiting: set[asyncio.Future[Any]] = {receiving}
+            if draining is not None:
+                waiting.add(draining)
+            await asyncio.wait(waiting, timeout=beat.wait_s(), return_when=asyncio.FIRST_COMPLETED)
+            if draining is not None and draining.done():
+                drained, draining = draining, None
+                drained.result()  # a lost connection raises here
+            if not receiving.done():
+                late = beat.late(session.live)
+                if late is not None:
+                    return Ending(late)
+                if beat.due():
+                    channel.send([session.ping()])
+                continue
+            frame = receiving.result()
+            receiving = None
+            beat.heard(progress=frame.type not in _HEARTBEATS)
+            if _closed(session):
+                # Closed here meanwhile (the caller said goodbye): what still came is moot.
+                raise ConnectionClosed("the session was closed")
             step = session.receive(frame)
             channel.send(step.out)
             on_step(step)
             if step.closed is not None:
                 return Ending(f"peer ended the session ({step.closed})")
-            await channel.drain()
+            if draining is None:
+                draining = asyncio.ensure_future(channel.drain())
     except ConnectionClosed:
         return Ending("peer closed the connection")
     except (SessionError, FrameError) as exc:
@@ -87,7 +128,67 @@ async def pump(session: Session, channel: Channel, on_step: Callable[[Step], Non
         return Ending(f"local fault: {exc}", local=True)
     except NET_ERRORS as exc:
         return Ending(f"connection lost: {exc or type(exc).__name__}")
+    finally:
+        for pending in (receiving, draining):
+            if pending is not None and not pending.done():
+                pending.cancel()
+            elif pending is not None and not pending.cancelled():
+                pending.exception()  # retrieved: asyncio would log it as never retrieved
     return Ending("closed")
+
+
+def _closed(session: Session) -> bool:
+    return session.phase is Phase.CLOSED
+
+
+class Heartbeat:
+    """When to PING a quiet peer and when to give it up, on the event loop's clock.
+
+    A stall of this device's own loop (a long import) is not the peer's silence: time the loop
+    did not run is not counted against the peer.
+    """
+
+    def __init__(self, interval: float, silence: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.interval = interval
+        self.silence = silence
+        now = self._loop.time()
+        self._heard = self._progress = self._pinged = self._tick = now
+
+    def heard(self, *, progress: bool = True) -> None:
+        """A frame arrived (``progress``: the sync moved on)."""
+        self._heard = self._tick = self._loop.time()
+        if progress:
+            self._progress = self._heard
+
+    def wait_s(self) -> float:
+        """How long to wait for a frame before looking again."""
+        now = self._loop.time()
+        ping_at = max(self._pinged, self._heard) + self.interval
+        return max(0.0, min(ping_at, self._heard + self.silence) - now)
+
+    def late(self, live: bool) -> str | None:
+        """Why the peer counts as gone now, or None."""
+        now = self._loop.time()
+        if now - self._tick > self.interval * 2:
+            # This loop did not run for a while: forgive the peer that long.
+            stalled = now - self._tick - self.interval
+            self._heard += stalled
+            self._progress += stalled
+        self._tick = now
+        if now - self._heard >= self.silence:
+            return f"peer silent for {now - self._heard:.1f} s (offline)"
+        if not live and now - self._progress >= SESSION_STEP_TIMEOUT_S:
+            return f"connection lost: no progress for {SESSION_STEP_TIMEOUT_S:.0f} s while syncing"
+        return None
+
+    def due(self) -> bool:
+        """Whether a PING should go out now (and note that it does)."""
+        now = self._loop.time()
+        if now - self._heard < self.interval or now - self._pinged < self.interval:
+            return False
+        self._pinged = now
+        return True
 
 
 class StreamChannel:

@@ -14,6 +14,10 @@ The whole conversation, both sides running the same code:
    peers, go out as ``PUSH`` slices (each ACKed);
 6. ``BYE`` ends it; ``ERROR`` ends it after a fault.
 
+After its HELLO either side may send ``PING`` at any time (the pump does after a quiet spell);
+the other answers ``PONG``. Neither changes the session's state: they only prove the peer is
+still there, so a silent peer is declared offline within seconds.
+
 A resumed session starts again at step 1, and the SUMMARY tells exactly what the peer holds,
 so nothing it acknowledged is sent again. Any malformed, unexpected or out-of-order frame, and
 any batch the replica's checks refuse, raises :class:`SessionError` (the peer's fault); when this
@@ -160,7 +164,10 @@ class Session:
         self.ops_received = 0
         self._catchup_total = 0  # entries expected in the catch-up, both ways (a lower bound)
         self._catchup_done = 0  # entries of it acknowledged by the peer or applied here
-        self._slices: deque[int] = deque()  # entries in each unacknowledged catch-up slice
+        #: Entries in each unacknowledged slice, and whether it belongs to the catch-up.
+        self._slices: deque[tuple[int, bool]] = deque()
+        self._expect_in = 0  # committed entries the peer holds beyond us at its SUMMARY
+        self._got_in = 0  # catch-up entries received so far
         self._min_version = min_version
         self._slice_size = slice_size or BATCH_SLICE_SIZE
         self._max_frame = max_frame or MAX_FRAME_SIZE
@@ -192,6 +199,18 @@ class Session:
             return None
         return self._catchup_done, max(self._catchup_total, self._catchup_done)
 
+    @property
+    def sending(self) -> int:
+        """Writes and commit entries sent to the peer that it has not acknowledged yet."""
+        return sum(entries for entries, _ in self._slices)
+
+    @property
+    def receiving(self) -> int:
+        """Commit entries still expected from the peer in the running catch-up (a lower bound)."""
+        if self.phase is not Phase.SYNCING or self._recv_done:
+            return 0
+        return max(0, self._expect_in - self._got_in)
+
     def _frame(self, kind: MessageType, payload: bytes) -> bytes:
         data = encode_frame(kind, payload, max_size=self._max_frame)
         self.bytes_sent += len(data)
@@ -212,6 +231,10 @@ class Session:
         self.phase = Phase.CLOSED
         return self._frame(*Goodbye(reason, error).encode())
 
+    def ping(self) -> bytes:
+        """Return a PING frame (the peer answers PONG): a heartbeat on a quiet channel."""
+        return self._frame(MessageType.PING, b"")
+
     def push(self) -> list[bytes]:
         """Return PUSH slices of whatever the peer lacks now (after a local or relayed change)."""
         if self.phase is not Phase.LIVE or self.peer_known is None:
@@ -227,7 +250,7 @@ class Session:
         self.ops_sent += len(batch)
         if not live:
             self._catchup_total += len(batch)
-            self._slices.extend(len(part) for part in parts)
+        self._slices.extend((len(part), not live) for part in parts)
         out = [
             self._frame(*BatchMessage(part, i == len(parts) - 1, sender, live).encode())
             for i, part in enumerate(parts)
@@ -296,6 +319,10 @@ class Session:
             if kind != MessageType.HELLO:
                 raise SessionError(f"expected HELLO first, got {_type_name(kind)}")
             return self._on_hello(Hello.decode(frame))
+        if kind in (MessageType.PING, MessageType.PONG):
+            if frame.payload:
+                raise SessionError(f"{_type_name(kind)} carries a payload")
+            return Step([self._frame(MessageType.PONG, b"")] if kind == MessageType.PING else [])
         if kind == MessageType.SUMMARY:
             if self.phase is not Phase.SYNCING or self._summary_received:
                 raise SessionError("unexpected SUMMARY")
@@ -314,7 +341,8 @@ class Session:
                 raise SessionError("ACK for nothing sent")
             self._unacked -= 1
             if self._slices:
-                self._catchup_done += self._slices.popleft()
+                entries, catchup = self._slices.popleft()
+                self._catchup_done += entries if catchup else 0
             self._on_ack(Ack.decode(frame).digest)
             return Step()
         raise SessionError(f"unexpected {_type_name(kind)}")
@@ -359,7 +387,8 @@ class Session:
         if summary.csn < self.replica.truncated_csn:
             log.info("peer %s is behind the truncation point; it receives the snapshot", self.peer[:12])
         self.peer_known = summary
-        self._catchup_total += max(0, summary.csn - self.replica.csn)
+        self._expect_in = max(0, summary.csn - self.replica.csn)
+        self._catchup_total += self._expect_in
         out = self._send_batch(self.replica.batch_for(summary), live=False)
         self._sent_done = True
         return Step(out + self._maybe_live())
@@ -376,6 +405,7 @@ class Session:
         self.ops_received += len(batch)
         if not message.live:
             self._catchup_done += len(batch)
+            self._got_in += len(batch)
         self._compare(message.sender)
         out = [self._frame(*Ack(digest_of(self.replica)).encode())]
         if not message.live and message.last:

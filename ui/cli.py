@@ -27,6 +27,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
+from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
     from localfirst import Replica
@@ -369,8 +370,19 @@ def _status(data: Path, args: argparse.Namespace) -> int:
             online = "online" if peer["online"] else "offline"
             proven = peer["identical_up_to"]
             where = online + (f", identical up to commit #{proven}" if proven is not None else "")
+            where += _in_flight(peer)
         print(f"  {device[:12]}  {name or '-':20}  {where}")
     return 0
+
+
+def _in_flight(peer: dict[str, Any]) -> str:
+    """``, sending N writes, receiving M writes`` while data is in flight to or from a peer."""
+    parts = [
+        f"{verb} {count} write{'s' if count != 1 else ''}"
+        for verb, count in (("sending", peer.get("sending", 0)), ("receiving", peer.get("receiving", 0)))
+        if count
+    ]
+    return "".join(f", {part}" for part in parts)
 
 
 def _import(data: Path, args: argparse.Namespace) -> int:
@@ -446,6 +458,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    add_verbose(parser)
     args = parser.parse_args(argv)
     data: Path = args.data or default_data_dir()
     if args.command in (None, "gui"):
@@ -459,13 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS.get(args.command)
     if command is None:
         parser.error(f"unknown command {args.command}")  # exits
-    try:
-        return command(data, args)
-    except (CliExit, LibraryBusy) as exc:
-        print(f"localfirst: {exc}", file=sys.stderr)
-        return exc.status if isinstance(exc, CliExit) else 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command(command, data, args)  # any failure: one line (ui.cli_errors)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,9 @@ def test_fuzzed_frames_before_and_after_handshake(tmp_path: Path) -> None:
         await asyncio.gather(*(post(_mutate(rng, corpus), i % 2 == 0) for i in range(1000)))
         assert sent >= 2000
         assert (a.replica.vector, a.replica.csn, a.replica.chain, a.replica.log_labels()) == before
-        assert a.stats["protocol_errors"] >= 200
+        # Most of these connections (all as B) are replaced by the next one before their frame is
+        # read; a frame reaching a session this side already closed is not blamed on the peer.
+        assert a.stats["protocol_errors"] >= 100
         # The node still syncs with a good peer afterwards.
         b2 = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
         try:

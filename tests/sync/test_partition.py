@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from tests.sync.nodes import REPO, NodeProcess, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 SUBNET = "10.213.77"
+
+#: The issue's bound: a peer cut off shows offline within this many seconds.
+OFFLINE_WITHIN_S = 10.0
 
 
 def ip(*args: str, netns: str | None = None) -> None:
@@ -120,8 +124,20 @@ def test_partition_and_heal(lan: tuple[list[str], str, str], tmp_path: Path) -> 
 
         # Cut n3 off, write on both sides of the partition.
         ip("link", "set", f"{prefix}b3", "down", netns=bridge_ns)
+        cut = time.monotonic()
         n1.request(cmd="put", kind="note", id="left", fields={"title": "written by n1 during the cut"})
         n3.request(cmd="put", kind="note", id="right", fields={"title": "written by n3 during the cut"})
+
+        def n3_cut_off() -> bool:
+            seen_by = [n.status()["peers"].get(n3.device, {}).get("online") for n in (n1, n2)]
+            sees = [n3.status()["peers"].get(n.device, {}).get("online") for n in (n1, n2)]
+            return not any(seen_by) and not any(sees)
+
+        # Status tells the truth on both sides within 10 s: the heartbeat, not TCP keepalive.
+        wait_for(n3_cut_off, 20, "both sides of the cut show each other offline")
+        took = time.monotonic() - cut
+        assert took < OFFLINE_WITHIN_S, f"offline only after {took:.1f} s"
+        assert n1.status()["peers"][n2.device]["online"]
         wait_for(
             lambda: n2.request(cmd="get", id="left")["values"] is not None, 20, "n1 -> n2 in the majority"
         )
@@ -130,6 +146,7 @@ def test_partition_and_heal(lan: tuple[list[str], str, str], tmp_path: Path) -> 
 
         ip("link", "set", f"{prefix}b3", "up", netns=bridge_ns)
         wait_for(lambda: converged(procs), 60, "convergence after the heal")
+        wait_for(all_online, 30, "n3 online again on every side after the heal")
         for n in procs:
             assert n.request(cmd="get", id="right")["values"] == {"title": "written by n3 during the cut"}
             assert n.request(cmd="get", id="left")["values"] == {"title": "written by n1 during the cut"}
