@@ -40,8 +40,9 @@ class Pairing:
         self._ads: dict[Invitation, str] = {}  # invitation -> its zeroconf instance name
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def invite(self, lifetime: float, member_port: int) -> Invitation:
-        """Open a pairing listener with a fresh one-time code; its outcome is handled here."""
+    async def invite(self, lifetime: float, member_port: int, port: int = 0) -> Invitation:
+        """Open a pairing listener (on ``port``; 0: any free one) with a fresh one-time code; its
+        outcome is handled here."""
         inv = Invitation(
             self._identity,
             lambda _device: bytes(self._apply(lambda r: r.welcome())),
@@ -49,6 +50,7 @@ class Pairing:
             lifetime=lifetime,
             admit=self._admit,
             member_port=member_port,
+            port=port,
         )
         await inv.start()
         self._open.add(inv)

@@ -63,6 +63,7 @@ from sync.messages import (
     expect_type,
     printable,
 )
+from sync.netif import listen_socket
 from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
 
 __all__ = [
@@ -224,6 +225,7 @@ class Invitation:
         step_timeout: float = PAIRING_STEP_TIMEOUT_S,
         admit: Callable[[PairedPeer], None] | None = None,
         member_port: int = 0,
+        port: int = 0,
     ) -> None:
         """Prepare an invitation.
 
@@ -232,7 +234,8 @@ class Invitation:
             welcome: called with the joiner's device id once both confirmations
                 verified; returns the bytes the joiner receives (the library
                 snapshot). It runs on the event loop, so it should be quick.
-            host: address to listen on.
+            host: address to listen on (``::``: every address, both families).
+            port: port to listen on (0: any free one), e.g. one a firewall lets through.
             lifetime: seconds the code stays valid after :meth:`start`.
             step_timeout: seconds each step of the exchange may take.
             admit: called with the joiner (certificate and name) once both confirmations
@@ -247,6 +250,7 @@ class Invitation:
         self._identity = identity
         self._welcome = welcome
         self._host = host
+        self._listen_port = port
         self._lifetime = lifetime
         self._step_timeout = step_timeout
         self._server: asyncio.Server | None = None
@@ -271,8 +275,7 @@ class Invitation:
             raise RuntimeError("an invitation starts once")
         self._server = await asyncio.start_server(
             self._on_connect,
-            self._host,
-            0,
+            sock=listen_socket(self._host, self._listen_port),
             ssl=pairing_server_context(self._identity),
             ssl_handshake_timeout=self._step_timeout,
         )
@@ -444,10 +447,14 @@ async def join(
                 ssl=pairing_client_context(),
                 ssl_handshake_timeout=step_timeout,
             )
+    except ConnectionRefusedError as exc:
+        raise PairingUnreachable(
+            f"nothing is listening at {host}:{port}: the invitation ended (expired or used), "
+            "or that is not the inviting device's LAN address"
+        ) from exc
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         raise PairingUnreachable(
-            f"cannot reach the inviting device at {host}:{port} "
-            f"(the code may have expired or been used): {exc or type(exc).__name__}"
+            f"cannot reach the inviting device at {host}:{port}: {exc or type(exc).__name__}"
         ) from exc
     try:
         return await _join_exchange(reader, writer, password, identity, step_timeout)

@@ -70,7 +70,7 @@ def test_two_serve_on_one_folder_the_second_exits_with_one_line(tmp_path: Path) 
     try:
         sock = data / "control.sock"
         before = sock.stat()
-        second = cli(data, "serve", "--no-discovery", "--name", "desk", timeout=30)
+        second = cli(data, "serve", "--loopback", "--no-discovery", "--name", "desk", timeout=30)
         assert second.returncode == 1
         assert second.stdout == ""
         assert second.stderr == busy_line(data, first.proc.pid, "localfirst serve --name desk --no-discovery")
