@@ -33,7 +33,7 @@ from sync.const import (
     TCP_KEEPALIVE_INTERVAL_S,
 )
 from sync.discovery import DiscoveredPeer, Discovery
-from sync.netif import listen_socket
+from sync.netif import is_any, listen_socket
 from sync.peers import Peers
 from sync.pump import NET_ERRORS, StreamChannel
 from sync.trust import Trust
@@ -81,7 +81,10 @@ class Links:
         def protocol() -> asyncio.StreamReaderProtocol:
             return _PausedProtocol(asyncio.StreamReader(loop=loop), self._on_accept, loop=loop)
 
-        self._server = await loop.create_server(protocol, sock=listen_socket(host, port), backlog=1024)
+        if is_any(host):  # one dual-stack socket: one port for both families
+            self._server = await loop.create_server(protocol, sock=listen_socket(host, port), backlog=1024)
+        else:
+            self._server = await loop.create_server(protocol, host, port, backlog=1024)
         return self.port
 
     @property

@@ -63,7 +63,7 @@ from sync.messages import (
     expect_type,
     printable,
 )
-from sync.netif import listen_socket
+from sync.netif import is_any, listen_socket
 from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
 
 __all__ = [
@@ -273,9 +273,12 @@ class Invitation:
         """Open the pairing listener and start the code's lifetime."""
         if self._server is not None or self._consumed:
             raise RuntimeError("an invitation starts once")
+        wildcard = is_any(self._host)  # one dual-stack socket: one port for both families
         self._server = await asyncio.start_server(
             self._on_connect,
-            sock=listen_socket(self._host, self._listen_port),
+            None if wildcard else self._host,
+            None if wildcard else self._listen_port,
+            sock=listen_socket(self._host, self._listen_port) if wildcard else None,
             ssl=pairing_server_context(self._identity),
             ssl_handshake_timeout=self._step_timeout,
         )

@@ -134,6 +134,29 @@ def test_three_hosts_join_while_serving_and_replace_asks(tmp_path: Path) -> None
                 proc.stop()
 
 
+def test_a_node_started_offline_follows_the_interface_that_comes_up(tmp_path: Path) -> None:
+    # The laptop starts serving with its cable out (no LAN interface: discovery waits), then
+    # the cable goes in: zeroconf binds to the new interface and the two find each other.
+    with bridged_hosts(2, SUBNET) as lan:
+        home, laptop = tmp_path / "home", tmp_path / "laptop"
+        procs: list[NodeProcess] = []
+        try:
+            procs.append(serve(lan, 0, home))
+            join(lan, 1, laptop, invite(lan, 0, home)["code"])
+            inner = f"{lan.prefix}v2"
+            ip("link", "set", inner, "down", netns=lan.spaces[1])
+            procs.append(second := serve(lan, 1, laptop))
+            assert second.status()["addresses"] == []
+            assert not online(procs)
+            ip("link", "set", inner, "up", netns=lan.spaces[1])
+            ip("route", "replace", "224.0.0.0/4", "dev", inner, netns=lan.spaces[1])
+            wait_for(lambda: online(procs), 30, "the laptop is found once its interface is up")
+            assert second.status()["addresses"] == [lan.addresses[1]]
+        finally:
+            for proc in procs:
+                proc.stop()
+
+
 def test_join_without_a_multicast_interface_says_so(tmp_path: Path) -> None:
     with bridged_hosts(1, SUBNET) as lan:
         ip("link", "set", f"{lan.prefix}v1", "down", netns=lan.spaces[0])  # the cable is out
