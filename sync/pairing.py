@@ -452,8 +452,8 @@ async def join(
             )
     except ConnectionRefusedError as exc:
         raise PairingUnreachable(
-            f"nothing is listening at {host}:{port}: the invitation ended (expired or used), "
-            "or that is not the inviting device's LAN address"
+            f"cannot reach the inviting device at {host}:{port}: nothing is listening there (the "
+            "invitation ended, expired or used, or that is not the inviting device's LAN address)"
         ) from exc
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         raise PairingUnreachable(
