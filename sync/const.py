@@ -80,6 +80,10 @@ PAIRING_SERVICE_TYPE: Final = "_localfirst-pair._tcp.local."
 #: Longest a join without an address searches the network for pairing listeners, in seconds.
 PAIRING_SEARCH_S: Final = 10.0
 
+#: How often a node following the LAN checks which interfaces are up (Wi-Fi reconnecting, a
+#: cable plugged in) and rebinds zeroconf to them, in seconds.
+INTERFACE_CHECK_S: Final = 3.0
+
 #: Frame header: 4-byte big-endian payload length, 1-byte version, 1-byte message type.
 FRAME_HEADER_SIZE: Final = 6
 

@@ -40,6 +40,7 @@ from sync.const import (
     CONTROL_SOCKET,
     PAIRING_CODE_LIFETIME_S,
 )
+from sync.library import holds_own_data
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
@@ -361,9 +362,7 @@ class ControlServer:
         if cmd == "invite":
             return await self._invite(req, talk)
         if cmd == "join":
-            host, port = req.get("host"), req.get("port")
-            peer = await node.join(str(req["code"]), str(host) if host else None, int(port) if port else None)
-            return {"joined": node.replica.library, "inviter": peer.device_id, "device": node.device}
+            return await self._join(req)
         if cmd == "put":
             kind, entity, fields = str(req["kind"]), str(req["id"]), dict(req["fields"])
             await node.write(lambda r: _put(r, kind, entity, fields))
@@ -390,8 +389,9 @@ class ControlServer:
         from sync.pairing import PairingError
 
         node = self.node
-        inv = await node.invite(float(req.get("lifetime", PAIRING_CODE_LIFETIME_S)))
-        first = {"code": inv.code, "port": inv.port, "host": node.host}
+        lifetime = float(req.get("lifetime", PAIRING_CODE_LIFETIME_S))
+        inv = await node.invite(lifetime, int(req.get("port") or 0))
+        first = invitation_note(inv.code, inv.port, node.addresses, time.time() + lifetime)
         if not req.get("wait"):
             return first
         await talk.send(message("note", first))
@@ -400,6 +400,33 @@ class ControlServer:
         except PairingError as exc:
             raise ControlError(str(exc)) from None
         return {"paired": peer.device_id, "name": peer.name}
+
+    async def _join(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Join another library through the running node; with ``check``, only say whether
+        this device holds its own data (so the CLI asks before a code is used)."""
+        node = self.node
+        if req.get("check"):
+            return {"holds_data": holds_own_data(node.replica), "members": len(node.replica.members())}
+        host, port = req.get("host"), req.get("port")
+        peer = await node.join(
+            str(req["code"]),
+            str(host) if host else None,
+            int(port) if port else None,
+            replace=bool(req.get("replace", False)),
+        )
+        return {"joined": node.replica.library, "inviter": peer.device_id, "device": node.device}
+
+
+def invitation_note(code: str, port: int, addresses: list[str], expires: float) -> dict[str, Any]:
+    """What ``invite`` shows: the code, where a joiner can reach the pairing listener (never a
+    wildcard address) and when the code expires (UTC, ISO 8601)."""
+    return {
+        "code": code,
+        "port": port,
+        "host": addresses[0] if addresses else "127.0.0.1",
+        "addresses": addresses,
+        "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+    }
 
 
 def _put(r: Replica, kind: str, entity: str, fields: dict[str, Any]) -> None:

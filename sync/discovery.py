@@ -28,16 +28,25 @@ from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from zeroconf import NonUniqueNameException, ServiceNameAlreadyRegistered, ServiceStateChange, Zeroconf
+from zeroconf import (
+    IPVersion,
+    NonUniqueNameException,
+    ServiceNameAlreadyRegistered,
+    ServiceStateChange,
+    Zeroconf,
+)
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from sync.const import (
     DISCOVERY_RESOLVE_TIMEOUT_MS,
     INSTANCE_ID_CHARS,
+    INTERFACE_CHECK_S,
     PAIRING_SERVICE_TYPE,
     PROTOCOL_VERSION,
     SERVICE_TYPE,
 )
+from sync.errors import PairingError
+from sync.netif import lan_interfaces
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,16 @@ _DEVICE_ID = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"[0-9]{1,6}")
 _PAIRING_NAME = re.compile(r"pair-([0-9]{1,8})\." + re.escape(PAIRING_SERVICE_TYPE), re.IGNORECASE)
 _T = TypeVar("_T")
+NO_MULTICAST = (
+    "no network interface with multicast is up, so the inviting device cannot be found; "
+    "give its address with --peer HOST:PORT"
+)
+
+
+def _ip_version(interfaces: Sequence[object]) -> IPVersion | None:
+    """Both families if the LAN list holds an IPv6 interface (an index tuple); for addresses
+    given as text, None: zeroconf picks the families from them."""
+    return IPVersion.All if any(not isinstance(i, str) for i in interfaces) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,18 +197,27 @@ async def browse_pairing(
 
 
 async def search_pairing(
-    interfaces: Sequence[str], timeout: float, nameplate: str | None = None
+    interfaces: Sequence[str] | None, timeout: float, nameplate: str | None = None
 ) -> AsyncGenerator[PairingListener, None]:
-    """:func:`browse_pairing` on a zeroconf of its own bound to ``interfaces`` (closed after).
+    """:func:`browse_pairing` on a zeroconf of its own bound to ``interfaces`` (None: every LAN
+    interface up now), closed after.
 
     For a joiner that runs no :class:`Discovery` (the CLI's ``join``).
 
     Raises:
         OSError: zeroconf cannot bind to those interfaces.
+        PairingError: no LAN interface with multicast is up.
     """
-    if not interfaces:
+    chosen: list[str | tuple[tuple[str, int, int], int]]
+    if interfaces is None:
+        chosen = list(lan_interfaces().zeroconf)
+        if not chosen:
+            raise PairingError(NO_MULTICAST)
+    elif not interfaces:
         raise ValueError("discovery needs at least one interface address")
-    azc = AsyncZeroconf(zc=Zeroconf(interfaces=list(interfaces), use_asyncio=True))
+    else:
+        chosen = list(interfaces)
+    azc = AsyncZeroconf(zc=Zeroconf(interfaces=chosen, ip_version=_ip_version(chosen), use_asyncio=True))
     try:
         found = browse_pairing(azc.zeroconf, timeout, nameplate=nameplate)
         async with contextlib.aclosing(found) as listeners:
@@ -211,7 +239,7 @@ class Discovery:
         port: int,
         on_peer: Callable[[DiscoveredPeer], None],
         *,
-        interfaces: Sequence[str],
+        interfaces: Sequence[str] | None,
         addresses: Sequence[str] | None = None,
         on_peer_lost: Callable[[str], None] | None = None,
     ) -> None:
@@ -222,18 +250,22 @@ class Discovery:
             port: the member channel's TCP port to announce.
             on_peer: called with each peer found or updated (never this device),
                 on the event loop that ran :meth:`start`.
-            interfaces: IP addresses of the interfaces to use, e.g. ``["127.0.0.1"]``.
-            addresses: addresses to announce; defaults to ``interfaces``.
+            interfaces: IP addresses of the interfaces to use, e.g. ``["127.0.0.1"]``; None:
+                every LAN interface (:func:`sync.netif.lan_interfaces`), re-checked every
+                ``INTERFACE_CHECK_S`` so interfaces that come and go are followed.
+            addresses: addresses to announce; defaults to ``interfaces`` (the LAN ones).
             on_peer_lost: called with a device id when its announcement goes away.
         """
-        if not interfaces:
+        if interfaces is not None and not interfaces:
             raise ValueError("discovery needs at least one interface address")
         self._device_id = device_id
         self._port = port
         self._on_peer = on_peer
         self._on_peer_lost = on_peer_lost
-        self._interfaces = list(interfaces)
-        self._addresses = list(addresses if addresses is not None else interfaces)
+        self._follow = interfaces is None and addresses is None
+        self._interfaces: list[str | tuple[tuple[str, int, int], int]] = list(interfaces or [])
+        self._addresses = list(addresses if addresses is not None else interfaces or [])
+        self._following: asyncio.Task[None] | None = None
         self._azc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._resolving: set[asyncio.Task[None]] = set()
@@ -320,21 +352,43 @@ class Discovery:
     async def browse_pairing(
         self, timeout: float, nameplate: str | None = None
     ) -> AsyncGenerator[PairingListener, None]:
-        """:func:`browse_pairing` on this discovery's interfaces, skipping our own listeners."""
+        """:func:`browse_pairing` on this discovery's interfaces, skipping our own listeners.
+
+        Raises:
+            PairingError: no interface with multicast is up (zeroconf is waiting for one).
+        """
         if self._azc is None:
-            raise RuntimeError("discovery not started")
+            raise PairingError(NO_MULTICAST)
         async with contextlib.aclosing(
             browse_pairing(self._azc.zeroconf, timeout, exclude=self.pairing_names, nameplate=nameplate)
         ) as listeners:
             async for listener in listeners:
                 yield listener
 
+    @property
+    def active(self) -> bool:
+        """Whether zeroconf runs now (following the LAN, it waits for an interface to come up)."""
+        return self._azc is not None
+
     async def start(self) -> None:
-        """Open the zeroconf sockets, announce this device and start browsing."""
-        if self._azc is not None:
+        """Open the zeroconf sockets, announce this device and start browsing.
+
+        Following the LAN with no usable interface up, it starts once one comes up.
+        """
+        if self._azc is not None or self._following is not None:
             raise RuntimeError("discovery already started")
+        if self._follow:
+            lan = lan_interfaces()
+            self._interfaces, self._addresses = list(lan.zeroconf), list(lan.addresses)
+            self._following = asyncio.get_running_loop().create_task(self._follow_interfaces())
+            if not lan:
+                log.warning("no network interface with multicast is up; discovery waits for one")
+                return
+        await self._open()
+
+    async def _open(self) -> None:
         # use_asyncio=True attaches zeroconf to this loop instead of a thread of its own.
-        zc = Zeroconf(interfaces=self._interfaces, use_asyncio=True)
+        zc = Zeroconf(interfaces=self._interfaces, ip_version=_ip_version(self._interfaces), use_asyncio=True)
         self._azc = AsyncZeroconf(zc=zc)
         try:
             registered = await self._azc.async_register_service(self.service_info())
@@ -344,8 +398,40 @@ class Discovery:
             await self.stop()
             raise
 
+    async def _follow_interfaces(self) -> None:
+        """Every ``INTERFACE_CHECK_S``: bind zeroconf to the LAN interfaces up now and announce
+        their addresses (an interface that went away is dropped, a new one joined)."""
+        while True:
+            await asyncio.sleep(INTERFACE_CHECK_S)
+            lan = lan_interfaces()
+            if list(lan.zeroconf) == self._interfaces and list(lan.addresses) == self._addresses:
+                continue
+            if not lan:  # keep the last sockets: they serve again when the interface is back
+                continue
+            log.info("network interfaces changed: now %s", ", ".join(lan.addresses) or "link-local only")
+            self._interfaces, self._addresses = list(lan.zeroconf), list(lan.addresses)
+            try:
+                await self._rebind()
+            except (OSError, RuntimeError) as exc:
+                log.warning("cannot follow the network interfaces: %s", exc)
+
+    async def _rebind(self) -> None:
+        if self._azc is None:
+            await self._open()
+            return
+        await self._azc.zeroconf.async_update_interfaces(self._interfaces, _ip_version(self._interfaces))
+        for info in [self.service_info(), *(i for i, _task in self._pairing.values())]:
+            info.addresses = self._addresses
+            if self._azc.zeroconf.registry.async_get_info_name(info.name) is not None:
+                await (await self._azc.zeroconf.async_update_service(info))
+
     async def stop(self) -> None:
         """Stop browsing, withdraw the announcement and close the sockets."""
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
+            self._following = None
         # Pending pairing announcements end; closing zeroconf withdraws the registered ones.
         for _info, task in self._pairing.values():
             task.cancel()

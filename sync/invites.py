@@ -46,8 +46,9 @@ class Pairing:
         self._ads: dict[Invitation, str] = {}  # invitation -> its zeroconf instance name
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def invite(self, lifetime: float, member_port: int) -> Invitation:
-        """Open a pairing listener with a fresh one-time code; its outcome is handled here.
+    async def invite(self, lifetime: float, member_port: int, port: int = 0) -> Invitation:
+        """Open a pairing listener (on ``port``; 0: any free one) with a fresh one-time code;
+        its outcome is handled here.
 
         With discovery on it returns once the code's nameplate is announced (about a second).
 
@@ -62,6 +63,7 @@ class Pairing:
                 lifetime=lifetime,
                 admit=self._admit,
                 member_port=member_port,
+                port=port,
                 nameplate=self._free_nameplate(),
             )
             await inv.start()

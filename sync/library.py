@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from localfirst import Replica
@@ -61,17 +62,58 @@ def join_from_welcome(data_dir: Path, identity: Identity, welcome: bytes) -> Rep
         raise
 
 
+REPLACE_REFUSED = (
+    "this device holds its own library (notes, events or calendars); joining replaces it "
+    "(the old file is kept aside): pass --replace to go ahead"
+)
+
+#: Kinds a user writes: a library holding any of them is not replaced without asking.
+USER_KINDS = ("note", "event", "calendar")
+
+
+def holds_own_data(replica: Replica) -> bool:
+    """Whether the library holds anything a user made (a note, event or calendar)."""
+    return any(replica.entities(kind) for kind in USER_KINDS)
+
+
+def open_lone(data_dir: Path) -> tuple[Replica, bool]:
+    """Open the library in ``data_dir`` to be replaced by a join: the replica and whether it
+    holds the user's own data (:func:`holds_own_data`).
+
+    Raises:
+        NodeError: the library is shared with other devices (it is closed again).
+    """
+    replica = open_replica(library_path(data_dir))
+    if len(replica.members()) > 1:
+        replica.close()
+        raise NodeError("this device already shares a library with other devices")
+    return replica, holds_own_data(replica)
+
+
+def kept_path(data_dir: Path, when: float | None = None) -> Path:
+    """Where a replaced library is kept: ``library.sqlite.replaced-YYYYmmdd-HHMMSS`` (UTC),
+    never an existing file."""
+    path = library_path(data_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(when))
+    kept = path.with_name(f"{path.name}.replaced-{stamp}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
+    return kept
+
+
 def replace_with_welcome(
     data_dir: Path, identity: Identity, old: Replica, welcome: bytes
 ) -> tuple[Replica, Path]:
-    """Close ``old``, keep its file beside the new library, and create the new one from ``welcome``.
+    """Close ``old``, keep its file aside, and create the new library from ``welcome``.
 
-    Returns the new replica and where the old library was kept
-    (``library-<id>.replaced.sqlite``). If the new library cannot be created, the old file is
-    put back (the caller reopens it) and the error propagates.
+    Returns the new replica and where the old library was kept (:func:`kept_path`; nothing is
+    deleted). If the new library cannot be created, the old file is put back (the caller
+    reopens it) and the error propagates.
     """
     path = library_path(data_dir)
-    kept = path.with_name(f"{path.stem}-{old.library[:12]}.replaced{path.suffix}")
+    kept = kept_path(data_dir)
     old.close()
     path.replace(kept)
     for suffix in ("-wal", "-shm"):

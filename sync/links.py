@@ -34,6 +34,7 @@ from sync.const import (
     TCP_USER_TIMEOUT_S,
 )
 from sync.discovery import DiscoveredPeer, Discovery
+from sync.netif import is_any, listen_socket
 from sync.peers import Peers
 from sync.pump import NET_ERRORS, StreamChannel
 from sync.trust import Trust
@@ -74,13 +75,17 @@ class Links:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def listen(self, host: str, port: int) -> int:
-        """Open the member listener; return its port."""
+        """Open the member listener on ``host`` (``::``: every address, both families); return
+        its port."""
         loop = asyncio.get_running_loop()
 
         def protocol() -> asyncio.StreamReaderProtocol:
             return _PausedProtocol(asyncio.StreamReader(loop=loop), self._on_accept, loop=loop)
 
-        self._server = await loop.create_server(protocol, host, port, backlog=1024)
+        if is_any(host):  # one dual-stack socket: one port for both families
+            self._server = await loop.create_server(protocol, sock=listen_socket(host, port), backlog=1024)
+        else:
+            self._server = await loop.create_server(protocol, host, port, backlog=1024)
         return self.port
 
     @property
@@ -92,8 +97,9 @@ class Links:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def discover(self, interfaces: list[str], announce: list[str] | None) -> None:
-        """Announce this device and dial the members found (zeroconf on ``interfaces``)."""
+    async def discover(self, interfaces: list[str] | None, announce: list[str] | None) -> None:
+        """Announce this device and dial the members found (zeroconf on ``interfaces``; None:
+        on every LAN interface, following them as they come and go)."""
         discovery = Discovery(
             self.device, self.port, self.on_discovered, interfaces=interfaces, addresses=announce
         )

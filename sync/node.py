@@ -38,16 +38,20 @@ from sync.discovery import Discovery
 from sync.identity import Identity
 from sync.invites import Pairing
 from sync.library import (
+    REPLACE_REFUSED,
     NodeError,
+    holds_own_data,
     join_from_welcome,
     library_path,
     load_identity,
+    open_lone,
     open_or_create,
     replace_with_welcome,
 )
 from sync.links import Links
 from sync.lock import LibraryLock
 from sync.mirroring import MirrorSlot
+from sync.netif import ANY_HOST, usable_addresses
 from sync.pairing import Invitation, PairedPeer
 from sync.peers import Conn, Peers
 from sync.session import Session, Step
@@ -60,13 +64,28 @@ __all__ = [
     "join_from_welcome",
     "library_path",
     "load_identity",
+    "network_options",
+    "open_lone",
     "open_or_create",
     "pem_fingerprint",
+    "replace_with_welcome",
 ]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+LOOPBACK = "127.0.0.1"
+
+
+def network_options(*, loopback: bool = False) -> dict[str, Any]:
+    """The one default of the app and ``serve``: :class:`Node` options for the LAN (listen on
+    every address, zeroconf on every LAN interface, followed), or with ``loopback`` for this
+    machine only (tests, demos)."""
+    if loopback:
+        return {"host": LOOPBACK, "interfaces": [LOOPBACK], "discovery": True}
+    return {"host": ANY_HOST, "interfaces": None, "discovery": True}
+
+
 _NET_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
 
 
@@ -80,7 +99,7 @@ class Node:
         name: str = "",
         host: str = "127.0.0.1",
         port: int = 0,
-        interfaces: Sequence[str] = ("127.0.0.1",),
+        interfaces: Sequence[str] | None = ("127.0.0.1",),
         announce: Sequence[str] | None = None,
         discovery: bool = True,
         peers: Sequence[tuple[str, int]] = (),
@@ -94,10 +113,12 @@ class Node:
         Args:
             data_dir: identity, library file and control socket live here.
             name: this device's display name (first run).
-            host: address of the member listener (and of pairing listeners).
+            host: address of the member listener (and of pairing listeners); ``::`` listens
+                on every address of both families (:func:`network_options` for real use).
             port: member listener port (0: any free one).
-            interfaces: addresses zeroconf binds to.
-            announce: addresses announced by zeroconf (default: ``interfaces``).
+            interfaces: addresses zeroconf binds to; None: every LAN interface that is up,
+                followed as interfaces come and go.
+            announce: addresses announced by zeroconf (default: ``interfaces``, or the LAN's).
             discovery: whether to announce and browse with zeroconf.
             peers: member addresses to dial without discovery (networks without multicast).
             auto_commit: on the primary, commit writes as they arrive.
@@ -109,7 +130,7 @@ class Node:
         self._name = name
         self.host = host
         self._port = port
-        self._interfaces = list(interfaces)
+        self._interfaces = list(interfaces) if interfaces is not None else None
         self._announce = list(announce) if announce is not None else None
         self._use_discovery = discovery
         self._configured = list(peers)
@@ -347,8 +368,9 @@ class Node:
 
     # -- pairing -------------------------------------------------------------------------------
 
-    async def invite(self, lifetime: float = PAIRING_CODE_LIFETIME_S) -> Invitation:
-        """Open a pairing listener with a fresh one-time code; the outcome is handled here.
+    async def invite(self, lifetime: float = PAIRING_CODE_LIFETIME_S, port: int = 0) -> Invitation:
+        """Open a pairing listener (on ``port``; 0: any free one) with a fresh one-time code;
+        the outcome is handled here.
 
         With discovery on, the listener is announced (``PAIRING_SERVICE_TYPE``) on the same
         interfaces until the invitation ends -- paired, failed, expired or closed -- so a
@@ -356,7 +378,7 @@ class Node:
         """
         if self._pairing is None:
             raise NodeError("the node is not started")
-        return await self._pairing.invite(lifetime, self.port)
+        return await self._pairing.invite(lifetime, self.port, port)
 
     @property
     def pairing_announcements(self) -> list[str]:
@@ -370,7 +392,13 @@ class Node:
         self.apply(lambda r: r.put("device", device, {"revoked": True}))
 
     async def join(
-        self, code: str, host: str | None = None, port: int | None = None, *, search: float = PAIRING_SEARCH_S
+        self,
+        code: str,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        search: float = PAIRING_SEARCH_S,
+        replace: bool = True,
     ) -> PairedPeer:
         """Pair with the device inviting at ``host:port`` and adopt its library, while running.
 
@@ -379,12 +407,13 @@ class Node:
         code; a listener of another invitation fails, and its code is used up.
 
         Only a device that is alone in its library may join another; the library it held is
-        kept beside the new one (``library-<id>.replaced.sqlite``). Subscribers then get a
+        kept aside (``library.sqlite.replaced-YYYYmmdd-HHMMSS``). Subscribers then get a
         ``Changes`` with ``snapshot`` set: everything may have changed.
 
         Raises:
-            NodeError: this device already shares its library with other devices, or no
-                address was given and discovery is off.
+            NodeError: this device already shares its library with other devices, no
+                address was given and discovery is off, or ``replace`` is false and the
+                library holds notes, events or calendars (checked before the code is used).
             PairingError: the code was wrong, expired or used, the inviter is unreachable,
                 or no inviting device was found.
         """
@@ -397,6 +426,8 @@ class Node:
         old = self.replica
         if set(old.members()) - {self.device}:
             raise NodeError("this device already shares a library with other devices")
+        if not replace and holds_own_data(old):
+            raise NodeError(REPLACE_REFUSED)
         address = (host, port) if host is not None and port is not None else None
         peer, welcome, host = await self._pairing.join(code, address, search)
         if self._replica is not old or set(old.members()) - {self.device}:
@@ -422,6 +453,11 @@ class Node:
         self._subscribers.notify(Changes(snapshot=True))
         return peer
 
+    @property
+    def addresses(self) -> list[str]:
+        """Addresses another device can dial to reach this node's listeners (never a wildcard)."""
+        return usable_addresses(self.host)
+
     # -- status --------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -441,6 +477,7 @@ class Node:
             "peers": self._peers.status(),
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
+            "addresses": self.addresses,
             "stats": dict(self.stats),
             "mirror": self._mirror.status(),
         }

@@ -75,6 +75,7 @@ from sync.messages import (
     expect_type,
     printable,
 )
+from sync.netif import is_any, listen_socket
 from sync.tls import PeerNotTrusted, pairing_client_context, pairing_server_context, peer_cert_der
 
 __all__ = [
@@ -270,6 +271,7 @@ class Invitation:
         admit: Callable[[PairedPeer], None] | None = None,
         member_port: int = 0,
         nameplate: str | None = None,
+        port: int = 0,
     ) -> None:
         """Prepare an invitation.
 
@@ -278,7 +280,8 @@ class Invitation:
             welcome: called with the joiner's device id once both confirmations
                 verified; returns the bytes the joiner receives (the library
                 snapshot). It runs on the event loop, so it should be quick.
-            host: address to listen on.
+            host: address to listen on (``::``: every address, both families).
+            port: port to listen on (0: any free one), e.g. one a firewall lets through.
             lifetime: seconds the code stays valid after :meth:`start`.
             step_timeout: seconds each step of the exchange may take; a connection has
                 this long for its TLS handshake and its hello together.
@@ -297,6 +300,7 @@ class Invitation:
         self._identity = identity
         self._welcome = welcome
         self._host = host
+        self._listen_port = port
         self._lifetime = lifetime
         self._step_timeout = step_timeout
         self._tls = pairing_server_context(identity)
@@ -330,7 +334,13 @@ class Invitation:
             raise RuntimeError("an invitation starts once")
         # TLS is started per connection (not by the server), so a connection counts
         # against the limits from its first byte, handshake included.
-        self._server = await asyncio.start_server(self._on_connect, self._host, 0)
+        wildcard = is_any(self._host)  # one dual-stack socket: one port for both families
+        self._server = await asyncio.start_server(
+            self._on_connect,
+            None if wildcard else self._host,
+            None if wildcard else self._listen_port,
+            sock=listen_socket(self._host, self._listen_port) if wildcard else None,
+        )
         self._port = int(self._server.sockets[0].getsockname()[1])
         self._expiry = asyncio.get_running_loop().call_later(self._lifetime, self._expire)
         log.info("pairing listener open on %s:%d", self._host, self.port)
@@ -574,10 +584,14 @@ async def join(
                 ssl=pairing_client_context(),
                 ssl_handshake_timeout=step_timeout,
             )
+    except ConnectionRefusedError as exc:
+        raise PairingUnreachable(
+            f"cannot reach the inviting device at {host}:{port}: nothing is listening there (the "
+            "invitation ended, expired or used, or that is not the inviting device's LAN address)"
+        ) from exc
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         raise PairingUnreachable(
-            f"cannot reach the inviting device at {host}:{port} "
-            f"(the code may have expired or been used): {exc or type(exc).__name__}"
+            f"cannot reach the inviting device at {host}:{port}: {exc or type(exc).__name__}"
         ) from exc
     try:
         return await _join_exchange(reader, writer, password, identity, step_timeout)

@@ -116,12 +116,14 @@ class NodeService:
         return self._run(call())
 
     def invite(self) -> concurrent.futures.Future[tuple[str, str, int]]:
-        """Open a pairing invitation: (code, host, port) for the joining device."""
+        """Open a pairing invitation: (code, host, port) for the joining device (the host is an
+        address another device can dial, never a wildcard)."""
 
         async def call() -> tuple[str, str, int]:
             node = await self._node()
             inv = await node.invite()
-            return inv.code, node.host, inv.port
+            addresses = node.addresses
+            return inv.code, addresses[0] if addresses else "127.0.0.1", inv.port
 
         return self._run(call())
 

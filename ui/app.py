@@ -7,9 +7,7 @@ runs offline and the app works the same; changes sync when a peer is reachable a
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,24 +24,12 @@ if TYPE_CHECKING:
 LOOPBACK: Mapping[str, Any] = {"host": "127.0.0.1", "interfaces": ["127.0.0.1"], "discovery": False}
 
 
-def lan_address() -> str | None:
-    """The address of the interface holding the default route, or None (no network)."""
-    with (
-        contextlib.suppress(OSError),
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
-    ):
-        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP connect sends nothing
-        address: str = sock.getsockname()[0]
-        return None if address.startswith("127.") else address
-    return None
-
-
 def lan_options() -> dict[str, Any]:
-    """Node options for real use: listen on every interface, discover on the LAN one."""
-    address = lan_address()
-    if address is None:  # offline: the node still runs, reachable once a network is back
-        return {"host": "0.0.0.0", "interfaces": ["127.0.0.1"], "discovery": False}
-    return {"host": "0.0.0.0", "interfaces": [address], "announce": [address], "discovery": True}
+    """Node options for real use, the same as ``serve``'s default: listen on every address,
+    zeroconf on every LAN interface that is up, following interfaces as they come and go."""
+    from sync.node import network_options
+
+    return network_options()
 
 
 def make_window(

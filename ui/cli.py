@@ -31,6 +31,8 @@ from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
     from localfirst import Replica
+    from sync.identity import Identity
+    from sync.pairing import PairedPeer
 
 #: How long a command waits for a data folder held by a process that does not answer (a node
 #: still starting, another command) before it gives up with one line naming the holder.
@@ -59,14 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("gui", help="open the desktop app (the default)")
     commands.add_parser("init", help="create this device's identity and a new library (if none)")
     serve = commands.add_parser("serve", help="run a headless node until SIGTERM/SIGINT")
-    serve.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
+    _network_arguments(serve, "listen address (default: every address of this machine)")
     serve.add_argument("--port", type=int, default=0, help="listen port (default: any free one)")
-    serve.add_argument(
-        "--interface",
-        action="append",
-        default=None,
-        help="address zeroconf binds to and announces (repeatable; default: 127.0.0.1)",
-    )
     serve.add_argument(
         "--peer", action="append", default=[], type=_host_port, help="member to dial, HOST:PORT"
     )
@@ -78,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     invite = commands.add_parser("invite", help="open a pairing listener and print its one-time code")
     invite.add_argument("--wait", action="store_true", help="wait for the outcome and print it")
-    invite.add_argument("--host", default="127.0.0.1", help="listen address if no node runs here")
+    invite.add_argument(
+        "--port", type=int, default=0, help="pairing port, e.g. one a firewall lets through (default: any)"
+    )
+    _network_arguments(invite, "listen address if no node runs here (default: every address)")
     join = commands.add_parser("join", help="join a library with the code another device shows")
     join.add_argument("code")
     join.add_argument(
@@ -88,14 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the inviting device's HOST:PORT, for a network without multicast (default: search "
         "the network for it with zeroconf)",
     )
-    join.add_argument(
-        "--interface",
-        action="append",
-        default=None,
-        help="address zeroconf searches on without --peer (repeatable; default: 127.0.0.1)",
-    )
     join.add_argument("--no-discovery", action="store_true", help="do not use zeroconf (needs --peer)")
     join.add_argument("--name", default="", help="this device's name")
+    join.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace this device's own library without asking (the old file is kept aside)",
+    )
+    _network_arguments(join, None)
     imp = commands.add_parser("import", help="import .ics calendars and .md notes (each file all or nothing)")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     exp = commands.add_parser("export", help="write every note (.md) and calendar (.ics) into DIR")
@@ -103,6 +102,39 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="members, peers, vectors, pending writes")
     status.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _network_arguments(parser: argparse.ArgumentParser, host_help: str | None) -> None:
+    """``--loopback`` and the overrides of the LAN default (``sync.node.network_options``)."""
+    parser.add_argument(
+        "--loopback",
+        action="store_true",
+        help="stay on 127.0.0.1: listen and use zeroconf on this machine only (tests, demos)",
+    )
+    if host_help is not None:
+        parser.add_argument("--host", default=None, help=host_help)
+    parser.add_argument(
+        "--interface",
+        action="append",
+        default=None,
+        metavar="ADDRESS",
+        help="address zeroconf binds to and announces (repeatable; default: every LAN interface "
+        "that is up, followed as interfaces come and go)",
+    )
+
+
+def _network(args: argparse.Namespace) -> dict[str, Any]:
+    """Node options: the shared default (LAN, or loopback), with the command's overrides."""
+    from sync.node import network_options
+
+    options = network_options(loopback=args.loopback)
+    if getattr(args, "host", None):
+        options["host"] = args.host
+    if args.interface:
+        options["interfaces"] = list(args.interface)
+    if getattr(args, "no_discovery", False):
+        options["discovery"] = False
+    return options
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -215,27 +247,25 @@ def _serve(data: Path, args: argparse.Namespace) -> int:
     if args.mirror is not None:
         options["mirror"] = args.mirror.absolute()  # the node keeps the folder in step (headless)
 
+    network = _network(args)
+
     async def run() -> None:
-        node = Node(
-            data,
-            name=args.name,
-            host=args.host,
-            port=args.port,
-            interfaces=args.interface or ["127.0.0.1"],
-            discovery=not args.no_discovery,
-            peers=args.peer,
-            **options,
-        )
+        node = Node(data, name=args.name, port=args.port, peers=args.peer, **network, **options)
         try:
             await node.start()  # LibraryBusy: refused before anything was opened
         except OSError as exc:
             await node.stop()
-            raise CliExit(f"cannot start the node on {args.host}:{args.port}: {exc}") from None
+            host, port = network["host"], args.port or "any port"
+            where = f"port {port} of every address" if host in ("::", "0.0.0.0") else f"{host}:{port}"
+            raise CliExit(f"cannot start the node on {where}: {exc.strerror or exc}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        print(json.dumps({"port": node.port, "device": node.device}), flush=True)
+        print(
+            json.dumps({"port": node.port, "device": node.device, "addresses": node.addresses}),
+            flush=True,
+        )
         try:
             await stop.wait()
         finally:
@@ -246,23 +276,34 @@ def _serve(data: Path, args: argparse.Namespace) -> int:
 
 
 def _invite(data: Path, args: argparse.Namespace) -> int:
+    shown: list[str] = []
+
     def show(note: dict[str, Any]) -> None:
         print(json.dumps(note), flush=True)
+        if "code" in note and not shown:
+            shown.append(note["code"])
+            _tell_invitation(note)
 
-    request = {"cmd": "invite", "wait": args.wait}
+    request = {"cmd": "invite", "wait": args.wait, "port": args.port}
     reply = _ask(data, request, "inviting", timeout=None if args.wait else 10.0, on_note=show)
     if reply is not None:
         show(reply)
         return 0
+    from sync.const import PAIRING_CODE_LIFETIME_S
+    from sync.control import invitation_note
     from sync.node import Node
     from sync.pairing import PairingError
 
     async def run() -> int:
-        node = Node(data, host=args.host, control=False)
+        node = Node(data, control=False, **_network(args))
         await node.start()  # takes the folder's lock (LibraryBusy if another process holds it)
         try:
-            inv = await node.invite()
-            show({"code": inv.code, "port": inv.port, "host": args.host})
+            try:
+                inv = await node.invite(port=args.port)
+            except OSError as exc:
+                raise CliExit(f"cannot open the pairing port {args.port}: {exc.strerror or exc}") from None
+            expires = time.time() + PAIRING_CODE_LIFETIME_S
+            show(invitation_note(inv.code, inv.port, node.addresses, expires))
             try:
                 peer = await inv.wait()
             except PairingError as exc:
@@ -275,28 +316,86 @@ def _invite(data: Path, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _tell_invitation(note: dict[str, Any]) -> None:
+    """The invitation for a person, on stderr: the code, its expiry, what to run where."""
+    addresses = note.get("addresses") or []
+    where = " or ".join(f"{a}:{note['port']}" if ":" not in a else f"[{a}]:{note['port']}" for a in addresses)
+    print(
+        f"localfirst: code {note['code']}, valid until {note.get('expires', '?')} (one try). "
+        f"On the other device run: localfirst join {note['code']}"
+        + (
+            f"  (without multicast add --peer {where.split(' or ')[0]}; listening on {where})"
+            if where
+            else ""
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _confirm_replace(args: argparse.Namespace) -> None:
+    """Go ahead only if the user agrees to replace this device's own library (or said --replace)."""
+    from sync.library import REPLACE_REFUSED
+
+    if args.replace:
+        return
+    if not sys.stdin.isatty():
+        raise CliExit(REPLACE_REFUSED)
+    answer = input(
+        "This device holds its own library (notes, events or calendars). Joining replaces it; "
+        "the old file is kept aside as library.sqlite.replaced-<time>. Replace it? [y/N] "
+    )
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CliExit("not joined: this device's library was left as it was")
+    args.replace = True
+
+
 def _join(data: Path, args: argparse.Namespace) -> int:
     if args.peer is None and args.no_discovery:
         raise CliExit("no address given and discovery is off: use --peer HOST:PORT")
-    host, port = args.peer if args.peer is not None else (None, None)
-    request = {"cmd": "join", "code": args.code, "host": host, "port": port}
-    got = _door(data, request, "joining", timeout=None)
-    if isinstance(got, dict):  # the running node joined (it kept its lone library aside)
-        print(json.dumps(got))
+    got = _door(data, {"cmd": "join", "check": True}, "checking its library")
+    if isinstance(got, dict):  # a node runs here: it joins (it keeps its lone library aside)
+        if got["members"] > 1:
+            raise CliExit("this device already shares a library with other devices")
+        if got["holds_data"]:
+            _confirm_replace(args)
+        host, port = args.peer if args.peer is not None else (None, None)
+        request = {"cmd": "join", "code": args.code, "host": host, "port": port, "replace": True}
+        reply = _ask(data, request, "joining", timeout=None)
+        if reply is None:
+            raise CliExit(f"the node in {data} stopped before joining; run the command again")
+        print(json.dumps(reply))
         return 0
     with got:
         return _join_offline(data, args)
 
 
 def _join_offline(data: Path, args: argparse.Namespace) -> int:
-    from sync.const import PAIRING_SEARCH_S
-    from sync.discovery import search_pairing
-    from sync.node import join_from_welcome, library_path, load_identity
-    from sync.pairing import PairedPeer, PairingError, join, join_found, normalize_code
+    from sync.node import NodeError, library_path, load_identity, open_lone
 
-    if library_path(data).exists():
-        raise CliExit(f"{data} already holds a library")
     identity = load_identity(data, args.name)
+    old: Replica | None = None
+    if library_path(data).exists():
+        try:
+            old, holds_data = open_lone(data)
+        except NodeError as exc:
+            raise CliExit(str(exc)) from None
+    try:
+        if old is not None and holds_data:
+            _confirm_replace(args)  # before pairing: a refusal must not use up the code
+        peer, welcome = _pair_offline(args, identity)
+    except BaseException:
+        if old is not None:
+            old.close()
+        raise
+    return _adopt(data, identity, old, welcome, peer.device_id)
+
+
+def _pair_offline(args: argparse.Namespace, identity: Identity) -> tuple[PairedPeer, bytes]:
+    from sync.const import PAIRING_SEARCH_S
+    from sync.discovery import NO_MULTICAST, search_pairing
+    from sync.netif import lan_interfaces
+    from sync.pairing import PairingError, join, join_found, normalize_code
 
     async def search() -> tuple[PairedPeer, bytes]:
         normalize_code(args.code)  # a typo fails before searching
@@ -305,26 +404,36 @@ def _join_offline(data: Path, args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        found = search_pairing(args.interface or ["127.0.0.1"], PAIRING_SEARCH_S)
+        found = search_pairing(interfaces, PAIRING_SEARCH_S)
         async with contextlib.aclosing(found):
             peer, welcome, _host = await join_found(args.code, found, identity)
         return peer, welcome
 
+    interfaces = _network(args)["interfaces"]
+    if args.peer is None and interfaces is None and not lan_interfaces():
+        raise CliExit(NO_MULTICAST)
     try:
         if args.peer is not None:
             host, port = args.peer
-            peer, welcome = asyncio.run(join(args.code, host, port, identity))
-        else:
-            peer, welcome = asyncio.run(search())
+            return asyncio.run(join(args.code, host, port, identity))
+        return asyncio.run(search())
     except PairingError as exc:
         raise CliExit(f"pairing failed: {exc}") from None
     except OSError as exc:  # zeroconf could not bind to the interfaces
         raise CliExit(f"cannot search the network ({exc}); use --peer HOST:PORT") from None
-    replica = join_from_welcome(data, identity, welcome)
+
+
+def _adopt(data: Path, identity: Identity, old: Replica | None, welcome: bytes, inviter: str) -> int:
+    """Create the joined library from the welcome (keeping a lone old one aside) and say so."""
+    from sync.node import join_from_welcome, replace_with_welcome
+
+    if old is None:
+        replica = join_from_welcome(data, identity, welcome)
+    else:
+        replica, kept = replace_with_welcome(data, identity, old, welcome)
+        print(f"localfirst: this device's previous library is kept as {kept}", file=sys.stderr)
     try:
-        print(
-            json.dumps({"joined": replica.library, "inviter": peer.device_id, "device": identity.device_id})
-        )
+        print(json.dumps({"joined": replica.library, "inviter": inviter, "device": identity.device_id}))
     finally:
         replica.close()
     return 0

@@ -226,7 +226,7 @@ def test_version(bundle: Bundle, run_env: dict[str, str]) -> None:
 def test_serve_headless(bundle: Bundle, run_env: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "node"
     proc = subprocess.Popen(
-        [str(bundle.exe), "--data", str(data), "serve", "--host", "127.0.0.1", "--port", "0"],
+        [str(bundle.exe), "--data", str(data), "serve", "--loopback", "--port", "0"],
         env=run_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

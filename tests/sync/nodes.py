@@ -57,8 +57,12 @@ class NodeProcess:
 
     def __init__(self, data: Path, *args: str, name: str = "", netns: str | None = None) -> None:
         self.data = data
-        cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), "serve", "--name", name, *args]
-        if netns is not None:
+        cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), "serve", *args]
+        if name:
+            cmd += ["--name", name]
+        if netns is None:
+            cmd.append("--loopback")  # network safety: outside a test's namespace, 127.0.0.1 only
+        else:
             cmd = ["ip", "netns", "exec", netns, *cmd]
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
         self.proc = subprocess.Popen(

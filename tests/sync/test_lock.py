@@ -70,10 +70,12 @@ def test_two_serve_on_one_folder_the_second_exits_with_one_line(tmp_path: Path) 
     try:
         sock = data / "control.sock"
         before = sock.stat()
-        second = cli(data, "serve", "--no-discovery", "--name", "desk", timeout=30)
+        second = cli(data, "serve", "--loopback", "--no-discovery", "--name", "desk", timeout=30)
         assert second.returncode == 1
         assert second.stdout == ""
-        assert second.stderr == busy_line(data, first.proc.pid, "localfirst serve --name desk --no-discovery")
+        assert second.stderr == busy_line(
+            data, first.proc.pid, "localfirst serve --no-discovery --name desk --loopback"
+        )
         after = sock.stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # untouched
         assert first.status()["device"] == first.device  # still answering through its socket
@@ -150,7 +152,9 @@ def test_a_lock_left_by_a_killed_node_is_taken_over(tmp_path: Path) -> None:
     first.proc.wait(10)
     first.stop()
     assert (data / "control.sock").exists()  # the dead node's socket and record are left behind
-    assert read_holder(data) == Holder(first.proc.pid, "localfirst serve --name desk --no-discovery")
+    assert read_holder(data) == Holder(
+        first.proc.pid, "localfirst serve --no-discovery --name desk --loopback"
+    )
     status = cli(data, "status", "--json")  # no node answers: the command takes the free lock
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["running"] is False
@@ -158,7 +162,9 @@ def test_a_lock_left_by_a_killed_node_is_taken_over(tmp_path: Path) -> None:
     try:
         assert second.device == first.device
         wait_for(lambda: second.status()["port"] == second.port, what="the new node answers")
-        assert read_holder(data) == Holder(second.proc.pid, "localfirst serve --name desk --no-discovery")
+        assert read_holder(data) == Holder(
+            second.proc.pid, "localfirst serve --no-discovery --name desk --loopback"
+        )
     finally:
         second.stop()
     assert read_holder(data) is None

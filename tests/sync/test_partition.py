@@ -8,84 +8,30 @@ namespace binds to that namespace's veth address only.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.sync.nodes import REPO, NodeProcess, wait_for
+from tests.sync.netns import Lan, bridged_hosts, cli_in
+from tests.sync.nodes import NodeProcess, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 SUBNET = "10.213.77"
-
 #: The issue's bound: a peer cut off shows offline within this many seconds.
 OFFLINE_WITHIN_S = 10.0
 
 
-def ip(*args: str, netns: str | None = None) -> None:
-    cmd = ["ip", *(["-n", netns] if netns else []), *args]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=10)
-
-
-def _can_make_namespaces() -> str | None:
-    name = f"lfprobe{secrets.token_hex(3)}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"cannot create network namespaces here (needs root/CAP_NET_ADMIN): {exc}"
-    subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True, timeout=10)
-    return None
-
-
 @pytest.fixture
-def lan() -> Iterator[tuple[list[str], str, str]]:
-    """Three namespaces on one bridge; yields (namespaces, bridge namespace, prefix)."""
-    reason = _can_make_namespaces()
-    if reason is not None:
-        pytest.skip(reason)
-    prefix = f"lf{secrets.token_hex(3)}"
-    bridge_ns = f"{prefix}br"
-    spaces = [f"{prefix}n{i}" for i in (1, 2, 3)]
-    made: list[str] = []
-    try:
-        for ns in (bridge_ns, *spaces):
-            ip("netns", "add", ns)
-            made.append(ns)
-            ip("link", "set", "lo", "up", netns=ns)
-        ip("link", "add", "br0", "type", "bridge", "mcast_snooping", "0", netns=bridge_ns)
-        ip("link", "set", "br0", "up", netns=bridge_ns)
-        for i, ns in enumerate(spaces, 1):
-            inner, outer = f"{prefix}v{i}", f"{prefix}b{i}"
-            ip("link", "add", inner, "netns", ns, "type", "veth", "peer", "name", outer, "netns", bridge_ns)
-            ip("link", "set", outer, "master", "br0", netns=bridge_ns)
-            ip("link", "set", outer, "up", netns=bridge_ns)
-            ip("addr", "add", f"{SUBNET}.{i}/24", "dev", inner, netns=ns)
-            ip("link", "set", inner, "up", netns=ns)
-            ip("route", "add", "224.0.0.0/4", "dev", inner, netns=ns)
-        yield spaces, bridge_ns, prefix
-    finally:
-        for ns in made:
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=10)
+def lan() -> Iterator[Lan]:
+    with bridged_hosts(3, SUBNET) as made:
+        yield made
 
 
 def join_in(ns: str, data: Path, code: str, host: str, port: int) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "ui.cli", "--data", str(data)]
-    done = subprocess.run(
-        [*cmd, "join", code, "--peer", f"{host}:{port}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    done = cli_in(ns, data, "join", code, "--peer", f"{host}:{port}")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["joined"]
 
@@ -96,9 +42,8 @@ def converged(nodes: list[NodeProcess]) -> bool:
     return all(k == keys[0] for k in keys) and keys[0][3] == 0
 
 
-def test_partition_and_heal(lan: tuple[list[str], str, str], tmp_path: Path) -> None:
-    spaces, bridge_ns, prefix = lan
-    addr = [f"{SUBNET}.{i}" for i in (1, 2, 3)]
+def test_partition_and_heal(lan: Lan, tmp_path: Path) -> None:
+    spaces, addr = lan.spaces, lan.addresses
     procs: list[NodeProcess] = []
 
     def serve(i: int) -> NodeProcess:
@@ -123,7 +68,7 @@ def test_partition_and_heal(lan: tuple[list[str], str, str], tmp_path: Path) -> 
         wait_for(lambda: converged(procs), 20, "initial convergence")
 
         # Cut n3 off, write on both sides of the partition.
-        ip("link", "set", f"{prefix}b3", "down", netns=bridge_ns)
+        lan.cut(2)
         cut = time.monotonic()
         n1.request(cmd="put", kind="note", id="left", fields={"title": "written by n1 during the cut"})
         n3.request(cmd="put", kind="note", id="right", fields={"title": "written by n3 during the cut"})
@@ -144,7 +89,7 @@ def test_partition_and_heal(lan: tuple[list[str], str, str], tmp_path: Path) -> 
         assert n3.request(cmd="get", id="left")["values"] is None
         assert n1.request(cmd="get", id="right")["values"] is None
 
-        ip("link", "set", f"{prefix}b3", "up", netns=bridge_ns)
+        lan.heal(2)
         wait_for(lambda: converged(procs), 60, "convergence after the heal")
         wait_for(all_online, 30, "n3 online again on every side after the heal")
         for n in procs:

@@ -111,7 +111,7 @@ def test_cli_join_with_the_code_only_finds_a_serving_node(tmp_path: Path) -> Non
         asked = cli(n1.data, "invite")
         assert asked.returncode == 0, asked.stderr
         code = json.loads(asked.stdout)["code"]
-        done = cli(tmp_path / "n2", "join", code, "--name", "n2")
+        done = cli(tmp_path / "n2", "join", code, "--loopback", "--name", "n2")
         assert done.returncode == 0, done.stderr
         joined = json.loads(done.stdout)
         assert joined["inviter"] == n1.device

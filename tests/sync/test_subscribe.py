@@ -73,7 +73,8 @@ def test_a_running_node_joins_a_library_and_dials_the_inviter(tmp_path: Path) ->
             assert peer.port == a.port
             assert b.replica.library == a.replica.library != own
             assert heard[-1].snapshot
-            assert (tmp_path / "b" / f"library-{own[:12]}.replaced.sqlite").exists()
+            kept = list((tmp_path / "b").glob("library.sqlite.replaced-*"))
+            assert len(kept) == 1  # the lone library was kept aside, not deleted
             await until(lambda: synced(a, b), what="b dials a at the port the welcome named")
             assert len(b.replica.entities("note")) == 200
             await until(lambda: b.status()["peers"].get(a.device, {}).get("last_sync") is not None)
