@@ -40,6 +40,7 @@ from sync.const import (
     CONTROL_SOCKET,
     PAIRING_CODE_LIFETIME_S,
 )
+from sync.library_commands import COMMANDS, on_node
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
@@ -384,6 +385,8 @@ class ControlServer:
             return import_summary(report)
         if cmd == "export":
             return export_summary(node.apply, Path(str(req["directory"])))
+        if cmd in COMMANDS:  # devices, conflicts, notes and events (sync.library_commands)
+            return await on_node(node, req)
         raise ControlError(f"unknown command {cmd!r}")
 
     async def _invite(self, req: dict[str, Any], talk: _Conversation) -> dict[str, Any]:
