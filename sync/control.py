@@ -372,9 +372,6 @@ class ControlServer:
         if cmd == "get":
             doc = node.replica.get(str(req["id"]))
             return {"values": doc.values() if doc is not None and doc.exists else None}
-        if cmd == "revoke":
-            node.revoke(str(req["device"]))
-            return {"ok": True}
         if cmd == "log":
             return {"log": node.replica.log_labels()}
         if cmd == "import":
@@ -385,7 +382,7 @@ class ControlServer:
             return import_summary(report)
         if cmd == "export":
             return export_summary(node.apply, Path(str(req["directory"])))
-        if cmd in COMMANDS:  # devices, conflicts, notes and events (sync.library_commands)
+        if cmd in COMMANDS:  # devices (revoke too), conflicts, notes, events: sync.library_commands
             return await on_node(node, req)
         raise ControlError(f"unknown command {cmd!r}")
 

@@ -147,6 +147,9 @@ def _title(r: Replica, entity: str) -> str:
     if doc.kind in ("calendar", "device", "library"):
         return str(doc.value("name") or "")
     title = doc.value("title")
+    if not title and DELETED in doc.fields:
+        # Deleted while edited: the delete superseded the fields the edits left alone.
+        title = (edits.last_fields(r, entity) or {}).get("title")
     if doc.kind == "note":
         return notes.display_name(title, r.text(entity))
     return title if isinstance(title, str) else ""

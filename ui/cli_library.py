@@ -293,9 +293,7 @@ def _show_conflicts(reply: dict[str, Any]) -> None:
 def _show_rows(key: str, columns: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
     def show(reply: dict[str, Any]) -> None:
         for row in reply[key]:
-            cells = [
-                str(row[c] if not isinstance(row[c], list) else ",".join(map(str, row[c]))) for c in columns
-            ]
+            cells = [_cell(row[c]) for c in columns]
             print("  ".join([row["id"][:12], *cells]))
 
     return show
