@@ -41,6 +41,7 @@ from sync.const import (
     PAIRING_CODE_LIFETIME_S,
 )
 from sync.library import holds_own_data
+from sync.library_commands import COMMANDS, on_node
 
 if TYPE_CHECKING:
     from storage.files import ImportReport
@@ -370,9 +371,6 @@ class ControlServer:
         if cmd == "get":
             doc = node.replica.get(str(req["id"]))
             return {"values": doc.values() if doc is not None and doc.exists else None}
-        if cmd == "revoke":
-            node.revoke(str(req["device"]))
-            return {"ok": True}
         if cmd == "log":
             return {"log": node.replica.log_labels()}
         if cmd == "import":
@@ -383,6 +381,8 @@ class ControlServer:
             return import_summary(report)
         if cmd == "export":
             return export_summary(node.apply, Path(str(req["directory"])))
+        if cmd in COMMANDS:  # devices (revoke too), conflicts, notes, events: sync.library_commands
+            return await on_node(node, req)
         raise ControlError(f"unknown command {cmd!r}")
 
     async def _invite(self, req: dict[str, Any], talk: _Conversation) -> dict[str, Any]:

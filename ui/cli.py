@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import json
 import logging
@@ -27,6 +28,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
+from ui import cli_library
 from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("directory", type=Path, metavar="DIR")
     status = commands.add_parser("status", help="members, peers, vectors, pending writes")
     status.add_argument("--json", action="store_true", help="print JSON")
+    cli_library.add_commands(commands)
     return parser
 
 
@@ -562,6 +565,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "status": _status,
     "import": _import,
     "export": _export,
+    **{name: functools.partial(cli_library.run, name) for name in cli_library.NAMES},
 }
 
 
