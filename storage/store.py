@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, text
 
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
+from localfirst.integrity import VerifyReport, check_chain
 from localfirst.records import Snapshot
 from localfirst.store import Header, TextKey, TextUpdate
 from localfirst.vector import VersionVector
@@ -328,6 +329,32 @@ class SqlStore:
         with self._read() as conn:
             row = conn.exec_driver_sql("SELECT chain FROM log WHERE csn = ?", (csn,)).first()
         return None if row is None else bytes(row[0])
+
+    def verify(self, *, full: bool = False) -> VerifyReport:
+        """Recompute the chain from the stored committed rows; from the verified-up-to mark
+        (kept in meta) unless ``full``. Damage found is remembered in meta until a full
+        verification passes again, so no later check claims the log is sound."""
+        meta = self._meta()
+        damaged = meta.get("verify_damaged")
+        if damaged is not None and not full:
+            return VerifyReport(False, int(damaged[0]), b"", str(damaged[1]))
+        start, chain = meta["snapshot_csn"], meta["snapshot_chain"]
+        mark = meta.get("verified_csn")
+        if not full and mark is not None and mark[0] >= start:
+            start, chain = int(mark[0]), bytes(mark[1])
+        with self._read() as conn:
+            rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
+            report = check_chain(start, chain, rows)
+        if report.ok and not report.checked and damaged is None:
+            return report  # nothing new: no write on the hot path of a sync
+        with self.atomic() as conn:
+            if report.ok:
+                self._set_meta(conn, verified_csn=[report.csn, report.chain])
+                if damaged is not None:
+                    conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verify_damaged'")
+            else:
+                self._set_meta(conn, verify_damaged=[report.csn, report.problem])
+        return report
 
     def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
         with self._read() as conn:

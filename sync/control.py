@@ -374,6 +374,9 @@ class ControlServer:
         if cmd == "revoke":
             node.revoke(str(req["device"]))
             return {"ok": True}
+        if cmd == "verify":
+            found = node.replica.verify(full=True)
+            return found.to_json() | {"summary": found.describe()}
         if cmd == "log":
             return {"log": node.replica.log_labels()}
         if cmd == "import":

@@ -27,6 +27,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
+from ui import cli_verify
 
 if TYPE_CHECKING:
     from localfirst import Replica
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("gui", help="open the desktop app (the default)")
+    cli_verify.add_command(commands)
     commands.add_parser("init", help="create this device's identity and a new library (if none)")
     serve = commands.add_parser("serve", help="run a headless node until SIGTERM/SIGINT")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
@@ -441,6 +443,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "status": _status,
     "import": _import,
     "export": _export,
+    "verify": cli_verify.run,
 }
 
 
