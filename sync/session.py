@@ -89,7 +89,7 @@ def digest_of(replica: Replica) -> Digest:
         replica.check_sound()
     except ReplicaDamaged as exc:
         raise LocalFault(str(exc)) from None
-    return Digest(replica.csn, vector_digest(replica.vector), replica.chain)
+    return Digest(replica.csn, vector_digest(replica.vector, replica.state_digest()), replica.chain)
 
 
 def slice_batch(batch: Batch, target: int = BATCH_SLICE_SIZE) -> list[Batch]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from localfirst import Replica
-from localfirst.integrity import CHAIN_MISMATCH, MISSING, UNDECODABLE, ReplicaDamaged
+from localfirst.integrity import CHAIN_MISMATCH, MISSING, STATE_MISMATCH, UNDECODABLE, ReplicaDamaged
 from tests.storage.conftest import Replicas
 
 
@@ -94,3 +94,34 @@ def test_corruption_not_noticed_incremental_mark_and_recovery(replicas: Replicas
     assert a.verify(full=True).ok
     assert a.verify().ok
     assert a.damaged is None
+
+
+def test_corruption_not_noticed_edited_document_row_is_a_state_mismatch(replicas: Replicas) -> None:
+    a = _library(replicas)
+    path = replicas.store_of(a).path
+    before = a.state_digest()
+    replicas.close(a)
+    with closing(sqlite3.connect(path)) as conn:
+        (doc,) = conn.execute("SELECT doc FROM docs WHERE id = 'n4'").fetchone()
+    _edit(path, "UPDATE docs SET doc = ? WHERE id = 'n4'", doc.replace(b"t4", b"ZZ"))
+    a = replicas.open("a")
+    assert a.values("n4") == {"title": "ZZ"}
+    assert a.state_digest() != before
+    report = a.verify(full=True)
+    assert (report.ok, report.csn, report.problem) == (False, 5, STATE_MISMATCH)
+    with pytest.raises(ReplicaDamaged, match="state digest mismatch"):
+        a.check_sound()
+
+
+def test_corruption_not_noticed_state_digest_follows_writes(replicas: Replicas) -> None:
+    a = _library(replicas)
+    b = replicas.join("b", "dev-b", a.genesis())
+    b.receive(a.batch_for(b.summary()))
+    assert b.state_digest() == a.state_digest()
+    a.put("note", "n1", {"title": "changed"})
+    assert b.state_digest() != a.state_digest()
+    b.receive(a.batch_for(b.summary()))
+    assert b.state_digest() == a.state_digest()
+    a = replicas.reopen(a)  # recomputed from the rows, equal to the one kept up to date
+    assert a.verify(full=True).ok
+    assert b.state_digest() == a.state_digest()
