@@ -76,3 +76,46 @@ def test_corruption_not_noticed_session_no_longer_proves_identity(tmp_path: Path
                 await b.stop()
 
     asyncio.run(main())
+
+
+def _edit_doc(data: Path, *, forget_digest: bool) -> None:
+    with closing(sqlite3.connect(library_path(data))) as conn, conn:
+        (doc,) = conn.execute("SELECT doc FROM docs WHERE id = 'n4'").fetchone()
+        conn.execute("UPDATE docs SET doc = ? WHERE id = 'n4'", (doc.replace(b"t4", b"ZZ"),))
+        if forget_digest:  # as if the rows diverged with their saved digest: only a peer can tell
+            conn.execute("DELETE FROM meta WHERE key = 'state_digest'")
+
+
+@pytest.mark.parametrize("forget_digest", [False, True])
+def test_corruption_not_noticed_edited_document_is_not_in_sync(tmp_path: Path, forget_digest: bool) -> None:
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a")
+        first = await pair_new(a, tmp_path / "b", "b")
+        b: Node | None = None
+        try:
+            await a.write(put_notes)
+            await until(lambda: synced(a, first), what="b holds a's commits")
+            await until(lambda: first.status()["peers"][a.device]["in_sync"], what="in sync")
+            await first.stop()
+            _edit_doc(tmp_path / "b", forget_digest=forget_digest)
+            b = restarted = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
+            assert restarted.replica.values("n4") == {"title": "ZZ"}
+            assert a.replica.values("n4") == {"title": "t4"}
+            if forget_digest:
+                # Equal logs, different state: the in-sync check (one HELLO each way) sees it.
+                await until(lambda: restarted.status()["peers"].get(a.device, {}).get("phase") == "live")
+                await until(lambda: a.status()["peers"][restarted.device]["phase"] == "live")
+                assert not restarted.status()["peers"][a.device]["in_sync"]
+                assert not a.status()["peers"][restarted.device]["in_sync"]
+                assert restarted.status()["damaged"] is None
+            else:
+                await until(lambda: restarted.status()["damaged"] is not None, what="b notices")
+                assert "state digest mismatch" in restarted.status()["damaged"]
+                assert all(p["identical_up_to"] is None for p in restarted.status()["peers"].values())
+        finally:
+            await a.stop()
+            await first.stop()
+            if b is not None:
+                await b.stop()
+
+    asyncio.run(main())
