@@ -53,7 +53,8 @@ def test_corruption_not_noticed_session_no_longer_proves_identity(tmp_path: Path
                 (data,) = conn.execute("SELECT data FROM log WHERE csn = ?", (csn - 3,)).fetchone()
                 assert b"t2" in data
                 conn.execute("UPDATE log SET data = ? WHERE csn = ?", (data.replace(b"t2", b"XX"), csn - 3))
-            assert await asyncio.to_thread(_verify_cli, tmp_path / "b") == (
+            offline = await asyncio.to_thread(_verify_cli, tmp_path / "b")  # under the lock
+            assert offline == (
                 1,
                 {
                     "ok": False,
@@ -63,8 +64,9 @@ def test_corruption_not_noticed_session_no_longer_proves_identity(tmp_path: Path
                     "summary": f"damaged at commit #{csn - 3}: chain mismatch",
                 },
             )
-            b = restarted = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
+            b = restarted = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)], control=True)
             await until(lambda: restarted.status()["damaged"] is not None, what="b notices")
+            assert await asyncio.to_thread(_verify_cli, tmp_path / "b") == offline  # through the node
             status = restarted.status()
             assert status["damaged"] == f"damaged at commit #{csn - 3}: chain mismatch"
             assert all(p["identical_up_to"] is None for p in status["peers"].values())
