@@ -24,6 +24,15 @@ from .errors import (
     NotPrimary,
     UnknownEntity,
 )
+from .integrity import (
+    CHAIN_MISMATCH,
+    MISSING,
+    ReplicaDamaged,
+    VerifyReport,
+    check_chain,
+    fold_states,
+    state_digest_of,
+)
 from .log import (
     Execution,
     Reordered,
@@ -126,6 +135,8 @@ class Replica:
         self.clock: Clock = clock or SystemClock()
         self._generation = 0  # bumped by every change; tells transaction() what to undo
         self._unseen = _Unseen()  # what changed since the owner last asked (take_changes)
+        self.damaged: VerifyReport | None = None  # set by verify() when the log is damaged
+        self._verified_once = False
         self._load()
 
     def _load(self) -> None:
@@ -227,12 +238,54 @@ class Replica:
             return self.chain
         return self._store.chain_at(csn) if 0 <= csn < self.csn else None
 
+    def verify(self, *, full: bool = False) -> VerifyReport:
+        """Recompute the committed log's chain from the stored rows (from the last verified
+        mark, or all of it when ``full``); the first verification in a process is always full.
+
+        A damaged report is kept in ``self.damaged``: sessions then neither claim identity
+        nor serve rows, and no joining device is welcomed.
+        """
+        full = full or not self._verified_once
+        checker = getattr(self._store, "verify", None)
+        if checker is not None:
+            report: VerifyReport = checker(full=full)
+        else:  # a store without its own check: recompute through the port
+            start = self._snap_csn
+            base = self._store.chain_at(start)
+            rows = ((c, d, self._store.chain_at(c)) for c, _w, d in self._store.committed_after(start))
+            report = check_chain(start, base or b"", rows)
+        if report.ok and report.csn != self.csn:
+            report = VerifyReport(False, report.csn + 1, report.chain, MISSING, report.checked)
+        if report.ok and report.chain != self.chain:
+            report = VerifyReport(False, self.csn, report.chain, CHAIN_MISMATCH, report.checked)
+        self._verified_once = True
+        self.damaged = None if report.ok else report
+        return report
+
+    def state_digest(self) -> bytes:
+        """A digest of the materialised state (every entity's visible values): replicas that
+        hold the same writes show the same digest, so equal logs over different stored state
+        are caught by the in-sync check."""
+        digest = getattr(self._store, "state_digest", None)
+        if digest is not None:
+            found: bytes = digest()
+            return found
+        return state_digest_of(fold_states(self._store.iter_docs()))
+
+    def check_sound(self) -> None:
+        """Verify what is new in the committed log; raise ``ReplicaDamaged`` if it is damaged,
+        before anything about it is claimed to a peer or served."""
+        report = self.verify()
+        if not report.ok:
+            raise ReplicaDamaged(f"this replica is damaged: {report.describe()}; run `localfirst verify`")
+
     def welcome(self) -> bytes:
         """What a device joining by pairing receives: the snapshot and every write after it.
 
         The joiner then holds the write that added it as a member, so its own stamps come
         after it and no replica ever sees the joiner's writes before its membership.
         """
+        self.check_sound()
         snap = self._store.snapshot()
         return encode_welcome(snap, self.batch_for(Summary(snap.vector, snap.csn)))
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, text
 
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
+from localfirst.integrity import STATE_MISMATCH, VerifyReport, check_chain, doc_state_hash, state_digest_of
 from localfirst.records import Snapshot
 from localfirst.store import Header, TextKey, TextUpdate
 from localfirst.vector import VersionVector
@@ -102,6 +103,9 @@ class SqlStore:
         # The materialized row last written for each recently saved entity: rewriting an
         # unchanged row would re-index a note's whole body for every burst of typing.
         self._shown: dict[str, tuple[Any, ...]] = {}
+        # Each entity's state hash and their XOR (see ``state_digest``); None until first asked.
+        self._states: dict[str, int] | None = None
+        self._state_xor = 0
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -152,6 +156,7 @@ class SqlStore:
         except BaseException:
             self._load_origins()  # ids handed out in the rolled-back transaction are gone
             self._shown.clear()  # rows written in it are gone too
+            self._states = None  # the state digest is recomputed from the rows
             raise
         finally:
             conn.info["write"] = False
@@ -269,8 +274,16 @@ class SqlStore:
         live: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         dead: dict[str, list[tuple[str]]] = defaultdict(list)
         shown = self._shown
+        states = self._states
+        if states is None:
+            self.state_digest()  # known before the change, so the change can be folded in
+            states = self._states
         for key, doc in sorted(docs, key=_first):  # in key order, B-tree inserts append
             kind = doc.kind
+            if states is not None:  # always: mypy cannot see state_digest() set it
+                new = doc_state_hash(key, doc)
+                self._state_xor ^= states.get(key, 0) ^ new
+                states[key] = new
             rows.append((key, kind, encode_doc(doc), int(doc.conflicted)))
             if kind in MATERIALIZED:
                 if doc.exists:
@@ -285,6 +298,7 @@ class SqlStore:
             shown.clear()
         with self.atomic() as conn:
             _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc, conflicted) VALUES (?, ?, ?, ?)", rows)
+            self._set_meta(conn, state_digest=state_digest_of(self._state_xor))
             for kind, kind_rows in live.items():
                 _many(conn, _UPSERT[kind], kind_rows)
             for kind, keys in dead.items():
@@ -328,6 +342,60 @@ class SqlStore:
         with self._read() as conn:
             row = conn.exec_driver_sql("SELECT chain FROM log WHERE csn = ?", (csn,)).first()
         return None if row is None else bytes(row[0])
+
+    def state_digest(self) -> bytes:
+        """The digest of the materialised state, computed from the stored document rows when
+        first asked (and after a rollback), then kept up to date by ``save_docs``."""
+        if self._states is None and not self._recompute_states():
+            # The rows no longer fold to the digest saved with them: changed behind our back.
+            with self.atomic() as conn:
+                self._set_meta(conn, verify_damaged=[self._top_csn(conn), STATE_MISMATCH])
+        return state_digest_of(self._state_xor)
+
+    def _recompute_states(self) -> bool:
+        """Fold the state digest from the document rows; False if it disagrees with the one
+        saved alongside them."""
+        states = {key: doc_state_hash(key, doc) for key, doc in self.iter_docs()}
+        folded = 0
+        for h in states.values():
+            folded ^= h
+        self._states, self._state_xor = states, folded
+        kept = self._meta().get("state_digest")
+        return kept is None or bytes(kept) == state_digest_of(folded)
+
+    def _top_csn(self, conn: Connection) -> int:
+        row = conn.exec_driver_sql("SELECT max(csn) FROM log").first()
+        top = row[0] if row is not None else None
+        return int(top) if top is not None else int(self._meta()["snapshot_csn"])
+
+    def verify(self, *, full: bool = False) -> VerifyReport:
+        """Recompute the chain from the stored committed rows; from the verified-up-to mark
+        (kept in meta) unless ``full``. Damage found is remembered in meta until a full
+        verification passes again, so no later check claims the log is sound."""
+        state_ok = self._recompute_states() if full else True
+        meta = self._meta()
+        damaged = meta.get("verify_damaged")
+        if damaged is not None and not full:
+            return VerifyReport(False, int(damaged[0]), b"", str(damaged[1]))
+        start, chain = meta["snapshot_csn"], meta["snapshot_chain"]
+        mark = meta.get("verified_csn")
+        if not full and mark is not None and mark[0] >= start:
+            start, chain = int(mark[0]), bytes(mark[1])
+        with self._read() as conn:
+            rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
+            report = check_chain(start, chain, rows)
+        if report.ok and not state_ok:
+            report = VerifyReport(False, report.csn, report.chain, STATE_MISMATCH, report.checked)
+        if report.ok and not report.checked and damaged is None:
+            return report  # nothing new: no write on the hot path of a sync
+        with self.atomic() as conn:
+            if report.ok:
+                self._set_meta(conn, verified_csn=[report.csn, report.chain])
+                if damaged is not None:
+                    conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verify_damaged'")
+            else:
+                self._set_meta(conn, verify_damaged=[report.csn, report.problem])
+        return report
 
     def committed_after(self, csn: int) -> Iterator[tuple[int, WriteId, bytes]]:
         with self._read() as conn:
@@ -485,6 +553,7 @@ class SqlStore:
             _many(conn, "DELETE FROM log WHERE origin = ? AND stamp <= ?", covered)
             if docs is not None:
                 self._shown.clear()
+                self._states, self._state_xor = {}, 0  # every document is saved anew below
                 conn.exec_driver_sql("DELETE FROM docs")
                 for table in MATERIALIZED.values():
                     conn.exec_driver_sql(f"DELETE FROM {table.name}")

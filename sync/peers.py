@@ -155,9 +155,10 @@ class Peers:
             sent, received = sent + conn.session.bytes_sent, received + conn.session.bytes_received
         return sent, received
 
-    def status(self) -> dict[str, dict[str, Any]]:
+    def status(self, *, damaged: bool = False) -> dict[str, dict[str, Any]]:
         """Each known peer: online, phase, in sync, proven CSN, protocol, traffic, progress, and
-        the writes in flight each way (``sending``, ``receiving``)."""
+        the writes in flight each way (``sending``, ``receiving``). A ``damaged`` replica claims
+        no identity with anyone."""
         rows = {}
         for device in sorted(set(self.proven) | set(self.conns)):
             conn = self.conns.get(device)
@@ -165,8 +166,8 @@ class Peers:
             rows[device] = {
                 "online": session is not None,
                 "phase": session.phase.value if session else None,
-                "in_sync": session.in_sync if session else False,
-                "identical_up_to": self.proven.get(device),
+                "in_sync": bool(session.in_sync) and not damaged if session else False,
+                "identical_up_to": None if damaged else self.proven.get(device),
                 "protocol": self.versions.get(device),
                 "bytes": list(self.traffic(device)),
                 "ops": [session.ops_sent, session.ops_received] if session else [0, 0],

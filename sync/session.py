@@ -34,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from localfirst import Batch, Changes, Replica, ReplicaError, Summary, VersionVector
+from localfirst.integrity import ReplicaDamaged
 from storage.errors import StorageError
 from sync.const import BATCH_SLICE_SIZE, MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION
 from sync.errors import LocalFault, PeerFault, SessionError
@@ -86,8 +87,13 @@ class Step:
 
 
 def digest_of(replica: Replica) -> Digest:
-    """Return the replica's compact digest (what HELLO and ACK carry)."""
-    return Digest(replica.csn, vector_digest(replica.vector), replica.chain)
+    """Return the replica's compact digest (what HELLO and ACK carry), once what is new in its
+    committed log is verified: a damaged replica claims nothing (``LocalFault``)."""
+    try:
+        replica.check_sound()
+    except ReplicaDamaged as exc:
+        raise LocalFault(str(exc)) from None
+    return Digest(replica.csn, vector_digest(replica.vector, replica.state_digest()), replica.chain)
 
 
 def slice_batch(batch: Batch, target: int = BATCH_SLICE_SIZE) -> list[Batch]:

@@ -28,7 +28,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
-from ui import cli_library
+from ui import cli_library, cli_verify
 from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("gui", help="open the desktop app (the default)")
+    cli_verify.add_command(commands)
     commands.add_parser("init", help="create this device's identity and a new library (if none)")
     serve = commands.add_parser("serve", help="run a headless node until SIGTERM/SIGINT")
     _network_arguments(serve, "listen address (default: every address of this machine)")
@@ -470,6 +471,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     print(f"device   {status['device']}")
     print(f"library  {status['library']}  primary {status['primary'][:12]}")
     print(f"commits  #{status['csn']}  tentative writes pending: {status['tentative']}")
+    if status.get("damaged"):
+        print(f"DAMAGED  {status['damaged']}; nothing is claimed or served (see `localfirst verify`)")
     print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
     print("members")
     for device, name in sorted(status["members"].items()):
@@ -566,6 +569,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "import": _import,
     "export": _export,
     **{name: functools.partial(cli_library.run, name) for name in cli_library.NAMES},
+    "verify": cli_verify.run,
 }
 
 
