@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import platformdirs
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from localfirst import Replica
     from sync.identity import Identity
     from sync.pairing import PairedPeer
+
+_T = TypeVar("_T")
 
 #: How long a command waits for a data folder held by a process that does not answer (a node
 #: still starting, another command) before it gives up with one line naming the holder.
@@ -229,6 +231,22 @@ def _door(
             if time.monotonic() >= deadline:
                 raise
         time.sleep(0.1)
+
+
+def _through_door(
+    data: Path, request: dict[str, Any], doing: str, offline: Callable[[Replica], _T], **kw: Any
+) -> dict[str, Any] | _T:
+    """The running node's reply to ``request``, or (no node runs) ``offline(replica)`` on the
+    library opened here under the data folder's lock."""
+    got = _door(data, request, doing, **kw)
+    if isinstance(got, dict):
+        return got
+    with got:
+        replica = _open_existing(data)
+        try:
+            return offline(replica)
+        finally:
+            replica.close()
 
 
 def _open_existing(data: Path) -> Replica:
@@ -444,27 +462,7 @@ def _adopt(data: Path, identity: Identity, old: Replica | None, welcome: bytes, 
 
 
 def _status(data: Path, args: argparse.Namespace) -> int:
-    got = _door(data, {"cmd": "status"}, "reading its status")
-    if isinstance(got, dict):
-        status = got
-    else:
-        with got:
-            replica = _open_existing(data)
-            try:
-                status = {
-                    "device": replica.device,
-                    "library": replica.library,
-                    "primary": replica.primary,
-                    "csn": replica.csn,
-                    "chain": replica.chain.hex(),
-                    "vector": replica.vector.as_dict(),
-                    "tentative": len(replica.tentative()),
-                    "members": replica.members(),
-                    "peers": {},
-                    "running": False,
-                }
-            finally:
-                replica.close()
+    status = _through_door(data, {"cmd": "status"}, "reading its status", _offline_status)
     if args.json:
         print(json.dumps(status))
         return 0
@@ -490,6 +488,22 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _offline_status(replica: Replica) -> dict[str, Any]:
+    """What ``status`` says of a library no node is running."""
+    return {
+        "device": replica.device,
+        "library": replica.library,
+        "primary": replica.primary,
+        "csn": replica.csn,
+        "chain": replica.chain.hex(),
+        "vector": replica.vector.as_dict(),
+        "tentative": len(replica.tentative()),
+        "members": replica.members(),
+        "peers": {},
+        "running": False,
+    }
+
+
 def _in_flight(peer: dict[str, Any]) -> str:
     """``, sending N writes, receiving M writes`` while data is in flight to or from a peer."""
     parts = [
@@ -506,17 +520,14 @@ def _import(data: Path, args: argparse.Namespace) -> int:
     files: list[Path] = [p.absolute() for p in args.files]
     progress = _Progress("imported")
     request = {"cmd": "import", "files": [str(p) for p in files]}
-    got = _door(data, request, "importing", timeout=None, progress=progress)
-    if isinstance(got, dict):
-        result = got
-    else:
-        with got:
-            replica = _open_existing(data)
-            try:
-                report = asyncio.run(run_import(local_apply(replica), files, progress.step))
-            finally:
-                replica.close()
-        result = import_summary(report)
+    result = _through_door(
+        data,
+        request,
+        "importing",
+        lambda r: import_summary(asyncio.run(run_import(local_apply(r), files, progress.step))),
+        timeout=None,
+        progress=progress,
+    )
     for line in result.pop("messages"):
         print(f"localfirst: {line}", file=sys.stderr)
     ok = result.pop("ok")
@@ -528,16 +539,13 @@ def _export(data: Path, args: argparse.Namespace) -> int:
     from sync.control import export_summary, local_apply
 
     directory: Path = args.directory.absolute()
-    got = _door(data, {"cmd": "export", "directory": str(directory)}, "exporting", timeout=None)
-    if isinstance(got, dict):
-        result = got
-    else:
-        with got:
-            replica = _open_existing(data)
-            try:
-                result = export_summary(local_apply(replica), directory)
-            finally:
-                replica.close()
+    result = _through_door(
+        data,
+        {"cmd": "export", "directory": str(directory)},
+        "exporting",
+        lambda r: export_summary(local_apply(r), directory),
+        timeout=None,
+    )
     for path in result["written"]:
         print(path)
     return 0

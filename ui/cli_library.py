@@ -241,19 +241,12 @@ def run(command: str, data: Path, args: argparse.Namespace) -> int:
 def _call(data: Path, req: dict[str, Any]) -> dict[str, Any]:
     from sync.control import local_apply
     from sync.library_commands import CommandError, execute
-    from ui.cli import CliExit, _door, _open_existing
+    from ui.cli import CliExit, _through_door
 
-    got = _door(data, req, f"running {req['cmd']}")
-    if isinstance(got, dict):
-        return got
-    with got:
-        replica = _open_existing(data)
-        try:
-            return execute(local_apply(replica), req)
-        except CommandError as exc:
-            raise CliExit(str(exc)) from None
-        finally:
-            replica.close()
+    try:
+        return _through_door(data, req, f"running {req['cmd']}", lambda r: execute(local_apply(r), req))
+    except CommandError as exc:
+        raise CliExit(str(exc)) from None
 
 
 # -- printing for people --------------------------------------------------------------------------

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localfirst import Replica
 
 
 def add_command(subparsers: Any) -> None:
@@ -20,19 +23,13 @@ def add_command(subparsers: Any) -> None:
 
 def run(data: Path, args: argparse.Namespace) -> int:
     """Run the full verification and print what it found."""
-    from ui.cli import _door, _open_existing
+    from ui.cli import _through_door
 
-    got = _door(data, {"cmd": "verify"}, "verifying the library", timeout=None)
-    if isinstance(got, dict):
-        report: dict[str, Any] = got
-    else:
-        with got:
-            replica = _open_existing(data)
-            try:
-                found = replica.verify(full=True)
-                report = found.to_json() | {"summary": found.describe()}
-            finally:
-                replica.close()
+    def offline(replica: Replica) -> dict[str, Any]:
+        found = replica.verify(full=True)
+        return found.to_json() | {"summary": found.describe()}
+
+    report = _through_door(data, {"cmd": "verify"}, "verifying the library", offline, timeout=None)
     if args.json:
         print(json.dumps(report))
     else:

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,17 @@ class NodeProcess:
                 self.proc.wait()
         _, err = self.proc.communicate()
         return err
+
+
+def run_cli(
+    data: Path, *args: str, prefix: Sequence[str] = (), timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``localfirst --data DATA ARGS`` as a child process (``prefix``: e.g. setpriv)."""
+    environ = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", **(env or {})}
+    cmd = [*prefix, sys.executable, "-m", "ui.cli", "--data", str(data), *args]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=environ, timeout=timeout, check=False
+    )
 
 
 def run(aw: Awaitable[Any]) -> Any:

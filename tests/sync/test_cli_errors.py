@@ -15,7 +15,7 @@ import pytest
 
 from sync.lock import LibraryLock
 from sync.node import library_path
-from tests.sync.nodes import REPO
+from tests.sync.nodes import REPO, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,16 +23,7 @@ ROOT = os.geteuid() == 0
 
 
 def cli(data: Path, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "ui.cli", "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(data, *args, prefix=prefix)
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -4,14 +4,12 @@ running node (the node applies the import and pushes it to peers)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.sync.nodes import REPO, NodeProcess, wait_for
+from tests.sync.nodes import REPO, NodeProcess, run_cli, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,9 +18,7 @@ NOTE = "---\ntags: [cli]\n---\n# Groceries\n\n- milk\n- bread\n"
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60, check=False)
+    return run_cli(data, *args)
 
 
 def test_import_and_export_on_a_stopped_library(tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ lock and through a running node, every ``--json`` reply asserted exactly."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.sync.nodes import REPO, NodeProcess, wait_for
+from tests.sync.nodes import NodeProcess, run_cli, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,9 +22,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "TZ": "UTC"}
-    cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60, check=False)
+    return run_cli(data, *args, env={"TZ": "UTC"})
 
 
 def js(data: Path, *args: str) -> Any:

@@ -16,17 +16,13 @@ import pytest
 from storage import open_replica
 from sync.lock import Holder, LibraryBusy, LibraryLock, read_holder
 from sync.node import Node, library_path
-from tests.sync.nodes import REPO, NodeProcess, run, wait_for
+from tests.sync.nodes import REPO, NodeProcess, run, run_cli, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def cli(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "ui.cli", "--data", str(data), *args]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout, check=False
-    )
+    return run_cli(data, *args, timeout=timeout)
 
 
 def busy_line(data: Path, pid: int, command: str) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +11,13 @@ import pytest
 
 from storage import open_replica
 from sync.node import library_path
-from tests.sync.nodes import REPO, NodeProcess, wait_for
+from tests.sync.nodes import NodeProcess, run_cli, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(data, *args)
 
 
 def pair(inviter: NodeProcess, data: Path, name: str) -> None:

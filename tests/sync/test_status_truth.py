@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from storage import open_replica
 from sync import node as node_module
 from sync import session as session_module
 from sync.node import Node, library_path
-from tests.sync.nodes import REPO, NodeProcess, pair_new, start_node, synced, until, wait_for
+from tests.sync.nodes import NodeProcess, pair_new, run_cli, start_node, synced, until, wait_for
 from ui.cli import _in_flight
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,16 +30,7 @@ OFFLINE_WITHIN_S = 10.0
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(data, *args)
 
 
 def peer_row(node: NodeProcess, other: NodeProcess) -> dict[str, Any]:
