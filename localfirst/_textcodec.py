@@ -134,7 +134,7 @@ def _unpack(data: object, fmt: int, what: str) -> Any:
     return data[1:]
 
 
-def decode_ops(data: bytes) -> TextOps:
+def decode_ops(data: bytes) -> TextOps:  # noqa: PLR0912, PLR0915 -- catch-up hot path: one call per tiny batch, checks kept inline
     """Decode :func:`encode_ops` output, validating every field (TextFormatError if bad)."""
     # Catch-up decodes one tiny batch per call, so per-call overhead dominates:
     # the usual bytes input skips _unpack (which does the same checks and
@@ -343,6 +343,15 @@ def unpack_state(data: bytes) -> LoadedState:
     version = dict(zip(_lookup_all(names, vlist[::2], "version"), vlist[1::2], strict=True))
     if any(n < 0 for n in version.values()):
         raise TextFormatError("text state: negative version")
+    items = _unpack_items(obj, names, origins)
+    deletes = _unpack_deletes(obj, names)
+    return LoadedState(version, *items, *deletes)
+
+
+def _unpack_items(
+    obj: list[Any], names: dict[int, str | None], origins: dict[int, str | None]
+) -> tuple[Any, ...]:
+    """The item columns of a state: (i_seq, i_vis, i_len, i_agent, i_la, i_ls, i_ra, i_rs, content)."""
     i_agent = _lookup_all(names, obj[2], "i_agent")
     n_items = len(i_agent)
     i_gap = _ints(obj[3], "i_seq")
@@ -364,6 +373,11 @@ def unpack_state(data: bytes) -> LoadedState:
         raise TextFormatError("text state: content is not a string")
     if len(content) != sum(i_vis):
         raise TextFormatError("text state: content length does not match live items")
+    return i_seq, i_vis, i_len, i_agent, i_la, i_ls, i_ra, i_rs, content
+
+
+def _unpack_deletes(obj: list[Any], names: dict[int, str | None]) -> tuple[Any, ...]:
+    """The delete columns of a state: (d_agent, d_seq, d_tagent, d_tseq, d_len, d_step)."""
     d_agent = _lookup_all(names, obj[11], "d_agent")
     d_gap = _ints(obj[12], "d_seq")
     d_tagent = _lookup_all(names, obj[13], "d_tagent")
@@ -379,21 +393,4 @@ def unpack_state(data: bytes) -> LoadedState:
     backwards = list(map((-1).__eq__, d_step))
     if min(map(sub, compress(d_tseq, backwards), compress(d_len, backwards)), default=0) < -1:
         raise TextFormatError("text state: delete run reaches a negative id")
-    return LoadedState(
-        version,
-        i_seq,
-        i_vis,
-        i_len,
-        i_agent,
-        i_la,
-        i_ls,
-        i_ra,
-        i_rs,
-        content,
-        d_agent,
-        d_seq,
-        d_tagent,
-        d_tseq,
-        d_len,
-        d_step,
-    )
+    return d_agent, d_seq, d_tagent, d_tseq, d_len, d_step

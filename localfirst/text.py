@@ -212,7 +212,7 @@ class TextDoc:
             c -= v
         raise AssertionError("block visible length out of sync")
 
-    def _local_insert(self, pos: int, s: str, ops: TextOps) -> None:
+    def _local_insert(self, pos: int, s: str, ops: TextOps) -> None:  # noqa: PLR0915 -- the text CRDT hot path: one call per keystroke or op, kept inline on purpose
         agent = self.agent
         seq = self._seq
         n = len(s)
@@ -498,7 +498,7 @@ class TextDoc:
 
     # ---------------------------------------------------------- remote ops
 
-    def apply(self, ops: TextOps | list[Op]) -> None:
+    def apply(self, ops: TextOps | list[Op]) -> None:  # noqa: PLR0912, PLR0915 -- the text CRDT hot path: one call per keystroke or op, kept inline on purpose
         """Integrate remote ops, in any order; ops missing a predecessor wait.
 
         Already integrated ops (or parts of ops) are ignored.
@@ -583,7 +583,7 @@ class TextDoc:
         bi = blocks.index(blk) + 1
         return blocks[bi].items[0] if bi < len(blocks) else None
 
-    def _integrate_insert(self, agent: str, seq: int, left: Id | None, right: Id | None, text: str) -> None:
+    def _integrate_insert(self, agent: str, seq: int, left: Id | None, right: Id | None, text: str) -> None:  # noqa: PLR0912, PLR0915 -- the text CRDT hot path: one call per keystroke or op, kept inline on purpose
         n = len(text)
         idx = self._index
         if idx is None:
@@ -757,54 +757,64 @@ class TextDoc:
         kept); their deletes are in the same batch, so it never shows.
         """
         out = TextOps()
-        idx = self._get_index()
-        for agent, have in self._vv.items():
+        for agent, top in self._vv.items():
             base = version.get(agent, 0)
-            top = have
             if base >= top:
                 continue
-            mine: list[Op] = []
-            entry = idx.get(agent)
-            if entry is not None:
-                starts, lst = entry
-                j = max(bisect_right(starts, base) - 1, 0)
-                for it in lst[j:]:
-                    s = it[SEQ]
-                    if s >= top:
-                        break
-                    e = min(s + it[LEN], top)
-                    if e <= base:
-                        continue
-                    body = it[CONTENT] if it[VIS] else _PLACEHOLDER * it[LEN]
-                    left: Id | None = None if it[LA] is None else (it[LA], it[LS])
-                    if s < base:
-                        body = body[base - s :]
-                        left = (agent, base - 1)
-                        s = base
-                    body = body[: e - s]
-                    right = None if it[RA] is None else (it[RA], it[RS])
-                    prev = mine[-1] if mine else None
-                    if (
-                        type(prev) is Insert
-                        and prev.seq + len(prev.text) == s
-                        and left == (agent, s - 1)
-                        and prev.right == right
-                    ):
-                        mine[-1] = prev._replace(text=prev.text + body)
-                    else:
-                        mine.append(Insert(agent, s, left, right, body))
-            for seq, ta, ts, n, step in self._get_dels().get(agent, ()):
-                if seq + n <= base or seq >= top:
-                    continue
-                lo = max(seq, base)
-                hi = min(seq + n, top)
-                if step == 1:
-                    mine.append(Delete(agent, lo, ta, ts + lo - seq, hi - lo))
-                else:
-                    mine.extend(Delete(agent, s, ta, ts - (s - seq), 1) for s in range(lo, hi))
+            mine = self._inserts_since(agent, base, top)
+            mine.extend(self._deletes_since(agent, base, top))
             mine.sort(key=itemgetter(1))
             out.extend(mine)
         return out
+
+    def _inserts_since(self, agent: str, base: int, top: int) -> list[Op]:
+        """``agent``'s inserts with ids in [base, top), adjacent runs merged."""
+        mine: list[Op] = []
+        entry = self._get_index().get(agent)
+        if entry is None:
+            return mine
+        starts, lst = entry
+        j = max(bisect_right(starts, base) - 1, 0)
+        for it in lst[j:]:
+            s = it[SEQ]
+            if s >= top:
+                break
+            e = min(s + it[LEN], top)
+            if e <= base:
+                continue
+            body = it[CONTENT] if it[VIS] else _PLACEHOLDER * it[LEN]
+            left: Id | None = None if it[LA] is None else (it[LA], it[LS])
+            if s < base:
+                body = body[base - s :]
+                left = (agent, base - 1)
+                s = base
+            body = body[: e - s]
+            right = None if it[RA] is None else (it[RA], it[RS])
+            prev = mine[-1] if mine else None
+            if (
+                type(prev) is Insert
+                and prev.seq + len(prev.text) == s
+                and left == (agent, s - 1)
+                and prev.right == right
+            ):
+                mine[-1] = prev._replace(text=prev.text + body)
+            else:
+                mine.append(Insert(agent, s, left, right, body))
+        return mine
+
+    def _deletes_since(self, agent: str, base: int, top: int) -> list[Op]:
+        """``agent``'s deletes with ids in [base, top)."""
+        mine: list[Op] = []
+        for seq, ta, ts, n, step in self._get_dels().get(agent, ()):
+            if seq + n <= base or seq >= top:
+                continue
+            lo = max(seq, base)
+            hi = min(seq + n, top)
+            if step == 1:
+                mine.append(Delete(agent, lo, ta, ts + lo - seq, hi - lo))
+            else:
+                mine.extend(Delete(agent, s, ta, ts - (s - seq), 1) for s in range(lo, hi))
+        return mine
 
     # ------------------------------------------------------------ storage
 

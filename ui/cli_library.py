@@ -186,23 +186,25 @@ def _body(args: argparse.Namespace) -> str | None:
         raise CliExit(f"cannot read {args.body_file}: {exc}") from None
 
 
-def request(command: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The request a parsed command line makes."""
+def _resolve_request(args: argparse.Namespace) -> dict[str, Any]:
+    """``resolve``'s fields: one value for a field, or keep/restore a deleted entity."""
     from ui.cli import CliExit
 
+    deleted = args.keep_deleted or args.restore
+    if (deleted and args.field is not None) or (not deleted and args.value is None):
+        raise CliExit("usage: resolve ID FIELD VALUE | resolve ID --keep-deleted | resolve ID --restore", 2)
+    if deleted:
+        return {"id": args.id, "keep": "deleted" if args.keep_deleted else "restore"}
+    return {"id": args.id, "field": args.field, "value": args.value}
+
+
+def request(command: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The request a parsed command line makes."""
     if command in GROUPS:
         command = f"{command}-{args.action}"
     req: dict[str, Any] = {"cmd": command}
     if command == "resolve":
-        deleted = args.keep_deleted or args.restore
-        if (deleted and args.field is not None) or (not deleted and args.value is None):
-            raise CliExit(
-                "usage: resolve ID FIELD VALUE | resolve ID --keep-deleted | resolve ID --restore", 2
-            )
-        if deleted:
-            req.update(id=args.id, keep="deleted" if args.keep_deleted else "restore")
-        else:
-            req.update(id=args.id, field=args.field, value=args.value)
+        req.update(_resolve_request(args))
         return req
     for name in ("device", "name", "id", "title", "tag", "pinned", "colour", "bookable", "calendar", "rrule"):
         if getattr(args, name, None) is not None:

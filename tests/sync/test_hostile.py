@@ -151,6 +151,43 @@ def _mutate(rng: random.Random, corpus: list[bytes]) -> bytes:
     return bytes(data)
 
 
+def _member_context(ident: Identity, ca_pem: bytes) -> ssl.SSLContext:
+    """A TLS client context presenting ``ident``'s member certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(ident.cert_path, ident.key_path)
+    ctx.load_verify_locations(cadata=ca_pem.decode())
+    return ctx
+
+
+async def _send_as_member(port: int, ctx: ssl.SSLContext, payload: bytes) -> int:
+    """Connect as a member, send ``payload`` after the node's HELLO; 1 if it was sent."""
+    try:
+        async with asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection(LOOPBACK, port, ssl=ctx)
+    except (OSError, ssl.SSLError, TimeoutError):
+        return 0
+    sent = 0
+    try:
+        async with asyncio.timeout(10):
+            await read_frame(reader)  # the node's HELLO
+            writer.write(payload)
+            sent = 1
+        # Until the node hangs up; a frame announcing more bytes than sent keeps it waiting.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(0.5):
+                while await reader.read(1 << 16):
+                    pass
+    except (OSError, ssl.SSLError, TimeoutError, ValueError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            async with asyncio.timeout(2):
+                await writer.wait_closed()
+    return sent
+
+
 def test_fuzzed_frames_before_and_after_handshake(tmp_path: Path) -> None:
     rng = random.Random(2024)
 
@@ -162,10 +199,7 @@ def test_fuzzed_frames_before_and_after_handshake(tmp_path: Path) -> None:
         await until(lambda: not a._conns, what="b gone")
         assert a.identity is not None
         ident_b = load_identity(tmp_path / "b")
-        member_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        member_ctx.check_hostname = False
-        member_ctx.load_cert_chain(ident_b.cert_path, ident_b.key_path)
-        member_ctx.load_verify_locations(cadata=a.identity.cert_pem.decode())
+        member_ctx = _member_context(ident_b, a.identity.cert_pem)
         corpus = _corpus(a.replica.library, ident_b.device_id, a.replica)
         good_hello = encode_frame(
             *Hello(PROTOCOL_VERSION, ident_b.device_id, a.replica.library, digest_of(a.replica)).encode()
@@ -183,28 +217,9 @@ def test_fuzzed_frames_before_and_after_handshake(tmp_path: Path) -> None:
         async def post(data: bytes, with_hello: bool) -> None:
             nonlocal sent
             async with sem:
-                try:
-                    async with asyncio.timeout(10):
-                        reader, writer = await asyncio.open_connection(LOOPBACK, a.port, ssl=member_ctx)
-                except (OSError, ssl.SSLError, TimeoutError):
-                    return
-                try:
-                    async with asyncio.timeout(10):
-                        await read_frame(reader)  # A's HELLO
-                        writer.write((good_hello if with_hello else b"") + data)
-                        sent += 1
-                    # Until A hangs up; a frame announcing more bytes than sent keeps it waiting.
-                    with contextlib.suppress(Exception):
-                        async with asyncio.timeout(0.5):
-                            while await reader.read(1 << 16):
-                                pass
-                except (OSError, ssl.SSLError, TimeoutError, ValueError):
-                    pass
-                finally:
-                    writer.close()
-                    with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-                        async with asyncio.timeout(2):
-                            await writer.wait_closed()
+                # Awaited first: ``sent += await ...`` would read ``sent`` before the await.
+                done = await _send_as_member(a.port, member_ctx, (good_hello if with_hello else b"") + data)
+                sent += done
 
         await asyncio.gather(*(pre(_mutate(rng, corpus)) for _ in range(1000)))
         await asyncio.gather(*(post(_mutate(rng, corpus), i % 2 == 0) for i in range(1000)))
