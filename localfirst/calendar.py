@@ -58,26 +58,26 @@ from .replica import Replica, new_id
 from .write import Ordered, Put
 
 __all__ = [
+    "CALENDAR_PALETTE",
+    "DEFAULT_CALENDAR_NAME",
     "SCOPES",
     "TIME_FIELDS",
     "Edit",
     "Scope",
     "State",
     "apply_state",
+    "booking_explanation",
     "change",
     "changed_fields",
     "clean_fields",
-    "CALENDAR_PALETTE",
-    "DEFAULT_CALENDAR_NAME",
-    "booking_explanation",
     "create_calendar",
     "create_event",
-    "ensure_default_calendar",
     "current",
     "delete_calendar",
     "delete_event",
     "edit_calendar",
     "edit_event",
+    "ensure_default_calendar",
     "is_bookable",
     "move_event",
     "new_calendar_fields",
@@ -450,7 +450,7 @@ def _last_booking(r: Replica, event: str) -> tuple[Any, list[tuple[int, int]]] |
 
 def _slot_text(slot: tuple[int, int], tz: tzinfo) -> str:
     start, end = datetime.fromtimestamp(slot[0], tz), datetime.fromtimestamp(slot[1], tz)
-    return f"{start:%a %d %b %H:%M}–{end:%H:%M}"
+    return f"{start:%a %d %b %H:%M} to {end:%H:%M}"
 
 
 def _holder(r: Replica, event: str, slot: tuple[int, int]) -> str | None:

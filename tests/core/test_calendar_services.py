@@ -790,12 +790,12 @@ def test_a_rejected_booking_says_why_and_who_holds_the_time(r):
     calendar.save_event(r, "b", single("Review", cal="room"), tz=PARIS)
     assert calendar.booking_explanation(r, "a", PARIS) is None
     assert calendar.booking_explanation(r, "b", PARIS) == (
-        "Rejected: Wed 18 Nov 10:00–10:30 is taken by “Standup” "
+        "Rejected: Wed 18 Nov 10:00 to 10:30 is taken by “Standup” "
         "(tentative until the primary device confirms)."
     )
     r.commit()
     assert calendar.booking_explanation(r, "b", PARIS) == (
-        "Rejected: Wed 18 Nov 10:00–10:30 is taken by “Standup”."
+        "Rejected: Wed 18 Nov 10:00 to 10:30 is taken by “Standup”."
     )
     assert calendar.booking_explanation(r, "nothing", PARIS) is None
 
@@ -807,5 +807,5 @@ def test_a_booking_moved_to_an_alternative_says_which_and_why(r):
     r.book("room", [asked, other], {**single("Review"), "calendar": "room"}, event="c")
     r.commit()
     assert calendar.booking_explanation(r, "c", PARIS) == (
-        "Moved to the alternative Wed 18 Nov 11:00–11:30: Wed 18 Nov 10:00–10:30 is taken by “Standup”."
+        "Moved to the alternative Wed 18 Nov 11:00 to 11:30: Wed 18 Nov 10:00 to 10:30 is taken by “Standup”."
     )
