@@ -112,7 +112,11 @@ def notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> st
                 event = str(op.params.get("event", ""))
                 values = index.values(event) or {}
                 slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
-                return describe_notice(notice, str(values.get("title", "")), slots, tz)
+                text = describe_notice(notice, str(values.get("title", "")), slots, tz)
+                holder = _holder(r, event, slots[0]) if notice.after == CONFLICT and slots else None
+                if holder is not None:  # name the booking holding the time asked for
+                    text = f"{text[:-1]}, {quoted(holder)}."
+                return text
     return describe_notice(notice, "", [], tz)
 
 
