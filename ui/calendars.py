@@ -31,6 +31,7 @@ from ui.qt import (
     QPixmap,
     QPushButton,
     Qt,
+    QTimer,
     QToolButton,
     QUndoStack,
     QVBoxLayout,
@@ -48,6 +49,7 @@ class CalendarHost(Protocol):
     its undoable actions go."""
 
     hidden: set[str]
+    backend: Any  # the app's Backend: its ``changed`` signal tells of every write
     edits: EditRunner
     undo_stack: QUndoStack
 
@@ -126,7 +128,12 @@ class CalendarManager(QDialog):
         self.hint = QLabel("Tick a calendar to show its events, untick to hide them.")
         self.hint.setWordWrap(True)
         self._layout()
-        qconnect(host.edits.edit_did_apply, lambda _e: self.reload())
+        # Changes from anywhere (this window, a peer, the mirror folder) refresh the list.
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(50)
+        qconnect(self._reload_timer.timeout, self.reload)
+        qconnect(host.backend.changed, lambda _c: self._reload_timer.start())
         self.reload()
 
     def _layout(self) -> None:
@@ -281,8 +288,9 @@ class CalendarManager(QDialog):
         entity = self.selected()
         if entity is None:
             return None
-        backend: Any = self.host.edits.backend
-        dialog = ConflictDialog(backend, entity, self, edits=self.host.edits, undo_stack=self.host.undo_stack)
+        dialog = ConflictDialog(
+            self.host.backend, entity, self, edits=self.host.edits, undo_stack=self.host.undo_stack
+        )
         qconnect(dialog.conflict_did_resolve, lambda _e: self.reload())
         dialog.open()
         return dialog
