@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import concurrent.futures
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from localfirst import Replica
 from ui import settings as ui_settings
 from ui.app import make_window
 from ui.backend import Backend
-from ui.devices import DevicesPanel, PeerStatus
+from ui.devices import DevicesPanel, Invite, PeerStatus
 from ui.main_window import MainWindow
 from ui.qt import QMessageBox, QSettings, Qt
 
@@ -106,9 +104,9 @@ class StaticSync:
     def discovered(self) -> list[str]:
         return [DEVICE_B]
 
-    def invite(self) -> concurrent.futures.Future[str]:
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
-        future.set_result("123-456")
+    def invite(self) -> concurrent.futures.Future[Invite]:
+        future: concurrent.futures.Future[Invite] = concurrent.futures.Future()
+        future.set_result(Invite("123-456", ["127.0.0.1"], 4000))
         return future
 
     def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]:
