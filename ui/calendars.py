@@ -144,6 +144,8 @@ class CalendarManager(QDialog):
             button.setFixedSize(SWATCH, SWATCH)
             button.setToolTip(colour)
             button.setIcon(swatch_icon(colour, SWATCH - 8))
+            # The chosen colour is ringed in the theme's highlight, visible in light and dark.
+            button.setStyleSheet("QToolButton:checked { border: 2px solid palette(highlight); }")
             qconnect(button.clicked, lambda _=False, c=colour: self.recolour_selected(c))
             self.swatches[colour] = button
             colours.addWidget(button, i // 5, i % 5)

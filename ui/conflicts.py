@@ -292,6 +292,7 @@ class ConflictDialog(QDialog):
             use = QPushButton("Use this")
             qconnect(use.clicked, lambda _=False, n=name, v=version.value: self.choose(n, v))
             self.buttons[(name, column)] = use
+            grid.setColumnStretch(column, 1)  # versions side by side, equally wide
             grid.addWidget(who, 0, column)
             grid.addWidget(value, 1, column)
             grid.addWidget(use, 2, column)

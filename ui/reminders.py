@@ -198,12 +198,14 @@ class ReminderPopup(QDialog):
         self.tz = tz
         self.setWindowTitle("Reminders")
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(520)
         self.items: list[Due] = []
         self.labels: list[QLabel] = []
         self.snooze_buttons: list[QPushButton] = []
         self.dismiss_buttons: list[QPushButton] = []
         self._grid = QGridLayout()
+        self._grid.setColumnStretch(0, 1)
+        self._grid.setHorizontalSpacing(8)
         self.dismiss_all = QPushButton("Dismiss all")
         qconnect(self.dismiss_all.clicked, self.clear)
         row = QHBoxLayout()
@@ -227,6 +229,7 @@ class ReminderPopup(QDialog):
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()  # off screen now; deleted once control returns to the loop
                 widget.deleteLater()
         self.labels, self.snooze_buttons, self.dismiss_buttons = [], [], []
         now = self.center.now()
@@ -234,6 +237,7 @@ class ReminderPopup(QDialog):
             label = QLabel(due.text(now, self.tz))
             label.setTextFormat(Qt.TextFormat.PlainText)  # synced titles are never rich text
             label.setWordWrap(True)
+            label.setMinimumWidth(260)
             snooze = QPushButton(f"Snooze {SNOOZE_MINUTES} min")
             dismiss = QPushButton("Dismiss")
             qconnect(snooze.clicked, lambda _=False, d=due: self.snooze(d))
