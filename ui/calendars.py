@@ -104,6 +104,7 @@ class CalendarManager(QDialog):
         self.host = host
         self.rows: list[CalendarRow] = []
         self.confirm: QMessageBox | None = None
+        self._closed = False
         self.setWindowTitle("Calendars")
         self.resize(620, 380)
         self.list = QListWidget()
@@ -177,8 +178,16 @@ class CalendarManager(QDialog):
 
     # -- reading -------------------------------------------------------------------------------
 
+    def done(self, result: int) -> None:
+        """Closed: stop following changes (the library may close next)."""
+        self._closed = True
+        self._reload_timer.stop()
+        super().done(result)
+
     def reload(self) -> None:
         """Read the calendars on the replica's thread and show them."""
+        if self._closed:
+            return
         job = self.host.edits.backend.submit(read_calendars)
         job.add_done_callback(lambda f: self.host.edits.on_gui(lambda: self._loaded(f.result())))
 
