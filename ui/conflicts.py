@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from localfirst import DELETED, Replica, calendar, edits
+from localfirst.calendar_ops import booking_slot
 from localfirst.edits import QUIET_FIELDS
 from localfirst.recurrence import Occurrence
 from localfirst.write import Value
@@ -96,11 +97,21 @@ def marks(
     for occ in shown:
         if occ.key in conflicted or occ.event in conflicted:
             keys.add(occ.key)
-        if status.get(occ.key) and occ.series is None:
+        if status.get(occ.key) and occ.series is None and _not_as_asked(r, occ, tz):
             note = calendar.booking_explanation(r, occ.event, tz)
             if note:
                 notes[occ.key] = note
     return keys, notes
+
+
+def _not_as_asked(r: Replica, occ: Occurrence, tz: tzinfo) -> bool:
+    """Whether a booking holds no slot, or another than its event asks for (only those need
+    the log read that explains why)."""
+    booking = r.booking(occ.event)
+    if booking is None or booking.slot is None:
+        return True
+    asked = edits.current(r, occ.event) or {}  # the event's own fields (the shown ones are moved)
+    return booking_slot(asked, tz) != (booking.slot.start, booking.slot.end)
 
 
 class _Pane(Protocol):

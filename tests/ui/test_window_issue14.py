@@ -487,3 +487,25 @@ def _local(hour: int, minute: int = 0) -> str:
     return (
         f"{datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=UTC).astimezone(system_zone()):%H:%M}"
     )
+
+
+def test_a_booking_moved_to_an_alternative_says_which_and_why(
+    qtbot: QtBot, window: MainWindow, backend: Backend
+) -> None:
+    pane = pane_of(window)
+    room = add(backend, "calendar", {"name": "Room A", "bookable": True})
+    backend.call(lambda r: calendar.create_event(r, event_fields("Standup", room)))
+
+    def book_with_an_alternative(r: Replica) -> str:
+        asked = event_fields("Review", room)
+        ten = int(datetime(2026, 11, 18, 10, tzinfo=UTC).timestamp())
+        eleven = int(datetime(2026, 11, 18, 11, tzinfo=UTC).timestamp())
+        r.book(room, [(ten, ten + 1800), (eleven, eleven + 1800)], asked, event="review")
+        return "review"
+
+    review = backend.call(book_with_an_alternative)
+    qtbot.waitUntil(lambda: review in pane.notes)
+    assert pane.notes[review] == (
+        f"Moved to the alternative Wed 18 Nov {_local(11)} to {_local(11, 30)}: "
+        f"Wed 18 Nov {_local(10)} to {_local(10, 30)} is taken by “Standup”."
+    )  # this device is the primary: committed at once
