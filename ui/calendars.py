@@ -261,7 +261,7 @@ class CalendarManager(QDialog):
 
     def _pick_other(self) -> None:
         row = self.row(self.selected())
-        start = QColor(row.colour) if row is not None and row.colour else QColor("#3d7fd9")
+        start = QColor(row.colour) if row is not None and row.colour else QColor(calendar.CALENDAR_PALETTE[0])
         dialog = QColorDialog(start, self)
         qconnect(dialog.colorSelected, lambda c: self.recolour_selected(c.name()))
         dialog.open()

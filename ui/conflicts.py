@@ -23,6 +23,7 @@ from ui.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPalette,
     QPushButton,
     QScrollArea,
     Qt,
@@ -89,10 +90,11 @@ def conflicted_entities(r: Replica) -> set[str]:
 def marks(
     r: Replica, shown: Iterable[Occurrence], status: Mapping[str, str], tz: tzinfo
 ) -> tuple[set[str], dict[str, str]]:
-    """On the replica's thread: the keys of shown occurrences with conflicting versions, and
-    why each booking that is not at the time asked for was rejected or moved."""
+    """On the replica's thread: the keys of shown occurrences and the ids of calendars with
+    conflicting versions, and why each booking not at the time asked for was rejected or moved."""
     conflicted = conflicted_entities(r)
-    keys: set[str] = set()
+    # Calendars with versions to resolve are marked in the calendar list by their ids.
+    keys = {e for e in conflicted if (doc := r.get(e)) is not None and doc.kind == "calendar"}
     notes: dict[str, str] = {}
     for occ in shown:
         if occ.key in conflicted or occ.event in conflicted:
@@ -293,7 +295,7 @@ class ConflictDialog(QDialog):
         for column, version in enumerate(versions):
             who = QLabel(f"From {version.device_name}")
             who.setTextFormat(Qt.TextFormat.PlainText)
-            who.setStyleSheet("color: #666;")
+            who.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # muted in light and dark
             value = QLabel(show_field(name, version.value, calendars))
             value.setTextFormat(Qt.TextFormat.PlainText)  # synced text is never rich text
             value.setWordWrap(True)

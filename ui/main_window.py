@@ -37,7 +37,6 @@ from ui.qt import (
     Signal,
     qconnect,
 )
-from ui.reminders import Due, ReminderCenter, ReminderPopup, notify
 from ui.settings import SettingsDialog, WelcomeDialog, save_mirror_folder
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from ui.calendars import CalendarManager
     from ui.devices import DevicesPanel, SyncSource
     from ui.notes import NotesPane
+    from ui.reminders import Due, ReminderCenter, ReminderPopup
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,8 @@ class MainWindow(QMainWindow):
     # -- reminders -----------------------------------------------------------------------------
 
     def _start_reminders(self) -> None:
+        from ui.reminders import ReminderCenter  # the core loads after the first paint
+
         fetch = getattr(self.calendar, "fetch", None)
         if fetch is None:
             return
@@ -251,6 +253,8 @@ class MainWindow(QMainWindow):
     def show_reminder(self, due: Due) -> None:
         """A reminder's time came (or it was missed while closed): the popup with Snooze and
         Dismiss, a system notification where there is a tray, and the status bar."""
+        from ui.reminders import ReminderPopup, notify
+
         center = self.reminders
         if center is None:
             return
@@ -451,6 +455,8 @@ class MainWindow(QMainWindow):
 
 def _app_icon() -> QIcon:
     """The tray's icon: a calendar-blue square (the app ships no icon file yet)."""
+    from localfirst.calendar import CALENDAR_PALETTE
+
     pixmap = QPixmap(32, 32)
-    pixmap.fill(QColor("#3d7fd9"))
+    pixmap.fill(QColor(CALENDAR_PALETTE[0]))
     return QIcon(pixmap)

@@ -190,6 +190,10 @@ def test_a_merged_value_resolves_a_calendar_name_from_the_manager(
     backend.call(lambda r: r.put("calendar", cal, {"name": "Job"}))
     other.call(lambda r: r.put("calendar", cal, {"name": "Office"}))
     exchange(backend, other)
+    pane = pane_of(window)  # the calendar list marks it too
+    qtbot.waitUntil(
+        lambda: pane.calendar_list.count() == 1 and pane.calendar_list.item(0).text().startswith("⚠ ")
+    )
     manager = window.manage_calendars()
     assert manager is not None
     qtbot.waitUntil(lambda: manager.list.count() == 1 and manager.list.item(0).text().startswith("⚠ "))
@@ -203,6 +207,7 @@ def test_a_merged_value_resolves_a_calendar_name_from_the_manager(
     qtbot.waitUntil(lambda: dialog.resolved)
     assert backend.call(lambda r: r.values(cal)["name"]) == "Job and office"
     qtbot.waitUntil(lambda: manager.list.item(0).text() == "Job and office")
+    qtbot.waitUntil(lambda: pane.calendar_list.item(0).text() == "Job and office")
     dialog.close()
     manager.close()
 

@@ -465,7 +465,8 @@ class CalendarPane(QWidget):
         lst.clear()
         for cal_id, values in sorted(self.calendars.items(), key=lambda kv: str(kv[1].get("name", ""))):
             suffix = " (bookable)" if values.get("bookable") is True else ""
-            item = QListWidgetItem(f"{values.get('name') or 'Untitled'}{suffix}")
+            mark = "⚠ " if cal_id in self.conflicted else ""  # hook: ui.conflicts.marks
+            item = QListWidgetItem(f"{mark}{values.get('name') or 'Untitled'}{suffix}")
             item.setData(Qt.ItemDataRole.UserRole, cal_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked if cal_id in self.hidden else Qt.CheckState.Checked)
