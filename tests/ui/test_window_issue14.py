@@ -227,6 +227,10 @@ def test_the_manager_creates_distinct_colours_renames_hides_and_deletes_undoably
     qtbot.waitUntil(lambda: manager.list.count() == 2)
     colours = sorted(r.colour for r in manager.rows)
     assert colours == sorted(calendar.CALENDAR_PALETTE[:2])  # distinct, from the palette
+    # Each row shows its colour, as painted.
+    for i, row_ in enumerate(manager.rows):
+        pixel = manager.list.item(i).icon().pixmap(14, 14).toImage().pixelColor(7, 7)
+        assert pixel.name() == row_.colour
     # The selected calendar's swatch is the checked one.
     row = manager.row(manager.selected())
     assert row is not None
@@ -291,6 +295,9 @@ def test_first_run_has_a_default_calendar_a_welcome_hints_and_this_device_only(
         qtbot.waitUntil(lambda: window.calendar_hint is not None and window.calendar_hint.isVisible())
         assert window.calendar_hint is not None
         assert window.calendar_hint.text().startswith("No events this week.")
+        hint, over = window.calendar_hint.geometry(), window.calendar_hint.target.rect()
+        assert abs(hint.center().x() - over.center().x()) <= 1  # centred over the view
+        assert abs(hint.center().y() - over.center().y()) <= 1
         window.tabs.setCurrentWidget(window.notes)
         qtbot.waitUntil(window.notes_hint.isVisible)
         assert window.notes_hint.text() == "No notes yet.\nPress Ctrl+N or New note to write one."
