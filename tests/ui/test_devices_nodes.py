@@ -168,6 +168,8 @@ def test_the_app_window_runs_over_a_node(qtbot: QtBot, tmp_path: Path) -> None:
         # Alone in its library: nothing to be offline from (regression: an alarming "Offline").
         qtbot.waitUntil(lambda: "This device only" in window.devices.sync_state.text(), timeout=5000)
         assert window.online_label.text() == "This device only"
+        # The first run over a node makes the default calendar too.
+        qtbot.waitUntil(lambda: backend.call(lambda r: len(r.entities("calendar"))) == 1, timeout=5000)
         note = backend.call(lambda r: r.create("note", {"title": "over the node"}))
         qtbot.waitUntil(lambda: note in window.notes.model.ids(), timeout=5000)
     finally:
