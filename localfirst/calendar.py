@@ -78,6 +78,7 @@ __all__ = [
     "edit_calendar",
     "edit_event",
     "ensure_default_calendar",
+    "holds_only_the_default",
     "is_bookable",
     "move_event",
     "new_calendar_fields",
@@ -416,6 +417,19 @@ def ensure_default_calendar(r: Replica) -> Edit | None:
             if any(isinstance(op, Put) and op.kind == "calendar" for op in entry.write.ops):
                 return None
         return create_calendar(r, {"name": DEFAULT_CALENDAR_NAME})
+
+
+def holds_only_the_default(r: Replica) -> bool:
+    """Whether the library holds nothing a user made: no note, no event, and no calendar but
+    the untouched one a first run made (a device that only opened the app may join another
+    library without losing anything)."""
+    if r.entities("note") or r.entities("event"):
+        return False
+    cals = list(r.entities("calendar").values())
+    return len(cals) == 1 and cals[0].values() == {
+        "name": DEFAULT_CALENDAR_NAME,
+        "colour": CALENDAR_PALETTE[0],
+    }
 
 
 def booking_explanation(r: Replica, event: str, tz: tzinfo = UTC) -> str | None:

@@ -780,6 +780,9 @@ def test_a_new_library_gets_a_default_calendar_once():
     [cal] = edit.entities
     assert r.values(cal) == {"name": "Personal", "colour": calendar.CALENDAR_PALETTE[0]}
     assert calendar.ensure_default_calendar(r) is None
+    assert calendar.holds_only_the_default(r)  # joining another library loses nothing
+    calendar.create_event(r, single(cal=cal))
+    assert not calendar.holds_only_the_default(r)
     calendar.delete_calendar(r, cal)
     assert calendar.ensure_default_calendar(r) is None  # the user deleted it: it stays deleted
     assert r.entities("calendar") == {}
