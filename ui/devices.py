@@ -84,6 +84,8 @@ class Invite:
     addresses: list[str]
     port: int
     lifetime: float = PAIRING_CODE_LIFETIME_S
+    #: How the invitation ended, once it has: "" paired, else why the code is used up.
+    ended: concurrent.futures.Future[str] | None = None
 
     def help(self) -> str:
         """What to do on the other device (only addresses another device can dial)."""
@@ -413,6 +415,20 @@ class DevicesPanel(QWidget):
         self.invite_button.setEnabled(False)
         self._tick()
         self._countdown_timer.start()
+        if invite.ended is not None:
+            self._later(invite.ended, lambda f, code=invite.code: self._on_invite_ended(code, f))  # type: ignore[arg-type]
+
+    def _on_invite_ended(self, code: str, future: concurrent.futures.Future[str]) -> None:
+        """The code was tried (rightly or not), expired or withdrawn: it is used up."""
+        if self.code.text() != code or future.exception() is not None:
+            return  # a newer invitation shows, or the node stopped
+        why = future.result()
+        if why == "":
+            self.reload()  # the new member's name comes with the members; it ends the invite
+        elif "expired" in why:
+            self._end_invite("The code expired. Press Invite for a new one.")
+        else:
+            self._end_invite(f"Pairing failed ({why}); the code is used up. Press Invite for a new one.")
 
     def _tick(self) -> None:
         """Count the code's life down; at zero the code is cleared."""
@@ -531,7 +547,7 @@ class NodeSource:
             addresses = list((self.status or {}).get("addresses") or [])
             if host not in addresses:
                 addresses.insert(0, host)
-            shown.set_result(Invite(code, addresses, port))
+            shown.set_result(Invite(code, addresses, port, ended=self.service.invitation_ended()))
 
         self.service.invite().add_done_callback(done)
         return shown

@@ -122,6 +122,12 @@ def test_a_wrong_code_tells_the_user_and_changes_nothing(
     qtbot.waitUntil(lambda: bool(warnings), timeout=20_000)
     assert warnings[0].startswith("Pairing failed")
     assert desk.table.rowCount() == laptop.table.rowCount() == 1
+    # One try: the inviter takes the used-up code off the screen and says so.
+    qtbot.waitUntil(lambda: desk.code.text() == "", timeout=10_000)
+    assert desk.countdown.text() == ""
+    assert desk.invite_help.text().startswith("Pairing failed (")
+    assert desk.invite_help.text().endswith("the code is used up. Press Invite for a new one.")
+    assert desk.invite_button.isEnabled()
 
 
 def test_join_with_the_code_only_searches_the_network(
