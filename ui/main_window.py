@@ -330,10 +330,11 @@ class MainWindow(QMainWindow):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def _current_undo_stack(self) -> QUndoStack:
-        """The shown tab's undo stack: the calendar's own, else the notes' (the window's)."""
+    def _current_undo_stack(self) -> QUndoStack | None:
+        """The shown tab's undo stack (the calendar's, the notes'); None for a tab with no
+        undoable actions (Devices), so Ctrl+Z there never takes back a change out of sight."""
         stack = getattr(self.tabs.currentWidget(), "undo_stack", None)
-        return stack if isinstance(stack, QUndoStack) else self.undo_stack
+        return stack if isinstance(stack, QUndoStack) else None
 
     def _watch(self, stack: QUndoStack) -> None:
         for signal in (stack.undoTextChanged, stack.redoTextChanged):
@@ -345,26 +346,28 @@ class MainWindow(QMainWindow):
         """Name the action Undo and Redo would take back or do again in the shown tab."""
         try:
             stack = self._current_undo_stack()
-            undo, redo = stack.undoText(), stack.redoText()
+            undo, redo = (stack.undoText(), stack.redoText()) if stack is not None else ("", "")
         except RuntimeError:  # a stack clearing itself while the window is being torn down
             return
         self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
         self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
+        self.undo_action.setEnabled(stack is not None)
+        self.redo_action.setEnabled(stack is not None)
 
     def undo(self) -> None:
         """Undo in the focused text editor if there is one, else in the shown view."""
         focused = QApplication.focusWidget()
         if isinstance(focused, QPlainTextEdit) and focused.document().isUndoAvailable():
             focused.undo()
-        else:
-            self._current_undo_stack().undo()
+        elif (stack := self._current_undo_stack()) is not None:
+            stack.undo()
 
     def redo(self) -> None:
         focused = QApplication.focusWidget()
         if isinstance(focused, QPlainTextEdit) and focused.document().isRedoAvailable():
             focused.redo()
-        else:
-            self._current_undo_stack().redo()
+        elif (stack := self._current_undo_stack()) is not None:
+            stack.redo()
 
     def new_note(self) -> None:
         self.tabs.setCurrentWidget(self.notes)

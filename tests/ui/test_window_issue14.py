@@ -116,6 +116,29 @@ def test_undo_of_a_note_delete_restores_it_and_no_other_notes_tags(
     assert backend.call(lambda r: r.conflicts()) == {}
 
 
+def test_ctrl_z_in_the_devices_tab_takes_back_nothing_out_of_sight(
+    qtbot: QtBot, window: MainWindow, backend: Backend
+) -> None:
+    note = add(backend, "note", {"title": "One", "created": 1})
+    notes = window.notes
+    window.tabs.setCurrentWidget(notes)
+    qtbot.waitUntil(lambda: note in notes.model.ids())
+    notes.select(note)
+    qtbot.waitUntil(lambda: notes.editor.note == note and notes.editor.pin.isEnabled())
+    qtbot.mouseClick(notes.editor.pin, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.undo_action.text() == "&Undo Pin “One”")
+    window.tabs.setCurrentWidget(window.devices)
+    assert window.undo_action.text() == "&Undo"
+    assert not window.undo_action.isEnabled()
+    window.devices.new_name.setFocus()
+    qtbot.keyClick(window.devices.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.notes.undo_stack.undoText() == "Pin “One”"  # still there: nothing was undone
+    assert backend.call(lambda r: r.values(note)["pinned"]) is True
+    window.tabs.setCurrentWidget(notes)
+    assert window.undo_action.isEnabled()
+    assert window.undo_action.text() == "&Undo Pin “One”"
+
+
 def test_undo_in_the_calendar_tab_names_and_undoes_a_recolour(
     qtbot: QtBot, window: MainWindow, backend: Backend
 ) -> None:
