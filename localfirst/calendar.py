@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
-from .booking import BOOK, Notice
+from .booking import BOOK, CONFLICT, Notice
 from .calendar_ops import EventIndex, describe_notice, time_changes
 from .edits import (
     TIME_FIELDS,
@@ -55,15 +55,18 @@ from .recurrence import (
     zone_name,
 )
 from .replica import Replica, new_id
-from .write import Ordered
+from .write import Ordered, Put
 
 __all__ = [
+    "CALENDAR_PALETTE",
+    "DEFAULT_CALENDAR_NAME",
     "SCOPES",
     "TIME_FIELDS",
     "Edit",
     "Scope",
     "State",
     "apply_state",
+    "booking_explanation",
     "change",
     "changed_fields",
     "clean_fields",
@@ -74,9 +77,13 @@ __all__ = [
     "delete_event",
     "edit_calendar",
     "edit_event",
+    "ensure_default_calendar",
+    "holds_only_the_default",
     "is_bookable",
     "move_event",
+    "new_calendar_fields",
     "new_event_fields",
+    "next_colour",
     "notice_text",
     "recolour_calendar",
     "redo",
@@ -106,7 +113,11 @@ def notice_text(r: Replica, index: EventIndex, notice: Notice, tz: tzinfo) -> st
                 event = str(op.params.get("event", ""))
                 values = index.values(event) or {}
                 slots = [(int(s[0]), int(s[1])) for s in op.params.get("slots", [])]
-                return describe_notice(notice, str(values.get("title", "")), slots, tz)
+                text = describe_notice(notice, str(values.get("title", "")), slots, tz)
+                holder = _holder(r, event, slots[0]) if notice.after == CONFLICT and slots else None
+                if holder is not None:  # name the booking holding the time asked for
+                    text = f"{text[:-1]}, {quoted(holder)}."
+                return text
     return describe_notice(notice, "", [], tz)
 
 
@@ -313,10 +324,13 @@ def _live(r: Replica, entity: str) -> dict[str, Any]:
 
 
 def create_calendar(r: Replica, fields: Mapping[str, Any], entity: str | None = None) -> Edit:
-    """A new calendar (``fields``: name, colour, bookable); ``edit.entities[0]`` is its id."""
+    """A new calendar (``fields``: name, colour, bookable); ``edit.entities[0]`` is its id.
+
+    Without a colour it gets the palette colour fewest calendars use (:func:`next_colour`)."""
     entity = entity or new_id()
     label = f"New calendar {quoted(fields.get('name'))}"
-    return change(r, label, [(entity, dict(fields))], kind="calendar")
+    with r.transaction():
+        return change(r, label, [(entity, new_calendar_fields(r, fields))], kind="calendar")
 
 
 def rename_calendar(r: Replica, calendar: str, name: str) -> Edit:
@@ -352,6 +366,122 @@ def delete_calendar(r: Replica, calendar: str, tz: tzinfo = UTC) -> Edit:
         ]
         targets: list[State] = [(e, None) for e in (*overrides, *events)]
         return change(r, f"Delete calendar {quoted(values.get('name'))}", [*targets, (calendar, None)], tz)
+
+
+#: Calendar colours, told apart at a glance and readable in light and dark themes alike: mid
+#: tones (neither pale nor dark) that dark text reads on and that stand out on a dark window.
+CALENDAR_PALETTE: tuple[str, ...] = (
+    "#3d7fd9",  # blue
+    "#2f9e58",  # green
+    "#e07b39",  # orange
+    "#9b59d0",  # purple
+    "#d6455d",  # red
+    "#1a9e9e",  # teal
+    "#c99a1c",  # amber
+    "#c2569d",  # magenta
+    "#6f8f2a",  # olive
+    "#7f7fd6",  # lavender
+)
+#: The calendar a new library starts with, so a new event always has one.
+DEFAULT_CALENDAR_NAME = "Personal"
+
+
+def next_colour(r: Replica) -> str:
+    """The palette colour fewest live calendars use (the first such, in palette order)."""
+    used: dict[str, int] = dict.fromkeys(CALENDAR_PALETTE, 0)
+    for doc in r.entities("calendar").values():
+        colour = doc.value("colour")
+        if isinstance(colour, str) and colour.lower() in used:
+            used[colour.lower()] += 1
+    return min(CALENDAR_PALETTE, key=lambda c: (used[c], CALENDAR_PALETTE.index(c)))
+
+
+def new_calendar_fields(r: Replica, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A new calendar's fields: a distinct colour from the palette unless one was given."""
+    out = dict(fields)
+    colour = out.get("colour")
+    if not isinstance(colour, str) or not colour.strip():
+        out["colour"] = next_colour(r)
+    return out
+
+
+def ensure_default_calendar(r: Replica) -> Edit | None:
+    """First run: a library that never had a calendar gets :data:`DEFAULT_CALENDAR_NAME`.
+
+    A library whose calendars were all deleted by the user stays without one (the log still
+    holds them), so a deleted default does not come back at every start."""
+    if r.entities("calendar"):
+        return None
+    with r.transaction():
+        for entry in r.log():
+            if any(isinstance(op, Put) and op.kind == "calendar" for op in entry.write.ops):
+                return None
+        return create_calendar(r, {"name": DEFAULT_CALENDAR_NAME})
+
+
+def holds_only_the_default(r: Replica) -> bool:
+    """Whether the library holds nothing a user made: no note, no event, and no calendar but
+    the untouched one a first run made (a device that only opened the app may join another
+    library without losing anything)."""
+    if r.entities("note") or r.entities("event"):
+        return False
+    cals = list(r.entities("calendar").values())
+    return len(cals) == 1 and cals[0].values() == {
+        "name": DEFAULT_CALENDAR_NAME,
+        "colour": CALENDAR_PALETTE[0],
+    }
+
+
+def booking_explanation(r: Replica, event: str, tz: tzinfo = UTC) -> str | None:
+    """Why a booking is not at the time asked for: rejected (and what holds that time) or moved
+    to an alternative (which, and why); None when it holds the time asked for, or is no booking.
+    """
+    found = _last_booking(r, event)
+    if found is None:
+        return None
+    wid, slots = found
+    outcome = r.outcome(wid)
+    if outcome is None or outcome[0] == 0 or not slots:
+        return None
+    index, committed = outcome
+    asked = _slot_text(slots[0], tz)
+    holder = _holder(r, event, slots[0])
+    taken = f"{asked} is taken by {quoted(holder)}" if holder is not None else f"{asked} is taken"
+    final = "" if committed else " (tentative until the primary device confirms)"
+    if index == CONFLICT:
+        others = " and no alternative was free" if len(slots) > 1 else ""
+        return f"Rejected: {taken}{others}{final}."
+    if 0 < index < len(slots):
+        return f"Moved to the alternative {_slot_text(slots[index], tz)}: {taken}{final}."
+    return None
+
+
+def _last_booking(r: Replica, event: str) -> tuple[Any, list[tuple[int, int]]] | None:
+    for entry in reversed(r.log()):
+        for op in entry.write.ops:
+            if isinstance(op, Ordered) and op.procedure == BOOK and op.params.get("event") == event:
+                raw = op.params.get("slots", [])
+                slots = [(int(s[0]), int(s[1])) for s in raw] if isinstance(raw, list) else []
+                return entry.write.id, slots
+    return None
+
+
+def _slot_text(slot: tuple[int, int], tz: tzinfo) -> str:
+    start, end = datetime.fromtimestamp(slot[0], tz), datetime.fromtimestamp(slot[1], tz)
+    return f"{start:%a %d %b %H:%M} to {end:%H:%M}"
+
+
+def _holder(r: Replica, event: str, slot: tuple[int, int]) -> str | None:
+    """The title of the event holding (part of) ``slot`` in ``event``'s calendar, if any."""
+    calendar = (current(r, event) or {}).get("calendar")
+    for other, doc in r.entities("event").items():
+        if other == event or doc.value("calendar") != calendar:
+            continue
+        booking = r.booking(other)
+        held = booking.slot if booking is not None else None
+        if held is not None and held.overlaps(*slot):
+            return str(doc.value("title") or "")
+    return None
 
 
 def _calendar(r: Replica, calendar: str) -> dict[str, Any]:

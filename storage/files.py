@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
-from localfirst.calendar import save_event
+from localfirst.calendar import new_calendar_fields, save_event
 from localfirst.ics import (
     OVERRIDE_FIELDS,
     IcsCalendar,
@@ -369,6 +369,8 @@ def apply_calendar(
     fields = dict(cal.fields)
     if "name" not in fields and current is None:
         fields["name"] = fallback_name
+    if current is None:  # a new calendar: a distinct colour from the palette unless the file has one
+        fields = new_calendar_fields(replica, fields)
     if changes := _changed(current, fields):
         replica.put("calendar", cal_id, changes)
     written: list[str] = []

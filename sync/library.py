@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from localfirst import Replica
+from localfirst.calendar import holds_only_the_default
 from storage import SqlStore, create_library, open_replica
 from sync.const import LIBRARY_FILE, PEER_VERSIONS_FILE
 from sync.identity import Identity
@@ -73,7 +74,8 @@ USER_KINDS = ("note", "event", "calendar")
 
 def holds_own_data(replica: Replica) -> bool:
     """Whether the library holds anything a user made (a note, event or calendar)."""
-    return any(replica.entities(kind) for kind in USER_KINDS)
+    # The calendar a first run of the app made is not the user's data (until they use it).
+    return any(replica.entities(kind) for kind in USER_KINDS) and not holds_only_the_default(replica)
 
 
 def open_lone(data_dir: Path) -> tuple[Replica, bool]:

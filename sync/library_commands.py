@@ -346,7 +346,7 @@ def calendar_add(r: Replica, req: Request) -> Reply:
         raise CommandError("a calendar name cannot be empty")
     fields = {
         "name": name,
-        "colour": str(req.get("colour") or "#3a87ad"),
+        "colour": str(req.get("colour") or calendar.next_colour(r)),
         "bookable": bool(req.get("bookable")),
     }
     try:

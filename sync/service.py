@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
+from sync.errors import PairingError
 from sync.node import Node, NodeError
 from sync.pairing import PairedPeer
 from sync.subscribers import Subscribers, Unsubscribe
@@ -122,8 +123,25 @@ class NodeService:
         async def call() -> tuple[str, str, int]:
             node = await self._node()
             inv = await node.invite()
+            self._invitation = inv
             addresses = node.addresses
             return inv.code, addresses[0] if addresses else "127.0.0.1", inv.port
+
+        return self._run(call())
+
+    def invitation_ended(self) -> concurrent.futures.Future[str]:
+        """How the last invitation ended, once it has: "" when a device paired, else why not
+        (a wrong code was tried, it expired, it was closed): its code is used up either way."""
+
+        async def call() -> str:
+            inv = getattr(self, "_invitation", None)
+            if inv is None:
+                return "no invitation is open"
+            try:
+                await inv.wait()
+            except PairingError as exc:
+                return str(exc)
+            return ""
 
         return self._run(call())
 

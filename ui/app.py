@@ -40,22 +40,27 @@ def make_window(
     With ``network`` (options for ``sync.node.Node``) the library is owned by a sync node and
     the devices panel shows it; without, by a local thread and the app stays offline.
     """
+    from sync.const import LIBRARY_FILE
     from ui.backend import Backend, open_local
     from ui.devices import NodeSource, SyncSource
 
     name = os.uname().nodename
+    first_run = not (data_dir / LIBRARY_FILE).exists()
     sync: SyncSource | None = None
     if network is None:
         service, path = open_local(data_dir, name)
         backend = Backend(service, path)
     else:
-        from sync.const import LIBRARY_FILE
         from sync.service import NodeService
 
         node = NodeService(data_dir, name=name, **network)
         backend = Backend(node, data_dir / LIBRARY_FILE)
         sync = NodeSource(node)
-    window = MainWindow(backend, data_dir, sync, lazy=lazy)
+    # A library that never had a calendar gets one, so a new event always has a calendar.
+    from localfirst.calendar import ensure_default_calendar
+
+    backend.op(ensure_default_calendar).run_in_background()
+    window = MainWindow(backend, data_dir, sync, lazy=lazy, first_run=first_run)
     return backend, window
 
 

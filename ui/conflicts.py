@@ -4,11 +4,15 @@ write (it supersedes the versions this replica holds) and syncs like any other."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Protocol
 
-from localfirst import DELETED, Replica, edits
+from localfirst import DELETED, Replica, calendar, edits
+from localfirst.calendar_ops import booking_slot
 from localfirst.edits import QUIET_FIELDS
+from localfirst.recurrence import Occurrence
 from localfirst.write import Value
 from ui.backend import Backend
 from ui.qt import (
@@ -19,6 +23,7 @@ from ui.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPalette,
     QPushButton,
     QScrollArea,
     Qt,
@@ -30,7 +35,21 @@ from ui.qt import (
 )
 from ui.undo import EditRunner
 
-__all__ = ["QUIET_FIELDS", "ConflictDialog", "EntityConflicts", "Version", "read_conflicts"]
+__all__ = [
+    "QUIET_FIELDS",
+    "ConflictDialog",
+    "EntityConflicts",
+    "Version",
+    "conflicted_entities",
+    "event_conflicts_dialog",
+    "marks",
+    "read_conflicts",
+]
+
+#: Fields a typed merge makes no sense for (a time, a zone, a calendar): pick a version.
+MERGE_NEVER = frozenset({"start", "end", "tz", "calendar", "colour", "rrule", "series", "recurrence_id"})
+#: Field names as the dialog shows them.
+FIELD_NAMES = {"rrule": "Repeats", "all_day": "All day", "tz": "Time zone", "colour": "Colour"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +72,66 @@ class EntityConflicts:
     deleted: bool  # deleted concurrently with an edit (Keep / Delete)
     exists: bool
     values: dict[str, Value]
+    #: Calendar ids -> names, to show an event's calendar by name.
+    calendars: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """What the entity is called (its title, or a calendar's name)."""
+        value = self.values.get("name" if self.kind == "calendar" else "title")
+        return value if isinstance(value, str) and value.strip() else "Untitled"
+
+
+def conflicted_entities(r: Replica) -> set[str]:
+    """Entities with versions a user should resolve (timestamps alone do not count)."""
+    return {e for e, names in r.conflicts().items() if any(n not in QUIET_FIELDS for n in names)}
+
+
+def marks(
+    r: Replica, shown: Iterable[Occurrence], status: Mapping[str, str], tz: tzinfo
+) -> tuple[set[str], dict[str, str]]:
+    """On the replica's thread: the keys of shown occurrences and the ids of calendars with
+    conflicting versions, and why each booking not at the time asked for was rejected or moved."""
+    conflicted = conflicted_entities(r)
+    # Calendars with versions to resolve are marked in the calendar list by their ids.
+    keys = {e for e in conflicted if (doc := r.get(e)) is not None and doc.kind == "calendar"}
+    notes: dict[str, str] = {}
+    for occ in shown:
+        if occ.key in conflicted or occ.event in conflicted:
+            keys.add(occ.key)
+        if status.get(occ.key) and occ.series is None and _not_as_asked(r, occ, tz):
+            note = calendar.booking_explanation(r, occ.event, tz)
+            if note:
+                notes[occ.key] = note
+    return keys, notes
+
+
+def _not_as_asked(r: Replica, occ: Occurrence, tz: tzinfo) -> bool:
+    """Whether a booking holds no slot, or another than its event asks for (only those need
+    the log read that explains why)."""
+    booking = r.booking(occ.event)
+    if booking is None or booking.slot is None:
+        return True
+    asked = edits.current(r, occ.event) or {}  # the event's own fields (the shown ones are moved)
+    return booking_slot(asked, tz) != (booking.slot.start, booking.slot.end)
+
+
+class _Pane(Protocol):
+    backend: Any
+    edits: EditRunner
+    undo_stack: QUndoStack
+
+    def refresh(self) -> None: ...
+
+
+def event_conflicts_dialog(pane: _Pane, occ: Occurrence) -> ConflictDialog:
+    """The resolve dialog for an occurrence's conflicts (its own override's, else its event's),
+    each choice one undoable action on the pane's stack."""
+    backend = pane.backend
+    entity = occ.key if occ.key != occ.event else occ.event
+    dialog = ConflictDialog(backend, entity, edits=pane.edits, undo_stack=pane.undo_stack, fallback=occ.event)
+    qconnect(dialog.conflict_did_resolve, lambda _e: pane.refresh())
+    return dialog
 
 
 def read_conflicts(replica: Replica, entity: str) -> EntityConflicts | None:
@@ -65,7 +144,27 @@ def read_conflicts(replica: Replica, entity: str) -> EntityConflicts | None:
         for name in doc.conflicts()
         if name != DELETED and name not in QUIET_FIELDS
     }
-    return EntityConflicts(entity, doc.kind, fields, DELETED in doc.conflicts(), doc.exists, doc.values())
+    calendars = {}
+    if doc.kind == "event":
+        calendars = {k: str(d.value("name") or "Untitled") for k, d in replica.entities("calendar").items()}
+    return EntityConflicts(
+        entity, doc.kind, fields, DELETED in doc.conflicts(), doc.exists, doc.values(), calendars
+    )
+
+
+def show_field(name: str, value: Value, calendars: Mapping[str, str] | None = None) -> str:
+    """A field's value as a user reads it: times as dates, a calendar by its name."""
+    if name == "calendar" and isinstance(value, str) and calendars:
+        return calendars.get(value, value)
+    if name in ("start", "end") and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return f"{moment:%a %d %b %Y}" if len(value) == 10 else f"{moment:%a %d %b %Y %H:%M}"
+    if name == "reminders" and isinstance(value, list):
+        return ", ".join(f"{v} min before" for v in value) or "(none)"
+    return show_value(value)
 
 
 def show_value(value: Value) -> str:
@@ -104,12 +203,15 @@ class ConflictDialog(QDialog):
         *,
         edits: EditRunner | None = None,
         undo_stack: QUndoStack | None = None,
+        fallback: str | None = None,
     ) -> None:
-        """With ``edits`` and ``undo_stack`` each choice is one undoable action there."""
+        """With ``edits`` and ``undo_stack`` each choice is one undoable action there;
+        ``fallback`` is shown instead when ``entity`` has no conflicts (an occurrence's series)."""
         super().__init__(parent)
         self.backend = backend
         self.edits, self.undo_stack = edits, undo_stack
         self.entity = entity
+        self.fallback = fallback if fallback != entity else None
         self.state: EntityConflicts | None = None
         self.setWindowTitle("Resolve conflicts")
         self.resize(720, 420)
@@ -155,8 +257,15 @@ class ConflictDialog(QDialog):
         self.keep = self.remove = None
 
     def _show(self, state: EntityConflicts | None) -> None:
+        fallback = self.fallback
+        if fallback is not None and (state is None or (not state.fields and not state.deleted)):
+            self.entity, self.fallback = fallback, None  # the occurrence's own override had none
+            self.reload()
+            return
         self.state = state
         self._clear()
+        if state is not None:
+            self.setWindowTitle(f"Resolve conflicts in “{state.name}”")
         if state is None or (not state.fields and not state.deleted):
             done = QLabel("No conflicts left.")
             self._layout.addWidget(done)
@@ -176,17 +285,18 @@ class ConflictDialog(QDialog):
             row.addWidget(self.remove)
             self._layout.addWidget(box)
         for name, versions in state.fields.items():
-            self._layout.addWidget(self._field_box(name, versions))
+            self._layout.addWidget(self._field_box(name, versions, state.calendars))
         self._layout.addStretch(1)
 
-    def _field_box(self, name: str, versions: list[Version]) -> QGroupBox:
-        box = QGroupBox(f"{name.capitalize()}: {len(versions)} versions")
+    def _field_box(self, name: str, versions: list[Version], calendars: Mapping[str, str]) -> QGroupBox:
+        label = FIELD_NAMES.get(name, name.capitalize())
+        box = QGroupBox(f"{label}: {len(versions)} versions")
         grid = QGridLayout(box)
         for column, version in enumerate(versions):
             who = QLabel(f"From {version.device_name}")
             who.setTextFormat(Qt.TextFormat.PlainText)
-            who.setStyleSheet("color: #666;")
-            value = QLabel(show_value(version.value))
+            who.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # muted in light and dark
+            value = QLabel(show_field(name, version.value, calendars))
             value.setTextFormat(Qt.TextFormat.PlainText)  # synced text is never rich text
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -195,10 +305,11 @@ class ConflictDialog(QDialog):
             use = QPushButton("Use this")
             qconnect(use.clicked, lambda _=False, n=name, v=version.value: self.choose(n, v))
             self.buttons[(name, column)] = use
+            grid.setColumnStretch(column, 1)  # versions side by side, equally wide
             grid.addWidget(who, 0, column)
             grid.addWidget(value, 1, column)
             grid.addWidget(use, 2, column)
-        if all(isinstance(v.value, str | list) for v in versions):
+        if name not in MERGE_NEVER and all(isinstance(v.value, str | list) for v in versions):
             merge = QLineEdit(" / ".join(dict.fromkeys(show_value(v.value) for v in versions)))
             merge.setObjectName(f"merge_{name}")
             save = QPushButton("Save merge")

@@ -9,6 +9,7 @@ device is offline and pairing is unavailable.
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +40,12 @@ from ui.qt import (
 if TYPE_CHECKING:
     from sync.service import NodeService
 
+#: How long a pairing code lives, in seconds (sync.const.PAIRING_CODE_LIFETIME_S, DESIGN.md:
+#: "expires in 2 minutes"); kept here so the panel loads without the sync layer.
+PAIRING_CODE_LIFETIME_S = 120.0
+#: Addresses a listener binds to that no other device can dial.
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
 #: How often the panel asks the sync source for peer status (milliseconds).
 STATUS_EVERY_MS = 1000
 
@@ -60,12 +67,34 @@ class SyncSource(Protocol):
 
     def discovered(self) -> list[str]: ...
 
-    def invite(self) -> concurrent.futures.Future[str]: ...
+    def invite(self) -> concurrent.futures.Future[Invite]: ...
 
     def join(self, code: str, host: str, port: int) -> concurrent.futures.Future[None]:
         """Pair with the inviting device at ``host:port``; an empty host (port 0) asks the
         source to search the local network for it instead."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """An open invitation as the panel shows it: the code, where the joiner can dial, how long
+    the code lives (seconds)."""
+
+    code: str
+    addresses: list[str]
+    port: int
+    lifetime: float = PAIRING_CODE_LIFETIME_S
+    #: How the invitation ended, once it has: "" paired, else why the code is used up.
+    ended: concurrent.futures.Future[str] | None = None
+
+    def help(self) -> str:
+        """What to do on the other device (only addresses another device can dial)."""
+        usable = [a for a in self.addresses if a not in WILDCARDS]
+        first = "On the other device, open Devices and enter this code: it finds this device on the network."
+        if not usable or not self.port:
+            return first
+        where = ", ".join(f"[{a}]:{self.port}" if ":" in a else f"{a}:{self.port}" for a in usable)
+        return f"{first} If it does not, enter the code with one of these addresses: {where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +143,35 @@ class DevicesPanel(QWidget):
         self.sync = sync
         self.members: Members | None = None
         self.online = False
+        #: When the shown invitation's code expires (time.monotonic()), and the members then.
+        self.invite_expires: float | None = None
+        self._members_at_invite: set[str] = set()
         self._relay = _Relay()
         qconnect(self._relay.done, lambda fn, arg: fn(arg))
+        self._build_me()
+        self._build_members()
+        self._build_pairing()
+        self._lay_out()
+        self._connect()
 
+    def _build_me(self) -> None:
         self.me = QLabel("This device: loading…")
         self.me.setTextFormat(Qt.TextFormat.PlainText)
         self.me.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.my_name = QLineEdit()
+        self.my_name.setMaxLength(200)
+        self.my_name.setPlaceholderText("Name of this device")
+        self.my_name.setToolTip("How your other devices list this one")
+        self.my_name_button = QPushButton("Rename this device")
+        self.sync_state = QLabel("")
+        self.solo_hint = QLabel(
+            "Only this device so far. Invite another device below to keep the same calendar "
+            "and notes on both."
+        )
+        self.solo_hint.setWordWrap(True)
+        self.solo_hint.hide()
+
+    def _build_members(self) -> None:
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -132,12 +184,21 @@ class DevicesPanel(QWidget):
         self.rename_button = QPushButton("Rename")
         self.revoke_button = QPushButton("Revoke")
         self.revoke_button.setToolTip("Remove the device from the library; it gets no further changes")
+
+    def _build_pairing(self) -> None:
         self.discovered = QLabel("")
         self.discovered.setTextFormat(Qt.TextFormat.PlainText)
         self.invite_button = QPushButton("Invite a device…")
         self.code = QLabel("")
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.setStyleSheet("font-size: 20px; font-weight: bold; letter-spacing: 3px;")
+        self.invite_help = QLabel("")
+        self.invite_help.setWordWrap(True)
+        self.invite_help.setTextFormat(Qt.TextFormat.PlainText)
+        self.invite_help.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.countdown = QLabel("")
+        self._countdown_timer = QTimer(self)
+        self._countdown_timer.setInterval(250)
         self.join_code = QLineEdit()
         self.join_code.setPlaceholderText("Code shown on the other device, like 42-1234-5678")
         self.join_address = QLineEdit()
@@ -149,11 +210,16 @@ class DevicesPanel(QWidget):
         self.join_button = QPushButton("Join")
         self.join_state = QLabel("")
         self.join_state.setTextFormat(Qt.TextFormat.PlainText)
-        self.sync_state = QLabel("")
 
+    def _lay_out(self) -> None:
+        me_row = QHBoxLayout()
+        me_row.addWidget(self.me, 1)
+        me_row.addWidget(self.my_name)
+        me_row.addWidget(self.my_name_button)
         members_box = QGroupBox("Devices in this library")
         members_layout = QVBoxLayout(members_box)
         members_layout.addWidget(self.table)
+        members_layout.addWidget(self.solo_hint)
         actions = QHBoxLayout()
         actions.addWidget(self.new_name, 1)
         actions.addWidget(self.rename_button)
@@ -164,7 +230,9 @@ class DevicesPanel(QWidget):
         invite_row = QHBoxLayout()
         invite_row.addWidget(self.invite_button)
         invite_row.addWidget(self.code, 1)
+        invite_row.addWidget(self.countdown)
         pair.addLayout(invite_row)
+        pair.addWidget(self.invite_help)
         join_row = QHBoxLayout()
         join_row.addWidget(self.join_code, 1)
         join_row.addWidget(self.join_address, 1)
@@ -173,22 +241,26 @@ class DevicesPanel(QWidget):
         pair.addWidget(self.join_state)
         pair.addWidget(self.discovered)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.me)
+        layout.addLayout(me_row)
         layout.addWidget(self.sync_state)
         layout.addWidget(members_box, 1)
         layout.addWidget(pair_box)
 
+    def _connect(self) -> None:
         qconnect(self.rename_button.clicked, self.rename_selected)
         qconnect(self.revoke_button.clicked, self.revoke_selected)
+        qconnect(self.my_name_button.clicked, self.rename_me)
+        qconnect(self.my_name.returnPressed, self.rename_me)
         qconnect(self.invite_button.clicked, self.invite)
         qconnect(self.join_button.clicked, self.join)
-        qconnect(backend.changed, self._on_changed)
+        qconnect(self.backend.changed, self._on_changed)
+        qconnect(self._countdown_timer.timeout, self._tick)
         self._timer = QTimer(self)
         self._timer.setInterval(STATUS_EVERY_MS)
         qconnect(self._timer.timeout, self._refresh_peers)
         for widget in (self.invite_button, self.join_button, self.join_code, self.join_address):
-            widget.setEnabled(sync is not None)
-        if sync is not None:
+            widget.setEnabled(self.sync is not None)
+        if self.sync is not None:
             self._timer.start()
         self._refresh_peers()
 
@@ -207,8 +279,15 @@ class DevicesPanel(QWidget):
             return
         self.members = members
         name = members.names.get(members.device, "") or "(unnamed)"
-        self.me.setText(f"This device: {name}   id {members.device}")
+        self.me.setText(f"This device: {name}   id {_short(members.device)}")
+        self.me.setToolTip(members.device)
+        if not self.my_name.hasFocus():
+            self.my_name.setText(members.names.get(members.device, ""))
+        self.solo_hint.setVisible(len(members.names) <= 1)
         self._fill()
+        if self.invite_expires is not None and set(members.names) - self._members_at_invite:
+            joined = [members.names[d] or _short(d) for d in set(members.names) - self._members_at_invite]
+            self._end_invite(f"Paired with {', '.join(sorted(joined))}. The code is used up.")
         self.members_did_load.emit()
 
     def _fill(self) -> None:
@@ -255,6 +334,14 @@ class DevicesPanel(QWidget):
             if item is not None and item.data(Qt.ItemDataRole.UserRole) == device:
                 self.table.selectRow(row)
 
+    def rename_me(self) -> None:
+        """Rename this device (how the other devices list it)."""
+        name = self.my_name.text().strip()
+        members = self.members
+        if not name or members is None or members.names.get(members.device) == name:
+            return
+        self.backend.op(lambda r: r.put("device", r.device, {"name": name[:200]})).run_in_background()
+
     def rename_selected(self) -> None:
         device, name = self.selected(), self.new_name.text().strip()
         if device is None or not name:
@@ -288,7 +375,11 @@ class DevicesPanel(QWidget):
             peers = sync.peers()
             online = any(p.online for p in peers)
             count = sum(p.online for p in peers)
-            self.sync_state.setText(f"Online: {count} device(s) connected" if online else "Offline")
+            solo = self.members is not None and len(self.members.names) <= 1
+            if solo:
+                self.sync_state.setText("This device only: pair another device to sync with it.")
+            else:
+                self.sync_state.setText(f"Online: {count} device(s) connected" if online else "Offline")
             found = sync.discovered()
             self.discovered.setText(
                 "Nearby: " + ", ".join(_short(d) for d in found) if found else "No other devices found nearby"
@@ -305,11 +396,59 @@ class DevicesPanel(QWidget):
         if self.sync is None:
             return
         self.code.setText("…")
+        self.invite_help.setText("")
+        self._members_at_invite = set(self.members.names) if self.members is not None else set()
         self._later(self.sync.invite(), self._on_invite)  # type: ignore[arg-type]
 
-    def _on_invite(self, future: concurrent.futures.Future[str]) -> None:
+    def _on_invite(self, future: concurrent.futures.Future[Invite | str]) -> None:
         exc = future.exception()
-        self.code.setText(f"Could not invite: {exc}" if exc else future.result())
+        if exc is not None:
+            self.code.setText("")
+            self.invite_help.setText(f"Could not invite: {exc}")
+            return
+        invite = future.result()
+        if isinstance(invite, str):  # a source that gives the code alone
+            invite = Invite(invite, [], 0)
+        self.code.setText(invite.code)
+        self.invite_help.setText(invite.help())
+        self.invite_expires = time.monotonic() + invite.lifetime
+        self.invite_button.setEnabled(False)
+        self._tick()
+        self._countdown_timer.start()
+        if invite.ended is not None:
+            self._later(invite.ended, lambda f, code=invite.code: self._on_invite_ended(code, f))  # type: ignore[arg-type]
+
+    def _on_invite_ended(self, code: str, future: concurrent.futures.Future[str]) -> None:
+        """The code was tried (rightly or not), expired or withdrawn: it is used up."""
+        if self.code.text() != code or future.exception() is not None:
+            return  # a newer invitation shows, or the node stopped
+        why = future.result()
+        if why == "":
+            self.reload()  # the new member's name comes with the members; it ends the invite
+        elif "expired" in why:
+            self._end_invite("The code expired. Press Invite for a new one.")
+        else:
+            self._end_invite(f"Pairing failed ({why}); the code is used up. Press Invite for a new one.")
+
+    def _tick(self) -> None:
+        """Count the code's life down; at zero the code is cleared."""
+        if self.invite_expires is None:
+            return
+        left = self.invite_expires - time.monotonic()
+        if left <= 0:
+            self._end_invite("The code expired. Press Invite for a new one.")
+            return
+        seconds = math.ceil(left)
+        self.countdown.setText(f"expires in {seconds // 60}:{seconds % 60:02}")
+
+    def _end_invite(self, why: str) -> None:
+        """The code was used or expired: take it off the screen and say why."""
+        self.invite_expires = None
+        self._countdown_timer.stop()
+        self.code.setText("")
+        self.countdown.setText("")
+        self.invite_help.setText(why)
+        self.invite_button.setEnabled(self.sync is not None)
 
     def join(self) -> None:
         if self.sync is None:
@@ -396,8 +535,8 @@ class NodeSource:
         members = set(status["members"])
         return [d for d in status.get("discovered", []) if d not in members]
 
-    def invite(self) -> concurrent.futures.Future[str]:
-        shown: concurrent.futures.Future[str] = concurrent.futures.Future()
+    def invite(self) -> concurrent.futures.Future[Invite]:
+        shown: concurrent.futures.Future[Invite] = concurrent.futures.Future()
 
         def done(future: concurrent.futures.Future[tuple[str, str, int]]) -> None:
             exc = future.exception()
@@ -405,7 +544,10 @@ class NodeSource:
                 shown.set_exception(exc)
                 return
             code, host, port = self.invitation = future.result()
-            shown.set_result(f"{code}   on the other device, join {host}:{port}")
+            addresses = list((self.status or {}).get("addresses") or [])
+            if host not in addresses:
+                addresses.insert(0, host)
+            shown.set_result(Invite(code, addresses, port, ended=self.service.invitation_ended()))
 
         self.service.invite().add_done_callback(done)
         return shown

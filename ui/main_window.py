@@ -1,26 +1,32 @@
-"""The main window: Calendar, Notes and Devices tabs, menus (undo/redo, import/export), and a
-status bar with the offline indicator. It shows at once; every view fills in the background."""
+"""The main window: Calendar, Notes and Devices tabs, menus (undo/redo, import/export,
+calendars), a status bar saying whether this device syncs, empty-state hints, and reminders.
+It shows at once; every view fills in the background."""
 
 from __future__ import annotations
 
 import importlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ui.plainfiles import MirrorFolder, ask_export, ask_import
 from ui.qt import (
     QAction,
     QApplication,
     QCloseEvent,
+    QColor,
+    QEvent,
     QFileDialog,
+    QIcon,
     QKeySequence,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QObject,
     QPaintEvent,
+    QPalette,
+    QPixmap,
     QPlainTextEdit,
     QSystemTrayIcon,
     Qt,
@@ -31,12 +37,14 @@ from ui.qt import (
     Signal,
     qconnect,
 )
-from ui.settings import SettingsDialog, save_mirror_folder
+from ui.settings import SettingsDialog, WelcomeDialog, save_mirror_folder
 
 if TYPE_CHECKING:
     from ui.backend import Backend
+    from ui.calendars import CalendarManager
     from ui.devices import DevicesPanel, SyncSource
     from ui.notes import NotesPane
+    from ui.reminders import Due, ReminderCenter, ReminderPopup
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,47 @@ log = logging.getLogger(__name__)
 #: dialogs of ``ui.plainfiles``.
 IMPORT_HOOK: Callable[[MainWindow], None] | None = None
 EXPORT_HOOK: Callable[[MainWindow], None] | None = None
+
+
+#: What the status bar says while no other device is paired (nothing to be offline from).
+SOLO_TEXT = "This device only"
+
+
+class EmptyHint(QLabel):
+    """A short hint centred over an empty view (“No notes yet…”); clicks go through it."""
+
+    def __init__(self, target: QWidget) -> None:
+        super().__init__(target)
+        self.target = target
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.setObjectName("empty_hint")
+        self.hide()
+        target.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.target and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        width = min(420, max(120, self.target.width() - 40))
+        self.setFixedWidth(width)
+        self.adjustSize()
+        self.move((self.target.width() - width) // 2, max(0, (self.target.height() - self.height()) // 2))
+
+    def show_text(self, text: str | None) -> None:
+        """Show ``text`` (None: hide the hint)."""
+        if text is None:
+            self.hide()
+            return
+        self.setText(text)
+        self._place()
+        self.show()
+        self.raise_()
 
 
 def calendar_pane(backend: Backend) -> QWidget:
@@ -68,13 +117,20 @@ class MainWindow(QMainWindow):
     #: The views exist (right away, or after the first paint when built lazily).
     views_did_load = Signal()
 
-    #: A reminder was shown (its message), as a notification or in the status bar.
+    #: A reminder was shown (its message), in the popup, the status bar and the tray if any.
     reminder_did_show = Signal(str)
 
     def __init__(
-        self, backend: Backend, data_dir: Path, sync: SyncSource | None = None, *, lazy: bool = False
+        self,
+        backend: Backend,
+        data_dir: Path,
+        sync: SyncSource | None = None,
+        *,
+        lazy: bool = False,
+        first_run: bool = False,
     ) -> None:
-        """Build the window; with ``lazy`` the views are built just after the first paint."""
+        """Build the window; with ``lazy`` the views are built just after the first paint;
+        ``first_run`` welcomes the user (name this device) once the views are there."""
         super().__init__()
         self.backend = backend
         self.data_dir = data_dir
@@ -82,14 +138,21 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Local-first calendar and notes")
         self.resize(1100, 720)
         self.undo_stack = QUndoStack(self)
+        self.first_run = first_run
         self.tray: QSystemTrayIcon | None = None
+        self.reminders: ReminderCenter | None = None
+        self.reminder_popup: ReminderPopup | None = None
+        self.calendar_manager: CalendarManager | None = None
+        self.welcome: WelcomeDialog | None = None
+        self.paired = False
+        self._online = False
         self.tabs = QTabWidget()
         for name in ("Calendar", "Notes", "Devices"):
             self.tabs.addTab(QWidget(), name)
         self.setCentralWidget(self.tabs)
         self.online_label = QLabel()
         self.statusBar().addPermanentWidget(self.online_label)
-        self._show_online(False)
+        self._show_status()
         self._painted = False
         self.loaded = False
         self.mirror_folder = MirrorFolder(backend)
@@ -122,31 +185,111 @@ class MainWindow(QMainWindow):
                 old.deleteLater()
         self.tabs.setCurrentIndex(current)
         qconnect(self.devices.online_did_change, self._show_online)
+        qconnect(self.devices.members_did_load, self._on_members)
         calendar_stack = getattr(self.calendar, "undo_stack", None)
         if isinstance(calendar_stack, QUndoStack):
             self._watch(calendar_stack)
         self.update_edit_actions()
-        reminders = getattr(self.calendar, "reminders", None)
-        if reminders is not None:
-            qconnect(self.calendar.reminder_due, self.show_reminder)  # type: ignore[attr-defined]
-            reminders.start()
+        self._build_hints()
+        self._start_reminders()
         # Views load in the background, queued behind opening the library.
         self.notes.reload()
         self.devices.reload()
         self.loaded = True
         self.views_did_load.emit()
+        if self.first_run:
+            self.welcome_user()
 
-    def show_reminder(self, title: str, start: object) -> None:
-        """A reminder's time came: a desktop notification, or the status bar without a tray."""
-        when = start.strftime("%H:%M") if isinstance(start, datetime) else ""
-        message = f"{title} at {when}" if when else title
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            if self.tray is None:
-                self.tray = QSystemTrayIcon(self.windowIcon(), self)
-                self.tray.show()
-            self.tray.showMessage("Reminder", message)
+    # -- empty states --------------------------------------------------------------------------
+
+    def _build_hints(self) -> None:
+        self.notes_hint = EmptyHint(self.notes.list)
+        for signal in (self.notes.notes_did_load, self.notes.model.modelReset):
+            qconnect(signal, self._update_notes_hint)
+        self.calendar_hint: EmptyHint | None = None
+        stack = getattr(self.calendar, "stack", None)
+        if isinstance(stack, QWidget):
+            self.calendar_hint = EmptyHint(stack)
+            qconnect(self.calendar.view_did_refresh, self._update_calendar_hint)  # type: ignore[attr-defined]
+
+    def _update_notes_hint(self) -> None:
+        if self.notes.model.rowCount() > 0:
+            self.notes_hint.show_text(None)
+        elif self.notes.search.text().strip():
+            self.notes_hint.show_text("No notes match this search.")
+        else:
+            self.notes_hint.show_text("No notes yet.\nPress Ctrl+N or New note to write one.")
+
+    def _update_calendar_hint(self) -> None:
+        pane: Any = self.calendar
+        if self.calendar_hint is None:
+            return
+        shown = [o for o in pane.occurrences if o.calendar not in pane.hidden]
+        if shown:
+            self.calendar_hint.show_text(None)
+            return
+        period = {"month": "this month", "week": "this week", "day": "this day"}.get(pane.view_name, "here")
+        self.calendar_hint.show_text(
+            f"No events {period}.\nDouble-click a time, or press New event, to add one."
+        )
+
+    # -- reminders -----------------------------------------------------------------------------
+
+    def _start_reminders(self) -> None:
+        from ui.reminders import ReminderCenter  # the core loads after the first paint
+
+        fetch = getattr(self.calendar, "fetch", None)
+        if fetch is None:
+            return
+        self.reminders = ReminderCenter(fetch, self.data_dir, parent=self)
+        qconnect(self.reminders.reminder_did_fire, self.show_reminder)
+        self._replan = QTimer(self)
+        self._replan.setSingleShot(True)
+        self._replan.setInterval(200)
+        qconnect(self._replan.timeout, lambda: self.reminders.replan() if self.reminders else None)
+        qconnect(self.backend.changed, lambda _c: self._replan.start())
+        self.reminders.start()
+
+    def show_reminder(self, due: Due) -> None:
+        """A reminder's time came (or it was missed while closed): the popup with Snooze and
+        Dismiss, a system notification where there is a tray, and the status bar."""
+        from ui.reminders import ReminderPopup, notify
+
+        center = self.reminders
+        if center is None:
+            return
+        tz = getattr(self.calendar, "tz", None)
+        message = due.text(center.now(), tz)
+        if self.reminder_popup is None:
+            self.reminder_popup = ReminderPopup(center, tz, self)
+        self.reminder_popup.add(due)
+        if QSystemTrayIcon.isSystemTrayAvailable() and self.tray is None:
+            self.tray = QSystemTrayIcon(_app_icon(), self)
+            self.tray.show()
+        notify(self.tray, due, message)
         self.statusBar().showMessage(f"Reminder: {message}", 60_000)
         self.reminder_did_show.emit(message)
+
+    # -- first run and calendars ---------------------------------------------------------------
+
+    def welcome_user(self) -> WelcomeDialog:
+        """First run: say what the app keeps where, and let the user name this device."""
+        dialog = WelcomeDialog(self.backend, self)
+        self.welcome = dialog
+        dialog.open()
+        return dialog
+
+    def manage_calendars(self) -> CalendarManager | None:
+        """Open the calendar manager (colours, names, show/hide, delete)."""
+        from ui.calendars import CalendarManager
+
+        if not hasattr(self.calendar, "edits"):
+            return None
+        self.tabs.setCurrentWidget(self.calendar)
+        manager = CalendarManager(self.calendar, self)  # type: ignore[arg-type]
+        self.calendar_manager = manager
+        manager.open()
+        return manager
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -165,6 +308,8 @@ class MainWindow(QMainWindow):
         if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
             redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
         self.redo_action.setShortcuts(redo_keys)
+        calendars = bar.addMenu("&Calendar")
+        self.manage_calendars_action = self._action(calendars, "&Manage calendars…", self.manage_calendars)
         notes = bar.addMenu("&Notes")
         self._action(notes, "&New note", self.new_note, QKeySequence.StandardKey.New)
         self._action(notes, "&Find", self.find_notes, QKeySequence.StandardKey.Find)
@@ -185,10 +330,11 @@ class MainWindow(QMainWindow):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def _current_undo_stack(self) -> QUndoStack:
-        """The shown tab's undo stack: the calendar's own, else the notes' (the window's)."""
+    def _current_undo_stack(self) -> QUndoStack | None:
+        """The shown tab's undo stack (the calendar's, the notes'); None for a tab with no
+        undoable actions (Devices), so Ctrl+Z there never takes back a change out of sight."""
         stack = getattr(self.tabs.currentWidget(), "undo_stack", None)
-        return stack if isinstance(stack, QUndoStack) else self.undo_stack
+        return stack if isinstance(stack, QUndoStack) else None
 
     def _watch(self, stack: QUndoStack) -> None:
         for signal in (stack.undoTextChanged, stack.redoTextChanged):
@@ -200,26 +346,28 @@ class MainWindow(QMainWindow):
         """Name the action Undo and Redo would take back or do again in the shown tab."""
         try:
             stack = self._current_undo_stack()
-            undo, redo = stack.undoText(), stack.redoText()
+            undo, redo = (stack.undoText(), stack.redoText()) if stack is not None else ("", "")
         except RuntimeError:  # a stack clearing itself while the window is being torn down
             return
         self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
         self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
+        self.undo_action.setEnabled(stack is not None)
+        self.redo_action.setEnabled(stack is not None)
 
     def undo(self) -> None:
         """Undo in the focused text editor if there is one, else in the shown view."""
         focused = QApplication.focusWidget()
         if isinstance(focused, QPlainTextEdit) and focused.document().isUndoAvailable():
             focused.undo()
-        else:
-            self._current_undo_stack().undo()
+        elif (stack := self._current_undo_stack()) is not None:
+            stack.undo()
 
     def redo(self) -> None:
         focused = QApplication.focusWidget()
         if isinstance(focused, QPlainTextEdit) and focused.document().isRedoAvailable():
             focused.redo()
-        else:
-            self._current_undo_stack().redo()
+        elif (stack := self._current_undo_stack()) is not None:
+            stack.redo()
 
     def new_note(self) -> None:
         self.tabs.setCurrentWidget(self.notes)
@@ -261,13 +409,27 @@ class MainWindow(QMainWindow):
         SettingsDialog(self.data_dir, self).exec()
 
     def _show_online(self, online: bool) -> None:
-        self.online_label.setText("● Online" if online else "○ Offline")
-        self.online_label.setStyleSheet("color: #2a7a2a;" if online else "color: #888;")
-        self.online_label.setToolTip(
-            "Connected to another device of this library"
-            if online
-            else "No other device connected: changes are saved here and sync later"
-        )
+        self._online = online
+        self._show_status()
+
+    def _on_members(self) -> None:
+        members = self.devices.members
+        self.paired = members is not None and len(members.names) > 1
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """“This device only” until a second device is paired; then online or offline."""
+        if not self.paired:
+            self.online_label.setText(SOLO_TEXT)
+            self.online_label.setToolTip(
+                "Everything is saved on this device. Pair another device in the Devices tab to sync."
+            )
+        elif self._online:
+            self.online_label.setText("● Online")
+            self.online_label.setToolTip("Connected to another device of this library")
+        else:
+            self.online_label.setText("○ Offline")
+            self.online_label.setToolTip("No other device connected: changes are saved here and sync later")
 
     def _on_op_failed(self, exc: object) -> None:
         self.statusBar().showMessage(f"Error: {exc}", 10_000)
@@ -282,11 +444,22 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._build_views)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        reminders = getattr(self.calendar, "reminders", None)
-        if reminders is not None:
-            # The library closes after the window: a later tick would ask a closed service.
-            reminders.stop()
+        # The library closes after the window: a later tick would ask a closed service.
+        if self.reminders is not None:
+            self.reminders.stop()
+        pane_reminders = getattr(getattr(self, "calendar", None), "reminders", None)
+        if pane_reminders is not None:
+            pane_reminders.stop()
         if self.loaded:
             self.notes.editor.flush()
         self.mirror_folder.close()
         super().closeEvent(event)
+
+
+def _app_icon() -> QIcon:
+    """The tray's icon: a calendar-blue square (the app ships no icon file yet)."""
+    from localfirst.calendar import CALENDAR_PALETTE
+
+    pixmap = QPixmap(32, 32)
+    pixmap.fill(QColor(CALENDAR_PALETTE[0]))
+    return QIcon(pixmap)

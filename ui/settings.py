@@ -1,8 +1,14 @@
-"""Settings: where the library lives (the data folder), kept in QSettings; used at next start."""
+"""Settings: where the library lives (the data folder), kept in QSettings; used at next start.
+And the first-run welcome, where the user names this device."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localfirst import Replica
+    from ui.backend import Backend
 
 from ui.qt import (
     QDialog,
@@ -97,3 +103,52 @@ def save_mirror_folder(path: Path | None) -> None:
         store.remove(MIRROR_KEY)
     else:
         store.setValue(MIRROR_KEY, str(path))
+
+
+#: Longest device name kept (the schema's limit for a name).
+MAX_DEVICE_NAME = 200
+
+
+class WelcomeDialog(QDialog):
+    """First run: what the app keeps where, and a name for this device (so paired devices can be
+    told apart: two machines need not share a host name's meaning to the user)."""
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.setWindowTitle("Welcome")
+        intro = QLabel(
+            "Your calendar and notes are kept on this device and work without a network. "
+            "A calendar named “Personal” is ready for your events. To use the same library on "
+            "another device, pair it in the Devices tab: changes then sync directly, encrypted."
+        )
+        intro.setWordWrap(True)
+        self.name = QLineEdit()
+        self.name.setMaxLength(MAX_DEVICE_NAME)
+        self.name.setPlaceholderText("For example: Work laptop")
+        self.backend.op(_own_name).success(self._loaded).run_in_background()
+        form = QFormLayout()
+        form.addRow("Name of this device", self.name)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        qconnect(buttons.accepted, self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(480, 200)
+
+    def _loaded(self, name: str) -> None:
+        if not self.name.text():
+            self.name.setText(name)
+            self.name.selectAll()
+
+    def accept(self) -> None:
+        name = self.name.text().strip()[:MAX_DEVICE_NAME]
+        if name:
+            self.backend.op(lambda r: r.put("device", r.device, {"name": name})).run_in_background()
+        super().accept()
+
+
+def _own_name(r: Replica) -> str:
+    return str(r.members().get(r.device, ""))

@@ -3,7 +3,9 @@ redo, booking arbitration whichever door a write comes through, and undo after a
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -593,9 +595,18 @@ def spring(r: Replica) -> list[Occurrence]:
     return index.query(at(1, 0, month=10), datetime(2027, 3, 1, tzinfo=PARIS), display_tz=PARIS)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(2, 3), SERIES_OPS)
-def test_series_moves_cancels_and_overrides_converge_with_nothing_lost(devices, ops):
+@dataclass
+class SeriesRun:
+    """Devices sharing one ten-week series, and what the ops did to it."""
+
+    replicas: list[Replica]
+    clocks: list[ManualClock]
+    series: str
+    cancelled: set[str] = field(default_factory=set)
+    written: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+
+def _series_run(devices: int) -> SeriesRun:
     clocks = [ManualClock() for _ in range(devices)]
     members = {f"D{i}": "" for i in range(1, devices)}
     first = Replica.new_library(MemoryStore(), "D0", members=members, clock=clocks[0])
@@ -605,56 +616,73 @@ def test_series_moves_cancels_and_overrides_converge_with_nothing_lost(devices, 
     replicas = [first] + [Replica.join(MemoryStore(), f"D{i}", genesis, clocks[i]) for i in range(1, devices)]
     for other in replicas[1:]:
         sync(first, other)
-    cancelled: set[str] = set()
-    written: dict[str, set[tuple[str, str]]] = {}
-    for step, (action, who, *args) in enumerate(ops, start=1):
-        r = replicas[who % devices]
-        clocks[who % devices].set(step)
-        occs = [o for o in spring(r) if o.event == s]
-        if action == "sync":
-            sync(r, replicas[args[0] % devices])
-            continue
-        if not occs:
-            continue
-        occ = occs[args[0] % len(occs)]
-        if action == "cancel":
-            calendar.delete_event(r, occ, scope="this")
-            cancelled.add(occ.key)
-        elif action == "override":
-            start = occ.start.replace(hour=args[1])
-            title = f"O{step}"
-            changes = {"title": title, **time_changes(occ, start, start + timedelta(hours=1))}
-            calendar.edit_event(r, occ, changes, scope="this")
-            written.setdefault(occ.key, set()).add((title, start.isoformat()))
-        elif action == "move" and not occ.overridden and args[1]:
-            delta = timedelta(hours=args[1])
-            calendar.move_event(r, occ, occ.start + delta, occ.end + delta, scope="series")
-        elif action == "title":
-            calendar.edit_event(r, occ, {"title": f"S{step}"}, scope="series")
+    return SeriesRun(replicas, clocks, s)
+
+
+def _series_op(run: SeriesRun, step: int, action: str, who: int, args: tuple[int, ...]) -> None:
+    devices = len(run.replicas)
+    r = run.replicas[who % devices]
+    run.clocks[who % devices].set(step)
+    if action == "sync":
+        sync(r, run.replicas[args[0] % devices])
+        return
+    occs = [o for o in spring(r) if o.event == run.series]
+    if not occs:
+        return
+    occ = occs[args[0] % len(occs)]
+    if action == "cancel":
+        calendar.delete_event(r, occ, scope="this")
+        run.cancelled.add(occ.key)
+    elif action == "override":
+        start = occ.start.replace(hour=args[1])
+        title = f"O{step}"
+        changes = {"title": title, **time_changes(occ, start, start + timedelta(hours=1))}
+        calendar.edit_event(r, occ, changes, scope="this")
+        run.written.setdefault(occ.key, set()).add((title, start.isoformat()))
+    elif action == "move" and not occ.overridden and args[1]:
+        delta = timedelta(hours=args[1])
+        calendar.move_event(r, occ, occ.start + delta, occ.end + delta, scope="series")
+    elif action == "title":
+        calendar.edit_event(r, occ, {"title": f"S{step}"}, scope="series")
+
+
+def _sync_all(replicas: list[Replica]) -> None:
     for _ in range(2):
         for x in replicas:
             for y in replicas:
                 if x is not y:
                     sync(x, y)
+
+
+def _check_nothing_lost(run: SeriesRun) -> None:
+    replicas = run.replicas
     shown_all = [[(o.key, o.start, o.title) for o in spring(r)] for r in replicas]
     assert all(view == shown_all[0] for view in shown_all)
     occs = spring(replicas[0])
     keys = [o.key for o in occs]
-    assert len(keys) == len(set(keys)) == 10 - len(cancelled)
-    assert not cancelled & set(keys)
-    series_title = replicas[0].values(s)["title"]
+    assert len(keys) == len(set(keys)) == 10 - len(run.cancelled)
+    assert not run.cancelled & set(keys)
+    series_title = replicas[0].values(run.series)["title"]
     shifts = set()
     for o in occs:
-        if o.key in written:
-            titles = {t for t, _ in written[o.key]}
-            starts = {st_ for _, st_ in written[o.key]}
-            assert o.title in titles
-            assert o.start.isoformat() in starts
+        if o.key in run.written:
+            assert o.title in {t for t, _ in run.written[o.key]}
+            assert o.start.isoformat() in {st_ for _, st_ in run.written[o.key]}
         else:
             assert o.title == series_title
             original = datetime.fromisoformat(o.key.split("@")[1]).replace(tzinfo=PARIS)
             shifts.add(o.start.replace(tzinfo=None) - original.replace(tzinfo=None))
     assert len(shifts) <= 1  # every occurrence not edited on its own follows the series alike
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 3), SERIES_OPS)
+def test_series_moves_cancels_and_overrides_converge_with_nothing_lost(devices, ops):
+    run = _series_run(devices)
+    for step, (action, who, *args) in enumerate(ops, start=1):
+        _series_op(run, step, action, who, tuple(args))
+    _sync_all(run.replicas)
+    _check_nothing_lost(run)
 
 
 def test_this_and_following_of_a_moved_series_keeps_its_exceptions(r):
@@ -714,3 +742,73 @@ def test_a_cancelled_all_day_occurrence_stays_cancelled_when_the_series_moves(r)
     assert events(r)[s]["anchor"] == "2026-11-02"
     wednesdays = [(datetime(2026, 11, 4) + timedelta(weeks=n)).date().isoformat() for n in range(10)]
     assert [start[:10] for _, start, _ in every(r)] == wednesdays[:2] + wednesdays[3:]
+
+
+# -- calendar colours, the default calendar, booking explanations ---------------------------------
+
+
+def test_each_new_calendar_gets_a_distinct_palette_colour(r):
+    made = [calendar.create_calendar(r, {"name": f"C{i}"}).entities[0] for i in range(4)]
+    colours = [r.values(c)["colour"] for c in made]
+    assert colours == list(calendar.CALENDAR_PALETTE[:4])  # "room" has none, "work" a colour of its own
+    given = calendar.create_calendar(r, {"name": "Mine", "colour": "#123456"}).entities[0]
+    assert r.values(given)["colour"] == "#123456"
+
+
+def test_once_the_palette_is_used_the_least_used_colour_comes_next(r):
+    for i in range(len(calendar.CALENDAR_PALETTE)):
+        calendar.create_calendar(r, {"name": f"C{i}"})
+    [again] = calendar.create_calendar(r, {"name": "Again"}).entities
+    assert r.values(again)["colour"] == calendar.CALENDAR_PALETTE[0]
+
+
+def test_imported_calendars_without_a_colour_get_distinct_colours():
+    from storage.files import ImportReport, import_text
+
+    r = Replica.new_library(MemoryStore(), "P", clock=ManualClock())
+    ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nX-WR-CALNAME:{}\r\nEND:VCALENDAR\r\n"
+    for name in ("Work", "Home", "Sport"):
+        import_text(r, ics.format(name), ".ics", name, ImportReport(), Path(f"/{name}.ics"))
+    colours = {d.value("name"): d.value("colour") for d in r.entities("calendar").values()}
+    assert colours == dict(zip(("Work", "Home", "Sport"), calendar.CALENDAR_PALETTE[:3], strict=True))
+
+
+def test_a_new_library_gets_a_default_calendar_once():
+    r = Replica.new_library(MemoryStore(), "P", clock=ManualClock())
+    edit = calendar.ensure_default_calendar(r)
+    assert edit is not None
+    [cal] = edit.entities
+    assert r.values(cal) == {"name": "Personal", "colour": calendar.CALENDAR_PALETTE[0]}
+    assert calendar.ensure_default_calendar(r) is None
+    assert calendar.holds_only_the_default(r)  # joining another library loses nothing
+    calendar.create_event(r, single(cal=cal))
+    assert not calendar.holds_only_the_default(r)
+    calendar.delete_calendar(r, cal)
+    assert calendar.ensure_default_calendar(r) is None  # the user deleted it: it stays deleted
+    assert r.entities("calendar") == {}
+
+
+def test_a_rejected_booking_says_why_and_who_holds_the_time(r):
+    calendar.save_event(r, "a", single("Standup", cal="room"), tz=PARIS)
+    calendar.save_event(r, "b", single("Review", cal="room"), tz=PARIS)
+    assert calendar.booking_explanation(r, "a", PARIS) is None
+    assert calendar.booking_explanation(r, "b", PARIS) == (
+        "Rejected: Wed 18 Nov 10:00 to 10:30 is taken by “Standup” "
+        "(tentative until the primary device confirms)."
+    )
+    r.commit()
+    assert calendar.booking_explanation(r, "b", PARIS) == (
+        "Rejected: Wed 18 Nov 10:00 to 10:30 is taken by “Standup”."
+    )
+    assert calendar.booking_explanation(r, "nothing", PARIS) is None
+
+
+def test_a_booking_moved_to_an_alternative_says_which_and_why(r):
+    calendar.save_event(r, "a", single("Standup", cal="room"), tz=PARIS)
+    asked = (int(at(18, 10).timestamp()), int(at(18, 10, 30).timestamp()))
+    other = (int(at(18, 11).timestamp()), int(at(18, 11, 30).timestamp()))
+    r.book("room", [asked, other], {**single("Review"), "calendar": "room"}, event="c")
+    r.commit()
+    assert calendar.booking_explanation(r, "c", PARIS) == (
+        "Moved to the alternative Wed 18 Nov 11:00 to 11:30: Wed 18 Nov 10:00 to 10:30 is taken by “Standup”."
+    )

@@ -351,7 +351,7 @@ def test_user_is_told_when_commitment_rejects_a_booking(qtbot, tmp_path):
         primary.commit()
         with qtbot.waitSignal(pane.booking_outcome_changed) as blocker:
             backend.call(lambda r: r.receive(primary.batch_for(r.summary())))
-        assert blocker.args == ["“Review” was rejected: its time was taken by an earlier booking."]
+        assert blocker.args == ["“Review” was rejected: its time was taken by an earlier booking, “B”."]
         assert pane.message_label.isVisible()
         assert "rejected" in pane.message_label.text()
         qtbot.waitUntil(lambda: pane.status.get(key) == "conflict")

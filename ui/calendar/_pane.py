@@ -19,6 +19,7 @@ from localfirst import Changes, Replica, calendar, new_id
 from localfirst.calendar import Edit, Scope
 from localfirst.calendar_ops import EventIndex, at_slot
 from localfirst.recurrence import Occurrence, reminders_due, zone
+from ui.conflicts import event_conflicts_dialog, marks
 from ui.qt import (
     QAbstractButton,
     QButtonGroup,
@@ -86,6 +87,8 @@ class _Result:
     occurrences: list[Occurrence]
     status: dict[str, str]
     notices: list[tuple[int, str]] = field(default_factory=list)  # (position, text) of new ones
+    conflicted: set[str] = field(default_factory=set)  # occurrence keys with versions to resolve
+    notes: dict[str, str] = field(default_factory=dict)  # occurrence key -> why a booking moved
 
 
 def _fresh_notices(r: Replica, index: EventIndex, tz: tzinfo, seen: int | None) -> list[tuple[int, str]]:
@@ -176,6 +179,8 @@ class CalendarPane(QWidget):
         self.hidden: set[str] = set()
         self.occurrences: list[Occurrence] = []
         self.status: dict[str, str] = {}
+        self.conflicted: set[str] = set()
+        self.notes: dict[str, str] = {}
         self.messages: list[str] = []
         self.active_dialog: QDialog | None = None
         self.current_date = date.today()
@@ -386,6 +391,7 @@ class CalendarPane(QWidget):
             shown.sort(key=lambda o: (o.start, o.key))
             result = _Result(calendars, shown, status)
             result.notices = _fresh_notices(r, index, tz, seen)
+            result.conflicted, result.notes = marks(r, shown, status, tz)  # hook: ui.conflicts
             return result
 
         def show(result: _Result) -> None:
@@ -406,6 +412,7 @@ class CalendarPane(QWidget):
             self.calendars = result.calendars
             self.occurrences = result.occurrences
             self.status = result.status
+            self.conflicted, self.notes = result.conflicted, result.notes
             self._fill_calendar_list()
             self._render()
             self.view_did_refresh.emit()
@@ -432,7 +439,13 @@ class CalendarPane(QWidget):
 
     def _render(self) -> None:
         shown = [
-            Shown(o, self._colour(o.calendar), self.status.get(o.key, ""))
+            Shown(
+                o,
+                self._colour(o.calendar),
+                self.status.get(o.key, ""),
+                o.key in self.conflicted,
+                self.notes.get(o.key, ""),
+            )
             for o in self.occurrences
             if o.calendar not in self.hidden
         ]
@@ -452,7 +465,8 @@ class CalendarPane(QWidget):
         lst.clear()
         for cal_id, values in sorted(self.calendars.items(), key=lambda kv: str(kv[1].get("name", ""))):
             suffix = " (bookable)" if values.get("bookable") is True else ""
-            item = QListWidgetItem(f"{values.get('name') or 'Untitled'}{suffix}")
+            mark = "⚠ " if cal_id in self.conflicted else ""  # hook: ui.conflicts.marks
+            item = QListWidgetItem(f"{mark}{values.get('name') or 'Untitled'}{suffix}")
             item.setData(Qt.ItemDataRole.UserRole, cal_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked if cal_id in self.hidden else Qt.CheckState.Checked)
@@ -534,7 +548,13 @@ class CalendarPane(QWidget):
         self._open(dialog, accepted)
 
     def edit_occurrence(self, occ: Occurrence) -> None:
-        """Ask "this occurrence or all" for a recurring event, then open the editor."""
+        """Ask "this occurrence or all" for a recurring event, then open the editor; an event
+        with conflicting versions opens the resolve dialog first (ui.conflicts)."""
+        if self.notes.get(occ.key):
+            self._show_message(self.notes[occ.key])
+        if occ.key in self.conflicted:
+            self._open(event_conflicts_dialog(self, occ), None)
+            return
 
         def edit(scope: Scope) -> None:
             values = dict(occ.values)

@@ -34,6 +34,8 @@ from ui.qt import (
 )
 
 DEFAULT_COLOUR = "#4a7fd4"
+#: Drawn before the title of an event with conflicting versions (ui.conflicts).
+CONFLICT_MARK = "⚠ "
 #: Pixels of the bottom edge of an event that resize it instead of moving it.
 RESIZE_GRIP = 6
 
@@ -45,6 +47,10 @@ class Shown:
     occ: Occurrence
     colour: str = DEFAULT_COLOUR
     status: str = ""  # "", "tentative", "confirmed" or "conflict"
+    #: Hook (ui.conflicts): versions from two devices wait to be resolved; drawn with a ⚠.
+    conflicted: bool = False
+    #: Why a booking is not at the time asked for (rejected, or moved to an alternative).
+    note: str = ""
 
     @property
     def key(self) -> str:
@@ -90,8 +96,10 @@ def _paint_item(painter: QPainter, rect: QRectF, shown: Shown, text: str, select
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
     painter.setPen(QColor("#111111"))
-    label = {"tentative": " (tentative)", "conflict": " (rejected)"}.get(shown.status, "")
-    painter.drawText(rect.adjusted(3, 1, -2, -1), Qt.TextFlag.TextWordWrap, text + label)
+    # The status goes first, so a short block cuts the title rather than the word "Rejected".
+    label = {"tentative": "Tentative: ", "conflict": "Rejected: "}.get(shown.status, "")
+    mark = CONFLICT_MARK if shown.conflicted else ""
+    painter.drawText(rect.adjusted(3, 1, -2, -1), Qt.TextFlag.TextWordWrap, mark + label + text)
 
 
 class _EventView(QWidget):
