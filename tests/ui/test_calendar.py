@@ -405,10 +405,10 @@ def test_week_and_day_headers_name_each_column_and_stay_put(qtbot, pane, backend
     pane.set_view("day")
     pane.go_to(WEDNESDAY)
     assert pane.day_view.header_labels() == ["Wed 18"]
-    pane.go_to(date.today())
+    pane.go_to(pane.today())  # today where the pane's zone is
     assert pane.day_view.today_column() == 0
     pane.set_view("week")
-    assert week.today_column() == date.today().weekday()
+    assert week.today_column() == pane.today().weekday()
     pane.go_to(WEDNESDAY)
     # Scrolling the hours moves timed events, not the header or the all-day band.
     key = add_event(backend)

@@ -26,9 +26,10 @@ from ui.qt import (
     QTime,
     QWidget,
 )
+from ui.theme import CALENDAR_COLOURS
 
 #: Colours offered for a new calendar.
-PALETTE = ("#4a7fd4", "#2e9e5b", "#d4794a", "#a64ad4", "#d44a6f", "#8a8a8a", "#c9a227")
+PALETTE = CALENDAR_COLOURS
 _REPEAT = ("Does not repeat", "Daily", "Weekly", "Monthly", "Yearly")
 _ENDS = ("Never", "On date", "After")
 

@@ -32,6 +32,7 @@ from ui.qt import (
     QMenu,
     QMessageBox,
     QObject,
+    QPalette,
     QPixmap,
     QPoint,
     QPushButton,
@@ -48,7 +49,8 @@ from ui.qt import (
 from ui.undo import EditRunner
 
 from ._dialogs import PALETTE, CalendarDialog, EventDialog
-from ._views import DEFAULT_COLOUR, MonthView, Shown, TimeGridView
+from ._month import MonthView
+from ._views import DEFAULT_COLOUR, Shown, TimeGridView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,7 +180,7 @@ class CalendarPane(QWidget):
         self.status: dict[str, str] = {}
         self.messages: list[str] = []
         self.active_dialog: QDialog | None = None
-        self.current_date = date.today()
+        self.current_date = datetime.now(self.tz).date()
         self.view_name = "week"
         self._index = EventIndex()  # touched only on the replica thread
         self._dirty: set[str] | None = None  # None: reload the whole index
@@ -218,7 +220,7 @@ class CalendarPane(QWidget):
         self.next_button = QPushButton(">")
         self.prev_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
-        self.today_button.clicked.connect(lambda: self.go_to(date.today()))
+        self.today_button.clicked.connect(lambda: self.go_to(self.today()))
         self.title_label = QLabel()
         self.view_buttons: dict[str, QPushButton] = {}
         group = QButtonGroup(self)
@@ -257,7 +259,10 @@ class CalendarPane(QWidget):
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
-        self.message_label.setStyleSheet("QLabel { background: #fff3cd; padding: 4px; }")
+        self.message_label.setAutoFillBackground(True)  # a notice strip in the palette's colours
+        self.message_label.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.message_label.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        self.message_label.setContentsMargins(4, 4, 4, 4)
         self.message_label.hide()
 
         layout = QVBoxLayout(self)
@@ -268,6 +273,10 @@ class CalendarPane(QWidget):
         # pane's stack while the Calendar tab shows): one owner per shortcut.
 
     # -- navigation ---------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Today in the pane's time zone."""
+        return self.week_view.today()
 
     @property
     def view(self) -> MonthView | TimeGridView:

@@ -22,12 +22,14 @@ from ui.notes.model import note_conflicts
 from ui.notes.textsync import has_astral, local_edit, remote_edits, utf16_offset
 from ui.qt import (
     QDesktopServices,
+    QEvent,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QMimeData,
     QMouseEvent,
+    QPalette,
     QPlainTextEdit,
     QPushButton,
     QRegularExpression,
@@ -42,6 +44,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+from ui.theme import ACCENT_RED
 from ui.undo import EditRunner
 
 #: Send the pending edits when typing pauses this long (milliseconds).
@@ -89,11 +92,18 @@ class BodyEdit(QPlainTextEdit):
     """Plain text only (no rich text is ever inserted); Ctrl+click opens an http(s)/mailto link."""
 
     link_was_clicked = Signal(QUrl)
+    #: The palette changed (a theme switch): highlighting takes the new colours.
+    palette_did_change = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.setTabChangesFocus(False)
         self.setPlaceholderText("Write here. Markdown is highlighted; Ctrl+click opens a link.")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.palette_did_change.emit()
 
     def url_at(self, position: int) -> QUrl | None:
         """The safe link under a document position, if any."""
@@ -166,13 +176,14 @@ class NoteEditor(QWidget):
         self.pin.setToolTip("Pinned notes come first in the list")
         self.badge = QPushButton("⚠ Conflict")
         self.badge.setToolTip("Another device changed this note at the same time: choose a version")
-        self.badge.setStyleSheet("QPushButton { color: #a33; font-weight: bold; }")
+        self.badge.setStyleSheet(f"QPushButton {{ color: {ACCENT_RED}; font-weight: bold; }}")
         self.badge.hide()
         self.delete = QPushButton("Delete")
         self.status = QLabel()
-        self.status.setStyleSheet("color: #777;")
+        self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.body = BodyEdit()
-        self.highlighter = MarkdownHighlighter(self.body.document())
+        self.highlighter = MarkdownHighlighter(self.body.document(), self.body.palette())
+        qconnect(self.body.palette_did_change, lambda: self.highlighter.set_palette(self.body.palette()))
 
         header = QHBoxLayout()
         header.addWidget(self.title, 3)
