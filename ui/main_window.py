@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ui.plainfiles import MirrorFolder, ask_export, ask_import
+from ui.preferences import apply_saved, open_preferences
 from ui.qt import (
     QAction,
     QApplication,
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         if isinstance(calendar_stack, QUndoStack):
             self._watch(calendar_stack)
         self.update_edit_actions()
+        apply_saved(self)  # theme, week start, working hours... (ui.preferences)
         reminders = getattr(self.calendar, "reminders", None)
         if reminders is not None:
             qconnect(self.calendar.reminder_due, self.show_reminder)  # type: ignore[attr-defined]
@@ -156,6 +158,7 @@ class MainWindow(QMainWindow):
         self.mirror_action = self._action(file_menu, "&Mirror folder…", self.choose_mirror_folder)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self.preferences_action = self._action(file_menu, "&Preferences…", lambda: open_preferences(self))
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)

@@ -178,13 +178,13 @@ def render_theme(outdir: Path, theme: str) -> list[Path]:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    apply_theme(app, theme)
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = sample_library(Path(tmp))
         backend = Backend(LocalService(lambda: open_replica(path)), path)
         window = MainWindow(backend, Path(tmp))
+        apply_theme(app, theme)  # after the window applied any saved preferences
         window.resize(1400, 900)
         window.show()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ui.qt import QApplication, QBrush, QColor, QPalette, Qt
+from ui.qt import QApplication, QBrush, QColor, QPalette, Qt, QWidget
 
 THEMES = ("system", "light", "dark")
 #: The colour of a calendar that names none (a mid blue that reads on white and on black).
@@ -150,6 +150,13 @@ def markdown_colours(palette: QPalette) -> MarkdownColours:
         code=QColor("#8a2b5c"),
         link=palette.color(role.Link),
     )
+
+
+def mark_error(widget: QWidget) -> None:
+    """Draw a widget's text (an inline validation message) in the error accent."""
+    palette = widget.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(ACCENT_RED))
+    widget.setPalette(palette)
 
 
 def dark_palette() -> QPalette:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from localfirst import Changes, Replica, calendar, new_id
 from localfirst.calendar import Edit, Scope
@@ -47,6 +47,9 @@ from ui.qt import (
     Signal,
 )
 from ui.undo import EditRunner
+
+if TYPE_CHECKING:
+    from ui.preferences import Preferences
 
 from ._dialogs import PALETTE, CalendarDialog, EventDialog
 from ._month import MonthView
@@ -182,6 +185,8 @@ class CalendarPane(QWidget):
         self.active_dialog: QDialog | None = None
         self.current_date = datetime.now(self.tz).date()
         self.view_name = "week"
+        #: Minutes before a new event its reminder rings (None: no reminder).
+        self.default_reminder: int | None = None
         self._index = EventIndex()  # touched only on the replica thread
         self._dirty: set[str] | None = None  # None: reload the whole index
         # How many of the replica's notices were shown (None: not read yet). They only ever
@@ -202,6 +207,31 @@ class CalendarPane(QWidget):
     # -- building -----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._build_views()
+        bar = self._build_toolbar()
+        side = self._build_sidebar()
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([180, 800])
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setAutoFillBackground(True)  # a notice strip in the palette's colours
+        self.message_label.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.message_label.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        self.message_label.setContentsMargins(4, 4, 4, 4)
+        self.message_label.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(splitter, 1)
+        # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
+        # pane's stack while the Calendar tab shows): one owner per shortcut.
+
+    def _build_views(self) -> None:
         self.month_view = MonthView(self.tz)
         self.week_view = TimeGridView(7, self.tz)
         self.day_view = TimeGridView(1, self.tz)
@@ -214,6 +244,7 @@ class CalendarPane(QWidget):
             v.move_requested.connect(self.move_occurrence)
             v.delete_requested.connect(self.delete_occurrence)
 
+    def _build_toolbar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
         self.prev_button = QPushButton("<")
         self.today_button = QPushButton("Today")
@@ -237,7 +268,9 @@ class CalendarPane(QWidget):
         self.new_event_button = QPushButton("New event")
         self.new_event_button.clicked.connect(self.new_event)
         bar.addWidget(self.new_event_button)
+        return bar
 
+    def _build_sidebar(self) -> QWidget:
         self.calendar_list = QListWidget()
         self.calendar_list.itemChanged.connect(self._calendar_toggled)
         self.calendar_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -250,27 +283,21 @@ class CalendarPane(QWidget):
         side_layout.addWidget(QLabel("Calendars"))
         side_layout.addWidget(self.calendar_list)
         side_layout.addWidget(self.new_calendar_button)
+        return side
 
-        splitter = QSplitter()
-        splitter.addWidget(side)
-        splitter.addWidget(self.stack)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([180, 800])
+    # -- preferences --------------------------------------------------------------------------
 
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setAutoFillBackground(True)  # a notice strip in the palette's colours
-        self.message_label.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
-        self.message_label.setForegroundRole(QPalette.ColorRole.ToolTipText)
-        self.message_label.setContentsMargins(4, 4, 4, 4)
-        self.message_label.hide()
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.message_label)
-        layout.addWidget(splitter, 1)
-        # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
-        # pane's stack while the Calendar tab shows): one owner per shortcut.
+    def set_preferences(self, prefs: Preferences) -> None:
+        """Week start, working hours, default reminder and time zone (``ui.preferences``)."""
+        self.default_reminder = prefs.default_reminder
+        self.tz = zone(prefs.time_zone) if prefs.time_zone else system_zone()
+        self.edits.tz = self.tz
+        for v in (self.month_view, self.week_view, self.day_view):
+            v.tz = self.tz
+            v.week_start = prefs.week_start
+        for grid in (self.week_view, self.day_view):
+            grid.working_hours = (prefs.work_start, prefs.work_end)
+        self.go_to(self.current_date)
 
     # -- navigation ---------------------------------------------------------------------------
 
@@ -297,12 +324,12 @@ class CalendarPane(QWidget):
         """Show the period holding this day."""
         self.current_date = day
         self.month_view.set_month(day)
-        self.week_view.set_first_day(day - timedelta(days=day.weekday()))
+        self.week_view.set_first_day(self.week_view.week_first(day))
         self.day_view.set_first_day(day)
         if self.view_name == "month":
             self.title_label.setText(f"{day:%B %Y}")
         elif self.view_name == "week":
-            first = day - timedelta(days=day.weekday())
+            first = self.week_view.week_first(day)
             self.title_label.setText(f"Week of {first:%d %b %Y}")
         else:
             self.title_label.setText(f"{day:%A %d %B %Y}")
@@ -445,7 +472,9 @@ class CalendarPane(QWidget):
             for o in self.occurrences
             if o.calendar not in self.hidden
         ]
+        names = {c: str(v.get("name") or "Untitled") for c, v in self.calendars.items()}
         for v in (self.month_view, self.week_view, self.day_view):
+            v.calendar_names = names
             start, end = v.time_window()
             v.set_items(
                 [s for s in shown if s.occ.start < end and (s.occ.end > start or s.occ.start == start)]
@@ -535,6 +564,8 @@ class CalendarPane(QWidget):
 
     def _create_at(self, start: datetime, end: datetime, all_day: bool) -> None:
         values = calendar.new_event_fields(self._default_calendar(), start, end, all_day, self.tz)
+        if self.default_reminder is not None:
+            values["reminders"] = [self.default_reminder]
         dialog = EventDialog(self.calendars, values, parent=self)
 
         def accepted() -> None:
@@ -547,11 +578,13 @@ class CalendarPane(QWidget):
 
         def edit(scope: Scope) -> None:
             values = dict(occ.values)
-            dialog = EventDialog(self.calendars, values, occurrence=scope == "this", parent=self)
+            one = occ.series is not None and scope == "this"  # one occurrence: no rule to change
+            dialog = EventDialog(self.calendars, values, occurrence=one, deletable=True, parent=self)
 
             def accepted() -> None:
                 self.update_event(occ, calendar.changed_fields(values, dialog.fields()), scope)
 
+            dialog.delete_requested.connect(lambda: self.delete_event(occ, scope))
             self._open(dialog, accepted)
 
         self._ask_scope(occ, "Edit", edit)

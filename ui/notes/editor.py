@@ -141,6 +141,8 @@ class NoteEditor(QWidget):
     body_did_flush = Signal(int)
     #: The open note's text was replaced by what the replica holds (a remote change arrived).
     body_did_sync = Signal()
+    #: A new note was left empty and removed (the note id).
+    note_was_discarded = Signal(str)
 
     def __init__(self, backend: Backend, undo_stack: QUndoStack | None = None) -> None:
         super().__init__()
@@ -158,7 +160,12 @@ class NoteEditor(QWidget):
         self._resync = False
         self._open_token = 0
         self._last_modified = 0.0
+        self._fresh: str | None = None  # a new note, discarded if left empty
+        self._fresh_index = -1  # the undo stack's index just after creating it
+        self._focus_on_open: str | None = None  # the note whose body takes the cursor once open
         self._build()
+        # While a note loads its fields are disabled: the cursor waits here, never in Search.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.edits.edit_will_apply.connect(self._on_edit_will_apply)
         self.edits.edit_did_fail.connect(self.status.setText)
 
@@ -234,9 +241,16 @@ class NoteEditor(QWidget):
 
     # -- opening -------------------------------------------------------------------------------
 
-    def open_note(self, entity: str | None) -> None:
+    def open_note(self, entity: str | None, *, focus: bool = False) -> None:
+        """Show a note (None: none); with ``focus`` the cursor goes into its body once loaded."""
+        if focus:
+            self._focus_on_open = entity
+            self.setFocus()  # keys typed while it loads are not sent anywhere else
         if entity == self._note:
+            if focus and self.body.isEnabled():
+                self.body.setFocus()
             return
+        self._discard_if_empty()
         self.flush()
         self._note = entity
         self._open_token += 1
@@ -271,6 +285,28 @@ class NoteEditor(QWidget):
         self._show_fields(state, force=True)
         self._set_enabled(True)
         self._last_modified = 0.0
+        if self._focus_on_open == state.id:
+            self._focus_on_open = None
+            self.body.setFocus()
+
+    def mark_fresh(self, entity: str) -> None:
+        """``entity`` was just created here: remove it if it is left without content."""
+        self._fresh, self._fresh_index = entity, self.undo_stack.index()
+
+    def is_empty(self) -> bool:
+        """No title, tags or body typed in the open note."""
+        fields = (self._shadow, self.title.text(), self.tags.text())
+        return not any(text.strip() for text in fields) and not self._pending
+
+    def _discard_if_empty(self) -> None:
+        note, self._fresh = self._fresh, None
+        if note is None or note != self._note or not self.is_empty():
+            return
+        if self.undo_stack.index() == self._fresh_index:
+            self.undo_stack.undo()  # as if never made (nothing was typed in it)
+        else:
+            self.backend.submit(lambda r: notes.delete_note(r, note))
+        self.note_was_discarded.emit(note)
 
     def _show_fields(self, state: NoteState, *, force: bool = False) -> None:
         self._values = dict(state.values)
@@ -449,6 +485,7 @@ class NoteEditor(QWidget):
         answer = QMessageBox.question(self, "Delete note", "Delete this note on all your devices?")
         if answer != QMessageBox.StandardButton.Yes:
             return
+        self._fresh = None  # deleted on purpose, through the undo stack
         self.flush()
         self.open_note(None)
         self.edits.do(lambda r: notes.delete_note(r, note), self.undo_stack, "Delete note")

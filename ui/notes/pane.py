@@ -197,10 +197,12 @@ class NotesPane(QWidget):
             [entity] = edit.entities
             self.search.clear()
             self.tag_filter.setCurrentIndex(0)
-            self.editor.open_note(entity)
-            self.editor.body.setFocus()
+            self.editor.open_note(entity, focus=True)
+            self.editor.mark_fresh(entity)
             QTimer.singleShot(0, lambda: self.select(entity))
 
+        # The cursor waits in the editor from now on (not in Search, where the tab puts it).
+        self.editor.setFocus()
         self.editor.edits.do(notes.create_note, self.undo_stack, "New note", created)
 
     def show_conflicts(self, entity: str) -> ConflictDialog:
