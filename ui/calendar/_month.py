@@ -211,8 +211,11 @@ class MonthView(_EventView):
         super().mousePressEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if self._more_at(event.position()) is not None:
-            return  # the first click opened the list; a double-click is not a new event
+        day = self._more_at(event.position())
+        if day is not None:  # a double-click on "+N more" opens the list, never a new event
+            if self.day_list is None or not self.day_list.isVisible():
+                self.open_day(day)
+            return
         super().mouseDoubleClickEvent(event)
 
     def _preview(self, drag: _Drag, pos: QPointF) -> tuple[datetime, datetime] | None:
