@@ -97,8 +97,7 @@ class MonthView(_EventView):
 
     def set_month(self, day: date) -> None:
         self.month = day.replace(day=1)
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def time_window(self) -> tuple[datetime, datetime]:
         start = datetime.combine(self.first_day, time(), tzinfo=self.tz)
@@ -113,6 +112,7 @@ class MonthView(_EventView):
 
     def more_on(self, day: date) -> int:
         """How many of a day's events do not fit its cell ("+N more"; 0: all shown)."""
+        _ = self._placed  # laid out
         return self._more.get(day, 0)
 
     def more_rect(self, day: date) -> QRectF:
@@ -149,16 +149,16 @@ class MonthView(_EventView):
     def _layout(self) -> None:
         self._placed, self._more = [], {}
         slots = max(0, int((self.cell(self.first_day).height() - self.DAY_ROW) // self.CHIP))
+        spans = [(shown, *self._days_of(shown.occ)) for shown in sorted(self.shown, key=_order)]
         for week in range(6):
-            self._layout_week(self.first_day + timedelta(days=7 * week), slots)
+            self._layout_week(self.first_day + timedelta(days=7 * week), slots, spans)
 
-    def _layout_week(self, first: date, slots: int) -> None:
+    def _layout_week(self, first: date, slots: int, spans: list[tuple[Shown, date, date]]) -> None:
         """One week row: each event in the first slot row free over all its days there."""
         last = first + timedelta(days=6)
         taken: list[list[bool]] = []  # slot row -> day column -> taken
         bars: list[tuple[Shown, int, int, int]] = []
-        for shown in sorted(self.shown, key=_order):
-            a, b = self._days_of(shown.occ)
+        for shown, a, b in spans:
             if b < first or a > last:
                 continue
             c0, c1 = (max(a, first) - first).days, (min(b, last) - first).days
@@ -182,6 +182,7 @@ class MonthView(_EventView):
             self._placed.append(_Placed(shown, rect, first + timedelta(days=c0), span=c1 - c0 + 1))
 
     def _more_at(self, pos: QPointF) -> date | None:
+        _ = self._placed  # laid out
         day = self._day_at(pos)
         if day is not None and day in self._more and self.more_rect(day).contains(pos):
             return day
@@ -232,6 +233,7 @@ class MonthView(_EventView):
         return start, start + timedelta(hours=1), False
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        placed = self._placed  # lays out first when stale (the cells read the "+N more")
         painter = QPainter(self)
         colours = grid_colours(self.palette())
         painter.fillRect(self.rect(), colours.header)
@@ -241,10 +243,10 @@ class MonthView(_EventView):
             painter.drawText(QRectF(column * w, 0, w, self.HEADER), Qt.AlignmentFlag.AlignCenter, name)
         for index in range(42):
             self._paint_cell(painter, self.first_day + timedelta(days=index))
-        for placed in self._placed:
-            text = self._item_text(placed.shown.occ)
-            selected = placed.shown.key == self.selected
-            paint_item(painter, self.palette(), placed.rect, placed.shown, text, selected)
+        for item in placed:
+            text = self._item_text(item.shown.occ)
+            selected = item.shown.key == self.selected
+            paint_item(painter, self.palette(), item.rect, item.shown, text, selected)
         drag = self._drag
         grabbed = self._day_at(drag.origin) if drag is not None else None
         if drag is not None and drag.preview is not None and grabbed is not None:

@@ -90,7 +90,8 @@ class _EventView(QWidget):
         self.tz = tz
         self.shown: list[Shown] = []
         self.selected: str | None = None
-        self._placed: list[_Placed] = []
+        self._placed_now: list[_Placed] = []
+        self._stale = True  # laid out again when next painted or asked (hidden views wait)
         self._drag: _Drag | None = None
         #: Calendar id -> name, for tooltips.
         self.calendar_names: dict[str, str] = {}
@@ -129,12 +130,29 @@ class _EventView(QWidget):
             return True
         return super().event(event)
 
+    @property
+    def _placed(self) -> list[_Placed]:
+        """Where each item is drawn, laid out on first use after a change."""
+        if self._stale:
+            self._stale = False
+            self._layout()
+        return self._placed_now
+
+    @_placed.setter
+    def _placed(self, placed: list[_Placed]) -> None:
+        self._placed_now = placed
+
+    def _invalidate(self) -> None:
+        """Items, period or size changed: lay out again before the next use (a hidden view
+        does no work until it is shown, so switching views lays out one view, not three)."""
+        self._stale = True
+        self.update()
+
     def set_items(self, shown: list[Shown]) -> None:
         self.shown = shown
         if self.selected is not None and all(s.key != self.selected for s in shown):
             self.selected = None
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def occurrence_keys(self) -> list[str]:
         """Keys of the occurrences laid out (each once)."""
@@ -151,7 +169,7 @@ class _EventView(QWidget):
         return None
 
     def resizeEvent(self, event: object) -> None:
-        self._layout()
+        self._invalidate()
 
     def _layout(self) -> None:
         raise NotImplementedError
@@ -281,6 +299,7 @@ class TimeGridView(_EventView):
 
     @property
     def band_bottom(self) -> float:
+        _ = self._placed  # the band's rows are known once laid out
         return self.HEADER + self._all_day_rows * self.ALL_DAY_ROW
 
     @property
@@ -297,8 +316,7 @@ class TimeGridView(_EventView):
 
     def set_first_day(self, day: date) -> None:
         self.first_day = day
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def scroll_to_hour(self, hour: float) -> None:
         """Scroll the hours so that this one is the first shown (as far as the grid allows)."""
@@ -365,8 +383,7 @@ class TimeGridView(_EventView):
         bar.setGeometry(self.width() - width, int(self.top), width, max(0, self.height() - int(self.top)))
 
     def _scrolled(self, _value: int) -> None:
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
@@ -418,24 +435,22 @@ class TimeGridView(_EventView):
 
     def _timed_columns(self) -> dict[int, list[tuple[Shown, datetime, datetime]]]:
         """Timed occurrences cut at midnight, per column: (shown, start, end) of each piece."""
-        last = self.first_day + timedelta(days=self.days)
+        # Each shown day's midnights, localized once (not once per event).
+        bounds = [
+            localize(datetime.combine(self.first_day + timedelta(days=c), time()), self.tz)
+            for c in range(self.days + 1)
+        ]
         timed: dict[int, list[tuple[Shown, datetime, datetime]]] = {}
         for shown in self.shown:
             occ = shown.occ
             if _in_band(occ):
                 continue
-            day = occ.start.astimezone(self.tz).date()
-            while day < last:
-                day_start = localize(datetime.combine(day, time()), self.tz)
-                day_end = localize(datetime.combine(day + timedelta(days=1), time()), self.tz)
-                if occ.start >= day_end:
-                    break
-                if day >= self.first_day and occ.end > day_start:
-                    column = (day - self.first_day).days
+            for column in range(self.days):
+                day_start, day_end = bounds[column], bounds[column + 1]
+                if occ.start < day_end and occ.end > day_start:
                     timed.setdefault(column, []).append(
                         (shown, max(occ.start, day_start), min(occ.end, day_end))
                     )
-                day += timedelta(days=1)
         return timed
 
     def _place_cluster(self, column: int, cluster: list[tuple[Shown, datetime, datetime]]) -> None:
