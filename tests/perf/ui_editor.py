@@ -178,12 +178,17 @@ class Arrival:
         self.expected = sender.editor.text
         sender.editor.flush()  # as a pause in typing would, without waiting for the pause
         self.timer.start(int(REMOTE_TIMEOUT_S * 1000))
-        if self.arrived is None:
+        if self.when() is None:
             self.loop.exec()
         self.timer.stop()
-        if self.arrived is None:
+        end = self.when()
+        if end is None:
             raise TimeoutError(f"remote edit {i} did not reach the other editor")
-        return (self.arrived - start) * 1000
+        return (end - start) * 1000
+
+    def when(self) -> float | None:
+        """When the edit showed on the other side (None: not yet); set by the sync signal."""
+        return self.arrived
 
 
 def measure_remote(app: QApplication, tmp: Path, chars: int, samples: int) -> list[float]:
