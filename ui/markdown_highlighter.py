@@ -54,7 +54,8 @@ class MarkdownHighlighter(QSyntaxHighlighter):
             (QRegularExpression(r"^>.*$"), _format(c.quote, italic=True)),
             (QRegularExpression(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), _format(None, bold=True)),
             (
-                QRegularExpression(r"(?<![*\w])([*_])(?=\S)(.+?)(?<=\S)\1(?![*\w])"),
+                # One marker, not two: "**bold**" is not italic around "*bold*".
+                QRegularExpression(r"(?<![*_\w])([*_])(?![*_\s])(.+?)(?<![\s*_])\1(?![*_\w])"),
                 _format(None, italic=True),
             ),
             (QRegularExpression(r"`[^`]+`"), _format(c.code, mono=True)),

@@ -270,7 +270,7 @@ class TimeGridView(_EventView):
     ALL_DAY_ROW = 20
     #: Space between the all-day band and the hours.
     BAND_GAP = 4
-    HOUR = 48.0
+    HOUR = 52.0
     #: Working hours shaded in the grid (first hour, end hour); the pane sets them.
     working_hours = (9, 17)
 
@@ -549,7 +549,7 @@ class TimeGridView(_EventView):
             self.GUTTER, self.midnight + first * self.HOUR, right - self.GUTTER, (last - first) * self.HOUR
         )
         painter.fillRect(work, colours.working)
-        if today is not None:
+        if today is not None and self.days > 1:  # a day view needs no column marked
             painter.fillRect(
                 QRectF(self.GUTTER + today * col_w, top, col_w, self.height() - top), colours.today
             )
