@@ -17,6 +17,7 @@ from ui.qt import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPointF,
     QRectF,
@@ -281,6 +282,10 @@ class MonthView(_EventView):
             painter.setPen(colours.text if day.month == self.month.month else colours.dim_text)
         painter.drawText(number, Qt.AlignmentFlag.AlignCenter, str(day.day))
         painter.setFont(self.font())
+        if self.hasFocus() and day == self.focus_day:
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(cell.adjusted(1, 1, -1, -1))
         more = self._more.get(day)
         if more:
             painter.setPen(colours.text)

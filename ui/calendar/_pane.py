@@ -26,6 +26,7 @@ from ui.qt import (
     QDialog,
     QHBoxLayout,
     QIcon,
+    QKeyEvent,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -51,6 +52,7 @@ from ui.undo import EditRunner
 if TYPE_CHECKING:
     from ui.preferences import Preferences
 
+from ._agenda import AGENDA_DAYS, AgendaView
 from ._dialogs import PALETTE, CalendarDialog, EventDialog
 from ._month import MonthView
 from ._views import DEFAULT_COLOUR, Shown, TimeGridView
@@ -58,7 +60,7 @@ from ._views import DEFAULT_COLOUR, Shown, TimeGridView
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-VIEWS = ("month", "week", "day")
+VIEWS = ("month", "week", "day", "agenda")
 #: How far ahead the reminder scheduler looks for reminders (the longest lead it honours).
 REMINDER_LEAD = timedelta(days=7)
 #: How often the reminder scheduler checks (milliseconds).
@@ -235,10 +237,11 @@ class CalendarPane(QWidget):
         self.month_view = MonthView(self.tz)
         self.week_view = TimeGridView(7, self.tz)
         self.day_view = TimeGridView(1, self.tz)
+        self.agenda_view = AgendaView(self.tz)
         self.stack = QStackedWidget()
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             self.stack.addWidget(v)  # the time grids scroll their hours themselves
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             v.create_requested.connect(self._create_at)
             v.edit_requested.connect(self.edit_occurrence)
             v.move_requested.connect(self.move_occurrence)
@@ -292,7 +295,7 @@ class CalendarPane(QWidget):
         self.default_reminder = prefs.default_reminder
         self.tz = zone(prefs.time_zone) if prefs.time_zone else system_zone()
         self.edits.tz = self.tz
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             v.tz = self.tz
             v.week_start = prefs.week_start
         for grid in (self.week_view, self.day_view):
@@ -305,14 +308,15 @@ class CalendarPane(QWidget):
         """Today in the pane's time zone."""
         return self.week_view.today()
 
+    def views(self) -> tuple[MonthView, TimeGridView, TimeGridView, AgendaView]:
+        return (self.month_view, self.week_view, self.day_view, self.agenda_view)
+
     @property
-    def view(self) -> MonthView | TimeGridView:
-        if self.view_name == "month":
-            return self.month_view
-        return self.week_view if self.view_name == "week" else self.day_view
+    def view(self) -> MonthView | TimeGridView | AgendaView:
+        return self.views()[VIEWS.index(self.view_name)]
 
     def set_view(self, name: str) -> None:
-        """Show the "month", "week" or "day" view."""
+        """Show the "month", "week", "day" or "agenda" view."""
         if name not in VIEWS:
             raise ValueError(f"unknown view {name!r}")
         self.view_name = name
@@ -326,25 +330,62 @@ class CalendarPane(QWidget):
         self.month_view.set_month(day)
         self.week_view.set_first_day(self.week_view.week_first(day))
         self.day_view.set_first_day(day)
-        if self.view_name == "month":
-            self.title_label.setText(f"{day:%B %Y}")
-        elif self.view_name == "week":
-            first = self.week_view.week_first(day)
-            self.title_label.setText(f"Week of {first:%d %b %Y}")
-        else:
-            self.title_label.setText(f"{day:%A %d %B %Y}")
+        self.agenda_view.set_first_day(day)
+        for v in (self.month_view, self.week_view, self.day_view):
+            v.focus_day = day
+        self.title_label.setText(self._title(day))
         view = self.view
         if isinstance(view, TimeGridView):
             view.scroll_to_hour(FIRST_HOUR)
         self.refresh()
 
+    def _title(self, day: date) -> str:
+        if self.view_name == "month":
+            return f"{day:%B %Y}"
+        if self.view_name == "week":
+            return f"Week of {self.week_view.week_first(day):%d %b %Y}"
+        if self.view_name == "agenda":
+            return f"From {day:%A %d %B %Y}"
+        return f"{day:%A %d %B %Y}"
+
     def step(self, direction: int) -> None:
+        """The previous (-1) or next (1) month, week, day or four weeks."""
         day = self.current_date
         if self.view_name == "month":
             month = day.month - 1 + direction
             self.go_to(date(day.year + month // 12, month % 12 + 1, 1))
         else:
-            self.go_to(day + timedelta(days=direction * (7 if self.view_name == "week" else 1)))
+            days = {"week": 7, "day": 1, "agenda": AGENDA_DAYS}[self.view_name]
+            self.go_to(day + timedelta(days=direction * days))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Keys a view left alone: T today, 1-4 views, arrows move the day, Page Up/Down the
+        period, N or Enter a new event on the day."""
+        key, day = int(event.key()), self.current_date
+        grid = self.view_name in ("week", "day")
+        moves: dict[int, int] = {
+            Qt.Key.Key_Left: -1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Up: -7 if self.view_name != "day" else 0,
+            Qt.Key.Key_Down: 7 if self.view_name != "day" else 0,
+        }
+        if key == Qt.Key.Key_T:
+            self.go_to(self.today())
+        elif Qt.Key.Key_1 <= key <= Qt.Key.Key_4:
+            self.set_view(VIEWS[key - int(Qt.Key.Key_1)])
+        elif key in moves and not (grid and moves[key] == 0):
+            self.go_to(day + timedelta(days=moves[key]))
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and isinstance(self.view, TimeGridView):
+            bar = self.view.scrollbar  # the day view: Up and Down scroll the hours
+            bar.setValue(bar.value() + (-1 if key == Qt.Key.Key_Up else 1) * round(self.view.HOUR))
+        elif key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            self.step(-1 if key == Qt.Key.Key_PageUp else 1)
+        elif key in (Qt.Key.Key_N, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.new_event()
+        else:
+            super().keyPressEvent(event)
+            return
+        self.view.setFocus()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -473,7 +514,7 @@ class CalendarPane(QWidget):
             if o.calendar not in self.hidden
         ]
         names = {c: str(v.get("name") or "Untitled") for c, v in self.calendars.items()}
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             v.calendar_names = names
             start, end = v.time_window()
             v.set_items(

@@ -22,6 +22,7 @@ from ui.qt import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPointF,
     QRectF,
@@ -97,6 +98,8 @@ class _EventView(QWidget):
         self.calendar_names: dict[str, str] = {}
         #: 0: weeks start on Monday ... 6: on Sunday.
         self.week_start = 0
+        #: The day the keyboard is on (outlined while the view has the focus); the pane sets it.
+        self.focus_day: date | None = None
         #: The clock (the now-line, today's highlight); tests set it.
         self.now: Callable[[], datetime] = lambda: datetime.now(self.tz)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -179,6 +182,17 @@ class _EventView(QWidget):
             if placed.rect.contains(pos):
                 return placed
         return None
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab go from event to event (in time order) inside the view."""
+        keys = [p.shown.key for p in sorted(self._placed, key=lambda p: (p.shown.occ.start, p.shown.key))]
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return super().focusNextPrevChild(next)
+        at = keys.index(self.selected) if self.selected in keys else (-1 if next else len(keys))
+        self.selected = keys[(at + (1 if next else -1)) % len(keys)]
+        self.update()
+        return True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         occ = self.selected_occurrence()
@@ -626,6 +640,10 @@ class TimeGridView(_EventView):
             painter.setPen(colours.today_text if column == today else colours.text)
             painter.setFont(bold if column == today else self.font())
             painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, label)
+            if self.hasFocus() and self.first_day + timedelta(days=column) == self.focus_day:
+                painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(cell.adjusted(2, 2, -2, -2))
         painter.setFont(self.font())
         painter.setPen(colours.line)
         for column in range(self.days + 1):
