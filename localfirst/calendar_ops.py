@@ -236,6 +236,42 @@ class EventIndex:
         out.sort(key=lambda o: (o.start, o.key))
         return out
 
+    def search(
+        self, text: str, around: datetime, *, display_tz: tzinfo | None = None, limit: int = 50
+    ) -> list[Occurrence]:
+        """Events whose title, location or description hold every word of ``text`` (any case),
+        each once: a single event as itself, a series as its first occurrence from ``around`` on
+        (else its last before). Upcoming ones first, nearest first; then past ones, latest first."""
+        words = text.casefold().split()
+        if not words:
+            return []
+        out: list[Occurrence] = []
+        for entity, single in self._singles.items():
+            if _matches(single.values, words):
+                lo = datetime.fromtimestamp(single.start, UTC)
+                hi = datetime.fromtimestamp(single.end, UTC) + timedelta(seconds=1)
+                out.extend(expand(single.values, {}, lo, hi, series_id=entity, display_tz=display_tz)[:1])
+        year = timedelta(days=366)
+        for entity, values in self._series.items():
+            overrides = self._overrides.get(entity, {})
+            if not (_matches(values, words) or any(_matches(v, words) for v in overrides.values())):
+                continue
+            ahead = expand(values, overrides, around, around + year, series_id=entity, display_tz=display_tz)
+            behind = (
+                []
+                if ahead
+                else expand(values, overrides, around - year, around, series_id=entity, display_tz=display_tz)
+            )
+            out.extend(ahead[:1] or behind[-1:])
+        now = around.timestamp()
+        out.sort(key=lambda o: (o.end.timestamp() < now, abs(o.start.timestamp() - now), o.key))
+        return out[:limit]
+
+
+def _matches(values: Mapping[str, Any], words: list[str]) -> bool:
+    text = " ".join(str(values.get(k) or "") for k in ("title", "location", "description")).casefold()
+    return all(word in text for word in words)
+
 
 # -- booking notices ----------------------------------------------------------------------------
 

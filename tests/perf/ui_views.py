@@ -3,8 +3,8 @@
     python tests/perf/ui_views.py [--small]
 
 Prints one JSON line: the median and worst milliseconds from a click on Month/Week/Day (or on
-next month) to the view's next frame painted with the queried events, and from a double-click
-on an event to its editor shown.
+next month) to the view's next frame painted with the queried events, from a double-click
+on an event to its editor shown, and from a search asked to its results shown.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def measure(data_dir: Path, rounds: int) -> dict[str, float]:
     switches: list[float] = []
     months: list[float] = []
     editors: list[float] = []
+    searches: list[float] = []
     try:
         timed(app, pane, lambda: pane.go_to(date(2026, 1, 14)))
         for _ in range(rounds):
@@ -78,10 +79,21 @@ def measure(data_dir: Path, rounds: int) -> dict[str, float]:
             editors.append((time.perf_counter() - start) * 1000)
             dialog.reject()
             app.processEvents()
+        finished: list[int] = []
+        pane.search_did_finish.connect(lambda: finished.append(1))
+        for n in range(rounds):
+            start = time.perf_counter()
+            pane.search(f"meeting {n}7")
+            while len(finished) <= n:
+                app.processEvents()
+            searches.append((time.perf_counter() - start) * 1000)
+            assert pane.search_results.count() > 0
     finally:
         pane.close()
         backend.close()
     return {
+        "search_median_ms": round(statistics.median(searches), 1),
+        "search_max_ms": round(max(searches), 1),
         "switch_median_ms": round(statistics.median(switches), 1),
         "switch_max_ms": round(max(switches), 1),
         "next_month_median_ms": round(statistics.median(months), 1),

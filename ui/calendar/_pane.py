@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 from ._agenda import AGENDA_DAYS, AgendaView
 from ._dialogs import PALETTE, CalendarDialog, EventDialog
 from ._month import MonthView
+from ._search import SearchBox, SearchResults
 from ._views import DEFAULT_COLOUR, Shown, TimeGridView
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ class CalendarPane(QWidget):
     error_did_occur = Signal(str)
     #: Emitted on the GUI thread whenever the shown occurrences were refreshed.
     view_did_refresh = Signal()
+    #: An event search's results are shown.
+    search_did_finish = Signal()
 
     def __init__(self, backend: Backend, parent: QWidget | None = None, *, tz: tzinfo | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +198,7 @@ class CalendarPane(QWidget):
         # grow at the end, and two can be equal (a slot lost, regained, lost again): count them.
         self._seen_notices: int | None = None
         self._generation = 0
+        self._search_generation = 0
         self._relay = _Relay()
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -229,6 +233,7 @@ class CalendarPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.message_label)
+        layout.addWidget(self.search_results)
         layout.addWidget(splitter, 1)
         # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
         # pane's stack while the Calendar tab shows): one owner per shortcut.
@@ -271,6 +276,13 @@ class CalendarPane(QWidget):
         self.new_event_button = QPushButton("New event")
         self.new_event_button.clicked.connect(self.new_event)
         bar.addWidget(self.new_event_button)
+        self.search_box = SearchBox()
+        self.search_results = SearchResults()
+        self.search_box.query_changed.connect(self.search)
+        self.search_box.down_pressed.connect(self.search_results.setFocus)
+        self.search_box.submitted.connect(self.search_results.choose_current)
+        self.search_results.occurrence_chosen.connect(self.open_found)
+        bar.insertWidget(bar.count() - len(VIEWS) - 1, self.search_box)
         return bar
 
     def _build_sidebar(self) -> QWidget:
@@ -488,6 +500,35 @@ class CalendarPane(QWidget):
             self.view_did_refresh.emit()
 
         self._run(query, show)
+
+    def search(self, query: str) -> None:
+        """Find events by title, location or description (every word); show them to pick."""
+        self._search_generation += 1
+        generation = self._search_generation
+        if not query:
+            self.search_results.show_results("", [], self.tz)
+            self.search_did_finish.emit()
+            return
+        sync = self._sync_index()
+        index, tz = self._index, self.tz
+        now = datetime.now(tz)
+
+        def find(r: Replica) -> list[Occurrence]:
+            sync(r)
+            return index.search(query, now, display_tz=tz)
+
+        def show(found: list[Occurrence]) -> None:
+            if generation == self._search_generation:
+                visible = [o for o in found if o.calendar not in self.hidden]
+                self.search_results.show_results(query, visible, self.tz)
+                self.search_did_finish.emit()
+
+        self._run(find, show, "The search failed")
+
+    def open_found(self, occ: Occurrence) -> None:
+        """Show a found event's day and open it."""
+        self.go_to(occ.start.astimezone(self.tz).date())
+        self.edit_occurrence(occ)
 
     def fetch(self, start: datetime, end: datetime, done: Callable[[list[Occurrence]], None]) -> None:
         """Occurrences of the visible calendars in a window, given to ``done`` on the GUI thread."""
