@@ -99,3 +99,15 @@ def test_an_empty_agenda_says_so(qtbot, pane):
     qtbot.waitUntil(lambda: pane.agenda_view.count() == 1)
     assert pane.agenda_view.texts()[0].startswith("Nothing planned in these four weeks")
     assert pane.current_date == WEDNESDAY
+
+
+def test_mini_month_picks_the_day_and_follows_navigation(qtbot, pane):
+    from PySide6.QtCore import QDate
+
+    picker = pane.mini_month
+    assert picker.selectedDate() == QDate(2026, 11, 18)
+    picker.clicked.emit(QDate(2026, 12, 24))
+    assert pane.current_date == date(2026, 12, 24)
+    assert pane.week_view.header_labels()[0] == "Mon 21"
+    pane.step(1)
+    assert picker.selectedDate() == QDate(2026, 12, 31)

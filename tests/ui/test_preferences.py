@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from ui import preferences
@@ -80,6 +81,7 @@ def test_week_start_working_hours_reminder_and_zone_reach_the_calendar(qtbot, pa
     assert pane.month_view.day_names()[0] == "Sun"
     assert pane.month_view.first_day.isoformat() == "2026-11-01"
     assert pane.week_view.working_hours == (7, 19)
+    assert pane.mini_month.firstDayOfWeek() == Qt.DayOfWeek.Sunday
     assert pane.week_view.zone_label() == "JST"
     pane.new_event()
     dialog = dialog_of(qtbot, pane, EventDialog)

@@ -22,7 +22,9 @@ from localfirst.recurrence import Occurrence, reminders_due, zone
 from ui.qt import (
     QAbstractButton,
     QButtonGroup,
+    QCalendarWidget,
     QColor,
+    QDate,
     QDialog,
     QHBoxLayout,
     QIcon,
@@ -80,6 +82,10 @@ class Backend(Protocol):
     def changed(self) -> Any: ...  # Signal(object): a Changes, or None when unknown
 
     def submit(self, fn: Callable[[Replica], T]) -> Future[T]: ...
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
 
 
 def system_zone() -> tzinfo:
@@ -292,9 +298,15 @@ class CalendarPane(QWidget):
         self.calendar_list.customContextMenuRequested.connect(self._calendar_menu)
         self.new_calendar_button = QPushButton("New calendar")
         self.new_calendar_button.clicked.connect(self.new_calendar)
+        self.mini_month = QCalendarWidget()  # the date picker
+        self.mini_month.setVerticalHeaderFormat(QCalendarWidget.VerticalHeaderFormat.NoVerticalHeader)
+        self.mini_month.setGridVisible(False)
+        self.mini_month.setMaximumHeight(200)
+        self.mini_month.clicked.connect(lambda picked: self.go_to(_pydate(picked)))
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.mini_month)
         side_layout.addWidget(QLabel("Calendars"))
         side_layout.addWidget(self.calendar_list)
         side_layout.addWidget(self.new_calendar_button)
@@ -312,6 +324,7 @@ class CalendarPane(QWidget):
             v.week_start = prefs.week_start
         for grid in (self.week_view, self.day_view):
             grid.working_hours = (prefs.work_start, prefs.work_end)
+        self.mini_month.setFirstDayOfWeek(Qt.DayOfWeek(prefs.week_start + 1))
         self.go_to(self.current_date)
 
     # -- navigation ---------------------------------------------------------------------------
@@ -346,6 +359,9 @@ class CalendarPane(QWidget):
         for v in (self.month_view, self.week_view, self.day_view):
             v.focus_day = day
         self.title_label.setText(self._title(day))
+        self.mini_month.blockSignals(True)
+        self.mini_month.setSelectedDate(QDate(day.year, day.month, day.day))
+        self.mini_month.blockSignals(False)
         view = self.view
         if isinstance(view, TimeGridView):
             view.scroll_to_hour(FIRST_HOUR)
