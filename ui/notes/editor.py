@@ -19,6 +19,7 @@ from localfirst.write import Value
 from ui.backend import Backend
 from ui.markdown_highlighter import MarkdownHighlighter
 from ui.notes.model import note_conflicts
+from ui.notes.preview import NotePreview, safe_url
 from ui.notes.textsync import has_astral, local_edit, remote_edits, utf16_offset
 from ui.qt import (
     QDesktopServices,
@@ -33,6 +34,7 @@ from ui.qt import (
     QPlainTextEdit,
     QPushButton,
     QRegularExpression,
+    QStackedWidget,
     Qt,
     QTextCursor,
     QTimer,
@@ -53,21 +55,8 @@ TYPING_PAUSE_MS = 60
 FLUSH_EVERY_MS = 150
 #: Body edits refresh the note's ``modified`` time at most this often (seconds).
 MODIFIED_EVERY_S = 60.0
-#: URL schemes a Ctrl+click may open; anything else in a note stays text.
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-
 _URL = QRegularExpression(r"(https?://|mailto:)[^\s<>()\[\]\"']+")
 _Edit = tuple[int, int, str]
-
-
-def safe_url(text: str) -> QUrl | None:
-    """The URL a click on ``text`` may open, or None unless it is http(s) or mailto."""
-    url = QUrl(text, QUrl.ParsingMode.StrictMode)
-    if not url.isValid() or url.scheme().lower() not in SAFE_SCHEMES:
-        return None
-    if url.scheme().lower() != "mailto" and not url.host():
-        return None
-    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +178,10 @@ class NoteEditor(QWidget):
         self.status = QLabel()
         self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.body = BodyEdit()
+        self.preview_button = QToolButton()
+        self.preview_button.setText("Preview")
+        self.preview_button.setCheckable(True)
+        self.preview_button.setToolTip("Show the note rendered (links open on click only)")
         self.highlighter = MarkdownHighlighter(self.body.document(), self.body.palette())
         qconnect(self.body.palette_did_change, lambda: self.highlighter.set_palette(self.body.palette()))
 
@@ -196,12 +189,20 @@ class NoteEditor(QWidget):
         header.addWidget(self.title, 3)
         header.addWidget(self.tags, 2)
         header.addWidget(self.pin)
+        header.addWidget(self.preview_button)
         header.addWidget(self.badge)
         header.addWidget(self.delete)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(self.body, 1)
+        self.preview = NotePreview()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.body)
+        self.pages.addWidget(self.preview)
+        layout.addWidget(self.pages, 1)
+        qconnect(self.preview_button.toggled, self.set_preview)
+        qconnect(self.body.textChanged, self._refresh_preview)
+        qconnect(self.preview.link_was_clicked, QDesktopServices.openUrl)
         layout.addWidget(self.status)
 
         self._idle = QTimer(self)
@@ -223,8 +224,19 @@ class NoteEditor(QWidget):
         self._set_enabled(False)
 
     def _set_enabled(self, enabled: bool) -> None:
-        for widget in (self.title, self.tags, self.pin, self.delete, self.body):
+        for widget in (self.title, self.tags, self.pin, self.delete, self.body, self.preview_button):
             widget.setEnabled(enabled)
+
+    def set_preview(self, on: bool) -> None:
+        """Show the note rendered (on) or its text to edit (off)."""
+        self.preview_button.setChecked(on)
+        if on:
+            self.preview.show_text(self.body.toPlainText())
+        self.pages.setCurrentWidget(self.preview if on else self.body)
+
+    def _refresh_preview(self) -> None:
+        if self.preview_button.isChecked():
+            self.preview.show_text(self.body.toPlainText())
 
     @property
     def note(self) -> str | None:
@@ -287,6 +299,7 @@ class NoteEditor(QWidget):
         self._last_modified = 0.0
         if self._focus_on_open == state.id:
             self._focus_on_open = None
+            self.set_preview(False)  # a new note is for writing
             self.body.setFocus()
 
     def mark_fresh(self, entity: str) -> None:
