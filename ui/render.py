@@ -2,9 +2,10 @@
 
     python -m ui.render OUTDIR [--theme light|dark|both]
 
-Writes ``calendar-month``, ``calendar-week``, ``calendar-day``, ``notes``, ``conflicts`` and
-``devices``, each as ``NAME-light.png`` and ``NAME-dark.png`` (1400x900 windows);
-``python -m ui.render docs/gallery`` regenerates the README's gallery.
+Writes ``calendar-month``, ``calendar-week``, ``calendar-day``, ``calendar-agenda``,
+``notes``, ``notes-preview``, ``conflicts`` and ``devices``, each as ``NAME-light.png`` and
+``NAME-dark.png`` (1400x900 windows); ``python -m ui.render docs/gallery`` regenerates the
+README's gallery.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ SAMPLE_BODY = """# Trip to the lake
 
 Pack **warm clothes**, the _good_ stove and `spare gas`.
 
-- tent and sleeping bags
-- [map](https://example.com/lake-map)
+- [x] tent and sleeping bags
+- [ ] [map](https://example.com/lake-map)
+- [ ] buy food, see [[Groceries]]
 
 ```
 check weather the night before
@@ -205,7 +207,7 @@ def render_theme(outdir: Path, theme: str) -> list[Path]:
         try:
             wait(lambda: window.notes.loaded and window.devices.members is not None)
             window.tabs.setCurrentWidget(window.calendar)
-            for view in ("month", "week", "day"):
+            for view in ("month", "week", "day", "agenda"):
                 window.calendar.set_view(view)  # type: ignore[attr-defined]
                 wait(lambda: True)
                 save(window, f"calendar-{view}")
@@ -214,6 +216,9 @@ def render_theme(outdir: Path, theme: str) -> list[Path]:
             window.notes.select(first)
             wait(window.notes.editor.body.isEnabled)
             save(window, "notes")
+            window.notes.editor.set_preview(True)
+            save(window, "notes-preview")
+            window.notes.editor.set_preview(False)
             conflicted = next(
                 e
                 for e in window.notes.model.ids()

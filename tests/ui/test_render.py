@@ -10,7 +10,16 @@ from pathlib import Path
 from PySide6.QtGui import QColor, QImage
 
 ROOT = Path(__file__).resolve().parents[2]
-VIEWS = ["calendar-month", "calendar-week", "calendar-day", "notes", "conflicts", "devices"]
+VIEWS = [
+    "calendar-month",
+    "calendar-week",
+    "calendar-day",
+    "calendar-agenda",
+    "notes",
+    "notes-preview",
+    "conflicts",
+    "devices",
+]
 
 
 def colours(path: Path) -> int:
