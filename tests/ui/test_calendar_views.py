@@ -190,3 +190,23 @@ def test_month_titles_are_elided_and_today_is_a_highlighted_cell(qtbot, pane, ba
     assert close(pixel(month, today.right() - 4, today.bottom() - 4), colours.today)
     assert close(pixel(month, other.right() - 4, other.bottom() - 4), colours.background)
     assert not close(colours.today, colours.background, 4)
+
+
+def test_an_event_with_concurrent_versions_is_marked_in_every_view(qtbot, pane, backend):
+    from dataclasses import replace
+
+    from ui.calendar._paint import chip_text
+
+    key = add_event(backend, title="Budget")
+    week = pane.week_view
+    pane.refresh()
+    shown(qtbot, week, key)
+    week.set_items([replace(s, conflicted=True) for s in week.shown])
+    [item] = week.shown
+    assert chip_text(item, "10:00 Budget") == "⚠ 10:00 Budget"
+    [rect] = week.rects_of(key)
+    assert week.tooltip_at(rect.center()).endswith("changed on two devices at once: open it to choose")
+    outline = pixel(week, rect.left() + rect.width() / 2, rect.top() + 1)
+    assert close(outline, QColor(ACCENT_RED), 60)
+    pane.agenda_view.set_items([replace(s, conflicted=True) for s in week.shown])
+    assert "⚠ Budget" in pane.agenda_view.texts()[1]

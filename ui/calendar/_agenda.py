@@ -20,7 +20,7 @@ from ui.qt import (
 )
 from ui.theme import DEFAULT_EVENT_COLOUR
 
-from ._paint import STATUS_LABEL, Shown
+from ._paint import CONFLICT_MARK, STATUS_LABEL, Shown
 
 #: How many days the agenda lists from its first day.
 AGENDA_DAYS = 28
@@ -101,7 +101,8 @@ class AgendaView(QListWidget):
             when = f"{start:%H:%M}-{end:%H:%M}"
         place = occ.values.get("location")
         where = f"  · {place.strip()}" if isinstance(place, str) and place.strip() else ""
-        text = f"{when:<12}  {occ.title or '(untitled)'}{STATUS_LABEL.get(shown.status, '')}{where}"
+        mark = CONFLICT_MARK if shown.conflicted else ""
+        text = f"{when:<12}  {mark}{occ.title or '(untitled)'}{STATUS_LABEL.get(shown.status, '')}{where}"
         row = QListWidgetItem(text)
         row.setData(OCC_ROLE, occ)
         swatch = QPixmap(10, 10)

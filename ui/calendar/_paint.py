@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localfirst.recurrence import Occurrence
-from ui.qt import QFont, QFontMetricsF, QPainter, QPalette, QPen, QRectF, Qt
-from ui.theme import DEFAULT_EVENT_COLOUR, item_colours
+from ui.qt import QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen, QRectF, Qt
+from ui.theme import ACCENT_RED, DEFAULT_EVENT_COLOUR, item_colours
 
 DEFAULT_COLOUR = DEFAULT_EVENT_COLOUR
 #: What a booking's status adds to its title.
@@ -23,6 +23,8 @@ class Shown:
     occ: Occurrence
     colour: str = DEFAULT_COLOUR
     status: str = ""  # "", "tentative", "confirmed" or "conflict"
+    #: Two devices changed the event at once (the user has versions to choose from).
+    conflicted: bool = False
 
     @property
     def key(self) -> str:
@@ -62,8 +64,13 @@ def chip_lines(font: QFont, rect: QRectF, text: str) -> tuple[QFont, list[str]]:
     return font, wrap_lines(metrics, text, inner.width(), lines)
 
 
+#: What marks an event with concurrent versions, in every view.
+CONFLICT_MARK = "⚠ "
+
+
 def chip_text(shown: Shown, text: str) -> str:
-    return text + STATUS_LABEL.get(shown.status, "")
+    mark = CONFLICT_MARK if shown.conflicted else ""
+    return mark + text + STATUS_LABEL.get(shown.status, "")
 
 
 def paint_item(
@@ -71,7 +78,9 @@ def paint_item(
 ) -> None:
     """One event chip: fill, outline (dashed for a booking not yet held), hatch, title."""
     colours = item_colours(palette, shown.colour, shown.status, selected)
-    pen = QPen(colours.outline, 2 if selected else 1)
+    pen = QPen(
+        QColor(ACCENT_RED) if shown.conflicted else colours.outline, 2 if selected or shown.conflicted else 1
+    )
     if colours.hatch is not None:
         pen.setStyle(Qt.PenStyle.DashLine)
     painter.setPen(pen)
@@ -113,4 +122,6 @@ def tooltip_text(occ: Occurrence, shown: Shown, when: str, calendar: str) -> str
     status = {"tentative": "tentative (waiting for the primary)", "conflict": "rejected: the slot is taken"}
     if shown.status in status:
         lines.append(status[shown.status])
+    if shown.conflicted:
+        lines.append("changed on two devices at once: open it to choose")
     return "\n".join(lines)
