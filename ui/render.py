@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from localfirst import Replica
+    from ui.main_window import MainWindow
 
 SAMPLE_BODY = """# Trip to the lake
 
@@ -205,36 +206,41 @@ def render_theme(outdir: Path, theme: str) -> list[Path]:
             written.append(target)
 
         try:
-            wait(lambda: window.notes.loaded and window.devices.members is not None)
-            window.tabs.setCurrentWidget(window.calendar)
-            for view in ("month", "week", "day", "agenda"):
-                window.calendar.set_view(view)  # type: ignore[attr-defined]
-                wait(lambda: True)
-                save(window, f"calendar-{view}")
-            window.tabs.setCurrentWidget(window.notes)
-            first = window.notes.model.ids()[0]
-            window.notes.select(first)
-            wait(window.notes.editor.body.isEnabled)
-            save(window, "notes")
-            window.notes.editor.set_preview(True)
-            save(window, "notes-preview")
-            window.notes.editor.set_preview(False)
-            conflicted = next(
-                e
-                for e in window.notes.model.ids()
-                if window.notes.model.row(e).conflicts  # type: ignore[union-attr]
-            )
-            dialog = window.notes.show_conflicts(conflicted)
-            wait(lambda: dialog.state is not None)
-            save(dialog, "conflicts")
-            dialog.close()
-            window.tabs.setCurrentWidget(window.devices)
-            wait(lambda: window.devices.table.rowCount() > 0)
-            save(window, "devices")
+            shoot(window, wait, save)
         finally:
             window.close()
             backend.close()
     return written
+
+
+def shoot(window: MainWindow, wait: Callable[[Callable[[], bool]], None], save: Callable[..., None]) -> None:
+    """Each view of the window in turn, saved once it has loaded."""
+    wait(lambda: window.notes.loaded and window.devices.members is not None)
+    window.tabs.setCurrentWidget(window.calendar)
+    for view in ("month", "week", "day", "agenda"):
+        window.calendar.set_view(view)  # type: ignore[attr-defined]
+        wait(lambda: True)
+        save(window, f"calendar-{view}")
+    window.tabs.setCurrentWidget(window.notes)
+    first = window.notes.model.ids()[0]
+    window.notes.select(first)
+    wait(window.notes.editor.body.isEnabled)
+    save(window, "notes")
+    window.notes.editor.set_preview(True)
+    save(window, "notes-preview")
+    window.notes.editor.set_preview(False)
+    conflicted = next(
+        e
+        for e in window.notes.model.ids()
+        if window.notes.model.row(e).conflicts  # type: ignore[union-attr]
+    )
+    dialog = window.notes.show_conflicts(conflicted)
+    wait(lambda: dialog.state is not None)
+    save(dialog, "conflicts")
+    dialog.close()
+    window.tabs.setCurrentWidget(window.devices)
+    wait(lambda: window.devices.table.rowCount() > 0)
+    save(window, "devices")
 
 
 def main(argv: list[str] | None = None) -> int:

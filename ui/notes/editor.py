@@ -184,7 +184,11 @@ class NoteEditor(QWidget):
         self.preview_button.setToolTip("Show the note rendered (links open on click only)")
         self.highlighter = MarkdownHighlighter(self.body.document(), self.body.palette())
         qconnect(self.body.palette_did_change, lambda: self.highlighter.set_palette(self.body.palette()))
+        self._lay_out()
+        self._connect()
+        self._set_enabled(False)
 
+    def _lay_out(self) -> None:
         header = QHBoxLayout()
         header.addWidget(self.title, 3)
         header.addWidget(self.tags, 2)
@@ -200,11 +204,12 @@ class NoteEditor(QWidget):
         self.pages.addWidget(self.body)
         self.pages.addWidget(self.preview)
         layout.addWidget(self.pages, 1)
+        layout.addWidget(self.status)
+
+    def _connect(self) -> None:
         qconnect(self.preview_button.toggled, self.set_preview)
         qconnect(self.body.textChanged, self._refresh_preview)
         qconnect(self.preview.link_was_clicked, QDesktopServices.openUrl)
-        layout.addWidget(self.status)
-
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(TYPING_PAUSE_MS)
@@ -221,7 +226,6 @@ class NoteEditor(QWidget):
         qconnect(self.badge.clicked, self._on_badge_clicked)
         qconnect(self.body.link_was_clicked, QDesktopServices.openUrl)
         qconnect(self.backend.changed, self._on_changed)
-        self._set_enabled(False)
 
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.title, self.tags, self.pin, self.delete, self.body, self.preview_button):
