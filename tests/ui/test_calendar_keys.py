@@ -55,6 +55,11 @@ def test_tab_selects_events_in_time_order_enter_opens_delete_deletes(qtbot, pane
     assert view.selected == early
     qtbot.keyClick(view, Qt.Key.Key_Tab)
     assert view.selected == late
+    qtbot.keyClick(view, Qt.Key.Key_Tab)  # past the last event: the focus moves on
+    assert view.selected is None
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Backtab)
+    assert view.selected == late
     qtbot.keyClick(view, Qt.Key.Key_Return)
     dialog = dialog_of(qtbot, pane, EventDialog)
     assert dialog.title_edit.text() == "Late"

@@ -184,13 +184,18 @@ class _EventView(QWidget):
         return None
 
     def focusNextPrevChild(self, next: bool) -> bool:
-        """Tab and Shift+Tab go from event to event (in time order) inside the view."""
+        """Tab and Shift+Tab go from event to event (in time order) inside the view, then on."""
         keys = [p.shown.key for p in sorted(self._placed, key=lambda p: (p.shown.occ.start, p.shown.key))]
         keys = list(dict.fromkeys(keys))
         if not keys:
             return super().focusNextPrevChild(next)
         at = keys.index(self.selected) if self.selected in keys else (-1 if next else len(keys))
-        self.selected = keys[(at + (1 if next else -1)) % len(keys)]
+        to = at + (1 if next else -1)
+        if not 0 <= to < len(keys):  # past the last (or first) event: leave the view, no trap
+            self.selected = None
+            self.update()
+            return super().focusNextPrevChild(next)
+        self.selected = keys[to]
         self.update()
         return True
 
