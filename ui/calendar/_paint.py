@@ -31,10 +31,24 @@ class Shown:
         return self.occ.key
 
 
+_METRICS: dict[str, QFontMetricsF] = {}
+
+
+def metrics_of(font: QFont) -> QFontMetricsF:
+    """The font's metrics, made once per font (a view paints hundreds of chips)."""
+    key = font.key()
+    found = _METRICS.get(key)
+    if found is None:
+        found = _METRICS[key] = QFontMetricsF(font)
+    return found
+
+
 def wrap_lines(metrics: QFontMetricsF, text: str, width: float, lines: int) -> list[str]:
     """``text`` greedily wrapped at words into at most ``lines`` lines of ``width``; the last
     line shown ends in an ellipsis when text is left over, and a word too long for a line is
     elided there."""
+    if lines == 1:  # the usual chip: one elided line, all in Qt
+        return [metrics.elidedText(" ".join(text.split()), Qt.TextElideMode.ElideRight, width)]
     out: list[str] = []
     words = text.split()
     while words and len(out) < lines:
@@ -52,14 +66,14 @@ def chip_lines(font: QFont, rect: QRectF, text: str) -> tuple[QFont, list[str]]:
     """The font and lines a chip of this size shows: one elided line in a smaller font when the
     chip is lower than a line, else as many whole lines as fit."""
     inner = rect.adjusted(3, 1, -2, -2)
-    metrics = QFontMetricsF(font)
+    metrics = metrics_of(font)
     if inner.height() < metrics.height():
         small = QFont(font)
         # A font's line is about 1.2 times its pixel size: keep the descenders inside.
         small.setPixelSize(max(MIN_TEXT_PX, int((inner.height() + 1) / 1.2)))
         if inner.height() + 2 < MIN_TEXT_PX:
             return small, []
-        return small, wrap_lines(QFontMetricsF(small), text, inner.width(), 1)
+        return small, wrap_lines(metrics_of(small), text, inner.width(), 1)
     lines = max(1, int(inner.height() // metrics.lineSpacing()))
     return font, wrap_lines(metrics, text, inner.width(), lines)
 
@@ -96,7 +110,7 @@ def paint_item(
     saved = painter.font()
     painter.setFont(font)
     painter.setPen(colours.text)
-    metrics = QFontMetricsF(font)
+    metrics = metrics_of(font)
     inner = rect.adjusted(3, 1, -2, -2)
     if len(lines) == 1:  # one line: centred in a low chip, at the top of a tall one
         height = min(inner.height(), metrics.lineSpacing())
