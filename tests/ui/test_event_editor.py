@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QDialogButtonBox
 
 from ui.calendar import EventDialog
@@ -35,6 +36,10 @@ def dialog(qtbot: Any, values: dict[str, Any] = VALUES, **kw: Any) -> EventDialo
     qtbot.addWidget(widget)
     widget.show()
     return widget
+
+
+def distance(a: QColor, b: QColor) -> int:
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue())
 
 
 def wall(edit: Any) -> datetime:
@@ -87,6 +92,13 @@ def test_weekday_picker_shows_for_weekly_only_and_sets_byday(qtbot):
     d.weekday_buttons[0].setChecked(True)
     d.weekday_buttons[4].setChecked(True)
     assert d.fields()["rrule"] == "FREQ=WEEKLY;BYDAY=MO,WE,FR"
+    assert d.interval_spin.suffix() == " week(s)"
+    # A ticked day is drawn in the palette's highlight, an unticked one is not.
+    highlight = d.palette().color(QPalette.ColorRole.Highlight)
+    ticked, unticked = d.weekday_buttons[0], d.weekday_buttons[1]
+    on = QColor(ticked.grab().toImage().pixel(4, ticked.height() // 2))
+    off = QColor(unticked.grab().toImage().pixel(4, unticked.height() // 2))
+    assert distance(on, highlight) < 60 < distance(off, highlight)
 
 
 def test_a_single_event_is_made_weekly_on_two_days_from_the_editor(qtbot, pane, backend):

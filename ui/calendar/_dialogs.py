@@ -214,6 +214,10 @@ class EventDialog(QDialog):
             button.setCheckable(True)
             button.setChecked(code in chosen)
             button.setToolTip(f"Repeat on {name}")
+            # A ticked day in the palette's highlight, so that it reads in either theme.
+            button.setStyleSheet(
+                "QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); }"
+            )
             button.toggled.connect(lambda _on: self.validate())
             self.weekday_buttons.append(button)
             row.addWidget(button)
@@ -277,6 +281,8 @@ class EventDialog(QDialog):
 
     def _repeat_changed(self) -> None:
         repeats = self.repeat_box.currentIndex() != 0
+        unit = ("", "day", "week", "month", "year")[self.repeat_box.currentIndex()]
+        self.interval_spin.setSuffix(f" {unit}(s)" if unit else "")
         weekly = self.repeat_box.currentIndex() == 1 + FREQUENCIES.index("WEEKLY")
         self.weekday_row.setVisible(weekly)
         if self._weekday_label is not None:
