@@ -210,3 +210,19 @@ def test_an_event_with_concurrent_versions_is_marked_in_every_view(qtbot, pane, 
     assert close(outline, QColor(ACCENT_RED), 60)
     pane.agenda_view.set_items([replace(s, conflicted=True) for s in week.shown])
     assert "⚠ Budget" in pane.agenda_view.texts()[1]
+
+
+def test_an_event_widens_into_lanes_left_free_beside_it(qtbot, pane, backend):
+    long = add_event(backend, title="Long", start="2026-11-18T09:00:00", end="2026-11-18T12:00:00")
+    first = add_event(backend, title="First", start="2026-11-18T09:00:00", end="2026-11-18T10:00:00")
+    third = add_event(backend, title="Third", start="2026-11-18T09:30:00", end="2026-11-18T10:30:00")
+    late = add_event(backend, title="Late", start="2026-11-18T11:00:00", end="2026-11-18T12:00:00")
+    week = pane.week_view
+    pane.refresh()
+    for key in (long, first, third, late):
+        shown(qtbot, week, key)
+    lane = week.column_width / 3
+    [rl], [rf], [rt], [rlate] = (week.rects_of(k) for k in (long, first, third, late))
+    assert (rl.width(), rf.width(), rt.width()) == pytest.approx((lane - 3, lane - 3, lane - 3))
+    assert rlate.left() == pytest.approx(rf.left())  # the second lane, free again at 11:00
+    assert rlate.width() == pytest.approx(2 * lane - 3)  # and the third beside it is free too

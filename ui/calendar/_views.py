@@ -277,6 +277,27 @@ def _clusters(
     return clusters
 
 
+def _free_lanes_right(
+    assigned: list[tuple[Shown, datetime, datetime, int]],
+    start: datetime,
+    end: datetime,
+    lane: int,
+    lanes: int,
+) -> int:
+    """How many lanes an event may take, from its own rightwards while none of them holds an
+    event beside it (an event with free room on its right widens into it)."""
+    shown_end = max(end, start + SNAP)
+    span = 1
+    for right in range(lane + 1, lanes):
+        beside = any(
+            other == right and s < shown_end and start < max(e, s + SNAP) for _x, s, e, other in assigned
+        )
+        if beside:
+            break
+        span += 1
+    return span
+
+
 class TimeGridView(_EventView):
     """A day or a week: a header naming each day, an all-day band, then 24 hours of timed events.
 
@@ -490,7 +511,8 @@ class TimeGridView(_EventView):
             local_end = end.astimezone(self.tz)
             y1 = self.midnight + 24 * self.HOUR if local_end.time() == time() else self.pos_for(end).y()
             height = max(y1 - y0, self.HOUR * SNAP.total_seconds() / 3600)
-            rect = QRectF(self.GUTTER + column * col_w + lane * width + 1, y0, width - 3, height)
+            span = _free_lanes_right(assigned, start, end, lane, len(lanes))
+            rect = QRectF(self.GUTTER + column * col_w + lane * width + 1, y0, span * width - 3, height)
             self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=column)))
 
     def _hit(self, pos: QPointF) -> _Placed | None:
