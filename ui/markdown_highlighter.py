@@ -50,7 +50,7 @@ class MarkdownHighlighter(QSyntaxHighlighter):
         c = markdown_colours(palette)
         self._rules = [
             (QRegularExpression(r"^#{1,6}\s.*$"), _format(c.heading, bold=True)),
-            (QRegularExpression(r"^\s*([-*+]|\d+\.)\s"), _format(c.list_marker, bold=True)),
+            (QRegularExpression(r"^\s*([-*+]|\d+\.)\s(\[[ xX]\]\s)?"), _format(c.list_marker, bold=True)),
             (QRegularExpression(r"^>.*$"), _format(c.quote, italic=True)),
             (QRegularExpression(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), _format(None, bold=True)),
             (
@@ -61,6 +61,7 @@ class MarkdownHighlighter(QSyntaxHighlighter):
             (QRegularExpression(r"`[^`]+`"), _format(c.code, mono=True)),
             (QRegularExpression(r"\[[^\]]*\]\([^)\s]*\)"), _format(c.link)),
             (QRegularExpression(r"<?\b(https?://|mailto:)[^\s>]+>?"), _format(c.link)),
+            (QRegularExpression(r"\[\[[^\[\]\n]+\]\]"), _format(c.link)),  # a link to a note
         ]
         self._code = _format(c.code, mono=True)
         self.rehighlight()

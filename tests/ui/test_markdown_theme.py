@@ -50,3 +50,12 @@ def test_headings_contrast_with_the_background(editor):
     heading = format_at(editor, 1, 3)
     base = editor.palette().color(QPalette.ColorRole.Base)
     assert contrast(luminance(heading.foreground().color()), luminance(base)) >= 4.5
+
+
+def test_task_boxes_and_note_links_are_highlighted(editor):
+    editor.setPlainText("- [ ] buy food, see [[Groceries]]")
+    box = format_at(editor, 0, 3)
+    link = format_at(editor, 0, len("- [ ] buy food, see [[G"))
+    assert box.fontWeight() == QFont.Weight.Bold
+    assert link.foreground().color() == editor.highlighter.formats()[-1].foreground().color()
+    assert link.hasProperty(QTextCharFormat.Property.ForegroundBrush)
