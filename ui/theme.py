@@ -69,8 +69,23 @@ class GridColours:
     conflict: QColor  # the outline of a rejected booking
 
 
+_GRID: dict[int, GridColours] = {}
+_ITEMS: dict[tuple[int, str, str, bool], ItemColours] = {}
+
+
 def grid_colours(palette: QPalette) -> GridColours:
-    """The calendar grid's colours for this palette (light or dark alike)."""
+    """The calendar grid's colours for this palette (light or dark alike); worked out once per
+    palette (a view asks for them at every paint)."""
+    key = palette.cacheKey()
+    found = _GRID.get(key)
+    if found is None:
+        if len(_GRID) > 64:
+            _GRID.clear()
+        found = _GRID[key] = _grid_colours(palette)
+    return found
+
+
+def _grid_colours(palette: QPalette) -> GridColours:
     role = QPalette.ColorRole
     base, window = palette.color(role.Base), palette.color(role.Window)
     text, highlight = palette.color(role.Text), palette.color(role.Highlight)
@@ -104,7 +119,18 @@ class ItemColours:
 
 def item_colours(palette: QPalette, colour: str, status: str = "", selected: bool = False) -> ItemColours:
     """An event chip in its calendar's ``colour``; a tentative booking is hatched, a rejected
-    one is hatched across; the fill is blended with the background so that it suits the theme."""
+    one is hatched across; the fill is blended with the background so that it suits the theme.
+    Worked out once per palette and calendar colour (a month paints hundreds of chips)."""
+    key = (palette.cacheKey(), colour, status, selected)
+    found = _ITEMS.get(key)
+    if found is None:
+        if len(_ITEMS) > 1024:
+            _ITEMS.clear()
+        found = _ITEMS[key] = _item_colours(palette, colour, status, selected)
+    return found
+
+
+def _item_colours(palette: QPalette, colour: str, status: str, selected: bool) -> ItemColours:
     base = palette.color(QPalette.ColorRole.Base)
     own = QColor(colour) if QColor.isValidColorName(colour) else QColor(DEFAULT_EVENT_COLOUR)
     faint = status in ("tentative", "conflict")
