@@ -157,19 +157,21 @@ class MonthView(_EventView):
     def _layout_week(self, first: date, slots: int, spans: list[tuple[Shown, date, date]]) -> None:
         """One week row: each event in the first slot row free over all its days there."""
         last = first + timedelta(days=6)
-        taken: list[list[bool]] = []  # slot row -> day column -> taken
+        taken = [[False] * 7 for _ in range(slots)]  # slot row -> day column -> taken
         bars: list[tuple[Shown, int, int, int]] = []
+        overflow = False  # an event found no free row: the last row gives way to "+N more"
         for shown, a, b in spans:
             if b < first or a > last:
                 continue
             c0, c1 = (max(a, first) - first).days, (min(b, last) - first).days
-            row = next((r for r, used in enumerate(taken) if not any(used[c0 : c1 + 1])), len(taken))
-            if row == len(taken):
-                taken.append([False] * 7)
-            for c in range(c0, c1 + 1):
-                taken[row][c] = True
+            row = next((r for r, used in enumerate(taken) if not any(used[c0 : c1 + 1])), slots)
+            if row < slots:
+                for c in range(c0, c1 + 1):
+                    taken[row][c] = True
+            else:
+                overflow = True
             bars.append((shown, row, c0, c1))
-        shown_rows = slots if len(taken) <= slots else max(0, slots - 1)
+        shown_rows = max(0, slots - 1) if overflow else slots
         for c in range(7):
             hidden = sum(1 for _s, row, c0, c1 in bars if row >= shown_rows and c0 <= c <= c1)
             if hidden:
