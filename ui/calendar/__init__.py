@@ -1,4 +1,5 @@
-"""The calendar part of the desktop app: month/week/day views, editing, calendars, reminders."""
+"""The calendar part of the desktop app: month, week, day and agenda views, event search, editing,
+calendars, reminders."""
 
 from ._agenda import AgendaView
 from ._dialogs import CalendarDialog, EventDialog
