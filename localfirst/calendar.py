@@ -13,7 +13,7 @@ entity), ``"following"`` (the series ends before it and a new series starts ther
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
@@ -80,6 +80,7 @@ __all__ = [
     "ensure_default_calendar",
     "holds_only_the_default",
     "is_bookable",
+    "least_used_colour",
     "move_event",
     "new_calendar_fields",
     "new_event_fields",
@@ -388,9 +389,13 @@ DEFAULT_CALENDAR_NAME = "Personal"
 
 def next_colour(r: Replica) -> str:
     """The palette colour fewest live calendars use (the first such, in palette order)."""
+    return least_used_colour(doc.value("colour") for doc in r.entities("calendar").values())
+
+
+def least_used_colour(colours: Iterable[object]) -> str:
+    """The palette colour that appears least among ``colours`` (the first such, in palette order)."""
     used: dict[str, int] = dict.fromkeys(CALENDAR_PALETTE, 0)
-    for doc in r.entities("calendar").values():
-        colour = doc.value("colour")
+    for colour in colours:
         if isinstance(colour, str) and colour.lower() in used:
             used[colour.lower()] += 1
     return min(CALENDAR_PALETTE, key=lambda c: (used[c], CALENDAR_PALETTE.index(c)))

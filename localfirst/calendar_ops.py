@@ -22,6 +22,7 @@ from .recurrence import (
     times_fields,
     zone,
 )
+from .recurrence import _in_window as in_window
 
 #: Grid the views snap moves and resizes to.
 SNAP = timedelta(minutes=15)
@@ -138,6 +139,17 @@ class _Single:
     values: dict[str, Any]
     start: float  # epoch seconds, widened by a day for all-day events (their zone is the viewer's)
     end: float
+    #: Its occurrence as last shown, and in which zone (a single event has one, whatever the
+    #: window: made once, not at every query).
+    shown: tuple[tzinfo, Occurrence | None] | None = None
+
+    def occurrence(self, entity: str, display: tzinfo) -> Occurrence | None:
+        if self.shown is None or self.shown[0] is not display:
+            lo = datetime.fromtimestamp(self.start - 86_400, UTC)
+            hi = datetime.fromtimestamp(self.end + 86_400, UTC)
+            found = expand(self.values, {}, lo, hi, series_id=entity, display_tz=display)
+            self.shown = (display, found[0] if found else None)
+        return self.shown[1]
 
 
 class EventIndex:
@@ -216,16 +228,15 @@ class EventIndex:
         """Occurrences intersecting the window, sorted by start (only these calendars if given)."""
         wanted = None if calendars is None else set(calendars)
         lo, hi = window_start.timestamp(), window_end.timestamp()
+        display = display_tz or window_start.tzinfo or UTC
         out: list[Occurrence] = []
         for entity, single in self._singles.items():
             if single.start < hi and single.end >= lo:
                 if wanted is not None and single.values.get("calendar") not in wanted:
                     continue
-                out.extend(
-                    expand(
-                        single.values, {}, window_start, window_end, series_id=entity, display_tz=display_tz
-                    )
-                )
+                occ = single.occurrence(entity, display)
+                if occ is not None and in_window(occ.start, occ.end, window_start, window_end):
+                    out.append(occ)
         for entity, values in self._series.items():
             if wanted is not None and values.get("calendar") not in wanted:
                 continue
@@ -235,6 +246,42 @@ class EventIndex:
             )
         out.sort(key=lambda o: (o.start, o.key))
         return out
+
+    def search(
+        self, text: str, around: datetime, *, display_tz: tzinfo | None = None, limit: int = 50
+    ) -> list[Occurrence]:
+        """Events whose title, location or description hold every word of ``text`` (any case),
+        each once: a single event as itself, a series as its first occurrence from ``around`` on
+        (else its last before). Upcoming ones first, nearest first; then past ones, latest first."""
+        words = text.casefold().split()
+        if not words:
+            return []
+        out: list[Occurrence] = []
+        for entity, single in self._singles.items():
+            if _matches(single.values, words):
+                lo = datetime.fromtimestamp(single.start, UTC)
+                hi = datetime.fromtimestamp(single.end, UTC) + timedelta(seconds=1)
+                out.extend(expand(single.values, {}, lo, hi, series_id=entity, display_tz=display_tz)[:1])
+        year = timedelta(days=366)
+        for entity, values in self._series.items():
+            overrides = self._overrides.get(entity, {})
+            if not (_matches(values, words) or any(_matches(v, words) for v in overrides.values())):
+                continue
+            ahead = expand(values, overrides, around, around + year, series_id=entity, display_tz=display_tz)
+            behind = (
+                []
+                if ahead
+                else expand(values, overrides, around - year, around, series_id=entity, display_tz=display_tz)
+            )
+            out.extend(ahead[:1] or behind[-1:])
+        now = around.timestamp()
+        out.sort(key=lambda o: (o.end.timestamp() < now, abs(o.start.timestamp() - now), o.key))
+        return out[:limit]
+
+
+def _matches(values: Mapping[str, Any], words: list[str]) -> bool:
+    text = " ".join(str(values.get(k) or "") for k in ("title", "location", "description")).casefold()
+    return all(word in text for word in words)
 
 
 # -- booking notices ----------------------------------------------------------------------------

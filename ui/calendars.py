@@ -16,32 +16,25 @@ from localfirst.edits import QUIET_FIELDS, Edit
 from ui.conflicts import ConflictDialog
 from ui.qt import (
     QColor,
-    QColorDialog,
     QDialog,
     QDialogButtonBox,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QIcon,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QPixmap,
     QPushButton,
     Qt,
     QTimer,
-    QToolButton,
     QUndoStack,
     QVBoxLayout,
     QWidget,
     qconnect,
 )
+from ui.swatches import SwatchPicker, swatch_icon
 from ui.undo import EditRunner
-
-#: Swatch buttons' side, in pixels.
-SWATCH = 26
 
 
 class CalendarHost(Protocol):
@@ -90,12 +83,6 @@ def read_calendars(r: Replica) -> list[CalendarRow]:
     return sorted(rows, key=lambda c: (c.name.casefold(), c.entity))
 
 
-def swatch_icon(colour: str, side: int = 14) -> QIcon:
-    pixmap = QPixmap(side, side)
-    pixmap.fill(QColor(colour or calendar.CALENDAR_PALETTE[0]))
-    return QIcon(pixmap)
-
-
 class CalendarManager(QDialog):
     """Manage the library's calendars; opened from Calendar > Manage calendars…."""
 
@@ -116,9 +103,10 @@ class CalendarManager(QDialog):
         self.rename_button = QPushButton("Rename")
         qconnect(self.rename_button.clicked, self.rename_selected)
         qconnect(self.name.returnPressed, self.rename_selected)
-        self.swatches: dict[str, QToolButton] = {}
-        self.other_colour = QPushButton("Other colour…")
-        qconnect(self.other_colour.clicked, self._pick_other)
+        self.picker = SwatchPicker()
+        qconnect(self.picker.picked, self.recolour_selected)
+        self.swatches = self.picker.buttons
+        self.other_colour = self.picker.other
         self.count = QLabel("")
         self.delete_button = QPushButton("Delete calendar…")
         qconnect(self.delete_button.clicked, self.ask_delete)
@@ -138,19 +126,6 @@ class CalendarManager(QDialog):
         self.reload()
 
     def _layout(self) -> None:
-        colours = QGridLayout()
-        for i, colour in enumerate(calendar.CALENDAR_PALETTE):
-            button = QToolButton()
-            button.setCheckable(True)
-            button.setFixedSize(SWATCH, SWATCH)
-            button.setToolTip(colour)
-            button.setIcon(swatch_icon(colour, SWATCH - 8))
-            # The chosen colour is ringed in the theme's highlight, visible in light and dark.
-            button.setStyleSheet("QToolButton:checked { border: 2px solid palette(highlight); }")
-            qconnect(button.clicked, lambda _=False, c=colour: self.recolour_selected(c))
-            self.swatches[colour] = button
-            colours.addWidget(button, i // 5, i % 5)
-        colours.addWidget(self.other_colour, 2, 0, 1, 5)
         details = QGroupBox("Selected calendar")
         form = QVBoxLayout(details)
         name_row = QHBoxLayout()
@@ -158,7 +133,7 @@ class CalendarManager(QDialog):
         name_row.addWidget(self.rename_button)
         form.addLayout(name_row)
         form.addWidget(QLabel("Colour"))
-        form.addLayout(colours)
+        form.addWidget(self.picker)
         form.addWidget(self.count)
         form.addWidget(self.resolve_button)
         form.addStretch(1)
@@ -222,9 +197,8 @@ class CalendarManager(QDialog):
         for widget in (self.name, self.rename_button, self.other_colour, self.delete_button):
             widget.setEnabled(row is not None)
         self.name.setText(row.name if row is not None else "")
-        for colour, button in self.swatches.items():
-            button.setEnabled(row is not None)
-            button.setChecked(row is not None and row.colour.lower() == colour)
+        self.picker.setEnabled(row is not None)
+        self.picker.show_colour(row.colour if row is not None else "")
         self.resolve_button.setVisible(row is not None and row.conflicted)
         if row is None:
             self.count.setText("No calendars yet: add one with New calendar.")
@@ -258,13 +232,6 @@ class CalendarManager(QDialog):
             self._show_selected()  # a click on the current swatch keeps it checked
             return
         self._do("Recolour calendar", lambda r: calendar.recolour_calendar(r, entity, colour))
-
-    def _pick_other(self) -> None:
-        row = self.row(self.selected())
-        start = QColor(row.colour) if row is not None and row.colour else QColor(calendar.CALENDAR_PALETTE[0])
-        dialog = QColorDialog(start, self)
-        qconnect(dialog.colorSelected, lambda c: self.recolour_selected(c.name()))
-        dialog.open()
 
     def ask_delete(self) -> None:
         """Ask, then delete the selected calendar with its events (one undo brings all back)."""

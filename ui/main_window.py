@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ui.plainfiles import MirrorFolder, ask_export, ask_import
+from ui.preferences import apply_saved, open_preferences
 from ui.qt import (
     QAction,
     QApplication,
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         self.update_edit_actions()
         self._build_hints()
         self._start_reminders()
+        apply_saved(self)  # theme, week start, working hours... (ui.preferences)
         # Views load in the background, queued behind opening the library.
         self.notes.reload()
         self.devices.reload()
@@ -299,6 +301,7 @@ class MainWindow(QMainWindow):
         self.mirror_action = self._action(file_menu, "&Mirror folder…", self.choose_mirror_folder)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self.preferences_action = self._action(file_menu, "&Preferences…", lambda: open_preferences(self))
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)

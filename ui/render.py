@@ -1,9 +1,11 @@
 """Render each main view with sample data to PNG files, offscreen (no display needed).
 
-    python -m ui.render OUTDIR
+    python -m ui.render OUTDIR [--theme light|dark|both]
 
-Writes ``calendar-month.png``, ``calendar-week.png``, ``calendar-day.png``, ``notes.png``,
-``conflicts.png`` and ``devices.png``.
+Writes ``calendar-month``, ``calendar-week``, ``calendar-day``, ``calendar-agenda``,
+``notes``, ``notes-preview``, ``conflicts`` and ``devices``, each as ``NAME-light.png`` and
+``NAME-dark.png`` (1400x900 windows); ``python -m ui.render docs/gallery`` regenerates the
+README's gallery.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from localfirst import Replica
+    from ui.main_window import MainWindow
 
 SAMPLE_BODY = """# Trip to the lake
 
 Pack **warm clothes**, the _good_ stove and `spare gas`.
 
-- tent and sleeping bags
-- [map](https://example.com/lake-map)
+- [x] tent and sleeping bags
+- [ ] [map](https://example.com/lake-map)
+- [ ] buy food, see [[Groceries]]
 
 ```
 check weather the night before
@@ -114,6 +118,7 @@ def sample_calendar(desk: Replica, laptop: Replica) -> None:
             "end": (monday + timedelta(days=7)).isoformat(),
         },
     )
+    busy_week(desk, at)
     laptop.receive(desk.batch_for(laptop.summary()))
     start = datetime.combine(today, time(15), tzinfo=UTC)
     slot = (int(start.timestamp()), int((start + timedelta(hours=1)).timestamp()))
@@ -127,21 +132,63 @@ def sample_calendar(desk: Replica, laptop: Replica) -> None:
     desk.receive(laptop.batch_for(desk.summary()))
 
 
-def render(outdir: Path) -> list[Path]:
+def busy_week(desk: Replica, at: Callable[[int, int, int], str]) -> None:
+    """What makes a week busy: overlapping meetings, short calls, a trip over several days, and
+    a Thursday with more events than a month cell holds."""
+    timed = {"tz": "UTC", "all_day": False}
+    busy = [
+        ("work", "1:1 with Sam", 0, (11, 0), (11, 30), ""),
+        ("work", "Quarterly planning with the whole product team", 0, (13, 0), (15, 0), "Big room"),
+        ("work", "Budget check", 0, (14, 0), (14, 15), ""),
+        ("work", "Hiring sync", 0, (14, 30), (15, 30), ""),
+        ("home", "Gym", 1, (7, 0), (8, 0), ""),
+        ("work", "Customer call: Acme renewal", 1, (10, 0), (10, 15), ""),
+        ("work", "Release notes", 1, (10, 15), (11, 0), ""),
+        ("work", "Lunch & learn: accessibility", 2, (12, 0), (13, 0), "Kitchen"),
+        ("home", "Pick up the kids", 2, (16, 30), (17, 0), ""),
+        ("work", "Incident review", 3, (9, 0), (10, 0), ""),
+        ("work", "Roadmap", 3, (13, 0), (14, 0), ""),
+        ("work", "Vendor demo", 3, (15, 0), (15, 30), ""),
+        ("home", "Piano lesson", 3, (17, 0), (18, 0), ""),
+        ("home", "Dinner with Alex", 3, (19, 30), (21, 0), "Chez Marcel"),
+        ("work", "Retro", 4, (16, 0), (17, 0), ""),
+    ]
+    for cal, title, day, (h0, m0), (h1, m1), where in busy:
+        fields = {**timed, "calendar": cal, "title": title, "start": at(day, h0, m0), "end": at(day, h1, m1)}
+        if where:
+            fields["location"] = where
+        desk.create("event", fields)
+    desk.create(
+        "event",
+        {**timed, "calendar": "work", "title": "Offsite in Lyon", "start": at(9, 9, 0), "end": at(11, 17, 0)},
+    )
+
+
+def render(outdir: Path, themes: tuple[str, ...] = ("light", "dark")) -> list[Path]:
+    written: list[Path] = []
+    for theme in themes:
+        written += render_theme(outdir, theme)
+    return written
+
+
+def render_theme(outdir: Path, theme: str) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from sync.plainfiles import open_replica
     from ui.backend import Backend, LocalService
     from ui.main_window import MainWindow
     from ui.qt import QApplication, QWidget
+    from ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = sample_library(Path(tmp))
         backend = Backend(LocalService(lambda: open_replica(path)), path)
         window = MainWindow(backend, Path(tmp))
-        window.resize(1200, 760)
+        apply_theme(app, theme)  # after the window applied any saved preferences
+        window.resize(1400, 900)
         window.show()
 
         def wait(cond: Callable[[], bool]) -> None:
@@ -154,46 +201,58 @@ def render(outdir: Path) -> list[Path]:
 
         def save(widget: QWidget, name: str) -> None:
             app.processEvents()
-            target = outdir / f"{name}.png"
+            target = outdir / f"{name}-{theme}.png"
             widget.grab().save(str(target))
             written.append(target)
 
         try:
-            wait(lambda: window.notes.loaded and window.devices.members is not None)
-            window.tabs.setCurrentWidget(window.calendar)
-            for view in ("month", "week", "day"):
-                window.calendar.set_view(view)  # type: ignore[attr-defined]
-                wait(lambda: True)
-                save(window, f"calendar-{view}")
-            window.tabs.setCurrentWidget(window.notes)
-            first = window.notes.model.ids()[0]
-            window.notes.select(first)
-            wait(window.notes.editor.body.isEnabled)
-            save(window, "notes")
-            conflicted = next(
-                e
-                for e in window.notes.model.ids()
-                if window.notes.model.row(e).conflicts  # type: ignore[union-attr]
-            )
-            dialog = window.notes.show_conflicts(conflicted)
-            wait(lambda: dialog.state is not None)
-            save(dialog, "conflicts")
-            dialog.close()
-            window.tabs.setCurrentWidget(window.devices)
-            wait(lambda: window.devices.table.rowCount() > 0)
-            save(window, "devices")
+            shoot(window, wait, save)
         finally:
             window.close()
             backend.close()
     return written
 
 
+def shoot(window: MainWindow, wait: Callable[[Callable[[], bool]], None], save: Callable[..., None]) -> None:
+    """Each view of the window in turn, saved once it has loaded."""
+    wait(lambda: window.notes.loaded and window.devices.members is not None)
+    window.tabs.setCurrentWidget(window.calendar)
+    for view in ("month", "week", "day", "agenda"):
+        window.calendar.set_view(view)  # type: ignore[attr-defined]
+        wait(lambda: True)
+        save(window, f"calendar-{view}")
+    window.tabs.setCurrentWidget(window.notes)
+    first = window.notes.model.ids()[0]
+    window.notes.select(first)
+    wait(window.notes.editor.body.isEnabled)
+    save(window, "notes")
+    window.notes.editor.set_preview(True)
+    save(window, "notes-preview")
+    window.notes.editor.set_preview(False)
+    conflicted = next(
+        e
+        for e in window.notes.model.ids()
+        if window.notes.model.row(e).conflicts  # type: ignore[union-attr]
+    )
+    dialog = window.notes.show_conflicts(conflicted)
+    wait(lambda: dialog.state is not None)
+    save(dialog, "conflicts")
+    dialog.close()
+    window.tabs.setCurrentWidget(window.devices)
+    wait(lambda: window.devices.table.rowCount() > 0)
+    save(window, "devices")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    themes: tuple[str, ...] = ("light", "dark")
+    if len(args) == 3 and args[1] == "--theme" and args[2] in ("light", "dark", "both"):
+        themes = themes if args[2] == "both" else (args[2],)
+        args = args[:1]
     if len(args) != 1:
-        print("usage: python -m ui.render OUTDIR", file=sys.stderr)
+        print("usage: python -m ui.render OUTDIR [--theme light|dark|both]", file=sys.stderr)
         return 2
-    for path in render(Path(args[0])):
+    for path in render(Path(args[0]), themes):
         print(path)
     return 0
 

@@ -39,3 +39,10 @@ def test_ui_editor_benchmark_runs() -> None:
     result = run("ui_editor.py")
     assert result["keystroke_p99_ms"] > 0
     assert result["remote_edit_p99_ms"] > 0
+
+
+@pytest.mark.slow
+def test_ui_views_benchmark_runs() -> None:
+    result = run("ui_views.py")
+    assert result["switch_median_ms"] > 0
+    assert result["editor_open_median_ms"] > 0

@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -113,93 +114,109 @@ def measure_keystrokes(app: QApplication, tmp: Path, chars: int, keys: int) -> l
     return keystrokes
 
 
-def measure_remote(app: QApplication, tmp: Path, chars: int, samples: int) -> list[float]:
-    """Milliseconds from a key typed in one node's editor to the other node's editor showing it."""
-    from PySide6.QtTest import QTest
-
+def start_pair(
+    app: QApplication, tmp: Path, chars: int, services: list[Any], backends: list[Backend]
+) -> tuple[str, str]:
+    """Two nodes on loopback, the laptop paired to the desk's library through the real
+    exchange, and a long note on both; returns the note and the laptop's device id."""
     from sync.const import LIBRARY_FILE
     from sync.service import NodeService
 
-    services: list[NodeService] = []
+    for name in ("desk", "laptop"):
+        service = NodeService(tmp / name, name=name, host="127.0.0.1", discovery=False, control=False)
+        services.append(service)
+        backends.append(Backend(service, tmp / name / LIBRARY_FILE))
+    desk, laptop = services
+    code, host, port = desk.invite().result(10)
+    laptop.join(code, host, port).result(30)
+    laptop_id = str(laptop.started.result(10).device)
+    body = note_body(chars)
+    note = str(backends[0].call(lambda r: r.create("note", {"title": "Long", "body": body})))
+
+    def laptop_has_note() -> bool:
+        return bool(backends[1].call(lambda r: r.get(note) is not None and r.text(note) == body))
+
+    wait_until(app, laptop_has_note, 30, "the note to reach the other node")
+    return note, laptop_id
+
+
+class Arrival:
+    """Times one remote edit: from the key typed to the other editor showing the sender's text."""
+
+    def __init__(self, panes: list[NotesPane]) -> None:
+        self.arrived: float | None = None
+        self.expected = ""
+        self.receiving: NotesPane | None = None
+        self.loop = QEventLoop()
+        self.timer = QTimer()
+        self.timer.setSingleShot(True)
+        qconnect(self.timer.timeout, self.loop.quit)
+        for pane in panes:
+            qconnect(pane.editor.body_did_sync, functools.partial(self._on_sync, pane))
+
+    def _on_sync(self, receiver: NotesPane) -> None:
+        now = time.perf_counter()  # timestamp first, check after
+        if receiver is not self.receiving or self.arrived is not None:
+            return
+        if receiver.editor.body.toPlainText() == self.expected:
+            self.arrived = now
+            self.loop.quit()
+
+    def type_one(self, sender: NotesPane, receiver: NotesPane, i: int, chars: int) -> float:
+        """Type one letter in ``sender``; milliseconds until ``receiver`` shows it."""
+        from PySide6.QtTest import QTest
+
+        body_edit = sender.editor.body
+        body_edit.setFocus()
+        cursor = body_edit.textCursor()
+        cursor.setPosition((chars // 2 + 37 * i) % len(sender.editor.text))
+        body_edit.setTextCursor(cursor)
+        self.arrived, self.receiving = None, receiver
+        key = getattr(Qt.Key, f"Key_{'abcdefghijklmnopqrstuvwxyz'[i % 26].upper()}")
+        start = time.perf_counter()
+        QTest.keyClick(body_edit, key)
+        self.expected = sender.editor.text
+        sender.editor.flush()  # as a pause in typing would, without waiting for the pause
+        self.timer.start(int(REMOTE_TIMEOUT_S * 1000))
+        if self.when() is None:
+            self.loop.exec()
+        self.timer.stop()
+        end = self.when()
+        if end is None:
+            raise TimeoutError(f"remote edit {i} did not reach the other editor")
+        return (end - start) * 1000
+
+    def when(self) -> float | None:
+        """When the edit showed on the other side (None: not yet); set by the sync signal."""
+        return self.arrived
+
+
+def measure_remote(app: QApplication, tmp: Path, chars: int, samples: int) -> list[float]:
+    """Milliseconds from a key typed in one node's editor to the other node's editor showing it."""
+    services: list[Any] = []
     backends: list[Backend] = []
     panes: list[NotesPane] = []
     try:
-        for name in ("desk", "laptop"):
-            service = NodeService(tmp / name, name=name, host="127.0.0.1", discovery=False, control=False)
-            services.append(service)
-            backends.append(Backend(service, tmp / name / LIBRARY_FILE))
-        desk, laptop = services
-        # the real pairing exchange over loopback: the laptop joins the desk's library
-        code, host, port = desk.invite().result(10)
-        laptop.join(code, host, port).result(30)
-        laptop_id = laptop.started.result(10).device
-
-        body = note_body(chars)
-        note = backends[0].call(lambda r: r.create("note", {"title": "Long", "body": body}))
-
-        def laptop_has_note() -> bool:
-            return backends[1].call(lambda r: r.get(note) is not None and r.text(note) == body)
-
-        wait_until(app, laptop_has_note, 30, "the note to reach the other node")
+        note, laptop_id = start_pair(app, tmp, chars, services, backends)
         panes = [open_pane(app, b, note, x=i * 1010) for i, b in enumerate(backends)]
         # each editor's own cursor sits somewhere else than where the other device types
         for pane in panes:
             cursor = pane.editor.body.textCursor()
             cursor.setPosition(chars // 4)
             pane.editor.body.setTextCursor(cursor)
-
-        arrived: list[float | None] = [None]
-        expected = [""]
-        receiving: list[NotesPane | None] = [None]
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.setSingleShot(True)
-        qconnect(timer.timeout, loop.quit)
-
-        def on_sync(receiver: NotesPane) -> None:
-            now = time.perf_counter()  # timestamp first, check after
-            if receiver is not receiving[0] or arrived[0] is not None:
-                return
-            if receiver.editor.body.toPlainText() == expected[0]:
-                arrived[0] = now
-                loop.quit()
-
-        for pane in panes:
-            qconnect(pane.editor.body_did_sync, functools.partial(on_sync, pane))
-
+        arrival = Arrival(panes)
         latencies: list[float] = []
-        letters = "abcdefghijklmnopqrstuvwxyz"
         for i in range(samples):
-            sender, receiver = panes[i % 2], panes[1 - i % 2]
-            body_edit = sender.editor.body
-            body_edit.setFocus()
-            cursor = body_edit.textCursor()
-            cursor.setPosition((chars // 2 + 37 * i) % len(sender.editor.text))
-            body_edit.setTextCursor(cursor)
-            arrived[0], receiving[0] = None, receiver
-            key = getattr(Qt.Key, f"Key_{letters[i % 26].upper()}")
-            start = time.perf_counter()
-            QTest.keyClick(body_edit, key)
-            expected[0] = sender.editor.text
-            sender.editor.flush()  # as a pause in typing would, without waiting for the pause
-            timer.start(int(REMOTE_TIMEOUT_S * 1000))
-            if arrived[0] is None:
-                loop.exec()
-            timer.stop()
-            end = arrived[0]
-            if end is None:
-                raise TimeoutError(f"remote edit {i} did not reach the other editor")
-            latencies.append((end - start) * 1000)
+            latencies.append(arrival.type_one(panes[i % 2], panes[1 - i % 2], i, chars))
             # let commits and acknowledgements settle so the next edit stands alone
             pump(app, SETTLE_MS)
             for backend in backends:
                 backend.call(lambda _r: None)  # the node's queue is drained
             pump(app, 1)
-
         final = panes[0].editor.text
         assert panes[1].editor.text == final, "the two editors differ"
         assert len(final) == chars + samples
-        status = desk.status().result(10)
+        status = services[0].status().result(10)
         assert status["peers"][laptop_id]["bytes"][1] > 0, "no bytes went over the TLS session"
         return latencies
     finally:

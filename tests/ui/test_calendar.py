@@ -262,14 +262,17 @@ def test_new_calendar_colours_and_hiding(qtbot, pane, backend):
     qtbot.mouseClick(pane.new_calendar_button, Qt.MouseButton.LeftButton)
     dialog = dialog_of(qtbot, pane, CalendarDialog)
     qtbot.keyClicks(dialog.name_edit, "Work")
-    dialog.colour_box.setCurrentText("#2e9e5b")
+    # The palette's least used colour is ringed at first; a click on another swatch picks it.
+    assert [c for c, b in dialog.picker.buttons.items() if b.isChecked()] == ["#3d7fd9"]
+    qtbot.mouseClick(dialog.picker.buttons["#2f9e58"], Qt.MouseButton.LeftButton)
+    assert [c for c, b in dialog.picker.buttons.items() if b.isChecked()] == ["#2f9e58"]
     ok(qtbot, dialog)
     qtbot.waitUntil(lambda: pane.calendar_list.count() == 1)
     [cal] = pane.calendars
-    assert pane.calendars[cal] == {"name": "Work", "colour": "#2e9e5b", "bookable": False}
+    assert pane.calendars[cal] == {"name": "Work", "colour": "#2f9e58", "bookable": False}
     key = add_event(backend, calendar=cal)
     shown(qtbot, pane.week_view, key)
-    assert pane.week_view.shown[0].colour == "#2e9e5b"
+    assert pane.week_view.shown[0].colour == "#2f9e58"
     pane.calendar_list.item(0).setCheckState(Qt.CheckState.Unchecked)
     assert pane.week_view.occurrence_keys() == []
     pane.calendar_list.item(0).setCheckState(Qt.CheckState.Checked)
@@ -405,10 +408,10 @@ def test_week_and_day_headers_name_each_column_and_stay_put(qtbot, pane, backend
     pane.set_view("day")
     pane.go_to(WEDNESDAY)
     assert pane.day_view.header_labels() == ["Wed 18"]
-    pane.go_to(date.today())
+    pane.go_to(pane.today())  # today where the pane's zone is
     assert pane.day_view.today_column() == 0
     pane.set_view("week")
-    assert week.today_column() == date.today().weekday()
+    assert week.today_column() == pane.today().weekday()
     pane.go_to(WEDNESDAY)
     # Scrolling the hours moves timed events, not the header or the all-day band.
     key = add_event(backend)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from localfirst import Changes, Replica, calendar, new_id
 from localfirst.calendar import Edit, Scope
@@ -23,16 +23,20 @@ from ui.conflicts import event_conflicts_dialog, marks
 from ui.qt import (
     QAbstractButton,
     QButtonGroup,
+    QCalendarWidget,
     QColor,
+    QDate,
     QDialog,
     QHBoxLayout,
     QIcon,
+    QKeyEvent,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QMessageBox,
     QObject,
+    QPalette,
     QPixmap,
     QPoint,
     QPushButton,
@@ -48,13 +52,19 @@ from ui.qt import (
 )
 from ui.undo import EditRunner
 
-from ._dialogs import PALETTE, CalendarDialog, EventDialog
-from ._views import DEFAULT_COLOUR, MonthView, Shown, TimeGridView
+if TYPE_CHECKING:
+    from ui.preferences import Preferences
+
+from ._agenda import AGENDA_DAYS, AgendaView
+from ._dialogs import CalendarDialog, EventDialog
+from ._month import MonthView
+from ._search import SearchBox, SearchResults
+from ._views import DEFAULT_COLOUR, Shown, TimeGridView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-VIEWS = ("month", "week", "day")
+VIEWS = ("month", "week", "day", "agenda")
 #: How far ahead the reminder scheduler looks for reminders (the longest lead it honours).
 REMINDER_LEAD = timedelta(days=7)
 #: How often the reminder scheduler checks (milliseconds).
@@ -73,6 +83,10 @@ class Backend(Protocol):
     def changed(self) -> Any: ...  # Signal(object): a Changes, or None when unknown
 
     def submit(self, fn: Callable[[Replica], T]) -> Future[T]: ...
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
 
 
 def system_zone() -> tzinfo:
@@ -166,6 +180,8 @@ class CalendarPane(QWidget):
     error_did_occur = Signal(str)
     #: Emitted on the GUI thread whenever the shown occurrences were refreshed.
     view_did_refresh = Signal()
+    #: An event search's results are shown.
+    search_did_finish = Signal()
 
     def __init__(self, backend: Backend, parent: QWidget | None = None, *, tz: tzinfo | None = None) -> None:
         super().__init__(parent)
@@ -183,14 +199,17 @@ class CalendarPane(QWidget):
         self.notes: dict[str, str] = {}
         self.messages: list[str] = []
         self.active_dialog: QDialog | None = None
-        self.current_date = date.today()
+        self.current_date = datetime.now(self.tz).date()
         self.view_name = "week"
+        #: Minutes before a new event its reminder rings (None: no reminder).
+        self.default_reminder: int | None = None
         self._index = EventIndex()  # touched only on the replica thread
         self._dirty: set[str] | None = None  # None: reload the whole index
         # How many of the replica's notices were shown (None: not read yet). They only ever
         # grow at the end, and two can be equal (a slot lost, regained, lost again): count them.
         self._seen_notices: int | None = None
         self._generation = 0
+        self._search_generation = 0
         self._relay = _Relay()
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -205,25 +224,53 @@ class CalendarPane(QWidget):
     # -- building -----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._build_views()
+        bar = self._build_toolbar()
+        side = self._build_sidebar()
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([180, 800])
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setAutoFillBackground(True)  # a notice strip in the palette's colours
+        self.message_label.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.message_label.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        self.message_label.setContentsMargins(4, 4, 4, 4)
+        self.message_label.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.search_results)
+        layout.addWidget(splitter, 1)
+        # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
+        # pane's stack while the Calendar tab shows): one owner per shortcut.
+
+    def _build_views(self) -> None:
         self.month_view = MonthView(self.tz)
         self.week_view = TimeGridView(7, self.tz)
         self.day_view = TimeGridView(1, self.tz)
+        self.agenda_view = AgendaView(self.tz)
         self.stack = QStackedWidget()
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             self.stack.addWidget(v)  # the time grids scroll their hours themselves
-        for v in (self.month_view, self.week_view, self.day_view):
+        for v in self.views():
             v.create_requested.connect(self._create_at)
             v.edit_requested.connect(self.edit_occurrence)
             v.move_requested.connect(self.move_occurrence)
             v.delete_requested.connect(self.delete_occurrence)
 
+    def _build_toolbar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
         self.prev_button = QPushButton("<")
         self.today_button = QPushButton("Today")
         self.next_button = QPushButton(">")
         self.prev_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
-        self.today_button.clicked.connect(lambda: self.go_to(date.today()))
+        self.today_button.clicked.connect(lambda: self.go_to(self.today()))
         self.title_label = QLabel()
         self.view_buttons: dict[str, QPushButton] = {}
         group = QButtonGroup(self)
@@ -240,48 +287,66 @@ class CalendarPane(QWidget):
         self.new_event_button = QPushButton("New event")
         self.new_event_button.clicked.connect(self.new_event)
         bar.addWidget(self.new_event_button)
+        self.search_box = SearchBox()
+        self.search_results = SearchResults()
+        self.search_box.query_changed.connect(self.search)
+        self.search_box.down_pressed.connect(self.search_results.setFocus)
+        self.search_box.submitted.connect(self.search_results.choose_current)
+        self.search_results.occurrence_chosen.connect(self.open_found)
+        bar.insertWidget(bar.count() - len(VIEWS) - 1, self.search_box)
+        return bar
 
+    def _build_sidebar(self) -> QWidget:
         self.calendar_list = QListWidget()
         self.calendar_list.itemChanged.connect(self._calendar_toggled)
         self.calendar_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.calendar_list.customContextMenuRequested.connect(self._calendar_menu)
         self.new_calendar_button = QPushButton("New calendar")
         self.new_calendar_button.clicked.connect(self.new_calendar)
+        self.mini_month = QCalendarWidget()  # the date picker
+        self.mini_month.setVerticalHeaderFormat(QCalendarWidget.VerticalHeaderFormat.NoVerticalHeader)
+        self.mini_month.setGridVisible(False)
+        self.mini_month.setMaximumHeight(200)
+        self.mini_month.clicked.connect(lambda picked: self.go_to(_pydate(picked)))
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.mini_month)
         side_layout.addWidget(QLabel("Calendars"))
         side_layout.addWidget(self.calendar_list)
         side_layout.addWidget(self.new_calendar_button)
+        return side
 
-        splitter = QSplitter()
-        splitter.addWidget(side)
-        splitter.addWidget(self.stack)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([180, 800])
+    # -- preferences --------------------------------------------------------------------------
 
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setStyleSheet("QLabel { background: #fff3cd; padding: 4px; }")
-        self.message_label.hide()
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.message_label)
-        layout.addWidget(splitter, 1)
-        # Ctrl+Z / Ctrl+Shift+Z belong to the window's Edit menu alone (it undoes on this
-        # pane's stack while the Calendar tab shows): one owner per shortcut.
+    def set_preferences(self, prefs: Preferences) -> None:
+        """Week start, working hours, default reminder and time zone (``ui.preferences``)."""
+        self.default_reminder = prefs.default_reminder
+        self.tz = zone(prefs.time_zone) if prefs.time_zone else system_zone()
+        self.edits.tz = self.tz
+        for v in self.views():
+            v.tz = self.tz
+            v.week_start = prefs.week_start
+        for grid in (self.week_view, self.day_view):
+            grid.working_hours = (prefs.work_start, prefs.work_end)
+        self.mini_month.setFirstDayOfWeek(Qt.DayOfWeek(prefs.week_start + 1))
+        self.go_to(self.current_date)
 
     # -- navigation ---------------------------------------------------------------------------
 
+    def today(self) -> date:
+        """Today in the pane's time zone."""
+        return self.week_view.today()
+
+    def views(self) -> tuple[MonthView, TimeGridView, TimeGridView, AgendaView]:
+        return (self.month_view, self.week_view, self.day_view, self.agenda_view)
+
     @property
-    def view(self) -> MonthView | TimeGridView:
-        if self.view_name == "month":
-            return self.month_view
-        return self.week_view if self.view_name == "week" else self.day_view
+    def view(self) -> MonthView | TimeGridView | AgendaView:
+        return self.views()[VIEWS.index(self.view_name)]
 
     def set_view(self, name: str) -> None:
-        """Show the "month", "week" or "day" view."""
+        """Show the "month", "week", "day" or "agenda" view."""
         if name not in VIEWS:
             raise ValueError(f"unknown view {name!r}")
         self.view_name = name
@@ -293,27 +358,67 @@ class CalendarPane(QWidget):
         """Show the period holding this day."""
         self.current_date = day
         self.month_view.set_month(day)
-        self.week_view.set_first_day(day - timedelta(days=day.weekday()))
+        self.week_view.set_first_day(self.week_view.week_first(day))
         self.day_view.set_first_day(day)
-        if self.view_name == "month":
-            self.title_label.setText(f"{day:%B %Y}")
-        elif self.view_name == "week":
-            first = day - timedelta(days=day.weekday())
-            self.title_label.setText(f"Week of {first:%d %b %Y}")
-        else:
-            self.title_label.setText(f"{day:%A %d %B %Y}")
+        self.agenda_view.set_first_day(day)
+        for v in (self.month_view, self.week_view, self.day_view):
+            v.focus_day = day
+        self.title_label.setText(self._title(day))
+        self.mini_month.blockSignals(True)
+        self.mini_month.setSelectedDate(QDate(day.year, day.month, day.day))
+        self.mini_month.blockSignals(False)
         view = self.view
         if isinstance(view, TimeGridView):
             view.scroll_to_hour(FIRST_HOUR)
         self.refresh()
 
+    def _title(self, day: date) -> str:
+        if self.view_name == "month":
+            return f"{day:%B %Y}"
+        if self.view_name == "week":
+            return f"Week of {self.week_view.week_first(day):%d %b %Y}"
+        if self.view_name == "agenda":
+            return f"From {day:%A %d %B %Y}"
+        return f"{day:%A %d %B %Y}"
+
     def step(self, direction: int) -> None:
+        """The previous (-1) or next (1) month, week, day or four weeks."""
         day = self.current_date
         if self.view_name == "month":
             month = day.month - 1 + direction
             self.go_to(date(day.year + month // 12, month % 12 + 1, 1))
         else:
-            self.go_to(day + timedelta(days=direction * (7 if self.view_name == "week" else 1)))
+            days = {"week": 7, "day": 1, "agenda": AGENDA_DAYS}[self.view_name]
+            self.go_to(day + timedelta(days=direction * days))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Keys a view left alone: T today, 1-4 views, arrows move the day, Page Up/Down the
+        period, N or Enter a new event on the day."""
+        key, day = int(event.key()), self.current_date
+        grid = self.view_name in ("week", "day")
+        moves: dict[int, int] = {
+            Qt.Key.Key_Left: -1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Up: -7 if self.view_name != "day" else 0,
+            Qt.Key.Key_Down: 7 if self.view_name != "day" else 0,
+        }
+        if key == Qt.Key.Key_T:
+            self.go_to(self.today())
+        elif Qt.Key.Key_1 <= key <= Qt.Key.Key_4:
+            self.set_view(VIEWS[key - int(Qt.Key.Key_1)])
+        elif key in moves and not (grid and moves[key] == 0):
+            self.go_to(day + timedelta(days=moves[key]))
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and isinstance(self.view, TimeGridView):
+            bar = self.view.scrollbar  # the day view: Up and Down scroll the hours
+            bar.setValue(bar.value() + (-1 if key == Qt.Key.Key_Up else 1) * round(self.view.HOUR))
+        elif key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            self.step(-1 if key == Qt.Key.Key_PageUp else 1)
+        elif key in (Qt.Key.Key_N, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.new_event()
+        else:
+            super().keyPressEvent(event)
+            return
+        self.view.setFocus()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -375,19 +480,7 @@ class CalendarPane(QWidget):
                 )
                 seen_keys = {o.key for o in occurrences}
                 occurrences = occurrences + [o for o in near if o.key not in seen_keys]
-            status = {}
-            shown = []
-            for found in occurrences:
-                occ = found
-                if occ.calendar in bookable and not occ.recurring:
-                    booking = r.booking(occ.event)
-                    if booking is None or booking.slot is None:
-                        status[occ.key] = "conflict"  # drawn at the requested time, as rejected
-                    else:
-                        status[occ.key] = "tentative" if booking.tentative else "confirmed"
-                        occ = at_slot(occ, booking.slot.start, booking.slot.end, tz)
-                if occ.start < end and (occ.end > start or occ.start == start):
-                    shown.append(occ)
+            shown, status = _place_bookings(r, occurrences, bookable, tz, (start, end))
             shown.sort(key=lambda o: (o.start, o.key))
             result = _Result(calendars, shown, status)
             result.notices = _fresh_notices(r, index, tz, seen)
@@ -419,6 +512,35 @@ class CalendarPane(QWidget):
 
         self._run(query, show)
 
+    def search(self, query: str) -> None:
+        """Find events by title, location or description (every word); show them to pick."""
+        self._search_generation += 1
+        generation = self._search_generation
+        if not query:
+            self.search_results.show_results("", [], self.tz)
+            self.search_did_finish.emit()
+            return
+        sync = self._sync_index()
+        index, tz = self._index, self.tz
+        now = datetime.now(tz)
+
+        def find(r: Replica) -> list[Occurrence]:
+            sync(r)
+            return index.search(query, now, display_tz=tz)
+
+        def show(found: list[Occurrence]) -> None:
+            if generation == self._search_generation:
+                visible = [o for o in found if o.calendar not in self.hidden]
+                self.search_results.show_results(query, visible, self.tz)
+                self.search_did_finish.emit()
+
+        self._run(find, show, "The search failed")
+
+    def open_found(self, occ: Occurrence) -> None:
+        """Show a found event's day and open it."""
+        self.go_to(occ.start.astimezone(self.tz).date())
+        self.edit_occurrence(occ)
+
     def fetch(self, start: datetime, end: datetime, done: Callable[[list[Occurrence]], None]) -> None:
         """Occurrences of the visible calendars in a window, given to ``done`` on the GUI thread."""
         sync = self._sync_index()
@@ -449,7 +571,9 @@ class CalendarPane(QWidget):
             for o in self.occurrences
             if o.calendar not in self.hidden
         ]
-        for v in (self.month_view, self.week_view, self.day_view):
+        names = {c: str(v.get("name") or "Untitled") for c, v in self.calendars.items()}
+        for v in self.views():
+            v.calendar_names = names
             start, end = v.time_window()
             v.set_items(
                 [s for s in shown if s.occ.start < end and (s.occ.end > start or s.occ.start == start)]
@@ -540,6 +664,8 @@ class CalendarPane(QWidget):
 
     def _create_at(self, start: datetime, end: datetime, all_day: bool) -> None:
         values = calendar.new_event_fields(self._default_calendar(), start, end, all_day, self.tz)
+        if self.default_reminder is not None:
+            values["reminders"] = [self.default_reminder]
         dialog = EventDialog(self.calendars, values, parent=self)
 
         def accepted() -> None:
@@ -558,11 +684,13 @@ class CalendarPane(QWidget):
 
         def edit(scope: Scope) -> None:
             values = dict(occ.values)
-            dialog = EventDialog(self.calendars, values, occurrence=scope == "this", parent=self)
+            one = occ.series is not None and scope == "this"  # one occurrence: no rule to change
+            dialog = EventDialog(self.calendars, values, occurrence=one, deletable=True, parent=self)
 
             def accepted() -> None:
                 self.update_event(occ, calendar.changed_fields(values, dialog.fields()), scope)
 
+            dialog.delete_requested.connect(lambda: self.delete_event(occ, scope))
             self._open(dialog, accepted)
 
         self._ask_scope(occ, "Edit", edit)
@@ -580,7 +708,8 @@ class CalendarPane(QWidget):
         self._ask_scope(occ, "Delete", lambda scope: self.delete_event(occ, scope))
 
     def new_calendar(self) -> None:
-        dialog = CalendarDialog(self, colour=PALETTE[len(self.calendars) % len(PALETTE)])
+        colour = calendar.least_used_colour(v.get("colour") for v in self.calendars.values())
+        dialog = CalendarDialog(self, colour=colour)
 
         def accepted() -> None:
             fields = dialog.fields()
@@ -660,3 +789,29 @@ class CalendarPane(QWidget):
 
         dialog.finished.connect(finished)
         dialog.open()
+
+
+def _place_bookings(
+    r: Replica,
+    occurrences: list[Occurrence],
+    bookable: set[str],
+    tz: tzinfo,
+    window: tuple[datetime, datetime],
+) -> tuple[list[Occurrence], dict[str, str]]:
+    """Occurrences where they show in ``window`` (a booking at the slot it holds), and each
+    booking's status: confirmed, tentative, or conflict (drawn at the requested time)."""
+    start, end = window
+    status: dict[str, str] = {}
+    shown: list[Occurrence] = []
+    for found in occurrences:
+        occ = found
+        if occ.calendar in bookable and not occ.recurring:
+            booking = r.booking(occ.event)
+            if booking is None or booking.slot is None:
+                status[occ.key] = "conflict"
+            else:
+                status[occ.key] = "tentative" if booking.tentative else "confirmed"
+                occ = at_slot(occ, booking.slot.start, booking.slot.end, tz)
+        if occ.start < end and (occ.end > start or occ.start == start):
+            shown.append(occ)
+    return shown, status

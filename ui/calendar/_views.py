@@ -1,26 +1,28 @@
-"""Month, week and day views: custom-painted widgets over the occurrences of their window.
+"""The event views' shared behaviour, and the week and day views (a time grid).
 
 The views hold no rule: they lay out what the pane gives them, turn mouse gestures into
 requests (create, edit, move, delete) and leave the time math to ``localfirst.calendar_ops``.
+Every colour comes from ``ui.theme``, derived from the widget's palette.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-# Not re-exported by ui.qt (only the time grid needs them).
 from localfirst.calendar_ops import SNAP, floor_to, moved, resized, round_delta
 from localfirst.recurrence import Occurrence, localize
 from ui.qt import (
-    QBrush,
-    QColor,
+    QEvent,
     QFont,
+    QHelpEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPointF,
     QRectF,
@@ -28,33 +30,22 @@ from ui.qt import (
     QSize,
     QSizePolicy,
     Qt,
+    QTimer,
+    QToolTip,
     QWheelEvent,
     QWidget,
     Signal,
 )
+from ui.theme import grid_colours
 
-DEFAULT_COLOUR = "#4a7fd4"
-#: Drawn before the title of an event with conflicting versions (ui.conflicts).
-CONFLICT_MARK = "⚠ "
+from ._paint import DEFAULT_COLOUR, Shown, paint_item, tooltip_text
+
+__all__ = ["DEFAULT_COLOUR", "RESIZE_GRIP", "Shown", "TimeGridView"]
+
 #: Pixels of the bottom edge of an event that resize it instead of moving it.
 RESIZE_GRIP = 6
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """An occurrence as a view draws it: its calendar's colour and its booking status."""
-
-    occ: Occurrence
-    colour: str = DEFAULT_COLOUR
-    status: str = ""  # "", "tentative", "confirmed" or "conflict"
-    #: Hook (ui.conflicts): versions from two devices wait to be resolved; drawn with a ⚠.
-    conflicted: bool = False
-    #: Why a booking is not at the time asked for (rejected, or moved to an alternative).
-    note: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.occ.key
+#: How often the now-line moves (milliseconds).
+NOW_TICK_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -63,6 +54,7 @@ class _Placed:
     rect: QRectF
     day: date
     band: bool = False  # in a time grid's all-day band
+    span: int = 1  # days covered by this rectangle (a month bar, an all-day band bar)
 
 
 @dataclass(slots=True)
@@ -73,33 +65,17 @@ class _Drag:
     preview: tuple[datetime, datetime] | None = None
 
 
-def _paint_item(painter: QPainter, rect: QRectF, shown: Shown, text: str, selected: bool) -> None:
-    colour = QColor(shown.colour) if QColor.isValidColorName(shown.colour) else QColor(DEFAULT_COLOUR)
-    fill = QColor(colour)
-    fill.setAlpha(200)
-    pen = QPen(colour.darker(150), 2 if selected else 1)
-    brush = QBrush(fill)
-    if shown.status in ("tentative", "conflict"):
-        fill.setAlpha(90)
-        brush = QBrush(fill)
-        pen.setStyle(Qt.PenStyle.DashLine)
-        if shown.status == "conflict":
-            pen.setColor(QColor("#c0392b"))
-    painter.setPen(pen)
-    painter.setBrush(brush)
-    painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
-    if shown.status in ("tentative", "conflict"):
-        pattern = (
-            Qt.BrushStyle.BDiagPattern if shown.status == "tentative" else Qt.BrushStyle.DiagCrossPattern
-        )
-        painter.setBrush(QBrush(colour.darker(130), pattern))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
-    painter.setPen(QColor("#111111"))
-    # The status goes first, so a short block cuts the title rather than the word "Rejected".
-    label = {"tentative": "Tentative: ", "conflict": "Rejected: "}.get(shown.status, "")
-    mark = CONFLICT_MARK if shown.conflicted else ""
-    painter.drawText(rect.adjusted(3, 1, -2, -1), Qt.TextFlag.TextWordWrap, mark + label + text)
+def when_text(occ: Occurrence, tz: tzinfo) -> str:
+    """An occurrence's time as a tooltip says it ("Wed 18 Nov, 10:00-11:00")."""
+    start, end = occ.start.astimezone(tz), occ.end.astimezone(tz)
+    if occ.all_day:
+        last = (occ.end - timedelta(seconds=1)).astimezone(tz).date()
+        first = start.date()
+        days = f"{first:%a %d %b}" if last == first else f"{first:%a %d %b} - {last:%a %d %b}"
+        return f"{days} (all day)"
+    if start.date() == end.date():
+        return f"{start:%a %d %b}, {start:%H:%M}-{end:%H:%M}"
+    return f"{start:%a %d %b %H:%M} - {end:%a %d %b %H:%M}"
 
 
 class _EventView(QWidget):
@@ -115,17 +91,71 @@ class _EventView(QWidget):
         self.tz = tz
         self.shown: list[Shown] = []
         self.selected: str | None = None
-        self._placed: list[_Placed] = []
+        self._placed_now: list[_Placed] = []
+        self._stale = True  # laid out again when next painted or asked (hidden views wait)
         self._drag: _Drag | None = None
+        #: Calendar id -> name, for tooltips.
+        self.calendar_names: dict[str, str] = {}
+        #: 0: weeks start on Monday ... 6: on Sunday.
+        self.week_start = 0
+        #: The day the keyboard is on (outlined while the view has the focus); the pane sets it.
+        self.focus_day: date | None = None
+        #: The clock (the now-line, today's highlight); tests set it.
+        self.now: Callable[[], datetime] = lambda: datetime.now(self.tz)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(False)
+
+    def today(self) -> date:
+        return self.now().astimezone(self.tz).date()
+
+    def week_first(self, day: date) -> date:
+        """The first day of the week holding ``day`` (per ``week_start``)."""
+        return day - timedelta(days=(day.weekday() - self.week_start) % 7)
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        """What hovering here shows ("" over no event)."""
+        placed = self._hit(pos)
+        if placed is None:
+            return ""
+        occ = placed.shown.occ
+        return tooltip_text(
+            occ, placed.shown, when_text(occ, self.tz), self.calendar_names.get(occ.calendar, "")
+        )
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            text = self.tooltip_at(QPointF(event.pos()))
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+    @property
+    def _placed(self) -> list[_Placed]:
+        """Where each item is drawn, laid out on first use after a change."""
+        if self._stale:
+            self._stale = False
+            self._layout()
+        return self._placed_now
+
+    @_placed.setter
+    def _placed(self, placed: list[_Placed]) -> None:
+        self._placed_now = placed
+
+    def _invalidate(self) -> None:
+        """Items, period or size changed: lay out again before the next use (a hidden view
+        does no work until it is shown, so switching views lays out one view, not three)."""
+        self._stale = True
+        self.update()
 
     def set_items(self, shown: list[Shown]) -> None:
         self.shown = shown
         if self.selected is not None and all(s.key != self.selected for s in shown):
             self.selected = None
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def occurrence_keys(self) -> list[str]:
         """Keys of the occurrences laid out (each once)."""
@@ -142,7 +172,7 @@ class _EventView(QWidget):
         return None
 
     def resizeEvent(self, event: object) -> None:
-        self._layout()
+        self._invalidate()
 
     def _layout(self) -> None:
         raise NotImplementedError
@@ -152,6 +182,22 @@ class _EventView(QWidget):
             if placed.rect.contains(pos):
                 return placed
         return None
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab go from event to event (in time order) inside the view, then on."""
+        keys = [p.shown.key for p in sorted(self._placed, key=lambda p: (p.shown.occ.start, p.shown.key))]
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return super().focusNextPrevChild(next)
+        at = keys.index(self.selected) if self.selected in keys else (-1 if next else len(keys))
+        to = at + (1 if next else -1)
+        if not 0 <= to < len(keys):  # past the last (or first) event: leave the view, no trap
+            self.selected = None
+            self.update()
+            return super().focusNextPrevChild(next)
+        self.selected = keys[to]
+        self.update()
+        return True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         occ = self.selected_occurrence()
@@ -211,6 +257,47 @@ class _EventView(QWidget):
         raise NotImplementedError
 
 
+def _in_band(occ: Occurrence) -> bool:
+    return occ.all_day or occ.end - occ.start >= timedelta(days=1)
+
+
+def _clusters(
+    entries: list[tuple[Shown, datetime, datetime]],
+) -> list[list[tuple[Shown, datetime, datetime]]]:
+    """Pieces of one column grouped into runs that overlap (each a chain of overlaps), by start."""
+    clusters: list[list[tuple[Shown, datetime, datetime]]] = []
+    reach: datetime | None = None
+    for entry in sorted(entries, key=lambda e: (e[1], -(e[2] - e[1]).total_seconds(), e[0].key)):
+        _shown, start, end = entry
+        if reach is None or start >= reach:
+            clusters.append([])
+            reach = start
+        clusters[-1].append(entry)
+        reach = max(reach, end, start + SNAP)
+    return clusters
+
+
+def _free_lanes_right(
+    assigned: list[tuple[Shown, datetime, datetime, int]],
+    start: datetime,
+    end: datetime,
+    lane: int,
+    lanes: int,
+) -> int:
+    """How many lanes an event may take, from its own rightwards while none of them holds an
+    event beside it (an event with free room on its right widens into it)."""
+    shown_end = max(end, start + SNAP)
+    span = 1
+    for right in range(lane + 1, lanes):
+        beside = any(
+            other == right and s < shown_end and start < max(e, s + SNAP) for _x, s, e, other in assigned
+        )
+        if beside:
+            break
+        span += 1
+    return span
+
+
 class TimeGridView(_EventView):
     """A day or a week: a header naming each day, an all-day band, then 24 hours of timed events.
 
@@ -223,7 +310,9 @@ class TimeGridView(_EventView):
     ALL_DAY_ROW = 20
     #: Space between the all-day band and the hours.
     BAND_GAP = 4
-    HOUR = 44.0
+    HOUR = 52.0
+    #: Working hours shaded in the grid (first hour, end hour); the pane sets them.
+    working_hours = (9, 17)
 
     def __init__(self, days: int, tz: tzinfo, parent: QWidget | None = None) -> None:
         super().__init__(tz, parent)
@@ -235,6 +324,10 @@ class TimeGridView(_EventView):
         self.scrollbar.valueChanged.connect(self._scrolled)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(int(self.HEADER + 2 * self.ALL_DAY_ROW + 4 * self.HOUR))
+        self._now_timer = QTimer(self)
+        self._now_timer.setInterval(NOW_TICK_MS)
+        self._now_timer.timeout.connect(self.update)
+        self._now_timer.start()
 
     def sizeHint(self) -> QSize:
         return QSize(800, int(self.top + 14 * self.HOUR))
@@ -246,6 +339,7 @@ class TimeGridView(_EventView):
 
     @property
     def band_bottom(self) -> float:
+        _ = self._placed  # the band's rows are known once laid out
         return self.HEADER + self._all_day_rows * self.ALL_DAY_ROW
 
     @property
@@ -262,8 +356,7 @@ class TimeGridView(_EventView):
 
     def set_first_day(self, day: date) -> None:
         self.first_day = day
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def scroll_to_hour(self, hour: float) -> None:
         """Scroll the hours so that this one is the first shown (as far as the grid allows)."""
@@ -279,7 +372,7 @@ class TimeGridView(_EventView):
 
     def today_column(self) -> int | None:
         """The column of today (highlighted in the header), if shown."""
-        column = (date.today() - self.first_day).days
+        column = (self.today() - self.first_day).days
         return column if 0 <= column < self.days else None
 
     def band_keys(self) -> list[str]:
@@ -330,8 +423,7 @@ class TimeGridView(_EventView):
         bar.setGeometry(self.width() - width, int(self.top), width, max(0, self.height() - int(self.top)))
 
     def _scrolled(self, _value: int) -> None:
-        self._layout()
-        self.update()
+        self._invalidate()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
@@ -341,13 +433,30 @@ class TimeGridView(_EventView):
 
     def _layout(self) -> None:
         self._placed = []
-        col_w, days = self.column_width, self.days
-        last = self.first_day + timedelta(days=days)
+        band, rows = self._band_rows()
+        self._all_day_rows = max(1, rows)
+        self._fit_scrollbar()
+        col_w = self.column_width  # the scroll bar may have come or gone
+        for shown, row, c0, c1 in band:
+            rect = QRectF(
+                self.GUTTER + c0 * col_w + 1,
+                self.HEADER + row * self.ALL_DAY_ROW + 1,
+                (c1 - c0 + 1) * col_w - 2,
+                self.ALL_DAY_ROW - 2,
+            )
+            day = self.first_day + timedelta(days=c0)
+            self._placed.append(_Placed(shown, rect, day, band=True, span=c1 - c0 + 1))
+        for column, entries in self._timed_columns().items():
+            for cluster in _clusters(entries):
+                self._place_cluster(column, cluster)
+
+    def _band_rows(self) -> tuple[list[tuple[Shown, int, int, int]], int]:
+        """All-day and day-long occurrences as (shown, row, first column, last column); rows."""
+        last = self.first_day + timedelta(days=self.days)
         rows: list[date] = []  # per all-day row: the first free day
         band: list[tuple[Shown, int, int, int]] = []
-        timed: dict[int, list[tuple[Shown, datetime, datetime]]] = {}
         spanning = sorted(
-            (s for s in self.shown if s.occ.all_day or s.occ.end - s.occ.start >= timedelta(days=1)),
+            (s for s in self.shown if _in_band(s.occ)),
             key=lambda s: (s.occ.start, -(s.occ.end - s.occ.start).total_seconds(), s.key),
         )
         for shown in spanning:
@@ -362,51 +471,49 @@ class TimeGridView(_EventView):
                 rows.append(first)
             rows[row] = end + timedelta(days=1)
             band.append((shown, row, (first - self.first_day).days, (end - self.first_day).days))
+        return band, len(rows)
+
+    def _timed_columns(self) -> dict[int, list[tuple[Shown, datetime, datetime]]]:
+        """Timed occurrences cut at midnight, per column: (shown, start, end) of each piece."""
+        # Each shown day's midnights, localized once (not once per event).
+        bounds = [
+            localize(datetime.combine(self.first_day + timedelta(days=c), time()), self.tz)
+            for c in range(self.days + 1)
+        ]
+        timed: dict[int, list[tuple[Shown, datetime, datetime]]] = {}
         for shown in self.shown:
             occ = shown.occ
-            if occ.all_day or occ.end - occ.start >= timedelta(days=1):
+            if _in_band(occ):
                 continue
-            day = occ.start.astimezone(self.tz).date()
-            while day < last:
-                day_start = localize(datetime.combine(day, time()), self.tz)
-                day_end = localize(datetime.combine(day + timedelta(days=1), time()), self.tz)
-                if occ.start >= day_end:
-                    break
-                if day >= self.first_day and occ.end > day_start:
-                    column = (day - self.first_day).days
+            for column in range(self.days):
+                day_start, day_end = bounds[column], bounds[column + 1]
+                if occ.start < day_end and occ.end > day_start:
                     timed.setdefault(column, []).append(
                         (shown, max(occ.start, day_start), min(occ.end, day_end))
                     )
-                day += timedelta(days=1)
-        self._all_day_rows = max(1, len(rows))
-        self._fit_scrollbar()
-        col_w = self.column_width  # the scroll bar may have come or gone
-        for shown, row, c0, c1 in band:
-            rect = QRectF(
-                self.GUTTER + c0 * col_w + 1,
-                self.HEADER + row * self.ALL_DAY_ROW + 1,
-                (c1 - c0 + 1) * col_w - 2,
-                self.ALL_DAY_ROW - 2,
-            )
-            self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=c0), band=True))
-        for column, entries in timed.items():
-            lanes: list[datetime] = []
-            assigned = []
-            for shown, start, end in sorted(entries, key=lambda e: (e[1], -(e[2] - e[1]).total_seconds())):
-                lane = next((i for i, free in enumerate(lanes) if free <= start), len(lanes))
-                if lane == len(lanes):
-                    lanes.append(end)
-                lanes[lane] = max(end, start + SNAP)
-                assigned.append((shown, start, end, lane))
-            width = col_w / max(1, len(lanes))
-            for shown, start, end, lane in assigned:
-                y0 = self.pos_for(start).y()
-                local_end = end.astimezone(self.tz)
-                y1 = self.midnight + 24 * self.HOUR if local_end.time() == time() else self.pos_for(end).y()
-                rect = QRectF(
-                    self.GUTTER + column * col_w + lane * width + 1, y0, width - 3, max(y1 - y0, 14.0)
-                )
-                self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=column)))
+        return timed
+
+    def _place_cluster(self, column: int, cluster: list[tuple[Shown, datetime, datetime]]) -> None:
+        """Events that overlap one another share their column in lanes; the lanes of one cluster
+        do not narrow an event elsewhere in the day (as GNOME Calendar and Thunderbird)."""
+        col_w = self.column_width
+        lanes: list[datetime] = []
+        assigned = []
+        for shown, start, end in cluster:
+            lane = next((i for i, free in enumerate(lanes) if free <= start), len(lanes))
+            if lane == len(lanes):
+                lanes.append(end)
+            lanes[lane] = max(end, start + SNAP)
+            assigned.append((shown, start, end, lane))
+        width = col_w / max(1, len(lanes))
+        for shown, start, end, lane in assigned:
+            y0 = self.pos_for(start).y()
+            local_end = end.astimezone(self.tz)
+            y1 = self.midnight + 24 * self.HOUR if local_end.time() == time() else self.pos_for(end).y()
+            height = max(y1 - y0, self.HOUR * SNAP.total_seconds() / 3600)
+            span = _free_lanes_right(assigned, start, end, lane, len(lanes))
+            rect = QRectF(self.GUTTER + column * col_w + lane * width + 1, y0, span * width - 3, height)
+            self._placed.append(_Placed(shown, rect, self.first_day + timedelta(days=column)))
 
     def _hit(self, pos: QPointF) -> _Placed | None:
         in_band = pos.y() < self.top  # timed events scrolled under the band are hidden there
@@ -442,81 +549,130 @@ class TimeGridView(_EventView):
         start = floor_to(moment)
         return start, start + timedelta(hours=1), False
 
+    def zone_label(self) -> str:
+        """The time zone the grid shows, in the header's corner ("CET", "UTC")."""
+        name = self.now().astimezone(self.tz).tzname() or ""
+        return name if len(name) <= 6 else str(getattr(self.tz, "key", name))[-6:]
+
+    def now_line_y(self) -> float | None:
+        """Where the current-time line is drawn (None: today is not shown)."""
+        if self.today_column() is None:
+            return None
+        return self.pos_for(self.now()).y()
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        col_w, top = self.column_width, self.top
-        right = self.GUTTER + self.days * col_w
+        colours = grid_colours(self.palette())
+        painter.fillRect(self.rect(), colours.background)
+        top = self.top
         today = self.today_column()
         # The hours, clipped below the band.
         painter.setClipRect(QRectF(0, top, self.width(), self.height() - top))
-        if today is not None:
-            painter.fillRect(
-                QRectF(self.GUTTER + today * col_w, top, col_w, self.height() - top), QColor("#fdf6f5")
-            )
-        for hour in range(25):
-            y = self.midnight + hour * self.HOUR
-            painter.setPen(QColor("#d0d0d0"))
-            painter.drawLine(QPointF(self.GUTTER, y), QPointF(right, y))
-            if hour < 24:
-                painter.setPen(QColor("#666666"))
-                painter.drawText(
-                    QRectF(0, y - 2, self.GUTTER - 6, 14), Qt.AlignmentFlag.AlignRight, f"{hour:02d}:00"
-                )
-        painter.setPen(QColor("#d0d0d0"))
-        for column in range(self.days + 1):
-            x = self.GUTTER + column * col_w
-            painter.drawLine(QPointF(x, top), QPointF(x, self.height()))
+        self._paint_hours(painter, today)
         for placed in self._placed:
             if not placed.band:
                 self._paint_placed(painter, placed)
+        self._paint_now(painter)
         drag = self._drag
         if drag is not None and drag.preview is not None and not drag.placed.band:
             self._paint_ghost(painter, drag.preview)
         painter.setClipping(False)
         self._paint_header(painter, today)
-        # The all-day band.
+        self._paint_band(painter)
+        painter.end()
+
+    def _paint_hours(self, painter: QPainter, today: int | None) -> None:
+        colours = grid_colours(self.palette())
+        col_w, top = self.column_width, self.top
+        right = self.GUTTER + self.days * col_w
+        first, last = self.working_hours
+        work = QRectF(
+            self.GUTTER, self.midnight + first * self.HOUR, right - self.GUTTER, (last - first) * self.HOUR
+        )
+        painter.fillRect(work, colours.working)
+        if today is not None and self.days > 1:  # a day view needs no column marked
+            painter.fillRect(
+                QRectF(self.GUTTER + today * col_w, top, col_w, self.height() - top), colours.today
+            )
+        for hour in range(25):
+            y = self.midnight + hour * self.HOUR
+            painter.setPen(colours.line)
+            painter.drawLine(QPointF(self.GUTTER, y), QPointF(right, y))
+            if hour < 24:
+                painter.setPen(colours.dim_text)
+                painter.drawText(
+                    QRectF(0, y - 2, self.GUTTER - 6, 14), Qt.AlignmentFlag.AlignRight, f"{hour:02d}:00"
+                )
+        painter.setPen(colours.line)
+        for column in range(self.days + 1):
+            x = self.GUTTER + column * col_w
+            painter.drawLine(QPointF(x, top), QPointF(x, self.height()))
+
+    def _paint_now(self, painter: QPainter) -> None:
+        y, today = self.now_line_y(), self.today_column()
+        if y is None or today is None:
+            return
+        colour = grid_colours(self.palette()).now
+        x0 = self.GUTTER + today * self.column_width
+        painter.setPen(QPen(colour, 2))
+        painter.drawLine(QPointF(x0, y), QPointF(x0 + self.column_width, y))
+        painter.setBrush(colour)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(QPointF(x0, y), 4, 4)
+
+    def _paint_band(self, painter: QPainter) -> None:
+        colours = grid_colours(self.palette())
+        col_w, top = self.column_width, self.top
         band = QRectF(0, self.HEADER, self.width(), self.band_bottom - self.HEADER)
-        painter.fillRect(band, QColor("#fafafa"))
-        painter.setPen(QColor("#666666"))
+        painter.fillRect(band, colours.header)
+        painter.setPen(colours.dim_text)
         painter.drawText(
             QRectF(0, self.HEADER + 3, self.GUTTER - 6, self.ALL_DAY_ROW),
             Qt.AlignmentFlag.AlignRight,
             "all day",
         )
-        painter.setPen(QColor("#d0d0d0"))
+        painter.setPen(colours.line)
         for column in range(self.days + 1):
             x = self.GUTTER + column * col_w
             painter.drawLine(QPointF(x, self.HEADER), QPointF(x, top))
-        painter.setPen(QPen(QColor("#a0a0a0"), 1))
+        painter.setPen(QPen(colours.strong_line, 1))
         painter.drawLine(QPointF(0, top - 0.5), QPointF(self.width(), top - 0.5))
         for placed in self._placed:
             if placed.band:
                 self._paint_placed(painter, placed)
+        drag = self._drag
         if drag is not None and drag.preview is not None and drag.placed.band:
             shift = (
                 drag.preview[0].astimezone(self.tz).date()
                 - drag.placed.shown.occ.start.astimezone(self.tz).date()
             ).days
-            painter.setPen(QPen(QColor("#333333"), 1, Qt.PenStyle.DotLine))
+            painter.setPen(QPen(colours.ghost, 1, Qt.PenStyle.DotLine))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(drag.placed.rect.translated(shift * col_w, 0))
-        painter.end()
 
     def _paint_header(self, painter: QPainter, today: int | None) -> None:
+        colours = grid_colours(self.palette())
         col_w = self.column_width
-        painter.fillRect(QRectF(0, 0, self.width(), self.HEADER), QColor("#f4f4f4"))
+        painter.fillRect(QRectF(0, 0, self.width(), self.HEADER), colours.header)
         bold = QFont(painter.font())
         bold.setBold(True)
+        painter.setPen(colours.dim_text)
+        painter.drawText(
+            QRectF(0, 0, self.GUTTER - 4, self.HEADER), Qt.AlignmentFlag.AlignCenter, self.zone_label()
+        )
         for column, label in enumerate(self.header_labels()):
             cell = QRectF(self.GUTTER + column * col_w, 0, col_w, self.HEADER)
             if column == today:
-                painter.fillRect(cell, QColor("#f9e0dd"))
-            painter.setPen(QColor("#c0392b") if column == today else QColor("#333333"))
+                painter.fillRect(cell, colours.today)
+            painter.setPen(colours.today_text if column == today else colours.text)
             painter.setFont(bold if column == today else self.font())
             painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, label)
+            if self.hasFocus() and self.first_day + timedelta(days=column) == self.focus_day:
+                painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(cell.adjusted(2, 2, -2, -2))
         painter.setFont(self.font())
-        painter.setPen(QColor("#d0d0d0"))
+        painter.setPen(colours.line)
         for column in range(self.days + 1):
             x = self.GUTTER + column * col_w
             painter.drawLine(QPointF(x, 0), QPointF(x, self.HEADER))
@@ -525,7 +681,8 @@ class TimeGridView(_EventView):
     def _paint_placed(self, painter: QPainter, placed: _Placed) -> None:
         occ = placed.shown.occ
         text = occ.title if placed.band else f"{occ.start.astimezone(self.tz):%H:%M} {occ.title}"
-        _paint_item(painter, placed.rect, placed.shown, text, placed.shown.key == self.selected)
+        selected = placed.shown.key == self.selected
+        paint_item(painter, self.palette(), placed.rect, placed.shown, text, selected)
 
     def _paint_ghost(self, painter: QPainter, preview: tuple[datetime, datetime]) -> None:
         start, end = preview
@@ -533,124 +690,7 @@ class TimeGridView(_EventView):
         if p1.y() <= p0.y():
             p1 = QPointF(p0.x(), p0.y() + 14)
         rect = QRectF(p0.x() - self.column_width / 2 + 1, p0.y(), self.column_width - 3, p1.y() - p0.y())
-        painter.setPen(QPen(QColor("#333333"), 1, Qt.PenStyle.DotLine))
+        painter.setPen(QPen(grid_colours(self.palette()).ghost, 1, Qt.PenStyle.DotLine))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(rect)
         painter.drawText(rect.adjusted(3, 1, 0, 0), f"{start.astimezone(self.tz):%H:%M}")
-
-
-class MonthView(_EventView):
-    """Six weeks from the Monday on or before the first of the month; events as chips per day."""
-
-    HEADER = 20
-    CHIP = 17
-
-    def __init__(self, tz: tzinfo, parent: QWidget | None = None) -> None:
-        super().__init__(tz, parent)
-        self.month = date.today().replace(day=1)
-        self._more: dict[date, int] = {}
-        self.setMinimumSize(420, 360)
-
-    @property
-    def first_day(self) -> date:
-        return self.month - timedelta(days=self.month.weekday())
-
-    def set_month(self, day: date) -> None:
-        self.month = day.replace(day=1)
-        self._layout()
-        self.update()
-
-    def time_window(self) -> tuple[datetime, datetime]:
-        start = datetime.combine(self.first_day, time(), tzinfo=self.tz)
-        return start, datetime.combine(self.first_day + timedelta(days=42), time(), tzinfo=self.tz)
-
-    def keys_on(self, day: date) -> list[str]:
-        """Keys of the occurrences drawn in a day's cell."""
-        return [p.shown.key for p in self._placed if p.day == day]
-
-    def cell(self, day: date) -> QRectF:
-        index = (day - self.first_day).days
-        w, h = self.width() / 7, (self.height() - self.HEADER) / 6
-        return QRectF((index % 7) * w, self.HEADER + (index // 7) * h, w, h)
-
-    def _day_at(self, pos: QPointF) -> date | None:
-        if pos.y() < self.HEADER:
-            return None
-        w, h = self.width() / 7, (self.height() - self.HEADER) / 6
-        column, row = int(pos.x() // w), int((pos.y() - self.HEADER) // h)
-        if not (0 <= column < 7 and 0 <= row < 6):
-            return None
-        return self.first_day + timedelta(days=row * 7 + column)
-
-    def _layout(self) -> None:
-        self._placed, self._more = [], {}
-        per_day: dict[date, list[Shown]] = {}
-        last = self.first_day + timedelta(days=42)
-        for shown in self.shown:
-            occ = shown.occ
-            day = max(occ.start.astimezone(self.tz).date(), self.first_day)
-            end = occ.end.astimezone(self.tz)
-            end_day = (
-                end.date() if end.time() != time() or end.date() == day else end.date() - timedelta(days=1)
-            )
-            while day <= min(end_day, last - timedelta(days=1)):
-                per_day.setdefault(day, []).append(shown)
-                day += timedelta(days=1)
-        for day, items in per_day.items():
-            cell = self.cell(day)
-            fits = max(0, int((cell.height() - 18) // self.CHIP))
-            items.sort(key=lambda s: (not s.occ.all_day, s.occ.start, s.key))
-            if len(items) > fits:
-                fits = max(0, fits - 1)
-                self._more[day] = len(items) - fits
-            for n, shown in enumerate(items[:fits]):
-                rect = QRectF(cell.x() + 2, cell.y() + 18 + n * self.CHIP, cell.width() - 4, self.CHIP - 2)
-                self._placed.append(_Placed(shown, rect, day))
-
-    def _preview(self, drag: _Drag, pos: QPointF) -> tuple[datetime, datetime] | None:
-        target = self._day_at(pos)
-        if target is None:
-            return None
-        return moved(drag.placed.shown.occ, timedelta(days=(target - drag.placed.day).days))
-
-    def _slot_at(self, pos: QPointF) -> tuple[datetime, datetime, bool] | None:
-        day = self._day_at(pos)
-        if day is None:
-            return None
-        start = localize(datetime.combine(day, time(9)), self.tz)
-        return start, start + timedelta(hours=1), False
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        w = self.width() / 7
-        painter.setPen(QColor("#333333"))
-        for column, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
-            painter.drawText(QRectF(column * w, 0, w, self.HEADER), Qt.AlignmentFlag.AlignCenter, name)
-        today = date.today()
-        for index in range(42):
-            day = self.first_day + timedelta(days=index)
-            cell = self.cell(day)
-            painter.setPen(QColor("#d0d0d0"))
-            painter.setBrush(QColor("#ffffff") if day.month == self.month.month else QColor("#f4f4f4"))
-            painter.drawRect(cell)
-            painter.setPen(QColor("#c0392b") if day == today else QColor("#555555"))
-            painter.drawText(cell.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignLeft, str(day.day))
-            more = self._more.get(day)
-            if more:
-                painter.drawText(
-                    cell.adjusted(4, 0, -4, -2),
-                    Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
-                    f"+{more} more",
-                )
-        for placed in self._placed:
-            occ = placed.shown.occ
-            text = occ.title if occ.all_day else f"{occ.start.astimezone(self.tz):%H:%M} {occ.title}"
-            _paint_item(painter, placed.rect, placed.shown, text, placed.shown.key == self.selected)
-        drag = self._drag
-        if drag is not None and drag.preview is not None:
-            cell = self.cell(drag.preview[0].astimezone(self.tz).date())
-            painter.setPen(QPen(QColor("#333333"), 1, Qt.PenStyle.DotLine))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(cell.adjusted(1, 1, -1, -1))
-        painter.end()

@@ -19,18 +19,22 @@ from localfirst.write import Value
 from ui.backend import Backend
 from ui.markdown_highlighter import MarkdownHighlighter
 from ui.notes.model import note_conflicts
+from ui.notes.preview import NotePreview, safe_url
 from ui.notes.textsync import has_astral, local_edit, remote_edits, utf16_offset
 from ui.qt import (
     QDesktopServices,
+    QEvent,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QMimeData,
     QMouseEvent,
+    QPalette,
     QPlainTextEdit,
     QPushButton,
     QRegularExpression,
+    QStackedWidget,
     Qt,
     QTextCursor,
     QTimer,
@@ -42,6 +46,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+from ui.theme import ACCENT_RED
 from ui.undo import EditRunner
 
 #: Send the pending edits when typing pauses this long (milliseconds).
@@ -50,21 +55,8 @@ TYPING_PAUSE_MS = 60
 FLUSH_EVERY_MS = 150
 #: Body edits refresh the note's ``modified`` time at most this often (seconds).
 MODIFIED_EVERY_S = 60.0
-#: URL schemes a Ctrl+click may open; anything else in a note stays text.
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-
 _URL = QRegularExpression(r"(https?://|mailto:)[^\s<>()\[\]\"']+")
 _Edit = tuple[int, int, str]
-
-
-def safe_url(text: str) -> QUrl | None:
-    """The URL a click on ``text`` may open, or None unless it is http(s) or mailto."""
-    url = QUrl(text, QUrl.ParsingMode.StrictMode)
-    if not url.isValid() or url.scheme().lower() not in SAFE_SCHEMES:
-        return None
-    if url.scheme().lower() != "mailto" and not url.host():
-        return None
-    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +81,18 @@ class BodyEdit(QPlainTextEdit):
     """Plain text only (no rich text is ever inserted); Ctrl+click opens an http(s)/mailto link."""
 
     link_was_clicked = Signal(QUrl)
+    #: The palette changed (a theme switch): highlighting takes the new colours.
+    palette_did_change = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.setTabChangesFocus(False)
         self.setPlaceholderText("Write here. Markdown is highlighted; Ctrl+click opens a link.")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.palette_did_change.emit()
 
     def url_at(self, position: int) -> QUrl | None:
         """The safe link under a document position, if any."""
@@ -131,6 +130,8 @@ class NoteEditor(QWidget):
     body_did_flush = Signal(int)
     #: The open note's text was replaced by what the replica holds (a remote change arrived).
     body_did_sync = Signal()
+    #: A new note was left empty and removed (the note id).
+    note_was_discarded = Signal(str)
 
     def __init__(self, backend: Backend, undo_stack: QUndoStack | None = None) -> None:
         super().__init__()
@@ -148,7 +149,12 @@ class NoteEditor(QWidget):
         self._resync = False
         self._open_token = 0
         self._last_modified = 0.0
+        self._fresh: str | None = None  # a new note, discarded if left empty
+        self._fresh_index = -1  # the undo stack's index just after creating it
+        self._focus_on_open: str | None = None  # the note whose body takes the cursor once open
         self._build()
+        # While a note loads its fields are disabled: the cursor waits here, never in Search.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.edits.edit_will_apply.connect(self._on_edit_will_apply)
         self.edits.edit_did_fail.connect(self.status.setText)
 
@@ -166,26 +172,44 @@ class NoteEditor(QWidget):
         self.pin.setToolTip("Pinned notes come first in the list")
         self.badge = QPushButton("⚠ Conflict")
         self.badge.setToolTip("Another device changed this note at the same time: choose a version")
-        self.badge.setStyleSheet("QPushButton { color: #a33; font-weight: bold; }")
+        self.badge.setStyleSheet(f"QPushButton {{ color: {ACCENT_RED}; font-weight: bold; }}")
         self.badge.hide()
         self.delete = QPushButton("Delete")
         self.status = QLabel()
-        self.status.setStyleSheet("color: #777;")
+        self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.body = BodyEdit()
-        self.highlighter = MarkdownHighlighter(self.body.document())
+        self.preview_button = QToolButton()
+        self.preview_button.setText("Preview")
+        self.preview_button.setCheckable(True)
+        self.preview_button.setToolTip("Show the note rendered (links open on click only)")
+        self.highlighter = MarkdownHighlighter(self.body.document(), self.body.palette())
+        qconnect(self.body.palette_did_change, lambda: self.highlighter.set_palette(self.body.palette()))
+        self._lay_out()
+        self._connect()
+        self._set_enabled(False)
 
+    def _lay_out(self) -> None:
         header = QHBoxLayout()
         header.addWidget(self.title, 3)
         header.addWidget(self.tags, 2)
         header.addWidget(self.pin)
+        header.addWidget(self.preview_button)
         header.addWidget(self.badge)
         header.addWidget(self.delete)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(self.body, 1)
+        self.preview = NotePreview()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.body)
+        self.pages.addWidget(self.preview)
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.status)
 
+    def _connect(self) -> None:
+        qconnect(self.preview_button.toggled, self.set_preview)
+        qconnect(self.body.textChanged, self._refresh_preview)
+        qconnect(self.preview.link_was_clicked, QDesktopServices.openUrl)
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(TYPING_PAUSE_MS)
@@ -202,11 +226,21 @@ class NoteEditor(QWidget):
         qconnect(self.badge.clicked, self._on_badge_clicked)
         qconnect(self.body.link_was_clicked, QDesktopServices.openUrl)
         qconnect(self.backend.changed, self._on_changed)
-        self._set_enabled(False)
 
     def _set_enabled(self, enabled: bool) -> None:
-        for widget in (self.title, self.tags, self.pin, self.delete, self.body):
+        for widget in (self.title, self.tags, self.pin, self.delete, self.body, self.preview_button):
             widget.setEnabled(enabled)
+
+    def set_preview(self, on: bool) -> None:
+        """Show the note rendered (on) or its text to edit (off)."""
+        self.preview_button.setChecked(on)
+        if on:
+            self.preview.show_text(self.body.toPlainText())
+        self.pages.setCurrentWidget(self.preview if on else self.body)
+
+    def _refresh_preview(self) -> None:
+        if self.preview_button.isChecked():
+            self.preview.show_text(self.body.toPlainText())
 
     @property
     def note(self) -> str | None:
@@ -223,9 +257,16 @@ class NoteEditor(QWidget):
 
     # -- opening -------------------------------------------------------------------------------
 
-    def open_note(self, entity: str | None) -> None:
+    def open_note(self, entity: str | None, *, focus: bool = False) -> None:
+        """Show a note (None: none); with ``focus`` the cursor goes into its body once loaded."""
+        if focus:
+            self._focus_on_open = entity
+            self.setFocus()  # keys typed while it loads are not sent anywhere else
         if entity == self._note:
+            if focus and self.body.isEnabled():
+                self.body.setFocus()
             return
+        self._discard_if_empty()
         self.flush()
         self._note = entity
         self._open_token += 1
@@ -260,6 +301,29 @@ class NoteEditor(QWidget):
         self._show_fields(state, force=True)
         self._set_enabled(True)
         self._last_modified = 0.0
+        if self._focus_on_open == state.id:
+            self._focus_on_open = None
+            self.set_preview(False)  # a new note is for writing
+            self.body.setFocus()
+
+    def mark_fresh(self, entity: str) -> None:
+        """``entity`` was just created here: remove it if it is left without content."""
+        self._fresh, self._fresh_index = entity, self.undo_stack.index()
+
+    def is_empty(self) -> bool:
+        """No title, tags or body typed in the open note."""
+        fields = (self._shadow, self.title.text(), self.tags.text())
+        return not any(text.strip() for text in fields) and not self._pending
+
+    def _discard_if_empty(self) -> None:
+        note, self._fresh = self._fresh, None
+        if note is None or note != self._note or not self.is_empty():
+            return
+        if self.undo_stack.index() == self._fresh_index:
+            self.undo_stack.undo()  # as if never made (nothing was typed in it)
+        else:
+            self.backend.submit(lambda r: notes.delete_note(r, note))
+        self.note_was_discarded.emit(note)
 
     def _show_fields(self, state: NoteState, *, force: bool = False) -> None:
         self._values = dict(state.values)
@@ -438,6 +502,7 @@ class NoteEditor(QWidget):
         answer = QMessageBox.question(self, "Delete note", "Delete this note on all your devices?")
         if answer != QMessageBox.StandardButton.Yes:
             return
+        self._fresh = None  # deleted on purpose, through the undo stack
         self.flush()
         self.open_note(None)
         self.edits.do(lambda r: notes.delete_note(r, note), self.undo_stack, "Delete note")

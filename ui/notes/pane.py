@@ -90,6 +90,7 @@ class NotesPane(QWidget):
         qconnect(self.model.modelReset, self._reselect)
         qconnect(backend.changed, self._on_changed)
         qconnect(self.editor.conflicts_were_requested, self.show_conflicts)
+        qconnect(self.editor.preview.note_link_clicked, self.open_titled)
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -190,6 +191,17 @@ class NotesPane(QWidget):
             sel.blockSignals(False)
             self.list.viewport().update()
 
+    def open_titled(self, title: str) -> bool:
+        """Open the note with this title (a ``[[Title]]`` link); False if there is none."""
+        wanted = title.strip().casefold()
+        for entity in self.model.ids():
+            row = self.model.row(entity)
+            if row is not None and row.label.strip().casefold() == wanted:
+                self.select(entity)
+                return True
+        self.editor.status.setText(f"No note is titled “{title.strip()}”.")
+        return False
+
     def new_note(self) -> None:
         """Create an empty note, open it and put the cursor in its body."""
 
@@ -197,10 +209,12 @@ class NotesPane(QWidget):
             [entity] = edit.entities
             self.search.clear()
             self.tag_filter.setCurrentIndex(0)
-            self.editor.open_note(entity)
-            self.editor.body.setFocus()
+            self.editor.open_note(entity, focus=True)
+            self.editor.mark_fresh(entity)
             QTimer.singleShot(0, lambda: self.select(entity))
 
+        # The cursor waits in the editor from now on (not in Search, where the tab puts it).
+        self.editor.setFocus()
         self.editor.edits.do(notes.create_note, self.undo_stack, "New note", created)
 
     def show_conflicts(self, entity: str) -> ConflictDialog:
