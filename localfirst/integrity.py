@@ -89,15 +89,25 @@ def doc_state_hash(key: str, doc: Doc) -> int:
     return int.from_bytes(hashlib.sha256(data).digest()[:STATE_DIGEST_BYTES])
 
 
+def text_state_hash(entity: str, field: str, text: str) -> int:
+    """The hash of one text field's visible text (a note body): replicas holding the same edits
+    show the same text, whatever their CRDT states' encodings."""
+    data = msgpack.packb(["text", entity, field, text])
+    return int.from_bytes(hashlib.sha256(data).digest()[:STATE_DIGEST_BYTES])
+
+
 def state_digest_of(folded: int) -> bytes:
     """The state digest: the XOR of every entity's hash, so one entity's change updates it
     in O(1); replicas holding the same writes show the same state and so the same digest."""
     return folded.to_bytes(STATE_DIGEST_BYTES)
 
 
-def fold_states(docs: Iterable[tuple[str, Doc]]) -> int:
-    """XOR of ``doc_state_hash`` over all documents."""
+def fold_states(docs: Iterable[tuple[str, Doc]], texts: Iterable[tuple[str, str, str]] = ()) -> int:
+    """XOR of ``doc_state_hash`` over all documents and ``text_state_hash`` over all texts
+    (``(entity, field, text)``)."""
     folded = 0
     for key, doc in docs:
         folded ^= doc_state_hash(key, doc)
+    for entity, field, text in texts:
+        folded ^= text_state_hash(entity, field, text)
     return folded

@@ -85,7 +85,7 @@ def _edit_doc(data: Path, *, forget_digest: bool) -> None:
         (doc,) = conn.execute("SELECT doc FROM docs WHERE id = 'n4'").fetchone()
         conn.execute("UPDATE docs SET doc = ? WHERE id = 'n4'", (doc.replace(b"t4", b"ZZ"),))
         if forget_digest:  # as if the rows diverged with their saved digest: only a peer can tell
-            conn.execute("DELETE FROM meta WHERE key = 'state_digest'")
+            conn.execute("DELETE FROM meta WHERE key = 'state_digest_v2'")
 
 
 @pytest.mark.parametrize("forget_digest", [False, True])
