@@ -109,3 +109,15 @@ def repair(replica: Replica, batch: Batch) -> Changes:
     changes = Changes(frozenset(docs), snapshot=True)
     replica._unseen.add(changes)
     return changes
+
+
+def repair_batch(replica: Replica) -> Batch:
+    """What a member sends a damaged peer: its snapshot and every committed write after it,
+    once its own committed log is verified (``ReplicaDamaged`` if it is damaged too)."""
+    from .records import Summary
+    from .vector import VersionVector
+
+    replica.check_sound()
+    batch = replica.batch_for(Summary(VersionVector(), -1))  # -1: before any snapshot
+    batch.tentative = []
+    return batch

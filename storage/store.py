@@ -450,7 +450,8 @@ class SqlStore:
 
     def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
         with self.atomic() as conn:
-            conn.exec_driver_sql(
+            _many(
+                conn,
                 "INSERT OR REPLACE INTO outcomes (stamp, origin, outcome, committed) VALUES (?, ?, ?, ?)",
                 [(w.stamp, self._origin(conn, w.origin), o, int(c)) for w, o, c in outcomes],
             )

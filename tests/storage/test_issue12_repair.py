@@ -1,0 +1,147 @@
+"""Issue 12 defect 6, repair: a replica whose stored log, documents or note bodies were edited
+behind its back rebuilds them from a member's copy (``localfirst.repair``), keeps the writes
+its user made that no member holds yet, verifies clean, and ends identical with the member."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from localfirst import Replica
+from localfirst.integrity import CHAIN_MISMATCH, STATE_MISMATCH, UNDECODABLE, ReplicaDamaged
+from localfirst.repair import repair, repair_batch
+from tests.storage.conftest import Replicas
+
+
+def _pair(replicas: Replicas) -> tuple[Replica, Replica]:
+    """A (primary) and B holding the same five committed notes, one with a body; then B writes
+    offline: a tentative write only B holds."""
+    a = replicas.create("a", "dev-a", members={"dev-b": "B"})
+    for i in range(1, 6):
+        a.put("note", f"n{i}", {"title": f"t{i}"})
+    a.put("note", "n1", {"body": "the body of one"})
+    a.commit()
+    b = replicas.join("b", "dev-b", a.genesis())
+    b.receive(a.batch_for(b.summary()))
+    assert (b.csn, b.chain) == (a.csn, a.chain) == (6, a.chain)
+    b.put("note", "mine", {"title": "written offline on B"})
+    return a, b
+
+
+def _edit(path: Path, sql: str, *params: object) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(sql, params)
+
+
+def _row(path: Path, sql: str, *params: object) -> bytes:
+    with closing(sqlite3.connect(path)) as conn:
+        (data,) = conn.execute(sql, params).fetchone()
+    return bytes(data)
+
+
+def _edit_log_row(path: Path) -> None:
+    data = _row(path, "SELECT data FROM log WHERE csn = 2")
+    assert b"t2" in data
+    _edit(path, "UPDATE log SET data = ? WHERE csn = 2", data.replace(b"t2", b"XX"))
+
+
+def _truncate_log_row(path: Path) -> None:
+    _edit(path, "UPDATE log SET data = substr(data, 1, 5) WHERE csn = 4")
+
+
+def _edit_doc_row(path: Path) -> None:
+    doc = _row(path, "SELECT doc FROM docs WHERE id = 'n4'")
+    _edit(path, "UPDATE docs SET doc = ? WHERE id = 'n4'", doc.replace(b"t4", b"ZZ"))
+
+
+def _edit_text_row(path: Path) -> None:
+    _edit(path, "UPDATE texts SET text = 'tampered' WHERE id = 'n1' AND field = 'body'")
+
+
+DAMAGE: dict[str, tuple[Callable[[Path], None], int, str]] = {
+    "log row": (_edit_log_row, 2, CHAIN_MISMATCH),
+    "truncated row": (_truncate_log_row, 4, UNDECODABLE),
+    "document row": (_edit_doc_row, 6, STATE_MISMATCH),
+    "note body": (_edit_text_row, 6, STATE_MISMATCH),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_corruption_not_noticed_repaired_from_a_member(replicas: Replicas, damage: str) -> None:
+    a, b = _pair(replicas)
+    edit, at, problem = DAMAGE[damage]
+    path = replicas.store_of(b).path
+    replicas.close(b)
+    edit(path)
+    b = replicas.open("b")
+    found = b.verify()  # the first check in a process is full
+    assert (found.ok, found.csn, found.problem) == (False, at, problem)
+    with pytest.raises(ReplicaDamaged):
+        b.welcome()
+
+    changes = repair(b, repair_batch(a))
+
+    assert changes.snapshot
+    assert b.damaged is None or not b.damaged.ok  # not cleared until verified
+    report = b.verify(full=True)
+    assert report.ok, report.describe()
+    assert b.damaged is None
+    b.check_sound()
+    assert [w.id.origin for w in b.tentative()] == ["dev-b"]  # the user's unsynced write is kept
+    assert b.values("mine") == {"title": "written offline on B"}
+    assert b.values("n4") == {"title": "t4"}
+    assert b.values("n1") == {"title": "t1", "body": "the body of one"}
+    assert (b.csn, b.chain) == (a.csn, a.chain)
+    a.receive(b.batch_for(a.summary()))
+    a.commit()
+    b.receive(a.batch_for(b.summary()))
+    assert (b.csn, b.chain, b.vector) == (a.csn, a.chain, a.vector) == (7, a.chain, a.vector)
+    assert b.state_digest() == a.state_digest()
+    assert not b.tentative()
+    b = replicas.reopen(b)  # what the repair stored is sound from the rows, too
+    assert b.verify(full=True).ok
+    assert b.state_digest() == a.state_digest()
+    assert b.values("n1") == {"title": "t1", "body": "the body of one"}
+
+
+def test_corruption_not_noticed_edited_note_body_is_a_state_mismatch(replicas: Replicas) -> None:
+    a, b = _pair(replicas)
+    before = b.state_digest()
+    path = replicas.store_of(b).path
+    replicas.close(b)
+    _edit_text_row(path)
+    b = replicas.open("b")
+    assert b.values("n1")["body"] == "tampered"
+    assert b.state_digest() != before
+    found = b.verify(full=True)
+    assert (found.ok, found.problem) == (False, STATE_MISMATCH)
+    b.put("note", "n1", {"body": "typed after"})  # a body edit keeps the digest up to date
+
+
+def test_corruption_not_noticed_body_edits_keep_the_digest_equal(replicas: Replicas) -> None:
+    a, b = _pair(replicas)
+    b.receive(a.batch_for(b.summary()))
+    a.receive(b.batch_for(a.summary()))
+    assert b.state_digest() == a.state_digest()
+    a.edit_text("n1", [(0, 3, "A")])
+    assert b.state_digest() != a.state_digest()
+    b.receive(a.batch_for(b.summary()))
+    assert b.values("n1")["body"] == "A body of one"
+    assert b.state_digest() == a.state_digest()
+    a = replicas.reopen(a)
+    assert a.verify(full=True).ok
+    assert b.state_digest() == a.state_digest()
+
+
+def test_corruption_not_noticed_damaged_member_serves_no_repair(replicas: Replicas) -> None:
+    a, b = _pair(replicas)
+    path = replicas.store_of(a).path
+    replicas.close(a)
+    _edit_log_row(path)
+    a = replicas.open("a")
+    with pytest.raises(ReplicaDamaged):
+        repair_batch(a)
