@@ -1,0 +1,124 @@
+"""Issue 12 defect 6, repair over the session protocol (bytes in, bytes out, no sockets): a
+replica damaged on disk sends HELLO claiming nothing, asks its peer for a REPAIR, rebuilds from
+the REPAIR_DATA it gets, keeps its own unsynced write, and the session ends live and in sync."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from pathlib import Path
+
+import pytest
+
+from localfirst import Replica
+from localfirst.integrity import CHAIN_MISMATCH
+from storage import create_library, join_library, open_replica
+from sync.errors import LocalFault
+from sync.frames import Frame, FrameDecoder, encode_frame
+from sync.messages import NO_CLAIM, Hello, MessageType, RepairRequest
+from sync.session import Phase, Session, SessionError
+
+A, B = "a" * 64, "b" * 64
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """A (primary) with five committed notes; B's file holds them too, plus a write of B's own."""
+    a = create_library(tmp_path / "a.db", A, members={B: "B"})
+    for i in range(1, 6):
+        a.put("note", f"n{i}", {"title": f"t{i}"})
+    a.commit()
+    b = join_library(tmp_path / "b.db", B, a.genesis())
+    b.receive(a.batch_for(b.summary()))
+    b.put("note", "mine", {"title": "offline on B"})
+    a.close()
+    b.close()
+    return tmp_path / "a.db", tmp_path / "b.db"
+
+
+@pytest.fixture
+def opened() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+def _open(stack: ExitStack, path: Path) -> Replica:
+    replica = open_replica(path)
+    stack.callback(replica.close)
+    return replica
+
+
+def _damage(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        (data,) = conn.execute("SELECT data FROM log WHERE csn = 2").fetchone()
+        conn.execute("UPDATE log SET data = ? WHERE csn = 2", (data.replace(b"t2", b"XX"),))
+
+
+def _frames(data: bytes) -> list[Frame]:
+    return FrameDecoder(1 << 30).feed(data)
+
+
+def _run(x: Session, y: Session) -> list[MessageType]:
+    """Drive two sessions to quiescence; the message types in the order they were sent."""
+    sent: list[MessageType] = []
+    queue = [(y, data) for data in x.start()] + [(x, data) for data in y.start()]
+    while queue:
+        dst, data = queue.pop(0)
+        sent += [MessageType(f.type) for f in _frames(data)]
+        src = x if dst is y else y
+        queue += [(src, out) for out in dst.feed(data).out]
+    return sent
+
+
+def test_corruption_not_noticed_repaired_through_the_session(files: tuple[Path, Path], opened: ExitStack) -> None:
+    _damage(files[1])
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    assert not b.verify().ok
+    assert b.damaged is not None
+    assert b.damaged.problem == CHAIN_MISMATCH
+    assert Hello.decode(_frames(Session(b, A).start()[0])[0]).digest == NO_CLAIM  # claims nothing
+    sb, sa = Session(b, A), Session(a, B)
+    sent = _run(sb, sa)
+    assert sent.count(MessageType.REPAIR) == sent.count(MessageType.REPAIR_DATA) == 1
+    assert sent.index(MessageType.REPAIR_DATA) < sent.index(MessageType.BATCH)  # nothing served first
+    assert sb.repaired
+    assert sa.peer_damaged
+    assert sb.phase is sa.phase is Phase.LIVE
+    assert b.damaged is None
+    assert b.verify(full=True).ok
+    assert sb.proven_csn == 5
+    a.commit()  # B's offline write reached the primary in the same session
+    assert a.log_labels()[-1].startswith("6:")
+    assert a.values("mine") == {"title": "offline on B"}
+    again_b, again_a = Session(b, A), Session(a, B)
+    _run(again_b, again_a)
+    assert (b.csn, b.chain, b.vector) == (a.csn, a.chain, a.vector)
+    assert b.state_digest() == a.state_digest()
+    assert again_b.in_sync
+    assert again_a.in_sync
+    assert again_b.proven_csn == again_a.proven_csn == 6
+
+
+def test_corruption_not_noticed_two_damaged_replicas_do_not_repair_each_other(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
+    _damage(files[0])
+    _damage(files[1])
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    with pytest.raises(LocalFault, match="no repair from it"):
+        _run(Session(b, A), Session(a, B))
+    assert b.damaged is not None
+
+
+def test_corruption_not_noticed_repair_asked_of_a_sound_peer_is_refused(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    sa, sb = Session(a, B), Session(b, A)
+    sa.start()
+    for frame in _frames(sb.start()[0]):
+        sa.receive(frame)  # a sound HELLO: no repair is owed
+    (request,) = _frames(encode_frame(*RepairRequest(1).encode()))
+    with pytest.raises(SessionError, match="unexpected REPAIR"):
+        sa.receive(request)
