@@ -52,23 +52,32 @@ def check_chain(
     csn: int, chain: bytes, rows: Iterable[tuple[int, bytes | None, bytes | None]]
 ) -> VerifyReport:
     """Recompute the chain from ``(csn, chain)`` over ``rows`` of ``(csn, data, stored chain)``
-    in CSN order; the first row that is missing, undecodable or disagrees is reported."""
+    in CSN order; the first row that is missing, undecodable or disagrees is reported.
+
+    A row whose bytes chain to its stored hash holds exactly the bytes that were committed
+    (which decoded when they arrived), so only a row that disagrees is decoded, to say whether
+    it is cut short or edited.
+    """
     checked = 0
     for wcsn, data, stored in rows:
         if wcsn != csn + 1:
             return VerifyReport(False, csn + 1, chain, MISSING, checked)
         if data is None:
             return VerifyReport(False, wcsn, chain, UNDECODABLE, checked)
-        try:
-            decode_write(bytes(data))
-        except Exception:  # any decoding failure is damage, whatever the decoder raised
-            return VerifyReport(False, wcsn, chain, UNDECODABLE, checked)
-        chain = chain_next(chain, bytes(data))
-        if stored is None or bytes(stored) != chain:
-            return VerifyReport(False, wcsn, chain, CHAIN_MISMATCH, checked)
-        csn = wcsn
+        chained = chain_next(chain, data)
+        if stored is None or bytes(stored) != chained:
+            return VerifyReport(False, wcsn, chain, _what_is_wrong(bytes(data)), checked)
+        chain, csn = chained, wcsn
         checked += 1
     return VerifyReport(True, csn, chain, None, checked)
+
+
+def _what_is_wrong(data: bytes) -> str:
+    try:
+        decode_write(data)
+    except Exception:  # any decoding failure is damage, whatever the decoder raised
+        return UNDECODABLE
+    return CHAIN_MISMATCH
 
 
 #: Size of the state digest folded into the in-sync check.

@@ -372,7 +372,7 @@ class ControlServer:
             doc = node.replica.get(str(req["id"]))
             return {"values": doc.values() if doc is not None and doc.exists else None}
         if cmd == "verify":
-            found = node.replica.verify(full=True)
+            found = node.verifier.check(full=True) or node.replica.verify(full=True)
             return found.to_json() | {"summary": found.describe()}
         if cmd == "log":
             return {"log": node.replica.log_labels()}

@@ -99,6 +99,7 @@ class Step:
     out: list[bytes] = field(default_factory=list)
     changes: Changes | None = None
     closed: str | None = None  # the peer's BYE/ERROR reason
+    repaired: str | None = None  # this replica was rebuilt from the peer: what was damaged
 
 
 def digest_of(replica: Replica) -> Digest:
@@ -291,7 +292,10 @@ class Session:
         batch = self.replica.batch_for(self.peer_known)
         if not len(batch):
             return []
-        return self._send_batch(batch, live=True)
+        try:
+            return self._send_batch(batch, live=True)
+        except LocalFault as exc:  # found damaged: claim nothing more; the next session repairs
+            return [self.goodbye(str(exc))]
 
     def _send_batch(self, batch: Batch, *, live: bool) -> list[bytes]:
         parts = slice_batch(batch, self._slice_size)
@@ -324,6 +328,7 @@ class Session:
             step = self.receive(frame)
             total.out += step.out
             total.changes = step.changes or total.changes
+            total.repaired = step.repaired or total.repaired
             if step.closed is not None:
                 total.closed = step.closed
                 break
@@ -432,6 +437,7 @@ class Session:
         if not data.last:
             return Step()
         whole, self._repair_parts = _joined(self._repair_parts), []
+        found = self.replica.damaged.describe() if self.replica.damaged else "damaged"
         try:
             changes = repair(self.replica, whole)
         except ReplicaError as exc:  # the peer's copy was refused: nothing was applied
@@ -442,14 +448,14 @@ class Session:
             raise LocalFault(f"still damaged after a repair from {self.peer[:12]}: {report.describe()}")
         assert self._peer_hello is not None
         self._check_chain(self._peer_hello)  # what we now hold is what the peer said it held
-        log.warning("repaired this replica from %s: %s", self.peer[:12], report.describe())
+        log.warning("repaired this replica (%s) from %s: %s", found, self.peer[:12], report.describe())
         self.repaired = True
         self.phase = Phase.SYNCING
         self._summary_sent = True
         out = [self._frame(*SummaryMessage(self.replica.summary()).encode())]
         if self._held_summary is not None:
             out += self._on_summary(self._held_summary).out
-        return Step(out, changes)
+        return Step(out, changes, repaired=found)
 
     def _on_hello(self, hello: Hello) -> Step:
         check_version(hello.version, self._min_version)

@@ -71,7 +71,9 @@ def _run(x: Session, y: Session) -> list[MessageType]:
     return sent
 
 
-def test_corruption_not_noticed_repaired_through_the_session(files: tuple[Path, Path], opened: ExitStack) -> None:
+def test_corruption_not_noticed_repaired_through_the_session(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
     _damage(files[1])
     a, b = _open(opened, files[0]), _open(opened, files[1])
     assert not b.verify().ok
