@@ -489,7 +489,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
 
 
 def _offline_status(replica: Replica) -> dict[str, Any]:
-    """What ``status`` says of a library no node is running."""
+    """What ``status`` says of a library no node is running (verified: a damaged one says so)."""
+    found = replica.verify()  # the first check in a process recomputes all of it
     return {
         "device": replica.device,
         "library": replica.library,
@@ -500,6 +501,7 @@ def _offline_status(replica: Replica) -> dict[str, Any]:
         "tentative": len(replica.tentative()),
         "members": replica.members(),
         "peers": {},
+        "damaged": None if found.ok else found.describe(),
         "running": False,
     }
 

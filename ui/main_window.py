@@ -89,7 +89,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.online_label = QLabel()
         self.statusBar().addPermanentWidget(self.online_label)
+        self._online = False
         self._show_online(False)
+        # A damaged library (issue 12) shows in the same place, from the node's last status.
+        self._integrity_timer = QTimer(self)
+        self._integrity_timer.setInterval(2000)
+        qconnect(self._integrity_timer.timeout, lambda: self._show_online(self._online))
+        self._integrity_timer.start()
         self._painted = False
         self.loaded = False
         self.mirror_folder = MirrorFolder(backend)
@@ -261,6 +267,17 @@ class MainWindow(QMainWindow):
         SettingsDialog(self.data_dir, self).exec()
 
     def _show_online(self, online: bool) -> None:
+        self._online = online
+        status = getattr(self.sync, "status", None)
+        damaged = status.get("damaged") if isinstance(status, dict) else None
+        if damaged:
+            self.online_label.setText("⚠ Damaged")
+            self.online_label.setStyleSheet("color: #b00020;")
+            self.online_label.setToolTip(
+                f"This device's library is damaged ({damaged}). Nothing is shared from it; it "
+                "repairs itself from the next device of this library it reaches, keeping your changes."
+            )
+            return
         self.online_label.setText("● Online" if online else "○ Offline")
         self.online_label.setStyleSheet("color: #2a7a2a;" if online else "color: #888;")
         self.online_label.setToolTip(
