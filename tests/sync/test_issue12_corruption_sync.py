@@ -87,9 +87,9 @@ def test_corruption_not_noticed_repaired_from_a_member_over_tls(
             at = csn - 3 if damage == "log row" else csn
             assert (code, offline["ok"], offline["csn"], offline["problem"]) == (1, False, at, problem)
             assert offline["summary"] == f"damaged at commit #{at}: {problem}"
-            status = run_cli(tmp_path / "b", "status")  # no node runs: the offline door says it too
-            assert status.returncode == 0, status.stderr
-            assert f"DAMAGED  {offline['summary']}; nothing is claimed or served" in status.stdout
+            printed = run_cli(tmp_path / "b", "status")  # no node runs: the offline door says it too
+            assert printed.returncode == 0, printed.stderr
+            assert f"DAMAGED  {offline['summary']}; nothing is claimed or served" in printed.stdout
             b = restarted = await start_node(tmp_path / "b", "b", control=True)  # no member in reach
             await until(lambda: restarted.status()["damaged"] is not None, what="b notices at start")
             assert await asyncio.to_thread(_verify_cli, tmp_path / "b") == (code, offline)  # through the node

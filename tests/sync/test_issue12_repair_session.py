@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from localfirst import Replica
-from localfirst.integrity import CHAIN_MISMATCH
+from localfirst.integrity import CHAIN_MISMATCH, VerifyReport
 from storage import create_library, join_library, open_replica
 from sync.errors import LocalFault
 from sync.frames import Frame, FrameDecoder, encode_frame
@@ -55,6 +55,10 @@ def _damage(path: Path) -> None:
         conn.execute("UPDATE log SET data = ? WHERE csn = 2", (data.replace(b"t2", b"XX"),))
 
 
+def _damage_of(replica: Replica) -> VerifyReport | None:
+    return replica.damaged
+
+
 def _frames(data: bytes) -> list[Frame]:
     return FrameDecoder(1 << 30).feed(data)
 
@@ -76,9 +80,9 @@ def test_corruption_not_noticed_repaired_through_the_session(
 ) -> None:
     _damage(files[1])
     a, b = _open(opened, files[0]), _open(opened, files[1])
-    assert not b.verify().ok
-    assert b.damaged is not None
-    assert b.damaged.problem == CHAIN_MISMATCH
+    found = b.verify()
+    assert (found.ok, found.problem) == (False, CHAIN_MISMATCH)
+    assert _damage_of(b) == found
     assert Hello.decode(_frames(Session(b, A).start()[0])[0]).digest == NO_CLAIM  # claims nothing
     sb, sa = Session(b, A), Session(a, B)
     sent = _run(sb, sa)
@@ -87,7 +91,7 @@ def test_corruption_not_noticed_repaired_through_the_session(
     assert sb.repaired
     assert sa.peer_damaged
     assert sb.phase is sa.phase is Phase.LIVE
-    assert b.damaged is None
+    assert _damage_of(b) is None
     assert b.verify(full=True).ok
     assert sb.proven_csn == 5
     a.commit()  # B's offline write reached the primary in the same session
