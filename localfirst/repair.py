@@ -5,9 +5,11 @@ snapshot and full commit entries, nothing tentative). :func:`repair` checks it a
 batch is checked (library, CSN order, write ids, the chain hash recomputed over it), folds it
 into the committed state at the member's CSN, and replaces this replica's log, snapshot,
 documents and texts with it in one transaction. Writes this replica holds that the member's
-committed state does not cover -- its tentative writes, and any committed here but not yet
-there that can still be read -- stay as tentative writes on top, so nothing the user made is
-lost and the next anti-entropy carries them on.
+committed state does not cover stay: commits of its own beyond the member's CSN that still
+chain on to their stored hashes stay committed under the CSNs the primary gave them (a primary
+repaired from a member behind it reuses no CSN); its tentative writes, and its own commits past
+a damaged one that can still be read, stay as tentative writes on top. Nothing the user made
+is lost, and the next anti-entropy carries it on.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ if TYPE_CHECKING:
     from .replica import Changes, Replica
 
 
-def committed_state(replica: Replica, batch: Batch) -> Snapshot:
-    """Fold a member's repair batch into the committed state at its last CSN.
+def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, bytes]:
+    """Fold a member's repair batch: the committed state at its last CSN, and its chain hash.
 
     Raises:
         InvalidWrite, CsnGap, WriteFormatError: the batch is not a whole committed log of this
@@ -52,25 +54,57 @@ def committed_state(replica: Replica, batch: Batch) -> Snapshot:
             raise WriteFormatError(f"repair: commit #{entry.csn}: the write is not {entry.id}")
         fold.add(write)
         csn, chain = entry.csn, chain_next(chain, entry.write)
-    return fold.snapshot(csn, chain)
+    return fold, csn, chain
 
 
-def _readable_rows(replica: Replica, after: int) -> list[tuple[Write, bytes]]:
-    """This replica's own writes beyond ``after`` that can still be read: its tentative writes
-    and committed rows the member lacks (a damaged row among them is left to the member)."""
-    out = [(w, replica._bytes[w.id]) for w in replica.tentative()]
+def _decoded(wid: WriteId, data: bytes) -> Write | None:
     try:
-        rows = list(replica._store.committed_after(after))
+        write = decode_write(bytes(data))
+    except Exception:  # a damaged row: it is left out
+        return None
+    return write if write.id == wid else None
+
+
+def _own_commits(replica: Replica, after: int) -> list[tuple[int, WriteId, bytes]]:
+    """This replica's committed rows beyond ``after`` (the member lacks them), as far as they
+    can be read at all."""
+    try:
+        return [(c, w, bytes(d)) for c, w, d in replica._store.committed_after(after)]
     except Exception:  # the rows are damaged: only the member's copy counts
-        rows = []
-    for _csn, wid, data in rows:
-        try:
-            write = decode_write(bytes(data))
-        except Exception:  # a damaged row: the member's copy replaces it
+        return []
+
+
+def _fold_own(
+    replica: Replica, fold: CommittedFold, csn: int, chain: bytes
+) -> tuple[int, bytes, list[tuple[Write, bytes]]]:
+    """Fold on this replica's own commits beyond the member's CSN while they chain on from the
+    member's hash to the hashes stored with them (so their CSNs stay as the primary gave them);
+    from the first that does not, the writes that can be read stay as tentative ones."""
+    rest: list[tuple[Write, bytes]] = []
+    for wcsn, wid, data in _own_commits(replica, csn):
+        write = _decoded(wid, data)
+        if write is None:
             continue
-        if write.id == wid:
-            out.append((write, bytes(data)))
-    return out
+        if not rest and wcsn == csn + 1 and replica._store.chain_at(wcsn) == chain_next(chain, data):
+            fold.add(write)
+            csn, chain = wcsn, chain_next(chain, data)
+        else:
+            rest.append((write, data))
+    return csn, chain, rest
+
+
+def committed_state(replica: Replica, batch: Batch) -> tuple[Snapshot, list[tuple[Write, bytes]]]:
+    """The committed state a repair rebuilds from: the member's, carried on by this replica's
+    own sound commits beyond it; and the writes of this replica it does not cover (its
+    tentative writes, and commits of its own that could not be proven), to keep on top."""
+    fold, csn, chain = _fold_member(replica, batch)
+    csn, chain, rest = _fold_own(replica, fold, csn, chain)
+    snap = fold.snapshot(csn, chain)
+    kept: dict[WriteId, tuple[Write, bytes]] = {}
+    for write, data in [*((w, replica._bytes[w.id]) for w in replica.tentative()), *rest]:
+        if not snap.vector.covers(write.id):
+            kept[write.id] = (write, data)
+    return snap, [kept[wid] for wid in sorted(kept)]
 
 
 def repair(replica: Replica, batch: Batch) -> Changes:
@@ -83,12 +117,8 @@ def repair(replica: Replica, batch: Batch) -> Changes:
     """
     from .replica import Changes
 
-    snap = committed_state(replica, batch)
-    kept: dict[WriteId, tuple[Write, bytes]] = {}
-    for write, data in _readable_rows(replica, snap.csn):
-        if not snap.vector.covers(write.id):
-            kept[write.id] = (write, data)
-    writes = [kept[wid][0] for wid in sorted(kept)]
+    snap, kept = committed_state(replica, batch)
+    writes = [write for write, _ in kept]
     docs = {k: d.copy() for k, d in snap.docs.items()}
     apply_puts(docs, writes)
     texts = {k: TextDoc.decode_state(st, replica.device) for k, st in snap.texts.items()}
@@ -99,7 +129,7 @@ def repair(replica: Replica, batch: Batch) -> Changes:
     saved = {k: (d.text, d.encode_state()) for k, d in texts.items()}
     store = replica._store
     with store.atomic():
-        store.reset_log([(wid, kept[wid][1]) for wid in sorted(kept)])
+        store.reset_log([(write.id, data) for write, data in kept])
         store.replace_snapshot(snap, docs, saved)
         store.save_committed(snap.primary, snap.bookings)
         store.save_outcomes([(wid, outcome, True) for wid, outcome in snap.outcomes.items()])

@@ -146,3 +146,35 @@ def test_corruption_not_noticed_damaged_member_serves_no_repair(replicas: Replic
     a = replicas.open("a")
     with pytest.raises(ReplicaDamaged):
         repair_batch(a)
+
+
+def test_corruption_not_noticed_primary_repaired_from_a_member_behind_keeps_its_csns(
+    replicas: Replicas,
+) -> None:
+    """The primary's commits the member lacks stay committed under the CSNs they were given
+    (they chain on from the member's hash to their stored ones): no CSN is ever reused."""
+    a, b = _pair(replicas)
+    a.put("note", "n7", {"title": "t7"})
+    a.put("note", "n8", {"title": "t8"})
+    a.commit()
+    c = replicas.join("c", "dev-c", a.genesis())  # a third replica that saw commits #7 and #8
+    c.receive(a.batch_for(c.summary()))
+    assert (a.csn, b.csn, c.csn) == (8, 6, 8)
+    chain = a.chain
+    path = replicas.store_of(a).path
+    replicas.close(a)
+    _edit_log_row(path)
+    a = replicas.open("a")
+    assert not a.verify().ok
+
+    repair(a, repair_batch(b))
+
+    assert a.verify(full=True).ok
+    assert (a.csn, a.chain) == (8, chain) == (c.csn, c.chain)
+    assert a.tentative() == []
+    assert a.log_labels() == []  # all folded into the snapshot at #8
+    assert a.values("n8") == {"title": "t8"}
+    a.receive(b.batch_for(a.summary()))  # B's offline write
+    a.commit()
+    c.receive(a.batch_for(c.summary()))
+    assert (c.csn, c.chain) == (a.csn, a.chain) == (9, a.chain)
