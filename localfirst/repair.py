@@ -44,6 +44,8 @@ def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, by
         raise InvalidWrite("a repair carries committed writes only")
     fold = CommittedFold(snap, replica.device)
     csn, chain = snap.csn, snap.chain
+    mark = _verified_mark(replica)
+    _check_mark(mark, csn, chain)
     for entry in batch.committed:
         if entry.csn != csn + 1:
             raise CsnGap(f"repair: expected commit #{csn + 1}, got #{entry.csn}")
@@ -54,7 +56,20 @@ def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, by
             raise WriteFormatError(f"repair: commit #{entry.csn}: the write is not {entry.id}")
         fold.add(write)
         csn, chain = entry.csn, chain_next(chain, entry.write)
+        _check_mark(mark, csn, chain)
     return fold, csn, chain
+
+
+def _verified_mark(replica: Replica) -> tuple[int, bytes] | None:
+    mark = getattr(replica._store, "verified_mark", None)  # a store that keeps one (SQLite)
+    found: tuple[int, bytes] | None = mark() if mark is not None else None
+    return found
+
+
+def _check_mark(mark: tuple[int, bytes] | None, csn: int, chain: bytes) -> None:
+    """The member's log must agree with the chain hash this replica itself last verified."""
+    if mark is not None and mark[0] == csn and mark[1] != chain:
+        raise InvalidWrite(f"repair: the member's log disagrees at commit #{csn}, verified sound here")
 
 
 def _decoded(wid: WriteId, data: bytes) -> Write | None:

@@ -399,6 +399,11 @@ class SqlStore:
         top = row[0] if row is not None else None
         return int(top) if top is not None else int(self._meta()["snapshot_csn"])
 
+    def verified_mark(self) -> tuple[int, bytes] | None:
+        """The last CSN this replica verified sound, and the chain hash it recomputed there."""
+        mark = self._meta().get("verified_csn")
+        return None if mark is None else (int(mark[0]), bytes(mark[1]))
+
     def verify(self, *, full: bool = False) -> VerifyReport:
         """Recompute the chain from the stored committed rows; from the verified-up-to mark
         (kept in meta) unless ``full``. Damage found is remembered in meta until a full

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from localfirst import Replica
+from localfirst import InvalidWrite, Replica
 from localfirst.integrity import CHAIN_MISMATCH, STATE_MISMATCH, UNDECODABLE, ReplicaDamaged
 from localfirst.repair import repair, repair_batch
 from tests.storage.conftest import Replicas
@@ -178,3 +178,24 @@ def test_corruption_not_noticed_primary_repaired_from_a_member_behind_keeps_its_
     a.commit()
     c.receive(a.batch_for(c.summary()))
     assert (c.csn, c.chain) == (a.csn, a.chain) == (9, a.chain)
+
+
+def test_corruption_not_noticed_repair_from_a_log_that_disagrees_is_refused(replicas: Replicas) -> None:
+    """A "member" whose log differs at a commit this replica verified sound is not believed."""
+    a, b = _pair(replicas)
+    assert b.verify(full=True).ok  # the verified mark: commit #6 and its chain hash
+    forged = replicas.create("f", "dev-a", members={"dev-b": "B"}, library=a.library)
+    for i in range(1, 7):
+        forged.put("note", f"n{i}", {"title": f"other {i}"})
+    forged.commit()
+    path = replicas.store_of(b).path
+    replicas.close(b)
+    _edit_doc_row(path)
+    b = replicas.open("b")
+    assert not b.verify().ok
+    with pytest.raises(InvalidWrite, match="disagrees at commit #6"):
+        repair(b, repair_batch(forged))
+    assert not b.verify(full=True).ok  # nothing was applied
+    assert b.values("n4") == {"title": "ZZ"}
+    repair(b, repair_batch(a))
+    assert b.verify(full=True).ok
