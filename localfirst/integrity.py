@@ -19,6 +19,7 @@ from .write import decode_write
 #: What can be wrong with a committed row.
 CHAIN_MISMATCH = "chain mismatch"
 STATE_MISMATCH = "state digest mismatch (a stored document was changed)"
+TEXT_MISMATCH = "text mismatch (a stored note body was changed)"
 UNDECODABLE = "undecodable row"
 MISSING = "missing row"
 
@@ -103,6 +104,20 @@ def text_state_hash(entity: str, field: str, text: str) -> int:
     show the same text, whatever their CRDT states' encodings."""
     data = msgpack.packb(["text", entity, field, text])
     return int.from_bytes(hashlib.sha256(data).digest()[:STATE_DIGEST_BYTES])
+
+
+def text_matches(state: bytes | None, batches: Iterable[bytes], text: str) -> bool:
+    """Whether a text field's saved CRDT state and the op batches appended since it spell the
+    text stored beside them (the digest covers the text; this ties the CRDT to it)."""
+    from .text import TextDoc, decode_ops
+
+    try:
+        doc = TextDoc.decode_state(state, "verify") if state else TextDoc("verify")
+        for batch in batches:
+            doc.apply(decode_ops(batch))
+    except Exception:  # an undecodable state or batch is damage, whatever the decoder raised
+        return False
+    return doc.text == text
 
 
 def state_digest_of(folded: int) -> bytes:

@@ -21,10 +21,12 @@ from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
 from localfirst.integrity import (
     STATE_MISMATCH,
+    TEXT_MISMATCH,
     VerifyReport,
     check_chain,
     doc_state_hash,
     state_digest_of,
+    text_matches,
     text_state_hash,
 )
 from localfirst.records import Snapshot
@@ -394,6 +396,16 @@ class SqlStore:
         kept = self._meta().get(_DIGEST_KEY)
         return kept is None or bytes(kept) == state_digest_of(folded)
 
+    def _texts_consistent(self) -> bool:
+        """Whether every text field's CRDT (saved state and op batches) spells its stored text."""
+        with self._read() as conn:
+            texts = conn.exec_driver_sql("SELECT id, field, text, state FROM texts ORDER BY id, field").all()
+            ops: dict[TextKey, list[bytes]] = defaultdict(list)
+            rows = conn.exec_driver_sql("SELECT id, field, ops FROM text_ops ORDER BY seq")
+            for entity, field, batch in rows:
+                ops[(entity, field)].append(batch)
+        return all(text_matches(state, ops.get((e, f), ()), str(body)) for e, f, body, state in texts)
+
     def _top_csn(self, conn: Connection) -> int:
         row = conn.exec_driver_sql("SELECT max(csn) FROM log").first()
         top = row[0] if row is not None else None
@@ -409,6 +421,7 @@ class SqlStore:
         (kept in meta) unless ``full``. Damage found is remembered in meta until a full
         verification passes again, so no later check claims the log is sound."""
         state_ok = self._recompute_states() if full else True
+        texts_ok = self._texts_consistent() if full else True
         meta = self._meta()
         damaged = meta.get("verify_damaged")
         if damaged is not None and not full:
@@ -420,8 +433,9 @@ class SqlStore:
         with self._read() as conn:
             rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
             report = check_chain(start, chain, rows)
-        if report.ok and not state_ok:
-            report = VerifyReport(False, report.csn, report.chain, STATE_MISMATCH, report.checked)
+        if report.ok and not (state_ok and texts_ok):
+            problem = STATE_MISMATCH if not state_ok else TEXT_MISMATCH
+            report = VerifyReport(False, report.csn, report.chain, problem, report.checked)
         if report.ok and not report.checked and damaged is None:
             return report  # nothing new: no write on the hot path of a sync
         with self.atomic() as conn:

@@ -3,8 +3,9 @@
     python tests/perf/verify.py [--writes 100000] [--small] [--rounds 3]
 
 ``verify_s`` is the full check (``Replica.verify(full=True)``): the hash chain recomputed over
-every committed row, plus the state digest folded again from every document and note body.
-``chain_s`` (the chain alone, from no verified mark) and ``state_s`` are its two halves;
+every committed row, the state digest folded again from every document and note body, and
+each note body's CRDT checked against its stored text. Its parts: ``chain_s`` (the chain
+alone, from no verified mark), ``state_s`` (the digest) and ``texts_s`` (the CRDTs).
 ``read_log_s`` only reads the committed rows from SQLite (the floor any full check pays).
 ``in_sync_bytes`` are the bytes each way of the in-sync check (one HELLO each way) between two
 identical copies of the library. Each time is the best of ``--rounds`` (a shared machine's
@@ -62,8 +63,9 @@ def _in_sync_bytes(one: Replica, two: Replica) -> tuple[int, int]:
     return x.bytes_sent, y.bytes_sent
 
 
-def _round(path: Path, count: int) -> tuple[float, float, float, float]:
-    """One round of timings, each warm: (full verify, its chain, its state, reading the log)."""
+def _round(path: Path, count: int) -> tuple[float, float, float, float, float]:
+    """One round of timings, each warm: full verify, its chain, its state digest, its check of
+    the text CRDTs against their texts, and reading the log."""
     replica = open_replica(path)
     store = replica._store
     assert isinstance(store, SqlStore)
@@ -72,6 +74,7 @@ def _round(path: Path, count: int) -> tuple[float, float, float, float]:
     assert report.checked == count, report.checked
     verify_s = _timed(lambda: replica.verify(full=True))
     state_s = _timed(store._recompute_states)
+    texts_s = _timed(store._texts_consistent)
     with store.atomic() as conn:  # forget the verified mark: the chain is checked from the start
         conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verified_csn'")
     chain_s = _timed(store.verify)
@@ -82,7 +85,7 @@ def _round(path: Path, count: int) -> tuple[float, float, float, float]:
     read_log_s = time.perf_counter() - started
     db.close()
     assert len(rows) == count
-    return verify_s, chain_s, state_s, read_log_s
+    return verify_s, chain_s, state_s, texts_s, read_log_s
 
 
 def main() -> None:
@@ -96,7 +99,7 @@ def main() -> None:
         work = Path(tmp)
         path = _library(work, count)
         times = [_round(path, count) for _ in range(args.rounds)]
-        verify_s, chain_s, state_s, read_log_s = (min(t[i] for t in times) for i in range(4))
+        verify_s, chain_s, state_s, texts_s, read_log_s = (min(t[i] for t in times) for i in range(5))
         replica = open_replica(path)
         store = replica._store
         assert isinstance(store, SqlStore)
@@ -118,6 +121,7 @@ def main() -> None:
                 "verify_s": round(verify_s, 4),
                 "chain_s": round(chain_s, 4),
                 "state_s": round(state_s, 4),
+                "texts_s": round(texts_s, 4),
                 "read_log_s": round(read_log_s, 4),
                 "in_sync_bytes": list(sent),
             }

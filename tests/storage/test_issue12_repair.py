@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from localfirst import InvalidWrite, Replica
-from localfirst.integrity import CHAIN_MISMATCH, STATE_MISMATCH, UNDECODABLE, ReplicaDamaged
+from localfirst.integrity import CHAIN_MISMATCH, STATE_MISMATCH, TEXT_MISMATCH, UNDECODABLE, ReplicaDamaged
 from localfirst.repair import repair, repair_batch
 from tests.storage.conftest import Replicas
 
@@ -199,3 +199,26 @@ def test_corruption_not_noticed_repair_from_a_log_that_disagrees_is_refused(repl
     assert b.values("n4") == {"title": "ZZ"}
     repair(b, repair_batch(a))
     assert b.verify(full=True).ok
+
+
+def test_corruption_not_noticed_edited_note_body_crdt_is_a_text_mismatch(replicas: Replicas) -> None:
+    """The stored texts and their CRDTs disagree (the op batches are gone): the full check finds
+    it, and a repair brings the bodies back, the one only this replica holds included."""
+    a, b = _pair(replicas)
+    b.put("note", "n2", {"body": "another body"})
+    b = replicas.reopen(b)
+    path = replicas.store_of(b).path
+    replicas.close(b)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        assert conn.execute("SELECT count(*) FROM texts WHERE state IS NULL").fetchone() == (2,)
+        conn.execute("DELETE FROM text_ops")
+    b = replicas.open("b")
+    assert b.text("n1") == "the body of one"  # the stored text still reads right
+    found = b.verify(full=True)
+    assert (found.ok, found.problem) == (False, TEXT_MISMATCH)
+    repair(b, repair_batch(a))
+    assert b.verify(full=True).ok
+    assert b.text("n1") == "the body of one"
+    b.edit_text("n1", [(0, 3, "A")])  # the CRDT loaded after the repair is the right one
+    assert b.text("n1") == "A body of one"
+    assert b.text("n2") == "another body"
