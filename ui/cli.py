@@ -471,6 +471,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     print(f"commits  #{status['csn']}  tentative writes pending: {status['tentative']}")
     if status.get("damaged"):
         print(f"DAMAGED  {status['damaged']}; nothing is claimed or served (see `localfirst verify`)")
+    if status.get("repaired"):
+        print(f"REPAIRED from a member (it was {status['repaired']['found']})")
     print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
     print("members")
     for device, name in sorted(status["members"].items()):

@@ -13,10 +13,11 @@ import pytest
 
 from localfirst import Replica
 from localfirst.integrity import CHAIN_MISMATCH, VerifyReport
+from localfirst.repair import repair_batch
 from storage import create_library, join_library, open_replica
 from sync.errors import LocalFault
 from sync.frames import Frame, FrameDecoder, encode_frame
-from sync.messages import NO_CLAIM, Hello, MessageType, RepairRequest
+from sync.messages import NO_CLAIM, Hello, MessageType, RepairData, RepairRequest
 from sync.session import Phase, Session, SessionError
 
 A, B = "a" * 64, "b" * 64
@@ -149,3 +150,36 @@ def test_corruption_not_noticed_in_sync_check_stays_one_round_trip_under_128_byt
     # The figure for issue 12: a 6-byte frame header and a 108-byte HELLO (commit #7 takes one
     # msgpack byte; the largest CSN takes 8 more, still under 128: tests/sync/test_messages.py).
     assert sb.bytes_sent == 114
+
+
+def test_corruption_not_noticed_bad_repair_data_applies_nothing(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
+    """A peer's REPAIR_DATA that is not a whole committed log of this library closes the session
+    as the peer's fault; the damaged replica is left as it was."""
+    _damage(files[1])
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    sb, sa = Session(b, A), Session(a, B)
+    sb.start()
+    for frame in _frames(sa.start()[0]):
+        assert [MessageType(f.type) for f in _frames(sb.receive(frame).out[0])] == [MessageType.REPAIR]
+    batch = repair_batch(a)
+    batch.committed = batch.committed[:2] + batch.committed[3:]  # commit #3 left out
+    (frame,) = _frames(encode_frame(*RepairData(batch, last=True).encode()))
+    with pytest.raises(SessionError, match="repair refused: CsnGap: repair: expected commit #3, got #4"):
+        sb.receive(frame)
+    assert not b.verify(full=True).ok
+    assert b.log_labels()[-1].startswith("inf:")  # the offline write is still there
+
+
+def test_corruption_not_noticed_repair_data_unasked_is_refused(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    sb, sa = Session(b, A), Session(a, B)
+    sb.start()
+    for frame in _frames(sa.start()[0]):
+        sb.receive(frame)  # b is sound: it sends a SUMMARY, not a REPAIR
+    (frame,) = _frames(encode_frame(*RepairData(repair_batch(a), last=True).encode()))
+    with pytest.raises(SessionError, match="unexpected REPAIR_DATA"):
+        sb.receive(frame)
