@@ -104,6 +104,9 @@ def test_corruption_not_noticed_repaired_from_a_member_over_tls(
             await until(lambda: restarted.status()["peers"][a.device]["in_sync"], what="in sync")
             await until(lambda: a.status()["peers"][restarted.device]["in_sync"], what="a in sync")
             assert restarted.status()["repaired"]["found"] == offline["summary"]
+            printed = await asyncio.to_thread(run_cli, tmp_path / "b", "status")  # through the node
+            assert f"REPAIRED from a member (it was {offline['summary']})" in printed.stdout
+            assert "DAMAGED" not in printed.stdout
             assert restarted.status()["peers"][a.device]["identical_up_to"] == a.replica.csn == csn + 1
             for r in (a.replica, restarted.replica):
                 assert r.values("mine") == {"title": "written on B, offline"}  # kept, and committed
