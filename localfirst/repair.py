@@ -28,8 +28,12 @@ if TYPE_CHECKING:
     from .replica import Changes, Replica
 
 
-def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, bytes]:
+def _fold_member(
+    replica: Replica, batch: Batch, claimed: tuple[int, bytes] | None
+) -> tuple[CommittedFold, int, bytes]:
     """Fold a member's repair batch: the committed state at its last CSN, and its chain hash.
+    The chain must agree with the hash this replica last verified and with ``claimed`` (the
+    CSN and chain hash the member said it held), where the batch passes them.
 
     Raises:
         InvalidWrite, CsnGap, WriteFormatError: the batch is not a whole committed log of this
@@ -44,8 +48,8 @@ def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, by
         raise InvalidWrite("a repair carries committed writes only")
     fold = CommittedFold(snap, replica.device)
     csn, chain = snap.csn, snap.chain
-    mark = _verified_mark(replica)
-    _check_mark(mark, csn, chain)
+    marks = [m for m in (_verified_mark(replica), claimed) if m is not None]
+    _check_marks(marks, csn, chain)
     for entry in batch.committed:
         if entry.csn != csn + 1:
             raise CsnGap(f"repair: expected commit #{csn + 1}, got #{entry.csn}")
@@ -56,7 +60,7 @@ def _fold_member(replica: Replica, batch: Batch) -> tuple[CommittedFold, int, by
             raise WriteFormatError(f"repair: commit #{entry.csn}: the write is not {entry.id}")
         fold.add(write)
         csn, chain = entry.csn, chain_next(chain, entry.write)
-        _check_mark(mark, csn, chain)
+        _check_marks(marks, csn, chain)
     return fold, csn, chain
 
 
@@ -66,10 +70,10 @@ def _verified_mark(replica: Replica) -> tuple[int, bytes] | None:
     return found
 
 
-def _check_mark(mark: tuple[int, bytes] | None, csn: int, chain: bytes) -> None:
-    """The member's log must agree with the chain hash this replica itself last verified."""
-    if mark is not None and mark[0] == csn and mark[1] != chain:
-        raise InvalidWrite(f"repair: the member's log disagrees at commit #{csn}, verified sound here")
+def _check_marks(marks: list[tuple[int, bytes]], csn: int, chain: bytes) -> None:
+    for at, expected in marks:
+        if at == csn and expected != chain:
+            raise InvalidWrite(f"repair: the member's log disagrees at commit #{csn} with a hash known here")
 
 
 def _decoded(wid: WriteId, data: bytes) -> Write | None:
@@ -108,11 +112,13 @@ def _fold_own(
     return csn, chain, rest
 
 
-def committed_state(replica: Replica, batch: Batch) -> tuple[Snapshot, list[tuple[Write, bytes]]]:
+def committed_state(
+    replica: Replica, batch: Batch, claimed: tuple[int, bytes] | None = None
+) -> tuple[Snapshot, list[tuple[Write, bytes]]]:
     """The committed state a repair rebuilds from: the member's, carried on by this replica's
     own sound commits beyond it; and the writes of this replica it does not cover (its
     tentative writes, and commits of its own that could not be proven), to keep on top."""
-    fold, csn, chain = _fold_member(replica, batch)
+    fold, csn, chain = _fold_member(replica, batch, claimed)
     csn, chain, rest = _fold_own(replica, fold, csn, chain)
     snap = fold.snapshot(csn, chain)
     kept: dict[WriteId, tuple[Write, bytes]] = {}
@@ -122,8 +128,9 @@ def committed_state(replica: Replica, batch: Batch) -> tuple[Snapshot, list[tupl
     return snap, [kept[wid] for wid in sorted(kept)]
 
 
-def repair(replica: Replica, batch: Batch) -> Changes:
-    """Replace the replica's committed log and state by a member's (see the module docstring).
+def repair(replica: Replica, batch: Batch, claimed: tuple[int, bytes] | None = None) -> Changes:
+    """Replace the replica's committed log and state by a member's (see the module docstring);
+    ``claimed``: the (CSN, chain hash) the member said it held, which its log must bear out.
 
     Returns what changed (``snapshot``: everything may have). The caller verifies afterwards.
 
@@ -132,7 +139,7 @@ def repair(replica: Replica, batch: Batch) -> Changes:
     """
     from .replica import Changes
 
-    snap, kept = committed_state(replica, batch)
+    snap, kept = committed_state(replica, batch, claimed)
     writes = [write for write, _ in kept]
     docs = {k: d.copy() for k, d in snap.docs.items()}
     apply_puts(docs, writes)

@@ -438,16 +438,17 @@ class Session:
             return Step()
         whole, self._repair_parts = _joined(self._repair_parts), []
         found = self.replica.damaged.describe() if self.replica.damaged else "damaged"
+        assert self._peer_hello is not None
+        claimed = (self._peer_hello.csn, self._peer_hello.chain)
         try:
-            changes = repair(self.replica, whole)
+            changes = repair(self.replica, whole, claimed)
         except ReplicaError as exc:  # the peer's copy was refused: nothing was applied
             raise SessionError(f"repair refused: {type(exc).__name__}: {exc}") from None
         self.ops_received += len(whole)
         report = self.replica.verify(full=True)
         if not report.ok:
             raise LocalFault(f"still damaged after a repair from {self.peer[:12]}: {report.describe()}")
-        assert self._peer_hello is not None
-        self._check_chain(self._peer_hello)  # what we now hold is what the peer said it held
+        self._check_chain(self._peer_hello)  # proven: what we now hold is what the peer said it held
         log.warning("repaired this replica (%s) from %s: %s", found, self.peer[:12], report.describe())
         self.repaired = True
         self.phase = Phase.SYNCING

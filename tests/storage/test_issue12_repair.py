@@ -193,7 +193,7 @@ def test_corruption_not_noticed_repair_from_a_log_that_disagrees_is_refused(repl
     _edit_doc_row(path)
     b = replicas.open("b")
     assert not b.verify().ok
-    with pytest.raises(InvalidWrite, match="disagrees at commit #6"):
+    with pytest.raises(InvalidWrite, match="disagrees at commit #6 with a hash known here"):
         repair(b, repair_batch(forged))
     assert not b.verify(full=True).ok  # nothing was applied
     assert b.values("n4") == {"title": "ZZ"}
