@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import CsnGap, InvalidWrite, WriteFormatError
+from .integrity import STATE_MISMATCH, VerifyReport, fold_states, state_digest_of
 from .log import apply_puts, chain_next
 from .records import Batch, Snapshot
 from .text import TextDoc
@@ -173,3 +174,33 @@ def repair_batch(replica: Replica) -> Batch:
     batch = replica.batch_for(Summary(VersionVector(), -1))  # -1: before any snapshot
     batch.tentative = []
     return batch
+
+
+def rebuilt_digest(replica: Replica) -> bytes:
+    """The state digest this replica's own snapshot and log make: what its stored documents and
+    note bodies must show. Replays the log since the snapshot (a truncation's cost), so it is
+    asked only when a peer with an equal log shows another state."""
+    store = replica._store
+    snap = store.snapshot()
+    fold = CommittedFold(snap, replica.device)
+    for _csn, _wid, data in store.committed_after(snap.csn):
+        fold.add(decode_write(data))
+    tentative = replica.tentative()
+    apply_puts(fold.docs, tentative)
+    for write in tentative:
+        for op in write.ops:
+            if isinstance(op, TextEdit):
+                apply_remote(fold.texts.setdefault((op.entity, op.field), TextDoc(replica.device)), op)
+    texts = ((entity, field, doc.text) for (entity, field), doc in fold.texts.items())
+    return state_digest_of(fold_states(fold.docs.items(), texts))
+
+
+def mark_damaged(replica: Replica, problem: str = STATE_MISMATCH) -> VerifyReport:
+    """Record that the replica's stored state is damaged though its log verifies: it then
+    claims nothing and asks for a repair, until a repair (or a full check) clears it."""
+    report = VerifyReport(False, replica.csn, replica.chain, problem)
+    replica.damaged = report
+    keep = getattr(replica._store, "mark_damaged", None)  # a store that remembers (SQLite)
+    if keep is not None:
+        keep(report)
+    return report

@@ -411,6 +411,11 @@ class SqlStore:
         top = row[0] if row is not None else None
         return int(top) if top is not None else int(self._meta()["snapshot_csn"])
 
+    def mark_damaged(self, report: VerifyReport) -> None:
+        """Remember damage found elsewhere (a peer's equal log with another state)."""
+        with self.atomic() as conn:
+            self._set_meta(conn, verify_damaged=[report.csn, report.problem])
+
     def verified_mark(self) -> tuple[int, bytes] | None:
         """The last CSN this replica verified sound, and the chain hash it recomputed there."""
         mark = self._meta().get("verified_csn")

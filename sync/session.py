@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from localfirst import Batch, Changes, Replica, ReplicaError, Summary, VersionVector
 from localfirst.integrity import ReplicaDamaged
-from localfirst.repair import repair, repair_batch
+from localfirst.repair import mark_damaged, rebuilt_digest, repair, repair_batch
 from storage.errors import StorageError
 from sync.const import BATCH_SLICE_SIZE, MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION
 from sync.errors import LocalFault, PeerFault, SessionError
@@ -391,7 +391,23 @@ class Session:
         if self.phase is Phase.REPAIRING:
             self._held_summary = summary  # answered once repaired: nothing damaged is served
             return Step()
+        replica = self.replica
+        if not self.peer_damaged and summary == replica.summary() and self.proven_csn == replica.csn:
+            self._check_own_state()  # equal logs, yet the HELLO digests differed: the states do
         return self._on_summary(summary)
+
+    def _check_own_state(self) -> None:
+        """The peer holds the same log and shows another state: replay this replica's own log
+        to see whether its stored state is the one that is wrong; if so, it is damaged."""
+        if rebuilt_digest(self.replica) == self.replica.state_digest():
+            log.warning(
+                "%s holds the same log with another state; this replica's matches its log", self.peer[:12]
+            )
+            return
+        report = mark_damaged(self.replica)
+        raise LocalFault(
+            f"this replica's state does not follow from its log ({report.describe()}); it repairs"
+        )
 
     def _on_batch_frame(self, frame: Frame) -> Step:
         if self.phase is not Phase.SYNCING or not self._summary_sent or self._recv_done:

@@ -132,8 +132,12 @@ def _edit_doc(data: Path, *, forget_digest: bool) -> None:
             conn.execute("DELETE FROM meta WHERE key = 'state_digest_v2'")
 
 
-def test_corruption_not_noticed_edited_document_without_its_digest_is_not_in_sync(tmp_path: Path) -> None:
-    """The rows and their saved digest changed together: only the peer's digest can tell."""
+def test_corruption_not_noticed_edited_document_without_its_digest_is_found_by_the_peer(
+    tmp_path: Path,
+) -> None:
+    """The rows and their saved digest changed together, so B's own check passes: only A's
+    digest can tell. Equal logs with another state: B replays its own log, finds its state
+    does not follow from it, and repairs from A; A, whose state does, is left alone."""
 
     async def main() -> None:
         a = await start_node(tmp_path / "a", "a")
@@ -147,13 +151,15 @@ def test_corruption_not_noticed_edited_document_without_its_digest_is_not_in_syn
             _edit_doc(tmp_path / "b", forget_digest=True)
             b = restarted = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
             assert restarted.replica.values("n4") == {"title": "ZZ"}
-            assert a.replica.values("n4") == {"title": "t4"}
-            # Equal logs, different state: the in-sync check (one HELLO each way) sees it.
-            await until(lambda: restarted.status()["peers"].get(a.device, {}).get("phase") == "live")
-            await until(lambda: a.status()["peers"][restarted.device]["phase"] == "live")
-            assert not restarted.status()["peers"][a.device]["in_sync"]
-            assert not a.status()["peers"][restarted.device]["in_sync"]
-            assert restarted.status()["damaged"] is None
+            assert restarted.replica.verify(full=True).ok  # its own check cannot tell
+            await until(lambda: restarted.status()["repaired"] is not None, timeout=30, what="b repaired")
+            assert "state digest mismatch" in restarted.status()["repaired"]["found"]
+            assert restarted.replica.values("n4") == a.replica.values("n4") == {"title": "t4"}
+            await until(lambda: restarted.status()["peers"][a.device]["in_sync"], what="b in sync")
+            await until(lambda: a.status()["peers"][restarted.device]["in_sync"], what="a in sync")
+            assert a.status()["damaged"] is None
+            assert a.status()["repaired"] is None
+            assert restarted.replica.state_digest() == a.replica.state_digest()
         finally:
             await a.stop()
             await first.stop()

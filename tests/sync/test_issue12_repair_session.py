@@ -183,3 +183,34 @@ def test_corruption_not_noticed_repair_data_unasked_is_refused(
     (frame,) = _frames(encode_frame(*RepairData(repair_batch(a), last=True).encode()))
     with pytest.raises(SessionError, match="unexpected REPAIR_DATA"):
         sb.receive(frame)
+
+
+def test_corruption_not_noticed_equal_logs_other_state_the_damaged_side_repairs(
+    files: tuple[Path, Path], opened: ExitStack
+) -> None:
+    """B's document and its saved digest were changed together: B's own check passes. The
+    HELLO digests differ, the SUMMARYs show equal logs, so each side replays its own log: B's
+    state does not follow from it (damaged: the session ends, the next one repairs), A's does."""
+    a, b = _open(opened, files[0]), _open(opened, files[1])
+    _run(Session(b, A), Session(a, B))
+    a.commit()
+    _run(Session(b, A), Session(a, B))
+    b.close()
+    with closing(sqlite3.connect(files[1])) as conn, conn:
+        (doc,) = conn.execute("SELECT doc FROM docs WHERE id = 'n4'").fetchone()
+        conn.execute("UPDATE docs SET doc = ? WHERE id = 'n4'", (doc.replace(b"t4", b"ZZ"),))
+        conn.execute("DELETE FROM meta WHERE key = 'state_digest_v2'")
+    b = _open(opened, files[1])
+    assert b.verify(full=True).ok
+    with pytest.raises(LocalFault, match="does not follow from its log"):
+        _run(Session(b, A), Session(a, B))
+    assert _damage_of(b) is not None
+    assert a.damaged is None
+    sb, sa = Session(b, A), Session(a, B)
+    _run(sb, sa)
+    assert sb.repaired
+    assert b.values("n4") == {"title": "t4"}
+    again_b, again_a = Session(b, A), Session(a, B)
+    assert _run(again_b, again_a) == [MessageType.HELLO, MessageType.HELLO]
+    assert again_b.in_sync
+    assert again_a.in_sync
