@@ -23,6 +23,11 @@ peer's SUMMARY, rebuilds its log and state from the slices, keeping its own unsy
 peer's HELLO, and only then sends its SUMMARY and answers the peer's: the session goes on
 from step 4 as any other, and carries the kept writes to the peer.
 
+Equal SUMMARYs (same vector, same CSN, chains proven equal) after HELLO digests that differed
+mean the materialised states differ. Each side then replays its own log
+(:func:`localfirst.repair.rebuilt_digest`); one whose stored state does not follow from it
+marks itself damaged and ends the session (``LocalFault``), to be repaired in the next.
+
 After its HELLO either side may send ``PING`` at any time (the pump does after a quiet spell);
 the other answers ``PONG``. Neither changes the session's state: they only prove the peer is
 still there, so a silent peer is declared offline within seconds.
