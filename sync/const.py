@@ -59,7 +59,7 @@ TRUNCATE_STEP: Final = 200
 #: than the last truncation (writes): often enough to bound the log, rarely enough to be cheap.
 TRUNCATE_AFTER: Final = 10_000
 #: The node re-verifies what is new in its committed log this often (seconds), and all of it
-#: (chain and state digest) every ``VERIFY_FULL_EVERY``-th time: a full check of 100,000
+#: (chain, state digest, note bodies) every ``VERIFY_FULL_EVERY``-th time: a full check of 100,000
 #: commits costs about a second (tests/perf/verify.py), so once a day.
 VERIFY_INTERVAL_S: Final = 3600.0
 VERIFY_FULL_EVERY: Final = 24
