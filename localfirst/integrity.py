@@ -19,6 +19,7 @@ from .write import decode_write
 #: What can be wrong with a committed row.
 CHAIN_MISMATCH = "chain mismatch"
 STATE_MISMATCH = "state digest mismatch (a stored document was changed)"
+TEXT_MISMATCH = "text mismatch (a stored note body was changed)"
 UNDECODABLE = "undecodable row"
 MISSING = "missing row"
 
@@ -52,23 +53,32 @@ def check_chain(
     csn: int, chain: bytes, rows: Iterable[tuple[int, bytes | None, bytes | None]]
 ) -> VerifyReport:
     """Recompute the chain from ``(csn, chain)`` over ``rows`` of ``(csn, data, stored chain)``
-    in CSN order; the first row that is missing, undecodable or disagrees is reported."""
+    in CSN order; the first row that is missing, undecodable or disagrees is reported.
+
+    A row whose bytes chain to its stored hash holds exactly the bytes that were committed
+    (which decoded when they arrived), so only a row that disagrees is decoded, to say whether
+    it is cut short or edited.
+    """
     checked = 0
     for wcsn, data, stored in rows:
         if wcsn != csn + 1:
             return VerifyReport(False, csn + 1, chain, MISSING, checked)
         if data is None:
             return VerifyReport(False, wcsn, chain, UNDECODABLE, checked)
-        try:
-            decode_write(bytes(data))
-        except Exception:  # any decoding failure is damage, whatever the decoder raised
-            return VerifyReport(False, wcsn, chain, UNDECODABLE, checked)
-        chain = chain_next(chain, bytes(data))
-        if stored is None or bytes(stored) != chain:
-            return VerifyReport(False, wcsn, chain, CHAIN_MISMATCH, checked)
-        csn = wcsn
+        chained = chain_next(chain, data)
+        if stored is None or bytes(stored) != chained:
+            return VerifyReport(False, wcsn, chain, _what_is_wrong(bytes(data)), checked)
+        chain, csn = chained, wcsn
         checked += 1
     return VerifyReport(True, csn, chain, None, checked)
+
+
+def _what_is_wrong(data: bytes) -> str:
+    try:
+        decode_write(data)
+    except Exception:  # any decoding failure is damage, whatever the decoder raised
+        return UNDECODABLE
+    return CHAIN_MISMATCH
 
 
 #: Size of the state digest folded into the in-sync check.
@@ -89,15 +99,39 @@ def doc_state_hash(key: str, doc: Doc) -> int:
     return int.from_bytes(hashlib.sha256(data).digest()[:STATE_DIGEST_BYTES])
 
 
+def text_state_hash(entity: str, field: str, text: str) -> int:
+    """The hash of one text field's visible text (a note body): replicas holding the same edits
+    show the same text, whatever their CRDT states' encodings."""
+    data = msgpack.packb(["text", entity, field, text])
+    return int.from_bytes(hashlib.sha256(data).digest()[:STATE_DIGEST_BYTES])
+
+
+def text_matches(state: bytes | None, batches: Iterable[bytes], text: str) -> bool:
+    """Whether a text field's saved CRDT state and the op batches appended since it spell the
+    text stored beside them (the digest covers the text; this ties the CRDT to it)."""
+    from .text import TextDoc, decode_ops
+
+    try:
+        doc = TextDoc.decode_state(state, "verify") if state else TextDoc("verify")
+        for batch in batches:
+            doc.apply(decode_ops(batch))
+    except Exception:  # an undecodable state or batch is damage, whatever the decoder raised
+        return False
+    return doc.text == text
+
+
 def state_digest_of(folded: int) -> bytes:
     """The state digest: the XOR of every entity's hash, so one entity's change updates it
     in O(1); replicas holding the same writes show the same state and so the same digest."""
     return folded.to_bytes(STATE_DIGEST_BYTES)
 
 
-def fold_states(docs: Iterable[tuple[str, Doc]]) -> int:
-    """XOR of ``doc_state_hash`` over all documents."""
+def fold_states(docs: Iterable[tuple[str, Doc]], texts: Iterable[tuple[str, str, str]] = ()) -> int:
+    """XOR of ``doc_state_hash`` over all documents and ``text_state_hash`` over all texts
+    (``(entity, field, text)``)."""
     folded = 0
     for key, doc in docs:
         folded ^= doc_state_hash(key, doc)
+    for entity, field, text in texts:
+        folded ^= text_state_hash(entity, field, text)
     return folded

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from .booking import BookingState, Notice
 from .crdtmap import Doc
+from .integrity import fold_states, state_digest_of
 from .records import Snapshot
 from .vector import VersionVector
 from .write import WriteId
@@ -115,6 +116,10 @@ class Store(Protocol):
 
     def snapshot(self) -> Snapshot:
         """The stored snapshot, documents included."""
+        ...
+
+    def reset_log(self, rows: Sequence[tuple[WriteId, bytes]]) -> None:
+        """Replace every log row, committed or not, by these tentative writes (a repair)."""
         ...
 
     def replace_snapshot(
@@ -254,6 +259,15 @@ class MemoryStore:
     def text(self, key: TextKey) -> str | None:
         entry = self._texts.get(key)
         return None if entry is None else entry[0]
+
+    def state_digest(self) -> bytes:
+        """The digest of the documents and texts (``integrity.fold_states``), folded anew."""
+        texts = ((entity, field, text) for (entity, field), (text, _, _) in self._texts.items())
+        return state_digest_of(fold_states(self._docs.items(), texts))
+
+    def reset_log(self, rows: Sequence[tuple[WriteId, bytes]]) -> None:
+        self._log = {wid: (None, data) for wid, data in rows}
+        self._chains = {}
 
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:

@@ -18,10 +18,52 @@ from .records import Snapshot
 from .text import TextDoc
 from .textfields import apply_remote
 from .vector import VersionVector
-from .write import TextEdit, decode_write
+from .write import TextEdit, Write, decode_write
 
 if TYPE_CHECKING:
     from .replica import Replica
+
+
+class CommittedFold:
+    """The committed state carried forward from a snapshot, one committed write at a time:
+    what truncation stores as its new snapshot, and what a repair rebuilds a replica from."""
+
+    def __init__(self, snap: Snapshot, device: str) -> None:
+        self.library = snap.library
+        self.device = device
+        self.docs = {k: d.copy() for k, d in snap.docs.items()}
+        self.bookings = snap.bookings.copy()
+        self.primary = snap.primary
+        self.vector = snap.vector.as_dict()
+        self.outcomes = dict(snap.outcomes)
+        self.texts = {k: TextDoc.decode_state(st, device) for k, st in snap.texts.items()}
+
+    def add(self, write: Write) -> None:
+        """Fold one committed write (the next in CSN order) into the state."""
+        wid = write.id
+        apply_puts(self.docs, [write])
+        for op in write.ops:
+            if isinstance(op, TextEdit):
+                apply_remote(self.texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
+        outcome, self.primary = commit_ordered(self.bookings, self.primary, write, devices_in(self.docs))
+        if outcome is not None:
+            self.outcomes[wid] = outcome
+        self.vector[wid.origin] = max(self.vector.get(wid.origin, 0), wid.stamp)
+
+    def snapshot(self, csn: int, chain: bytes) -> Snapshot:
+        """The snapshot of the state folded so far, at commit ``csn`` with chain hash ``chain``."""
+        states = {k: d.encode_state() for k, d in self.texts.items()}
+        return Snapshot(
+            self.library,
+            csn,
+            VersionVector(self.vector),
+            self.primary,
+            self.docs,
+            self.bookings,
+            chain,
+            self.outcomes,
+            states,
+        )
 
 
 def fold_log(replica: Replica, upto: int | None = None, step: int | None = None) -> Iterator[int]:
@@ -40,32 +82,17 @@ def fold_log(replica: Replica, upto: int | None = None, step: int | None = None)
         return
     store = replica._store
     snap = store.snapshot()
-    docs = {k: d.copy() for k, d in snap.docs.items()}
-    bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
-    outcomes = dict(snap.outcomes)
-    texts = {k: TextDoc.decode_state(st, replica.device) for k, st in snap.texts.items()}
-    for done, (csn, wid, data) in enumerate(store.committed_after(snap.csn), 1):
+    fold = CommittedFold(snap, replica.device)
+    for done, (csn, _wid, data) in enumerate(store.committed_after(snap.csn), 1):
         if csn > upto:
             break
-        write = decode_write(data)
-        apply_puts(docs, [write])
-        for op in write.ops:
-            if isinstance(op, TextEdit):
-                apply_remote(texts.setdefault((op.entity, op.field), TextDoc(replica.device)), op)
-        outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
-        if outcome is not None:
-            outcomes[wid] = outcome
-        vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)
+        fold.add(decode_write(data))
         if step is not None and done % step == 0:
             yield done
             if replica.truncated_csn != snap.csn:
                 return  # truncated meanwhile by someone else: this fold is stale
     chain = store.chain_at(upto)
     assert chain is not None, "every committed row carries its chain hash"
-    states = {k: d.encode_state() for k, d in texts.items()}
-    new = Snapshot(
-        replica.library, upto, VersionVector(vector), primary, docs, bookings, chain, outcomes, states
-    )
     with store.atomic():
-        store.replace_snapshot(new, None)
+        store.replace_snapshot(fold.snapshot(upto, chain), None)
     replica._snap_csn = upto

@@ -19,7 +19,16 @@ from sqlalchemy import Connection, Table, text
 
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
-from localfirst.integrity import STATE_MISMATCH, VerifyReport, check_chain, doc_state_hash, state_digest_of
+from localfirst.integrity import (
+    STATE_MISMATCH,
+    TEXT_MISMATCH,
+    VerifyReport,
+    check_chain,
+    doc_state_hash,
+    state_digest_of,
+    text_matches,
+    text_state_hash,
+)
 from localfirst.records import Snapshot
 from localfirst.store import Header, TextKey, TextUpdate
 from localfirst.vector import VersionVector
@@ -35,6 +44,9 @@ _CHUNK = 900
 _SHOWN_ROWS = 4096
 
 _first = itemgetter(0)
+#: Where the state digest is kept in meta ("state_digest", which left note bodies out, is no
+#: longer read: a file written before is checked from its rows once, then kept here).
+_DIGEST_KEY = "state_digest_v2"
 
 
 def _pack(value: Any) -> bytes:
@@ -103,9 +115,14 @@ class SqlStore:
         # The materialized row last written for each recently saved entity: rewriting an
         # unchanged row would re-index a note's whole body for every burst of typing.
         self._shown: dict[str, tuple[Any, ...]] = {}
-        # Each entity's state hash and their XOR (see ``state_digest``); None until first asked.
+        # Each entity's and text field's state hash and their XOR (see ``state_digest``); None
+        # until first asked.
         self._states: dict[str, int] | None = None
+        self._text_states: dict[TextKey, int] = {}
         self._state_xor = 0
+        # The rows were found not to fold to their saved digest: until a repair replaces them,
+        # the saved digest is left alone, so no later write makes the damage look sound.
+        self._suspect = False
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -298,7 +315,7 @@ class SqlStore:
             shown.clear()
         with self.atomic() as conn:
             _many(conn, "INSERT OR REPLACE INTO docs (id, kind, doc, conflicted) VALUES (?, ?, ?, ?)", rows)
-            self._set_meta(conn, state_digest=state_digest_of(self._state_xor))
+            self._save_digest(conn)
             for kind, kind_rows in live.items():
                 _many(conn, _UPSERT[kind], kind_rows)
             for kind, keys in dead.items():
@@ -343,9 +360,25 @@ class SqlStore:
             row = conn.exec_driver_sql("SELECT chain FROM log WHERE csn = ?", (csn,)).first()
         return None if row is None else bytes(row[0])
 
+    def _save_digest(self, conn: Connection) -> None:
+        if self._suspect:
+            return
+        self._set_meta(conn, **{_DIGEST_KEY: state_digest_of(self._state_xor)})
+
+    def _fold_texts(self, texts: Iterable[tuple[TextKey, str]]) -> None:
+        """Fold text fields' new texts into the state digest (known before the change)."""
+        if self._states is None:
+            self.state_digest()
+        states = self._text_states
+        for key, body in texts:
+            new = text_state_hash(key[0], key[1], body)
+            self._state_xor ^= states.get(key, 0) ^ new
+            states[key] = new
+
     def state_digest(self) -> bytes:
-        """The digest of the materialised state, computed from the stored document rows when
-        first asked (and after a rollback), then kept up to date by ``save_docs``."""
+        """The digest of the materialised state (documents and note bodies), computed from the
+        stored rows when first asked (and after a rollback), then kept up to date by
+        ``save_docs`` and ``save_texts``."""
         if self._states is None and not self._recompute_states():
             # The rows no longer fold to the digest saved with them: changed behind our back.
             with self.atomic() as conn:
@@ -356,23 +389,51 @@ class SqlStore:
         """Fold the state digest from the document rows; False if it disagrees with the one
         saved alongside them."""
         states = {key: doc_state_hash(key, doc) for key, doc in self.iter_docs()}
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT id, field, text FROM texts").all()
+        texts = {(e, f): text_state_hash(e, f, str(body)) for e, f, body in rows}
         folded = 0
         for h in states.values():
             folded ^= h
-        self._states, self._state_xor = states, folded
-        kept = self._meta().get("state_digest")
-        return kept is None or bytes(kept) == state_digest_of(folded)
+        for h in texts.values():
+            folded ^= h
+        self._states, self._text_states, self._state_xor = states, texts, folded
+        kept = self._meta().get(_DIGEST_KEY)
+        sound = kept is None or bytes(kept) == state_digest_of(folded)
+        self._suspect = self._suspect or not sound
+        return sound
+
+    def _texts_consistent(self) -> bool:
+        """Whether every text field's CRDT (saved state and op batches) spells its stored text."""
+        with self._read() as conn:
+            texts = conn.exec_driver_sql("SELECT id, field, text, state FROM texts ORDER BY id, field").all()
+            ops: dict[TextKey, list[bytes]] = defaultdict(list)
+            rows = conn.exec_driver_sql("SELECT id, field, ops FROM text_ops ORDER BY seq")
+            for entity, field, batch in rows:
+                ops[(entity, field)].append(batch)
+        return all(text_matches(state, ops.get((e, f), ()), str(body)) for e, f, body, state in texts)
 
     def _top_csn(self, conn: Connection) -> int:
         row = conn.exec_driver_sql("SELECT max(csn) FROM log").first()
         top = row[0] if row is not None else None
         return int(top) if top is not None else int(self._meta()["snapshot_csn"])
 
+    def mark_damaged(self, report: VerifyReport) -> None:
+        """Remember damage found elsewhere (a peer's equal log with another state)."""
+        with self.atomic() as conn:
+            self._set_meta(conn, verify_damaged=[report.csn, report.problem])
+
+    def verified_mark(self) -> tuple[int, bytes] | None:
+        """The last CSN this replica verified sound, and the chain hash it recomputed there."""
+        mark = self._meta().get("verified_csn")
+        return None if mark is None else (int(mark[0]), bytes(mark[1]))
+
     def verify(self, *, full: bool = False) -> VerifyReport:
         """Recompute the chain from the stored committed rows; from the verified-up-to mark
         (kept in meta) unless ``full``. Damage found is remembered in meta until a full
         verification passes again, so no later check claims the log is sound."""
         state_ok = self._recompute_states() if full else True
+        texts_ok = self._texts_consistent() if full else True
         meta = self._meta()
         damaged = meta.get("verify_damaged")
         if damaged is not None and not full:
@@ -384,8 +445,9 @@ class SqlStore:
         with self._read() as conn:
             rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
             report = check_chain(start, chain, rows)
-        if report.ok and not state_ok:
-            report = VerifyReport(False, report.csn, report.chain, STATE_MISMATCH, report.checked)
+        if report.ok and not (state_ok and texts_ok):
+            problem = STATE_MISMATCH if not state_ok else TEXT_MISMATCH
+            report = VerifyReport(False, report.csn, report.chain, problem, report.checked)
         if report.ok and not report.checked and damaged is None:
             return report  # nothing new: no write on the hot path of a sync
         with self.atomic() as conn:
@@ -410,9 +472,17 @@ class SqlStore:
         with self._read() as conn:
             return [r[0] for r in conn.exec_driver_sql("SELECT data FROM log WHERE csn IS NULL")]
 
+    def reset_log(self, rows: Sequence[tuple[WriteId, bytes]]) -> None:
+        """Replace every log row, committed or not, by these tentative writes (a repair)."""
+        with self.atomic() as conn:
+            conn.exec_driver_sql("DELETE FROM log")
+            conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verified_csn'")
+        self.append((wid, None, data, None) for wid, data in rows)
+
     def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
         with self.atomic() as conn:
-            conn.exec_driver_sql(
+            _many(
+                conn,
                 "INSERT OR REPLACE INTO outcomes (stamp, origin, outcome, committed) VALUES (?, ?, ?, ?)",
                 [(w.stamp, self._origin(conn, w.origin), o, int(c)) for w, o, c in outcomes],
             )
@@ -468,7 +538,9 @@ class SqlStore:
         updates = sorted(updates, key=_first)  # in key order, B-tree inserts append
         fresh = [(e, f, text, state) for (e, f), text, _, state in updates if state is not None]
         appended = [(e, f, text) for (e, f), text, _, state in updates if state is None]
+        self._fold_texts((key, text) for key, text, _, _ in updates)
         with self.atomic() as conn:
+            self._save_digest(conn)
             _many(conn, "DELETE FROM text_ops WHERE id = ? AND field = ?", [r[:2] for r in fresh])
             _many(conn, "INSERT OR REPLACE INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)", fresh)
             _many(
@@ -535,6 +607,10 @@ class SqlStore:
         docs: dict[str, Doc] | None,
         texts: dict[TextKey, tuple[str, bytes]] | None = None,
     ) -> None:
+        if self._states is None and (docs is not None or texts is not None):
+            self.state_digest()  # both halves known, so one can be replaced
+        if docs is not None and texts is not None:
+            self._suspect = False  # every row is replaced below, from a sound source
         with self.atomic() as conn:
             if texts is not None:
                 conn.exec_driver_sql("DELETE FROM texts")
@@ -544,6 +620,11 @@ class SqlStore:
                     "INSERT INTO texts (id, field, text, state) VALUES (?, ?, ?, ?)",
                     [(e, f, text, state) for (e, f), (text, state) in texts.items()],
                 )
+                for h in self._text_states.values():
+                    self._state_xor ^= h  # every text is folded anew
+                self._text_states = {}
+                self._fold_texts((key, text) for key, (text, _) in texts.items())
+                self._save_digest(conn)
             self._write_snapshot(conn, snapshot)
             covered = [
                 (oid, snapshot.vector[device])
@@ -553,7 +634,9 @@ class SqlStore:
             _many(conn, "DELETE FROM log WHERE origin = ? AND stamp <= ?", covered)
             if docs is not None:
                 self._shown.clear()
-                self._states, self._state_xor = {}, 0  # every document is saved anew below
+                for h in (self._states or {}).values():
+                    self._state_xor ^= h  # every document is saved anew below
+                self._states = {}
                 conn.exec_driver_sql("DELETE FROM docs")
                 for table in MATERIALIZED.values():
                     conn.exec_driver_sql(f"DELETE FROM {table.name}")

@@ -58,6 +58,11 @@ TRUNCATE_STEP: Final = 200
 #: Fold committed writes into the snapshot once every member is proven to hold this many more
 #: than the last truncation (writes): often enough to bound the log, rarely enough to be cheap.
 TRUNCATE_AFTER: Final = 10_000
+#: The node re-verifies what is new in its committed log this often (seconds), and all of it
+#: (chain, state digest, note bodies) every ``VERIFY_FULL_EVERY``-th time: a full check of 100,000
+#: commits costs about a second (tests/perf/verify.py), so once a day.
+VERIFY_INTERVAL_S: Final = 3600.0
+VERIFY_FULL_EVERY: Final = 24
 CONTROL_SOCKET: Final = "control.sock"
 PEER_VERSIONS_FILE: Final = "peer-versions.json"
 #: Held (flock) by the one process that has the library open; records its pid and command.

@@ -172,33 +172,43 @@ async def control_request(
     try:
         writer.write(message("request", request))
         await writer.drain()
-        parts = _Parts()
-        while True:
-            async with asyncio.timeout(timeout):
-                frame = await read(reader)
-            if frame is None:
-                raise NodeStopped("the node closed the connection before replying")
-            kind = frame.get("t")
-            if kind == "part":
-                parts.add(frame)
-            elif kind == "progress":
-                if on_progress is not None:
-                    on_progress(int(frame["done"]), int(frame["total"]), str(frame.get("what", "")))
-            elif kind == "note":
-                if on_note is not None:
-                    on_note(parts.body(frame))
-            elif kind == "reply":
-                return parts.body(frame)
-            elif kind == "error":
-                raise ControlError(str(frame.get("message", "the node failed the request")))
-            else:
-                raise MalformedFrame(f"unknown frame type {kind!r}")
+        return await _reply(reader, timeout, on_progress, on_note)
     except (ConnectionResetError, BrokenPipeError) as exc:
         raise NodeStopped("the node's connection broke before it replied") from exc
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def _reply(
+    reader: asyncio.StreamReader,
+    timeout: float | None,
+    on_progress: Callable[[int, int, str], None] | None,
+    on_note: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """Read the node's frames up to its reply (see :func:`control_request`)."""
+    parts = _Parts()
+    while True:
+        async with asyncio.timeout(timeout):
+            frame = await read(reader)
+        if frame is None:
+            raise NodeStopped("the node closed the connection before replying")
+        kind = frame.get("t")
+        if kind == "reply":
+            return parts.body(frame)
+        if kind == "error":
+            raise ControlError(str(frame.get("message", "the node failed the request")))
+        if kind == "part":
+            parts.add(frame)
+        elif kind == "progress":
+            if on_progress is not None:
+                on_progress(int(frame["done"]), int(frame["total"]), str(frame.get("what", "")))
+        elif kind == "note":
+            if on_note is not None:
+                on_note(parts.body(frame))
+        else:
+            raise MalformedFrame(f"unknown frame type {kind!r}")
 
 
 # -- the work, shared by both doors --------------------------------------------------------------
@@ -372,7 +382,7 @@ class ControlServer:
             doc = node.replica.get(str(req["id"]))
             return {"values": doc.values() if doc is not None and doc.exists else None}
         if cmd == "verify":
-            found = node.replica.verify(full=True)
+            found = node.verifier.check(full=True) or node.replica.verify(full=True)
             return found.to_json() | {"summary": found.describe()}
         if cmd == "log":
             return {"log": node.replica.log_labels()}

@@ -37,6 +37,7 @@ from sync.frames import Frame
 
 __all__ = [
     "CHAIN_BYTES",
+    "NO_CLAIM",
     "VECTOR_DIGEST_BYTES",
     "Ack",
     "BatchMessage",
@@ -52,6 +53,8 @@ __all__ = [
     "PairHello",
     "PairPake",
     "PairWelcome",
+    "RepairData",
+    "RepairRequest",
     "SummaryMessage",
     "check_version",
     "expect_type",
@@ -94,6 +97,10 @@ class MessageType(IntEnum):
     PING = 0x25
     #: answer to a PING (empty payload).
     PONG = 0x26
+    #: a damaged replica, after the HELLOs: send me your committed log (first damaged CSN).
+    REPAIR = 0x27
+    #: answer to a REPAIR: a slice of the member's snapshot and committed log (flag: last slice).
+    REPAIR_DATA = 0x28
     #: either side: the session ends normally (shutdown, duplicate connection).
     BYE = 0x2E
     #: either side: the session ends because of an error, with a reason.
@@ -314,6 +321,11 @@ class Digest(Message, frozen=True):
     chain: ChainHash
 
 
+#: The digest a damaged replica sends in its HELLO: it claims to hold nothing (no chain hash is
+#: all zeros), so no peer proves anything against it; it asks for a repair instead.
+NO_CLAIM = Digest(0, bytes(VECTOR_DIGEST_BYTES), bytes(CHAIN_BYTES))
+
+
 class _HelloWire(Message, frozen=True):
     version: ProtocolVersion
     device: DeviceIdBytes
@@ -418,6 +430,42 @@ class BatchMessage(Message, frozen=True):
         except ReplicaError as exc:
             raise MessageError(f"{kind.name}: batch: {exc}") from None
         return cls(batch, wire.last, wire.sender, kind is MessageType.PUSH)
+
+
+class RepairRequest(_Plain, frozen=True):
+    """A damaged replica asks its peer for the committed log; ``damaged_at`` is the first CSN
+    found damaged (for the member's log: the whole log and snapshot are sent either way)."""
+
+    KIND = MessageType.REPAIR
+    damaged_at: Count
+
+
+class _RepairWire(Message, frozen=True):
+    last: bool
+    #: ``localfirst.encode_batch`` bytes: a snapshot and committed writes, nothing tentative.
+    batch: bytes
+
+
+class RepairData(Message, frozen=True):
+    """A slice of a member's snapshot and committed log, answering a REPAIR."""
+
+    batch: Batch
+    last: bool
+
+    def encode(self) -> tuple[MessageType, bytes]:
+        """Return the frame type and payload."""
+        return MessageType.REPAIR_DATA, _encode(_RepairWire(self.last, encode_batch(self.batch)))
+
+    @classmethod
+    def decode(cls, frame: Frame) -> RepairData:
+        """Parse a frame of type REPAIR_DATA."""
+        expect_type(frame, MessageType.REPAIR_DATA)
+        wire = _decode(frame, _RepairWire)
+        try:
+            batch = decode_batch(wire.batch)
+        except ReplicaError as exc:
+            raise MessageError(f"REPAIR_DATA: batch: {exc}") from None
+        return cls(batch, wire.last)
 
 
 class Ack(_Plain, frozen=True):

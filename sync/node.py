@@ -18,11 +18,13 @@ import asyncio
 import concurrent.futures
 import logging
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from localfirst import Changes, Replica
+from localfirst.integrity import VerifyReport
 from localfirst.truncation import fold_log
 from storage import open_replica
 from storage.errors import StorageError
@@ -57,6 +59,7 @@ from sync.peers import Conn, Peers
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
 from sync.trust import Trust, member_certs, pem_fingerprint
+from sync.verifier import Verifier
 
 __all__ = [
     "Node",
@@ -150,6 +153,9 @@ class Node:
         self._mirror = MirrorSlot(self)
         self._subscribers: Subscribers[Changes] = Subscribers()
         self._truncating: asyncio.Task[None] | None = None
+        #: Re-verifies the replica at start and on a schedule (issue 12); the last repair made.
+        self.verifier = Verifier(lambda: self._replica, self._on_damaged)
+        self.last_repair: dict[str, Any] | None = None
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
@@ -214,11 +220,13 @@ class Node:
         # The primary commits what waits (written offline, or before a crash) now, not at the
         # next write: until then nobody, this device included, could count on it.
         self.changed()
+        self.verifier.start()
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
 
     async def stop(self) -> None:
         """Stop the mirror, say goodbye to peers and close everything, the replica last."""
         await asyncio.to_thread(self._mirror.close)  # off the loop: the mirror may wait for it
+        await self.verifier.close()
         if self._control is not None:
             await self._control.stop()  # first: no command may reach a node going away
         if self._truncating is not None:
@@ -298,9 +306,17 @@ class Node:
         min_version = self._peers.versions.get(device, MIN_PROTOCOL_VERSION)
         return Session(self.replica, device, min_version=min_version)
 
+    def _on_damaged(self, report: VerifyReport) -> None:
+        """The replica failed verification: end every session; each starts again claiming
+        nothing and is repaired by the first sound member it meets."""
+        if self._peers is not None:
+            self._peers.close_all(f"this device's library is damaged ({report.describe()}); repairing")
+
     def _on_step(self, step: Step, proven_more: bool) -> None:
         """After each frame a peer sent: truncate the log if every member now holds more of it,
         and take in what the frame changed."""
+        if step.repaired is not None:
+            self.last_repair = {"found": step.repaired, "at": time.time()}
         if proven_more and self._peers is not None and self._truncating is None:
             upto = self._peers.truncation_point(self.replica, self.truncate_after)
             if upto is not None:
@@ -476,6 +492,7 @@ class Node:
             "members": r.members(),
             "peers": self._peers.status(damaged=r.damaged is not None),
             "damaged": None if r.damaged is None else r.damaged.describe(),
+            "repaired": self.last_repair,
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
             "addresses": self.addresses,

@@ -84,40 +84,13 @@ async def pump(
         HEARTBEAT_INTERVAL_S if heartbeat is None else heartbeat,
         HEARTBEAT_TIMEOUT_S if silence is None else silence,
     )
-    receiving: asyncio.Future[Frame] | None = None
-    draining: asyncio.Future[None] | None = None
+    turns = _Turns(session, channel, on_step, beat)
     try:
         channel.send(session.start())
         while session.phase is not Phase.CLOSED:
-            if receiving is None:
-                receiving = asyncio.ensure_future(channel.recv())
-            waiting: set[asyncio.Future[Any]] = {receiving}
-            if draining is not None:
-                waiting.add(draining)
-            await asyncio.wait(waiting, timeout=beat.wait_s(), return_when=asyncio.FIRST_COMPLETED)
-            if draining is not None and draining.done():
-                drained, draining = draining, None
-                drained.result()  # a lost connection raises here
-            if not receiving.done():
-                late = beat.late(session.live)
-                if late is not None:
-                    return Ending(late)
-                if beat.due():
-                    channel.send([session.ping()])
-                continue
-            frame = receiving.result()
-            receiving = None
-            beat.heard(progress=frame.type not in _HEARTBEATS)
-            if _closed(session):
-                # Closed here meanwhile (the caller said goodbye): what still came is moot.
-                raise ConnectionClosed("the session was closed")
-            step = session.receive(frame)
-            channel.send(step.out)
-            on_step(step)
-            if step.closed is not None:
-                return Ending(f"peer ended the session ({step.closed})")
-            if draining is None:
-                draining = asyncio.ensure_future(channel.drain())
+            ending = await turns.next()
+            if ending is not None:
+                return ending
     except ConnectionClosed:
         return Ending("peer closed the connection")
     except (SessionError, FrameError) as exc:
@@ -129,12 +102,71 @@ async def pump(
     except NET_ERRORS as exc:
         return Ending(f"connection lost: {exc or type(exc).__name__}")
     finally:
-        for pending in (receiving, draining):
+        turns.cancel()
+    return Ending("closed")
+
+
+class _Turns:
+    """The pump's loop, a turn at a time: wait for a frame (or a heartbeat's time) while the
+    output drains, then hand the frame to the session and send what it answers."""
+
+    def __init__(
+        self, session: Session, channel: Channel, on_step: Callable[[Step], None], beat: Heartbeat
+    ) -> None:
+        self.session = session
+        self.channel = channel
+        self.on_step = on_step
+        self.beat = beat
+        self.receiving: asyncio.Future[Frame] | None = None
+        self.draining: asyncio.Future[None] | None = None
+
+    async def next(self) -> Ending | None:
+        """One turn; an :class:`Ending` when the session is over."""
+        if self.receiving is None:
+            self.receiving = asyncio.ensure_future(self.channel.recv())
+        waiting: set[asyncio.Future[Any]] = {self.receiving}
+        if self.draining is not None:
+            waiting.add(self.draining)
+        await asyncio.wait(waiting, timeout=self.beat.wait_s(), return_when=asyncio.FIRST_COMPLETED)
+        if self.draining is not None and self.draining.done():
+            drained, self.draining = self.draining, None
+            drained.result()  # a lost connection raises here
+        if not self.receiving.done():
+            return self._quiet()
+        frame = self.receiving.result()
+        self.receiving = None
+        return self._take(frame)
+
+    def _quiet(self) -> Ending | None:
+        """No frame came in time: give the peer up, or PING it."""
+        late = self.beat.late(self.session.live)
+        if late is not None:
+            return Ending(late)
+        if self.beat.due():
+            self.channel.send([self.session.ping()])
+        return None
+
+    def _take(self, frame: Frame) -> Ending | None:
+        self.beat.heard(progress=frame.type not in _HEARTBEATS)
+        if _closed(self.session):
+            # Closed here meanwhile (the caller said goodbye): what still came is moot.
+            raise ConnectionClosed("the session was closed")
+        step = self.session.receive(frame)
+        self.channel.send(step.out)
+        self.on_step(step)
+        if step.closed is not None:
+            return Ending(f"peer ended the session ({step.closed})")
+        if self.draining is None:
+            self.draining = asyncio.ensure_future(self.channel.drain())
+        return None
+
+    def cancel(self) -> None:
+        """Cancel what is still pending; retrieve what ended, so asyncio logs nothing."""
+        for pending in (self.receiving, self.draining):
             if pending is not None and not pending.done():
                 pending.cancel()
             elif pending is not None and not pending.cancelled():
                 pending.exception()  # retrieved: asyncio would log it as never retrieved
-    return Ending("closed")
 
 
 def _closed(session: Session) -> bool:

@@ -14,6 +14,20 @@ The whole conversation, both sides running the same code:
    peers, go out as ``PUSH`` slices (each ACKed);
 6. ``BYE`` ends it; ``ERROR`` ends it after a fault.
 
+A replica whose committed log or state failed verification claims nothing: its HELLO carries
+``NO_CLAIM``, and once it has the peer's HELLO it sends ``REPAIR`` instead of a SUMMARY. The
+peer (a sound member) answers with ``REPAIR_DATA`` slices of its snapshot and committed log,
+the last one flagged, and goes on waiting for a SUMMARY. The damaged side holds back the
+peer's SUMMARY, rebuilds its log and state from the slices, keeping its own unsynced writes
+(:func:`localfirst.repair.repair`), verifies the result in full, proves its chain against the
+peer's HELLO, and only then sends its SUMMARY and answers the peer's: the session goes on
+from step 4 as any other, and carries the kept writes to the peer.
+
+Equal SUMMARYs (same vector, same CSN, chains proven equal) after HELLO digests that differed
+mean the materialised states differ. Each side then replays its own log
+(:func:`localfirst.repair.rebuilt_digest`); one whose stored state does not follow from it
+marks itself damaged and ends the session (``LocalFault``), to be repaired in the next.
+
 After its HELLO either side may send ``PING`` at any time (the pump does after a quiet spell);
 the other answers ``PONG``. Neither changes the session's state: they only prove the peer is
 still there, so a silent peer is declared offline within seconds.
@@ -31,21 +45,26 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from localfirst import Batch, Changes, Replica, ReplicaError, Summary, VersionVector
 from localfirst.integrity import ReplicaDamaged
+from localfirst.repair import mark_damaged, rebuilt_digest, repair, repair_batch
 from storage.errors import StorageError
 from sync.const import BATCH_SLICE_SIZE, MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION
 from sync.errors import LocalFault, PeerFault, SessionError
 from sync.frames import Frame, FrameDecoder, FrameError, encode_frame
 from sync.messages import (
+    NO_CLAIM,
     Ack,
     BatchMessage,
     Digest,
     Goodbye,
     Hello,
     MessageType,
+    RepairData,
+    RepairRequest,
     SummaryMessage,
     check_version,
     vector_digest,
@@ -73,6 +92,7 @@ class Phase(enum.Enum):
     NEW = "new"  # nothing sent yet
     HELLO = "hello"  # HELLO sent, waiting for the peer's
     SYNCING = "syncing"  # SUMMARY / BATCH exchange in progress
+    REPAIRING = "repairing"  # this replica is damaged: REPAIR sent, REPAIR_DATA expected
     LIVE = "live"  # in sync; PUSH in both directions
     CLOSED = "closed"
 
@@ -84,6 +104,7 @@ class Step:
     out: list[bytes] = field(default_factory=list)
     changes: Changes | None = None
     closed: str | None = None  # the peer's BYE/ERROR reason
+    repaired: str | None = None  # this replica was rebuilt from the peer: what was damaged
 
 
 def digest_of(replica: Replica) -> Digest:
@@ -94,6 +115,24 @@ def digest_of(replica: Replica) -> Digest:
     except ReplicaDamaged as exc:
         raise LocalFault(str(exc)) from None
     return Digest(replica.csn, vector_digest(replica.vector, replica.state_digest()), replica.chain)
+
+
+def _claim(replica: Replica) -> tuple[Digest, int | None]:
+    """The digest this replica may claim, and None; or ``NO_CLAIM`` and the first damaged CSN."""
+    try:
+        return digest_of(replica), None
+    except LocalFault:
+        assert replica.damaged is not None
+        return NO_CLAIM, replica.damaged.csn
+
+
+def _joined(parts: list[Batch]) -> Batch:
+    """Consecutive slices of one batch as one batch again."""
+    whole = Batch(snapshot=parts[0].snapshot)
+    for part in parts:
+        whole.committed += part.committed
+        whole.tentative += part.tentative
+    return whole
 
 
 def slice_batch(batch: Batch, target: int = BATCH_SLICE_SIZE) -> list[Batch]:
@@ -187,6 +226,15 @@ class Session:
         self._unacked = 0  # slices sent and not yet acknowledged
         #: A lower bound of what the peer holds; pushes send what it lacks beyond it.
         self.peer_known: Summary | None = None
+        #: Whether the peer's HELLO claimed nothing (it is damaged and asks for a repair).
+        self.peer_damaged = False
+        #: Whether this replica was repaired from the peer in this session.
+        self.repaired = False
+        self._damaged_at: int | None = None  # this replica's first damaged CSN, when it is
+        self._peer_hello: Digest | None = None
+        self._held_summary: Summary | None = None  # the peer's SUMMARY, answered after a repair
+        self._repair_parts: list[Batch] = []
+        self._repair_served = False
 
     # -- outgoing ------------------------------------------------------------------------------
 
@@ -227,7 +275,8 @@ class Session:
         if self.phase is not Phase.NEW:
             raise RuntimeError("a session starts once")
         replica = self.replica
-        self._hello = Hello(PROTOCOL_VERSION, replica.device, replica.library, digest_of(replica))
+        digest, self._damaged_at = _claim(replica)
+        self._hello = Hello(PROTOCOL_VERSION, replica.device, replica.library, digest)
         self._hello_summary = replica.summary()
         self.phase = Phase.HELLO
         return [self._frame(*self._hello.encode())]
@@ -248,7 +297,10 @@ class Session:
         batch = self.replica.batch_for(self.peer_known)
         if not len(batch):
             return []
-        return self._send_batch(batch, live=True)
+        try:
+            return self._send_batch(batch, live=True)
+        except LocalFault as exc:  # found damaged: claim nothing more; the next session repairs
+            return [self.goodbye(str(exc))]
 
     def _send_batch(self, batch: Batch, *, live: bool) -> list[bytes]:
         parts = slice_batch(batch, self._slice_size)
@@ -281,6 +333,7 @@ class Session:
             step = self.receive(frame)
             total.out += step.out
             total.changes = step.changes or total.changes
+            total.repaired = step.repaired or total.repaired
             if step.closed is not None:
                 total.closed = step.closed
                 break
@@ -325,33 +378,106 @@ class Session:
             if kind != MessageType.HELLO:
                 raise SessionError(f"expected HELLO first, got {_type_name(kind)}")
             return self._on_hello(Hello.decode(frame))
-        if kind in (MessageType.PING, MessageType.PONG):
-            if frame.payload:
-                raise SessionError(f"{_type_name(kind)} carries a payload")
-            return Step([self._frame(MessageType.PONG, b"")] if kind == MessageType.PING else [])
-        if kind == MessageType.SUMMARY:
-            if self.phase is not Phase.SYNCING or self._summary_received:
-                raise SessionError("unexpected SUMMARY")
-            self._summary_received = True
-            return self._on_summary(SummaryMessage.decode(frame).summary)
-        if kind == MessageType.BATCH:
-            if self.phase is not Phase.SYNCING or not self._summary_sent or self._recv_done:
-                raise SessionError("unexpected BATCH")
-            return self._on_batch(BatchMessage.decode(frame))
-        if kind == MessageType.PUSH:
-            if self.phase is not Phase.LIVE:
-                raise SessionError("PUSH before the session is live")
-            return self._on_batch(BatchMessage.decode(frame))
-        if kind == MessageType.ACK:
-            if self._unacked == 0:
-                raise SessionError("ACK for nothing sent")
-            self._unacked -= 1
-            if self._slices:
-                entries, catchup = self._slices.popleft()
-                self._catchup_done += entries if catchup else 0
-            self._on_ack(Ack.decode(frame).digest)
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            raise SessionError(f"unexpected {_type_name(kind)}")
+        return handler(self, frame)
+
+    def _on_heartbeat(self, frame: Frame) -> Step:
+        if frame.payload:
+            raise SessionError(f"{_type_name(frame.type)} carries a payload")
+        return Step([self._frame(MessageType.PONG, b"")] if frame.type == MessageType.PING else [])
+
+    def _on_summary_frame(self, frame: Frame) -> Step:
+        if self.phase not in (Phase.SYNCING, Phase.REPAIRING) or self._summary_received:
+            raise SessionError("unexpected SUMMARY")
+        self._summary_received = True
+        summary = SummaryMessage.decode(frame).summary
+        if self.phase is Phase.REPAIRING:
+            self._held_summary = summary  # answered once repaired: nothing damaged is served
             return Step()
-        raise SessionError(f"unexpected {_type_name(kind)}")
+        replica = self.replica
+        if not self.peer_damaged and summary == replica.summary() and self.proven_csn == replica.csn:
+            self._check_own_state()  # equal logs, yet the HELLO digests differed: the states do
+        return self._on_summary(summary)
+
+    def _check_own_state(self) -> None:
+        """The peer holds the same log and shows another state: replay this replica's own log
+        to see whether its stored state is the one that is wrong; if so, it is damaged."""
+        if rebuilt_digest(self.replica) == self.replica.state_digest():
+            log.warning(
+                "%s holds the same log with another state; this replica's matches its log", self.peer[:12]
+            )
+            return
+        report = mark_damaged(self.replica)
+        raise LocalFault(
+            f"this replica's state does not follow from its log ({report.describe()}); it repairs"
+        )
+
+    def _on_batch_frame(self, frame: Frame) -> Step:
+        if self.phase is not Phase.SYNCING or not self._summary_sent or self._recv_done:
+            raise SessionError("unexpected BATCH")
+        return self._on_batch(BatchMessage.decode(frame))
+
+    def _on_push_frame(self, frame: Frame) -> Step:
+        if self.phase is not Phase.LIVE:
+            raise SessionError("PUSH before the session is live")
+        return self._on_batch(BatchMessage.decode(frame))
+
+    def _on_ack_frame(self, frame: Frame) -> Step:
+        if self._unacked == 0:
+            raise SessionError("ACK for nothing sent")
+        self._unacked -= 1
+        if self._slices:
+            entries, catchup = self._slices.popleft()
+            self._catchup_done += entries if catchup else 0
+        self._on_ack(Ack.decode(frame).digest)
+        return Step()
+
+    def _on_repair_request(self, frame: Frame) -> Step:
+        """A damaged peer asks for the committed log: send the snapshot and all commits."""
+        request = RepairRequest.decode(frame)
+        if not self.peer_damaged or self.phase is not Phase.SYNCING or self._repair_served:
+            raise SessionError("unexpected REPAIR")
+        self._repair_served = True
+        try:
+            batch = repair_batch(self.replica)
+        except ReplicaDamaged as exc:
+            raise LocalFault(f"cannot repair {self.peer[:12]}: {exc}") from None
+        log.info("repairing %s (damaged at commit #%d)", self.peer[:12], request.damaged_at)
+        parts = slice_batch(batch, self._slice_size)
+        self.ops_sent += len(batch)
+        return Step([self._frame(*RepairData(p, i == len(parts) - 1).encode()) for i, p in enumerate(parts)])
+
+    def _on_repair_data(self, frame: Frame) -> Step:
+        """A slice of the peer's committed log; on the last, rebuild this replica from it."""
+        if self.phase is not Phase.REPAIRING:
+            raise SessionError("unexpected REPAIR_DATA")
+        data = RepairData.decode(frame)
+        self._repair_parts.append(data.batch)
+        if not data.last:
+            return Step()
+        whole, self._repair_parts = _joined(self._repair_parts), []
+        found = self.replica.damaged.describe() if self.replica.damaged else "damaged"
+        assert self._peer_hello is not None
+        claimed = (self._peer_hello.csn, self._peer_hello.chain)
+        try:
+            changes = repair(self.replica, whole, claimed)
+        except ReplicaError as exc:  # the peer's copy was refused: nothing was applied
+            raise SessionError(f"repair refused: {type(exc).__name__}: {exc}") from None
+        self.ops_received += len(whole)
+        report = self.replica.verify(full=True)
+        if not report.ok:
+            raise LocalFault(f"still damaged after a repair from {self.peer[:12]}: {report.describe()}")
+        self._check_chain(self._peer_hello)  # proven: what we now hold is what the peer said it held
+        log.warning("repaired this replica (%s) from %s: %s", found, self.peer[:12], report.describe())
+        self.repaired = True
+        self.phase = Phase.SYNCING
+        self._summary_sent = True
+        out = [self._frame(*SummaryMessage(self.replica.summary()).encode())]
+        if self._held_summary is not None:
+            out += self._on_summary(self._held_summary).out
+        return Step(out, changes, repaired=found)
 
     def _on_hello(self, hello: Hello) -> Step:
         check_version(hello.version, self._min_version)
@@ -365,6 +491,9 @@ class Session:
         assert self._hello is not None
         assert self._hello_summary is not None
         mine, theirs = self._hello.digest, hello.digest
+        self._peer_hello = theirs
+        if self._damaged_at is not None:
+            return self._ask_repair(theirs)
         if mine == theirs:
             # Equal CSN, chain and vector: identical logs; one round trip and done.
             self.proven_csn = mine.csn
@@ -373,10 +502,20 @@ class Session:
             self._summary_sent = self._summary_received = self._sent_done = self._recv_done = True
             self.phase = Phase.LIVE
             return Step(self.push())
-        self._check_chain(theirs)
+        self.peer_damaged = theirs == NO_CLAIM
+        if not self.peer_damaged:  # a damaged peer claims nothing to prove against
+            self._check_chain(theirs)
         self.phase = Phase.SYNCING
         self._summary_sent = True
         return Step([self._frame(*SummaryMessage(self.replica.summary()).encode())])
+
+    def _ask_repair(self, theirs: Digest) -> Step:
+        """This replica is damaged: ask the peer for its committed log instead of syncing."""
+        if theirs == NO_CLAIM:
+            raise LocalFault(f"this replica is damaged and so is {self.peer[:12]}: no repair from it")
+        assert self._damaged_at is not None
+        self.phase = Phase.REPAIRING
+        return Step([self._frame(*RepairRequest(self._damaged_at).encode())])
 
     def _check_chain(self, theirs: Digest) -> None:
         """Compare chain hashes at ``min(csn)``; equal proves identical committed logs up to it."""
@@ -452,6 +591,18 @@ class Session:
             self.phase = Phase.LIVE
             return self.push()  # whatever changed here while syncing
         return []
+
+
+_HANDLERS: dict[int, Callable[[Session, Frame], Step]] = {
+    MessageType.PING: Session._on_heartbeat,
+    MessageType.PONG: Session._on_heartbeat,
+    MessageType.SUMMARY: Session._on_summary_frame,
+    MessageType.BATCH: Session._on_batch_frame,
+    MessageType.PUSH: Session._on_push_frame,
+    MessageType.ACK: Session._on_ack_frame,
+    MessageType.REPAIR: Session._on_repair_request,
+    MessageType.REPAIR_DATA: Session._on_repair_data,
+}
 
 
 def _type_name(kind: int) -> str:

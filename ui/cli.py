@@ -471,6 +471,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     print(f"commits  #{status['csn']}  tentative writes pending: {status['tentative']}")
     if status.get("damaged"):
         print(f"DAMAGED  {status['damaged']}; nothing is claimed or served (see `localfirst verify`)")
+    if status.get("repaired"):
+        print(f"REPAIRED from a member (it was {status['repaired']['found']})")
     print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
     print("members")
     for device, name in sorted(status["members"].items()):
@@ -489,7 +491,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
 
 
 def _offline_status(replica: Replica) -> dict[str, Any]:
-    """What ``status`` says of a library no node is running."""
+    """What ``status`` says of a library no node is running (verified: a damaged one says so)."""
+    found = replica.verify()  # the first check in a process recomputes all of it
     return {
         "device": replica.device,
         "library": replica.library,
@@ -500,6 +503,7 @@ def _offline_status(replica: Replica) -> dict[str, Any]:
         "tentative": len(replica.tentative()),
         "members": replica.members(),
         "peers": {},
+        "damaged": None if found.ok else found.describe(),
         "running": False,
     }
 

@@ -39,6 +39,7 @@ from ui.qt import (
     qconnect,
 )
 from ui.settings import SettingsDialog, WelcomeDialog, save_mirror_folder
+from ui.theme import ACCENT_RED
 
 if TYPE_CHECKING:
     from ui.backend import Backend
@@ -154,6 +155,11 @@ class MainWindow(QMainWindow):
         self.online_label = QLabel()
         self.statusBar().addPermanentWidget(self.online_label)
         self._show_status()
+        # A damaged library (issue 12) shows in the same place, from the node's last status.
+        self._integrity_timer = QTimer(self)
+        self._integrity_timer.setInterval(2000)
+        qconnect(self._integrity_timer.timeout, self._show_status)
+        self._integrity_timer.start()
         self._painted = False
         self.loaded = False
         self.mirror_folder = MirrorFolder(backend)
@@ -421,7 +427,18 @@ class MainWindow(QMainWindow):
         self._show_status()
 
     def _show_status(self) -> None:
-        """“This device only” until a second device is paired; then online or offline."""
+        """Damaged above all; “This device only” until a second device is paired; then online or
+        offline."""
+        status = getattr(self.sync, "status", None)
+        damaged = status.get("damaged") if isinstance(status, dict) else None
+        self.online_label.setStyleSheet(f"color: {ACCENT_RED};" if damaged else "")
+        if damaged:
+            self.online_label.setText("⚠ Damaged")
+            self.online_label.setToolTip(
+                f"This device's library is damaged ({damaged}). Nothing is shared from it; it "
+                "repairs itself from the next device of this library it reaches, keeping your changes."
+            )
+            return
         if not self.paired:
             self.online_label.setText(SOLO_TEXT)
             self.online_label.setToolTip(

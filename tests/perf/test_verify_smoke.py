@@ -22,3 +22,7 @@ def test_verify_benchmark_small() -> None:
     assert result["writes"] == 2000
     assert result["verify_s"] > 0
     assert result["read_log_s"] > 0
+    assert result["chain_s"] > 0
+    assert result["state_s"] > 0
+    assert result["texts"] > 0
+    assert max(result["in_sync_bytes"]) <= 128

@@ -113,6 +113,24 @@ def test_corruption_not_noticed_edited_document_row_is_a_state_mismatch(replicas
         a.check_sound()
 
 
+def test_a_local_write_does_not_make_a_damaged_state_look_sound(replicas: Replicas) -> None:
+    # Found through the app: a first-run write after opening a damaged file saved the digest
+    # folded from the damaged rows, and the next full verify called the library sound.
+    a = _library(replicas)
+    path = replicas.store_of(a).path
+    replicas.close(a)
+    with closing(sqlite3.connect(path)) as conn:
+        (doc,) = conn.execute("SELECT doc FROM docs WHERE id = 'n4'").fetchone()
+    _edit(path, "UPDATE docs SET doc = ? WHERE id = 'n4'", doc.replace(b"t4", b"ZZ"))
+    a = replicas.open("a")
+    assert not a.verify(full=True).ok
+    a.put("note", "n6", {"title": "written while damaged"})
+    a = replicas.reopen(a)
+    report = a.verify(full=True)
+    assert (report.ok, report.problem) == (False, STATE_MISMATCH)
+    assert a.values("n6") == {"title": "written while damaged"}
+
+
 def test_corruption_not_noticed_state_digest_follows_writes(replicas: Replicas) -> None:
     a = _library(replicas)
     b = replicas.join("b", "dev-b", a.genesis())
