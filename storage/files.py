@@ -34,6 +34,8 @@ from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
 from localfirst.calendar import save_event
+from localfirst.crdtmap import SET_FIELDS
+from localfirst.filemerge import changed_fields, merge_set, merge_text
 from localfirst.ics import (
     OVERRIDE_FIELDS,
     IcsCalendar,
@@ -64,6 +66,9 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _DIR_FD = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd
+
+
+_GONE = object()
 
 
 class PlainFileError(ValueError):
@@ -189,19 +194,43 @@ class Folder:
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         return read_bytes(self._target(name), dir_fd=self._fd, limit=limit)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename)."""
-        if not is_safe_name(name) and not name.startswith(".localfirst"):
+    def child(self, name: str) -> Folder:
+        """The sub-folder ``name`` (made if missing); refused if it is a link or not a folder."""
+        _check_name(name)
+        info = self.lstat(name)
+        if info is None:
+            try:
+                os.mkdir(self._target(name), 0o700, dir_fd=self._fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise PlainFileError(f"{name}: cannot be made ({exc.strerror or exc})") from None
+            info = self.lstat(name)
+        if info is None or not stat.S_ISDIR(info.st_mode):
+            raise PlainFileError(f"{name} is not a folder (or is a link)")
+        return Folder(self.path / name)
+
+    def write(self, name: str, data: bytes, *, existing: bool = False) -> os.stat_result:
+        """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename); returns
+        the new file's status.
+
+        A name is one this package makes (``safe_names``) unless ``existing``: writing back in
+        place a file another program made, whatever its (single, plain) name, keeping its mode.
+        """
+        if not existing and not is_safe_name(name) and not name.startswith(".localfirst"):
             raise PlainFileError(f"{name!r:.80} is not a safe file name")
         target = self._target(name)
+        old = self.lstat(name) if existing else None
+        mode = stat.S_IMODE(old.st_mode) if old is not None and stat.S_ISREG(old.st_mode) else 0o644
         temp = self._target(f".{name[:150]}.{secrets.token_hex(4)}.lf-tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
         try:
-            fd = os.open(temp, flags, 0o644, dir_fd=self._fd)
+            fd = os.open(temp, flags, 0o600, dir_fd=self._fd)
         except OSError as exc:
             raise PlainFileError(f"{name}: cannot be written ({exc.strerror or exc})") from None
         try:
             try:
+                os.fchmod(fd, mode)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -210,6 +239,7 @@ class Folder:
                 os.close(fd)
             # rename replaces whatever entry ``name`` is (a planted link too), never its target
             os.replace(temp, target, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+            return os.stat(target, dir_fd=self._fd, follow_symlinks=False)
         except OSError as exc:
             try:
                 os.unlink(temp, dir_fd=self._fd)
@@ -382,6 +412,86 @@ def apply_calendar(
             if key not in keep and doc.value("calendar") == cal_id:
                 save_event(replica, key, None, label=IMPORT)
     return cal_id, written
+
+
+# -- three-way: what a file changed since its base, onto what the library holds now -------------------
+
+
+def merge_note(replica: Replica, entity: str, base: ParsedNote, parsed: ParsedNote) -> bool:
+    """Apply what a note's file changed since ``base`` (the caller holds a transaction, and
+    ``replica.as_of`` the base's position, so a field the library changed since as well is
+    kept as siblings). Tags merge as a set, the body line by line (``filemerge``); fields the
+    file did not change keep the library's values. Returns whether anything was written."""
+    doc = replica.get(entity)
+    if doc is not None and doc.kind != "note":
+        raise PlainFileError(f"id {entity!r:.80} belongs to a {doc.kind}, not a note")
+    now = doc.values() if doc is not None else {}
+    base_fields = {k: v for k, v in base.fields.items() if k not in base.defaulted}
+    changes = changed_fields(base_fields, parsed.fields, parsed.defaulted)
+    if "tags" in changes and isinstance(changes["tags"], list):
+        old, lib = base_fields.get("tags", []), now.get("tags", [])
+        changes["tags"] = merge_set(
+            old if isinstance(old, list) else [], changes["tags"], lib if isinstance(lib, list) else []
+        )
+    changes = {k: v for k, v in changes.items() if now.get(k, _GONE) != v}
+    body = merge_text(base.body, parsed.body, replica.text(entity))
+    if body != replica.text(entity):
+        changes["body"] = body
+    if not changes:
+        return False
+    changes.setdefault("modified", replica.clock.now())
+    replica.put("note", entity, changes)
+    return True
+
+
+def _event_changes(
+    replica: Replica, was: IcsEvent, ev: IcsEvent
+) -> tuple[dict[str, Value] | None, dict[str, Value]]:
+    """What event ``ev`` holds now (None: nothing) and the fields its file changed since ``was``."""
+    doc = replica.get(ev.id)
+    if doc is not None and doc.kind != "event":
+        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
+    now = doc.values() if doc is not None and doc.exists else None
+    diff = changed_fields(was.fields, ev.fields)
+    if "series" in ev.fields and not ev.fields.get("cancelled"):
+        # An occurrence's field no longer overridden goes back to the series' value.
+        for name in (*OVERRIDE_FIELDS, "cancelled"):
+            if name in was.fields and name not in ev.fields and name in ev.full:
+                diff[name] = ev.full[name]
+    for name in SET_FIELDS["event"] & diff.keys():
+        old, new, lib = was.fields.get(name), diff[name], (now or {}).get(name)
+        if isinstance(new, list):
+            diff[name] = merge_set(
+                old if isinstance(old, list) else [], new, lib if isinstance(lib, list) else []
+            )
+    return now, diff
+
+
+def merge_calendar(replica: Replica, calendar: str, base: IcsCalendar, cal: IcsCalendar) -> list[str]:
+    """Apply what a calendar's file changed since ``base`` (see ``merge_note``): its fields, the
+    events it added, changed or removed. An event the library gained since the base (from the
+    app, or another device) is not in either file and stays. Returns the events written."""
+    current = _current(replica, "calendar", calendar) or {}
+    changes = {k: v for k, v in changed_fields(base.fields, cal.fields).items() if current.get(k, _GONE) != v}
+    if changes:
+        replica.put("calendar", calendar, changes)
+    old = {ev.id: ev for ev in base.events}
+    written: list[str] = []
+    for ev in cal.events:
+        was = old.pop(ev.id, None)
+        if was is None:
+            now, target = _event_target(replica, ev, calendar)
+        else:
+            now, diff = _event_changes(replica, was, ev)
+            target = {**(now or ev.fields), **diff, "calendar": calendar}
+        if target != now and save_event(replica, ev.id, target, label=IMPORT).changed:
+            written.append(ev.id)
+    for gone in old:
+        doc = replica.get(gone)
+        if doc is not None and doc.exists and doc.kind == "event":
+            save_event(replica, gone, None, label=IMPORT)
+            written.append(gone)
+    return written
 
 
 def import_text(
