@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from typing import cast
 
 from merge3 import Merge3
 
 from .write import Value
 
 _MISSING = object()
+#: merge3's conflict region: base, library and file ranges.
+_Conflict = tuple[str, int, int, int, int, int, int]
 
 
 def changed_fields(
     base: Mapping[str, Value], file: Mapping[str, Value], skip: Collection[str] = ()
 ) -> dict[str, Value]:
     """The fields ``file`` states with a value other than ``base``'s (``skip`` left out)."""
-    return {k: v for k, v in file.items() if k not in skip and base.get(k, _MISSING) != v}  # type: ignore[arg-type]
+    return {k: v for k, v in file.items() if k not in skip and base.get(k, _MISSING) != v}
 
 
 def merge_set(base: Sequence[Value], file: Sequence[Value], library: Sequence[Value]) -> list[Value]:
@@ -61,7 +64,7 @@ def _merge(base: Sequence[str], file: Sequence[str], library: Sequence[str]) -> 
         elif what == "b":
             out.extend(file[region[1] : region[2]])
         else:
-            _, z1, z2, a1, a2, b1, b2 = region
+            _, z1, z2, a1, a2, b1, b2 = cast(_Conflict, region)
             out.append(_merge_chars("".join(base[z1:z2]), "".join(file[b1:b2]), "".join(library[a1:a2])))
     return out
 
@@ -78,7 +81,7 @@ def _merge_chars(base: str, file: str, library: str) -> str:
         elif what == "b":
             out.append(file[region[1] : region[2]])
         else:
-            _, _z1, _z2, a1, a2, b1, b2 = region
+            _, _z1, _z2, a1, a2, b1, b2 = cast(_Conflict, region)
             out.append(library[a1:a2] + file[b1:b2])
     return "".join(out)
 

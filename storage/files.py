@@ -28,7 +28,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -210,12 +210,17 @@ class Folder:
             raise PlainFileError(f"{name} is not a folder (or is a link)")
         return Folder(self.path / name)
 
-    def write(self, name: str, data: bytes, *, existing: bool = False) -> os.stat_result:
+    def write(
+        self, name: str, data: bytes, *, existing: bool = False, check: Callable[[], bool] | None = None
+    ) -> os.stat_result | None:
         """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename); returns
         the new file's status.
 
         A name is one this package makes (``safe_names``) unless ``existing``: writing back in
         place a file another program made, whatever its (single, plain) name, keeping its mode.
+        ``check`` is asked last, just before the rename (once the data is on disk): if it says
+        no, nothing is replaced and None is returned, so another program's save landing while
+        the data was written is never overwritten unseen.
         """
         if not existing and not is_safe_name(name) and not name.startswith(".localfirst"):
             raise PlainFileError(f"{name!r:.80} is not a safe file name")
@@ -237,6 +242,9 @@ class Folder:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if check is not None and not check():
+                os.unlink(temp, dir_fd=self._fd)
+                return None
             # rename replaces whatever entry ``name`` is (a planted link too), never its target
             os.replace(temp, target, src_dir_fd=self._fd, dst_dir_fd=self._fd)
             return os.stat(target, dir_fd=self._fd, follow_symlinks=False)

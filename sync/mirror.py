@@ -338,7 +338,7 @@ class Mirror:
         if batch.snapshot is not None:
             return None
         changed: set[str] = set()
-        datas = [c.data for c in batch.committed if c.data is not None] + list(batch.tentative)
+        datas = [c.write for c in batch.committed if c.write is not None] + list(batch.tentative)
         for data in datas:
             for op in decode_write(data).ops:
                 if isinstance(op, Ordered):
@@ -366,16 +366,14 @@ class Mirror:
             return
         touched: set[str] = set()
         claimed: set[str] = set()
-        missing: list[str] = []
-        for name in sorted(names):
-            info = folder.lstat(name)
-            if info is None:
-                missing.append(name)
-                continue
-            entity = self._sync_one(name, info, touched, start=start)
-            if entity is not None:
-                claimed.add(entity)
-        self._follow_moves(missing, names)
+        infos = {name: folder.lstat(name) for name in sorted(names)}
+        missing = [name for name, info in infos.items() if info is None]
+        self._follow_moves(missing, [n for n, info in infos.items() if info is not None])
+        for name, info in infos.items():
+            if info is not None:
+                entity = self._sync_one(name, info, touched, start=start)
+                if entity is not None:
+                    claimed.add(entity)
         for name in missing:
             entry = self._files.pop(name, None)
             if entry is not None and entry.entity not in claimed:
@@ -397,27 +395,27 @@ class Mirror:
             self._error(name, f"cannot be applied ({exc}); nothing of it was applied")
         return None
 
-    def _follow_moves(self, missing: list[str], names: set[str]) -> None:
-        """A file renamed by another program keeps its entity (and is never renamed back)."""
-        if not missing:
+    def _follow_moves(self, missing: list[str], present: list[str]) -> None:
+        """A file another program renamed (same bytes under a new name, the old name gone in
+        the same batch) keeps its entity, and its new name: the mirror never renames it back."""
+        gone = {self._files[n].sha: n for n in missing if n in self._files}
+        folder = self._folder
+        if not gone or folder is None:
             return
-        by_sha = {e.sha: n for n, e in self._files.items() if n in missing}
-        for name in sorted(names - set(missing)):
-            entry = self._files.get(name)
-            if entry is None or entry.sha not in by_sha or entry.entity in self._bound(missing):
+        for name in present:
+            if name in self._files:
                 continue
-            old = self._files[by_sha.pop(entry.sha)]
-            if (
-                old.kind == entry.kind
-                and old.entity != entry.entity
-                and old.entity not in self._bound([name])
-            ):
-                self._files[name] = Entry(
-                    old.entity, old.kind, entry.sha, False, entry.rendered, entry.size, entry.mtime, old.bases
-                )
-
-    def _bound(self, skip: list[str]) -> set[str]:
-        return {e.entity for n, e in self._files.items() if n not in skip}
+            try:
+                digest = sha(folder.read(name))
+            except PlainFileError:
+                continue
+            old = gone.pop(digest, None)
+            if old is not None:
+                entry = self._files.pop(old)
+                entry.own = False
+                self._files[name] = entry
+                names = self._note_names if entry.kind == "note" else self._cal_names
+                names[entry.entity] = name
 
     def _file_gone(self, replica: Replica, name: str, entry: Entry, touched: set[str]) -> None:
         doc = replica.get(entry.entity)
@@ -507,7 +505,7 @@ class Mirror:
         parsed = parse_note(text, stem)
         mine = entry.entity if entry is not None and entry.kind == "note" else None
         entity = parsed.id or mine
-        if entity is not None and self._copy_of_other(entity, name):
+        if entity is not None and entity != mine and self._copy_of_other(entity, name):
             entity = None  # a copy of another note's file becomes a note of its own
         base = self._bases(entry, entity, "note", text) if entity is not None else None
         with replica.transaction():
@@ -662,19 +660,19 @@ class Mirror:
         same = entry is not None and entry.entity == item.entity
         if same and entry is not None and digest in (entry.sha, entry.rendered):
             return  # the library changed nothing this file shows
-        disk = self._on_disk_is(name, entry)
-        if disk is False:
-            info = folder.lstat(name)
-            if info is not None and not stat.S_ISREG(info.st_mode):
-                self._error(name, "is a symbolic link or not a file; it was not written")
-            else:
-                self._mark([name])  # an edit there is not applied yet: apply it first
+        if self._on_disk_is(name, entry) is False:
+            self._not_written(name)
             return
         own = entry.own if same and entry is not None else True
         try:
-            info = folder.write(name, data, existing=not own)
+            info = folder.write(
+                name, data, existing=not own, check=lambda: self._on_disk_is(name, entry) is not False
+            )
         except PlainFileError as exc:
             self._error(name, str(exc))
+            return
+        if info is None:
+            self._not_written(name)
             return
         new = Entry(item.entity, item.kind, digest, own, digest)
         if same and entry is not None:
@@ -682,6 +680,16 @@ class Mirror:
         new.seen(info)
         state.keep_base(new, data, replica.vector.as_dict())
         self._files[name] = new
+
+    def _not_written(self, name: str) -> None:
+        """The file changed since we last saw it: apply that edit first (then it is written)."""
+        folder = self._folder
+        assert folder is not None
+        info = folder.lstat(name)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            self._error(name, "is a symbolic link or not a file; it was not written")
+        else:
+            self._mark([name])
 
     def _remove(self, name: str, entry: Entry) -> None:
         folder = self._folder

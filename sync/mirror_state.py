@@ -61,13 +61,14 @@ class Entry:
     rendered: str = ""  # the library's rendering when ``sha`` was taken ("" unknown)
     size: int = -1
     mtime: int = -1  # st_mtime_ns
+    ino: int = -1  # a save by rename is a new inode even within one clock tick
     bases: list[Base] = field(default_factory=list)
 
     def seen(self, info: os.stat_result) -> None:
-        self.size, self.mtime = info.st_size, info.st_mtime_ns
+        self.size, self.mtime, self.ino = info.st_size, info.st_mtime_ns, info.st_ino
 
     def unchanged(self, info: os.stat_result) -> bool:
-        return self.size == info.st_size and self.mtime == info.st_mtime_ns
+        return (self.size, self.mtime, self.ino) == (info.st_size, info.st_mtime_ns, info.st_ino)
 
     def push(self, base: Base) -> None:
         self.bases = [base, *(b for b in self.bases if b.sha != base.sha)][:MAX_BASES]
@@ -91,6 +92,7 @@ def _entry(name: str, item: Any) -> Entry:
         str(item.get("rendered", "")),
         int(item.get("size", -1)),
         int(item.get("mtime", -1)),
+        int(item.get("ino", -1)),
         bases,
     )
 
@@ -149,6 +151,7 @@ class MirrorState:
                     "rendered": e.rendered,
                     "size": e.size,
                     "mtime": e.mtime,
+                    "ino": e.ino,
                     "bases": [{"sha256": b.sha, "vector": b.vector} for b in e.bases],
                 }
                 for n, e in sorted(self.files.items())
