@@ -611,6 +611,8 @@ def render_calendars(
     """The calendars' files (all, or those in ``only``) and warnings about what was left out."""
     cals = replica.entities("calendar")
     wanted = set(cals if only is None else only) & set(cals)
+    if not wanted:
+        return [], []  # not a look at the events: a library may hold tens of thousands
     by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in wanted}
     events = {key: doc.values() for key, doc in replica.entities("event").items()}
     for key, values in events.items():
