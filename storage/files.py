@@ -28,7 +28,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,6 +48,9 @@ from localfirst.ics import (
 from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_note
 from localfirst.safe_names import assign_names, is_safe_name
 from localfirst.write import Value
+
+from .salvage import Records, read_records
+from .store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -630,8 +633,14 @@ def render_calendars(
 
 def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
     cals = replica.entities("calendar")
-    out: dict[str, Mapping[str, Value]] = {}
     events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    return _unfiled(cals, events)
+
+
+def _unfiled(
+    cals: Collection[str], events: Mapping[str, Mapping[str, Value]]
+) -> dict[str, Mapping[str, Value]]:
+    out: dict[str, Mapping[str, Value]] = {}
     for key, values in events.items():
         owner = calendar_of(values, events)
         if not (isinstance(owner, str) and owner in cals):
@@ -639,34 +648,100 @@ def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
     return out
 
 
-def export_library(replica: Replica, directory: Path | str, warnings: list[str] | None = None) -> list[Path]:
+def library_file(replica: Replica) -> Path | None:
+    """The file a replica is stored in, to read a damaged one record by record (None: memory)."""
+    store = getattr(replica, "_store", None)
+    return store.path if isinstance(store, SqlStore) else None
+
+
+def records_of(replica: Replica) -> Records:
+    """The replica's live notes (with their text), calendars and events."""
+    out = Records()
+    out.notes = {key: replica.values(key) for key in replica.entities("note")}
+    out.calendars = {key: doc.values() for key, doc in replica.entities("calendar").items()}
+    out.events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    return out
+
+
+def render_records(records: Records) -> tuple[list[Rendered], list[str]]:
+    """Every file of these records, and what could not be rendered or was left out of one."""
+    notes_out: list[str] = []
+    files: list[Rendered] = []
+    names = assign_names(((k, str(v.get("title", "") or "")) for k, v in records.notes.items()), ".md")
+    for key, name in sorted(names.items()):
+        try:
+            files.append(Rendered(key, "note", name, render_note(key, records.notes[key]).encode("utf-8")))
+        except (ValueError, TypeError) as exc:
+            notes_out.append(f"note {key}: cannot be written as a file ({exc}); left out")
+    cals = records.calendars
+    cal_names = assign_names(((k, str(v.get("name", "") or "")) for k, v in cals.items()), ".ics")
+    by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in cals}
+    for key, values in records.events.items():
+        owner = calendar_of(values, records.events)
+        if isinstance(owner, str) and owner in by_cal:
+            by_cal[owner][key] = values
+    groups: list[tuple[str | None, Mapping[str, Value], dict[str, Mapping[str, Value]], str]] = [
+        (key, cals[key], by_cal[key], cal_names[key]) for key in sorted(cals)
+    ]
+    if loose := _unfiled(cals, records.events):
+        taken = {n.casefold() for n in cal_names.values()}
+        name = (
+            f"{UNFILED}.ics"
+            if f"{UNFILED}.ics".casefold() not in taken
+            else f"{UNFILED} ({new_id()[:8]}).ics"
+        )
+        groups.append((None, {"name": UNFILED}, loose, name))
+    for cal_key, cal_values, cal_events, file_name in groups:
+        try:
+            text, warnings = render_ics(cal_key, cal_values, cal_events)
+        except (ValueError, TypeError) as exc:
+            notes_out.append(f"calendar {cal_key or UNFILED}: cannot be written as a file ({exc}); left out")
+            continue
+        files.append(Rendered(cal_key or "", "calendar", file_name, text.encode("utf-8")))
+        notes_out += [f"{file_name}: {w}" for w in warnings]
+    return files, notes_out
+
+
+def write_files(files: Iterable[Rendered], directory: Path | str) -> list[Path]:
+    """Write rendered files into ``directory`` (made if missing); returns their paths."""
+    written: list[Path] = []
+    with Folder(directory, create=True) as folder:
+        for item in files:
+            folder.write(item.name, item.data)
+            written.append(folder.path / item.name)
+    return written
+
+
+def export_library(
+    replica: Replica,
+    directory: Path | str,
+    warnings: list[str] | None = None,
+    *,
+    problems: list[str] | None = None,
+) -> list[Path]:
     """Write every note as ``<title>.md`` and every calendar as ``<name>.ics`` into ``directory``.
 
     File names come from titles through ``safe_names`` (never a path outside the folder).
     Events whose calendar is missing go to ``Unfiled events.ics``. Returns the files written.
+    A library with a record that cannot be read is exported record by record from its file
+    (``storage.salvage``): everything else is written, and ``problems`` names each record
+    left out or saved only in part.
     """
     notes_out = warnings if warnings is not None else []
-    written: list[Path] = []
-    with Folder(directory, create=True) as folder:
-        names = note_names(replica)
-        files = [render_note_file(replica, key, name) for key, name in sorted(names.items())]
-        cal_names = calendar_names(replica)
-        rendered, notes = render_calendars(replica, cal_names)
-        files += rendered
-        notes_out += notes
-        if loose := unfiled_events(replica):
-            taken = {n.casefold() for n in cal_names.values()}
-            name = (
-                f"{UNFILED}.ics"
-                if f"{UNFILED}.ics".casefold() not in taken
-                else f"{UNFILED} ({new_id()[:8]}).ics"
-            )
-            text, notes = render_ics(None, {"name": UNFILED}, loose)
-            files.append(Rendered("", "calendar", name, text.encode("utf-8")))
-            notes_out += notes
-        for item in files:
-            folder.write(item.name, item.data)
-            written.append(folder.path / item.name)
+    unreadable = problems if problems is not None else []
+    try:
+        records = records_of(replica)
+    except (ReplicaError, ValueError):
+        path = library_file(replica)
+        if path is None:
+            raise
+        records = read_records(path)
+    unreadable += records.problems
+    files, notes = render_records(records)
+    notes_out += notes
+    written = write_files(files, directory)
     for line in notes_out:
+        log.warning("export: %s", line)
+    for line in unreadable:
         log.warning("export: %s", line)
     return written
