@@ -725,7 +725,7 @@ def export_library(
     Events whose calendar is missing go to ``Unfiled events.ics``. Returns the files written.
     A library with a record that cannot be read is exported record by record from its file
     (``storage.salvage``): everything else is written, and ``problems`` names each record
-    left out or saved only in part.
+    left out or saved only in part (for the caller to show; they are not logged).
     """
     notes_out = warnings if warnings is not None else []
     unreadable = problems if problems is not None else []
@@ -741,7 +741,5 @@ def export_library(
     notes_out += notes
     written = write_files(files, directory)
     for line in notes_out:
-        log.warning("export: %s", line)
-    for line in unreadable:
         log.warning("export: %s", line)
     return written

@@ -550,7 +550,7 @@ def _export(data: Path, args: argparse.Namespace) -> int:
     for path in result["written"]:
         print(path)
     for line in result.get("unreadable", []):
-        print(f"localfirst: not exported: {line}", file=sys.stderr)
+        print(f"localfirst: damaged record: {line}", file=sys.stderr)
     return 1 if result.get("unreadable") else 0
 
 

@@ -75,12 +75,12 @@ def test_salvage_reads_every_record_past_a_corrupt_page(tmp_path: Path) -> None:
         f.seek((victim - 1) * size)
         f.write(b"\xa5" * size)
     before = path.read_bytes()
-    with pytest.raises(CorruptReplica):
-        replica = open_replica(path)
-        try:
+    replica = open_replica(path)
+    try:
+        with pytest.raises(CorruptReplica):
             replica.entities("note")
-        finally:
-            replica.close()
+    finally:
+        replica.close()
     saved = salvage(path, tmp_path / "out")
     assert path.read_bytes() == before  # read-only: the damaged file is left as it was
     out = tmp_path / "out"
