@@ -9,8 +9,8 @@ functions on values, no I/O: the mirror applies their result through the core's 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from difflib import SequenceMatcher
 from typing import cast
 
 from merge3 import Merge3
@@ -18,6 +18,8 @@ from merge3 import Merge3
 from .write import Value
 
 _MISSING = object()
+#: Replaced runs up to this many characters are compared character by character.
+_FINE_LIMIT = 4096
 #: merge3's conflict region: base, library and file ranges.
 _Conflict = tuple[str, int, int, int, int, int, int]
 
@@ -42,8 +44,8 @@ def merge_text(base: str, file: str, library: str) -> str:
     """The library's text with the file's changes since ``base`` applied.
 
     Changes to different lines both land; where both changed the same lines, a finer merge by
-    character is tried, and what still overlaps keeps both versions (the library's, then the
-    file's), as concurrent typing in the text CRDT would: nothing is dropped.
+    character is tried, and if that overlaps too both versions of the lines are kept (the
+    library's, then the file's), as concurrent typing in the text CRDT would: nothing is dropped.
     """
     if file in (base, library):
         return library
@@ -65,12 +67,19 @@ def _merge(base: Sequence[str], file: Sequence[str], library: Sequence[str]) -> 
             out.extend(file[region[1] : region[2]])
         else:
             _, z1, z2, a1, a2, b1, b2 = cast(_Conflict, region)
-            out.append(_merge_chars("".join(base[z1:z2]), "".join(file[b1:b2]), "".join(library[a1:a2])))
+            mine, theirs = "".join(library[a1:a2]), "".join(file[b1:b2])
+            fine = _merge_chars("".join(base[z1:z2]), theirs, mine)
+            if fine is not None:
+                out.append(fine)
+            else:  # both changed the same characters: keep both versions of the lines
+                out.append(mine if not mine or mine.endswith("\n") else mine + "\n")
+                out.append(theirs)
     return out
 
 
-def _merge_chars(base: str, file: str, library: str) -> str:
-    """One conflicting region, merged by character; overlaps keep the library's then the file's."""
+def _merge_chars(base: str, file: str, library: str) -> str | None:
+    """One conflicting run of lines merged by character, or None if both sides changed the
+    same characters (then both versions are kept whole)."""
     out: list[str] = []
     for region in Merge3(base, library, file).merge_regions():
         what = region[0]
@@ -81,22 +90,38 @@ def _merge_chars(base: str, file: str, library: str) -> str:
         elif what == "b":
             out.append(file[region[1] : region[2]])
         else:
-            _, _z1, _z2, a1, a2, b1, b2 = cast(_Conflict, region)
-            out.append(library[a1:a2] + file[b1:b2])
+            return None
     return "".join(out)
 
 
 def closest(bases: Sequence[str], text: str) -> int:
-    """Which base ``text`` was most likely edited from: the one with the fewest lines differing
-    (the newest on a tie). An editor saving an old buffer edited an older base, and its
-    reverts of what came since are then not mistaken for edits."""
+    """Which base ``text`` was most likely edited from: the one it takes the fewest characters
+    of change to reach (the newest on a tie). An editor saving an old buffer edited an older
+    base, and its reverts of what came since are then not mistaken for edits of its own."""
     if len(bases) <= 1:
         return 0
-    lines = Counter(text.splitlines())
-    best, best_score = 0, -1
+    best, best_cost = 0, -1
     for i, base in enumerate(bases):
-        other = Counter(base.splitlines())
-        score = sum(((lines - other) + (other - lines)).values())
-        if best_score < 0 or score < best_score:
-            best, best_score = i, score
+        cost = edit_cost(base, text)
+        if best_cost < 0 or cost < best_cost:
+            best, best_cost = i, cost
     return best
+
+
+def edit_cost(old: str, new: str) -> int:
+    """About how many characters an edit from ``old`` to ``new`` inserts and deletes: lines are
+    matched first, then the characters of each replaced run of lines (a long run counts whole)."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    cost = 0
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b).get_opcodes():
+        if tag == "equal":
+            continue
+        x, y = "".join(a[i1:i2]), "".join(b[j1:j2])
+        if tag == "replace" and len(x) + len(y) <= _FINE_LIMIT:
+            kept = sum(
+                block.size for block in SequenceMatcher(None, x, y, autojunk=False).get_matching_blocks()
+            )
+            cost += len(x) + len(y) - 2 * kept
+        else:
+            cost += len(x) + len(y)
+    return cost

@@ -213,3 +213,19 @@ def test_a_start_with_nothing_changed_reads_and_writes_nothing(env: Env):
     assert after["Kept.md"] == before["Kept.md"]
     assert after["Cal.ics"] != before["Cal.ics"]
     assert "SUMMARY:changed" in (env.folder / "Cal.ics").read_text(encoding="utf-8")
+
+
+def test_an_edit_of_the_file_just_written_is_not_merged_as_an_old_buffer(env: Env):
+    # Regression: with several bases held (the note empty, then typed into), an edit of the
+    # newest one was merged from the empty one and the body came out twice.
+    note = env.run(lambda: env.a.create("note", {"title": "Ideas", "body": ""}))
+    mirror = env.mirror()
+    path = env.folder / "Ideas.md"
+    for at, typed in ((0, "first"), (5, " thought")):
+        env.run(env.a.edit_text, note, [(at, 0, typed)])
+        env.write_all()
+    assert read(path).endswith("---\nfirst thought")
+    path.write_text(read(path).replace("first thought", "first thought, edited elsewhere"), encoding="utf-8")
+    wait_for(lambda: env.body(env.a, note) != "first thought", what="the edit")
+    assert env.body(env.a, note) == "first thought, edited elsewhere"
+    assert mirror.errors == []
