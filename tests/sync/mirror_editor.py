@@ -2,9 +2,10 @@
 
     python mirror_editor.py FILE COUNT PREFIX
 
-Saves FILE COUNT times the way editors do (read it, append a line ``PREFIX i``, write a
-temporary file, rename it over the original), pausing a few milliseconds between saves, so its
-saves land while the app and a peer edit the same note.
+Saves FILE COUNT times the way editors do (read it, append a line ``PREFIX i`` to a note, or an
+event with UID ``PREFIX-i`` to an ``.ics`` calendar, write a temporary file, rename it over the
+original), pausing a few milliseconds between saves, so its saves land while the app and a peer
+edit the same file.
 """
 
 from __future__ import annotations
@@ -16,15 +17,33 @@ import time
 from pathlib import Path
 
 
+def _event(uid: str) -> str:
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "DTSTAMP:20260101T000000Z",
+        "DTSTART;VALUE=DATE:20260105",
+        "DTEND;VALUE=DATE:20260106",
+        f"SUMMARY:{uid}",
+        "END:VEVENT",
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
 def main() -> None:
     path, count, prefix = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     rng = random.Random(prefix)
     for i in range(count):
-        text = path.read_text(encoding="utf-8")
-        if not text.endswith("\n"):
-            text += "\n"
+        with path.open(encoding="utf-8", newline="") as f:
+            text = f.read()
+        if path.suffix == ".ics":
+            text = text.replace("END:VCALENDAR", _event(f"{prefix}-{i}") + "END:VCALENDAR")
+        else:
+            text = text + ("" if text.endswith("\n") else "\n") + f"{prefix} {i}\n"
         temp = path.with_name(f".{path.name}.{i}.tmp")
-        temp.write_text(f"{text}{prefix} {i}\n", encoding="utf-8")
+        with temp.open("w", encoding="utf-8", newline="") as f:
+            f.write(text)
         os.replace(temp, path)
         time.sleep(rng.uniform(0.005, 0.06))
     print("done", flush=True)
