@@ -21,7 +21,7 @@ from urllib.parse import quote
 from localfirst.crdtmap import decode_doc
 from localfirst.write import Value
 
-from .errors import CorruptReplica
+from .errors import CorruptReplica, NotAReplica
 
 #: The kinds a user made, as exported.
 KINDS = ("note", "calendar", "event")
@@ -51,7 +51,7 @@ class Records:
 
 def _connect(path: Path) -> sqlite3.Connection:
     if not path.is_file():
-        raise CorruptReplica(f"{path} does not exist or is not a file")
+        raise NotAReplica(f"{path} does not exist (or is not a file): there is nothing to salvage there")
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -332,8 +332,11 @@ class Mirror:
         assert state is not None
         if state.vector is None or state.csn < 0:
             return None
-        if replica.vector.as_dict() == state.vector and replica.csn == state.csn:
+        now = replica.vector.as_dict()
+        if now == state.vector and replica.csn == state.csn:
             return set()
+        if replica.csn < state.csn or any(now.get(o, 0) < s for o, s in state.vector.items()):
+            return None  # the folder reflects writes this replica lacks (a library restored)
         batch = replica.batch_for(Summary(VersionVector(state.vector), state.csn))
         if batch.snapshot is not None:
             return None
