@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
+from localfirst import notes as note_services
 from localfirst.calendar import save_event
 from localfirst.crdtmap import SET_FIELDS
 from localfirst.filemerge import changed_fields, merge_set, merge_text
@@ -62,6 +63,8 @@ CALENDAR_SUFFIXES = (".ics",)
 UNFILED = "Unfiled events"
 #: What an import's edits are called (the Edit menu's undo names it).
 IMPORT = "Import"
+#: What an edit made in the mirror folder is called.
+MIRRORED = "Edit in the mirror folder"
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in a folder must not hang a read
@@ -450,8 +453,11 @@ def merge_note(replica: Replica, entity: str, base: ParsedNote, parsed: ParsedNo
         changes["body"] = body
     if not changes:
         return False
-    changes.setdefault("modified", replica.clock.now())
-    replica.put("note", entity, changes)
+    if doc is not None and doc.exists:
+        note_services.set_fields(replica, entity, changes, label=MIRRORED)  # the core's door, as the window
+    else:  # deleted meanwhile: the edit is kept beside the delete (as_of), for the user to see
+        changes.setdefault("modified", replica.clock.now())
+        replica.put("note", entity, changes)
     return True
 
 
