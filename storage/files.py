@@ -241,7 +241,8 @@ class Folder:
             raise PlainFileError(f"{name}: cannot be written ({exc.strerror or exc})") from None
         try:
             try:
-                os.fchmod(fd, mode)
+                if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+                    os.fchmod(fd, mode)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]

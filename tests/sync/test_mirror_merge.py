@@ -229,3 +229,16 @@ def test_an_edit_of_the_file_just_written_is_not_merged_as_an_old_buffer(env: En
     wait_for(lambda: env.body(env.a, note) != "first thought", what="the edit")
     assert env.body(env.a, note) == "first thought, edited elsewhere"
     assert mirror.errors == []
+
+
+def test_a_link_planted_as_the_bases_folder_is_never_written_through(env: Env):
+    outside = env.parent / "outside"
+    outside.mkdir()
+    (env.folder / ".localfirst-base").symlink_to(outside)
+    note = env.run(lambda: env.a.create("note", {"title": "Safe", "body": "one\n"}))
+    env.mirror()
+    path = env.folder / "Safe.md"
+    path.write_text(read(path).replace("one\n", "one\ntwo\n"), encoding="utf-8")
+    wait_for(lambda: env.body(env.a, note) == "one\ntwo\n", what="the edit, merged without a base")
+    assert list(outside.iterdir()) == []
+    assert (env.folder / ".localfirst-base").is_symlink()
