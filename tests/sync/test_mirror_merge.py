@@ -110,7 +110,7 @@ def test_a_file_renamed_by_another_program_keeps_its_note_and_its_new_name(env: 
 
 def test_an_in_app_edit_landing_right_after_a_file_save_is_not_reverted(env: Env):
     note = env.run(lambda: env.a.create("note", {"title": "Plan", "body": "one\ntwo\nthree\n"}))
-    _slow_mirror(env, debounce=0.5)
+    _slow_mirror(env, debounce=1.5)
     path = env.folder / "Plan.md"
     # Someone saves the file; within the debounce the app edits another field and the body.
     path.write_text(read(path).replace("three\n", "three\nfrom the file\n"), encoding="utf-8")
@@ -128,7 +128,7 @@ def test_an_in_app_edit_landing_right_after_a_file_save_is_not_reverted(env: Env
 
 def test_the_same_field_changed_in_the_file_and_in_the_app_keeps_both_as_siblings(env: Env):
     note = env.run(lambda: env.a.create("note", {"title": "Old", "body": "b\n"}))
-    _slow_mirror(env, debounce=0.5)
+    _slow_mirror(env, debounce=1.5)
     path = env.folder / "Old.md"
     path.write_text(read(path).replace('title: "Old"', 'title: "From the file"'), encoding="utf-8")
     env.run(lambda: notes.set_title(env.a, note, "From the app"))
