@@ -137,6 +137,7 @@ class Replica:
         self._unseen = _Unseen()  # what changed since the owner last asked (take_changes)
         self.damaged: VerifyReport | None = None  # set by verify() when the log is damaged
         self._verified_once = False
+        self._as_of: Mapping[str, int] | None = None  # see as_of()
         self._load()
 
     def _load(self) -> None:
@@ -172,6 +173,20 @@ class Replica:
             if self._generation != mark:
                 self._load()  # the in-memory view ran ahead of what was rolled back
             raise
+
+    @contextmanager
+    def as_of(self, vector: Mapping[str, int]) -> Iterator[Replica]:
+        """Local writes made inside supersede only versions within ``vector``.
+
+        For an edit made from an older view (a plain file last synced when the replica stood
+        at ``vector``): whatever the replica learned since is concurrent with it, so a field
+        both changed is kept as siblings, and a delete seen only since is surfaced, never lost.
+        """
+        old, self._as_of = self._as_of, dict(vector)
+        try:
+            yield self
+        finally:
+            self._as_of = old
 
     # -- creating and joining ------------------------------------------------------------------
 
@@ -429,6 +444,8 @@ class Replica:
     def _local(self, ops: list[Op], doc: Doc | None) -> Write:
         """Stamp, check and integrate a local write; ``doc`` is the document it read."""
         stamp = next_stamp(self.clock.now(), self.vector.highest())
+        if self._as_of is not None:
+            ops = [_seen_as_of(op, self._as_of) for op in ops]
         write = Write(WriteId(stamp, self.device), tuple(ops))
         entities = {op.entity for op in ops if not isinstance(op, Ordered)}
         docs = {e: doc for e in entities if doc is not None}
@@ -772,6 +789,24 @@ def _put_op(kind: str, entity: str, doc: Doc | None, values: Mapping[str, Value]
     if not fields and not seen and values:
         return None
     return Put(kind, entity, fields, seen, removed)
+
+
+def _seen_as_of(op: Op, vector: Mapping[str, int]) -> Op:
+    """``op`` as written from the view ``vector``: it supersedes and removes only what that saw."""
+    if isinstance(op, TextEdit):
+        kept = tuple(w for w in op.seen if w.stamp <= vector.get(w.origin, 0))
+        return TextEdit(op.kind, op.entity, op.field, op.ops, kept)
+    if not isinstance(op, Put):
+        return op
+    seen = {n: tuple(w for w in ws if w.stamp <= vector.get(w.origin, 0)) for n, ws in op.seen.items()}
+    removed = {n: tuple(v for v in vs if v[0] <= vector.get(v[1], 0)) for n, vs in op.removed.items()}
+    return Put(
+        op.kind,
+        op.entity,
+        op.fields,
+        {n: ws for n, ws in seen.items() if ws},
+        {n: vs for n, vs in removed.items() if vs},
+    )
 
 
 def _insert_sorted(tentative: list[Write], arrived: list[Write]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from localfirst import Clock, Replica, Snapshot
 
+from .database import check_library_file
 from .errors import CorruptReplica, DatabaseLocked, DiskFull, NewerSchema, NotAReplica, StorageError
 from .schema import SCHEMA_VERSION
 from .store import SqlStore
@@ -32,6 +33,7 @@ __all__ = [
 
 def open_replica(path: Path | str, clock: Clock | None = None) -> Replica:
     """Open an existing replica file (migrating its schema forward if it is older)."""
+    check_library_file(Path(path))
     store = SqlStore(path)
     try:
         return Replica(store, clock)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
-from .errors import CorruptReplica, DatabaseLocked, DiskFull, StorageError
+from .errors import WHAT_TO_DO, CorruptReplica, DatabaseLocked, DiskFull, NotAReplica, StorageError
 
 #: How long a write waits for another process's lock before DatabaseLocked (milliseconds).
 BUSY_TIMEOUT_MS = 5_000
@@ -62,8 +62,37 @@ def translate(exc: BaseException, path: Path) -> StorageError:
     if name.startswith("SQLITE_IOERR"):
         return StorageError(f"{path}: the disk failed to read or write ({orig}); nothing was saved")
     if name in _CORRUPT:
-        return CorruptReplica(f"{path} is not a replica database or is damaged ({orig})")
-    return StorageError(f"{path}: {orig}")
+        return CorruptReplica(f"{path} is damaged (or is not a library file); {WHAT_TO_DO}")
+    return StorageError(f"{path} cannot be read or written ({_plain(orig)})")
+
+
+def _plain(orig: BaseException | None) -> str:
+    """SQLite's own words for a failure, without the statement that failed."""
+    text = str(orig).split("\n", 1)[0]
+    return text.split(" [SQL:", 1)[0][:120]
+
+
+#: The first bytes of every SQLite file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_library_file(path: Path) -> None:
+    """Refuse, before anything opens it, a file that cannot be a library: an empty one (a
+    schema is never written into a file that was meant to hold a library), or one that is not
+    an SQLite file at all. A missing file is left to the caller."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise NotAReplica(f"{path} is a folder, not a library file; move it aside") from None
+    except OSError as exc:
+        raise StorageError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise NotAReplica(f"{path} is empty (0 bytes): the library in it was lost; {WHAT_TO_DO}")
+    if head != SQLITE_HEADER:
+        raise CorruptReplica(f"{path} is not a library file (or its first page is damaged); {WHAT_TO_DO}")
 
 
 @contextmanager

@@ -2,6 +2,13 @@
 
 from localfirst.errors import ReplicaError
 
+#: What to do when a library file cannot be opened (every open failure's line ends with it).
+WHAT_TO_DO = (
+    "to get it back from another device, move the file aside and join again (`localfirst join CODE`); "
+    "to keep what can still be read, run `localfirst salvage OUT`; "
+    "or move the file aside to start a new library"
+)
+
 
 class StorageError(ReplicaError):
     """Base class of storage failures; the transaction in flight was rolled back."""

@@ -28,12 +28,15 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from localfirst import Replica, ReplicaError, UnknownEntity, new_id
+from localfirst import notes as note_services
 from localfirst.calendar import new_calendar_fields, save_event
+from localfirst.crdtmap import SET_FIELDS
+from localfirst.filemerge import changed_fields, merge_set, merge_text
 from localfirst.ics import (
     OVERRIDE_FIELDS,
     IcsCalendar,
@@ -47,6 +50,9 @@ from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_no
 from localfirst.safe_names import assign_names, is_safe_name
 from localfirst.write import Value
 
+from .salvage import Records, read_records
+from .store import SqlStore
+
 log = logging.getLogger(__name__)
 
 #: Files larger than this are refused before they are read.
@@ -57,6 +63,8 @@ CALENDAR_SUFFIXES = (".ics",)
 UNFILED = "Unfiled events"
 #: What an import's edits are called (the Edit menu's undo names it).
 IMPORT = "Import"
+#: What an edit made in the mirror folder is called.
+MIRRORED = "Edit in the mirror folder"
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in a folder must not hang a read
@@ -64,6 +72,9 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _DIR_FD = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd
+
+
+_GONE = object()
 
 
 class PlainFileError(ValueError):
@@ -189,27 +200,61 @@ class Folder:
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         return read_bytes(self._target(name), dir_fd=self._fd, limit=limit)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename)."""
-        if not is_safe_name(name) and not name.startswith(".localfirst"):
+    def child(self, name: str) -> Folder:
+        """The sub-folder ``name`` (made if missing); refused if it is a link or not a folder."""
+        _check_name(name)
+        info = self.lstat(name)
+        if info is None:
+            try:
+                os.mkdir(self._target(name), 0o700, dir_fd=self._fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise PlainFileError(f"{name}: cannot be made ({exc.strerror or exc})") from None
+            info = self.lstat(name)
+        if info is None or not stat.S_ISDIR(info.st_mode):
+            raise PlainFileError(f"{name} is not a folder (or is a link)")
+        return Folder(self.path / name)
+
+    def write(
+        self, name: str, data: bytes, *, existing: bool = False, check: Callable[[], bool] | None = None
+    ) -> os.stat_result | None:
+        """Replace the file ``name`` with ``data`` atomically (temp file, fsync, rename); returns
+        the new file's status.
+
+        A name is one this package makes (``safe_names``) unless ``existing``: writing back in
+        place a file another program made, whatever its (single, plain) name, keeping its mode.
+        ``check`` is asked last, just before the rename (once the data is on disk): if it says
+        no, nothing is replaced and None is returned, so another program's save landing while
+        the data was written is never overwritten unseen.
+        """
+        if not existing and not is_safe_name(name) and not name.startswith(".localfirst"):
             raise PlainFileError(f"{name!r:.80} is not a safe file name")
         target = self._target(name)
+        old = self.lstat(name) if existing else None
+        mode = stat.S_IMODE(old.st_mode) if old is not None and stat.S_ISREG(old.st_mode) else 0o644
         temp = self._target(f".{name[:150]}.{secrets.token_hex(4)}.lf-tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
         try:
-            fd = os.open(temp, flags, 0o644, dir_fd=self._fd)
+            fd = os.open(temp, flags, 0o600, dir_fd=self._fd)
         except OSError as exc:
             raise PlainFileError(f"{name}: cannot be written ({exc.strerror or exc})") from None
         try:
             try:
+                if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+                    os.fchmod(fd, mode)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if check is not None and not check():
+                os.unlink(temp, dir_fd=self._fd)
+                return None
             # rename replaces whatever entry ``name`` is (a planted link too), never its target
             os.replace(temp, target, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+            return os.stat(target, dir_fd=self._fd, follow_symlinks=False)
         except OSError as exc:
             try:
                 os.unlink(temp, dir_fd=self._fd)
@@ -386,6 +431,89 @@ def apply_calendar(
     return cal_id, written
 
 
+# -- three-way: what a file changed since its base, onto what the library holds now -------------------
+
+
+def merge_note(replica: Replica, entity: str, base: ParsedNote, parsed: ParsedNote) -> bool:
+    """Apply what a note's file changed since ``base`` (the caller holds a transaction, and
+    ``replica.as_of`` the base's position, so a field the library changed since as well is
+    kept as siblings). Tags merge as a set, the body line by line (``filemerge``); fields the
+    file did not change keep the library's values. Returns whether anything was written."""
+    doc = replica.get(entity)
+    if doc is not None and doc.kind != "note":
+        raise PlainFileError(f"id {entity!r:.80} belongs to a {doc.kind}, not a note")
+    now = doc.values() if doc is not None else {}
+    base_fields = {k: v for k, v in base.fields.items() if k not in base.defaulted}
+    changes = changed_fields(base_fields, parsed.fields, parsed.defaulted)
+    if "tags" in changes and isinstance(changes["tags"], list):
+        old, lib = base_fields.get("tags", []), now.get("tags", [])
+        changes["tags"] = merge_set(
+            old if isinstance(old, list) else [], changes["tags"], lib if isinstance(lib, list) else []
+        )
+    changes = {k: v for k, v in changes.items() if now.get(k, _GONE) != v}
+    body = merge_text(base.body, parsed.body, replica.text(entity))
+    if body != replica.text(entity):
+        changes["body"] = body
+    if not changes:
+        return False
+    if doc is not None and doc.exists:
+        note_services.set_fields(replica, entity, changes, label=MIRRORED)  # the core's door, as the window
+    else:  # deleted meanwhile: the edit is kept beside the delete (as_of), for the user to see
+        changes.setdefault("modified", replica.clock.now())
+        replica.put("note", entity, changes)
+    return True
+
+
+def _event_changes(
+    replica: Replica, was: IcsEvent, ev: IcsEvent
+) -> tuple[dict[str, Value] | None, dict[str, Value]]:
+    """What event ``ev`` holds now (None: nothing) and the fields its file changed since ``was``."""
+    doc = replica.get(ev.id)
+    if doc is not None and doc.kind != "event":
+        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
+    now = doc.values() if doc is not None and doc.exists else None
+    diff = changed_fields(was.fields, ev.fields)
+    if "series" in ev.fields and not ev.fields.get("cancelled"):
+        # An occurrence's field no longer overridden goes back to the series' value.
+        for name in (*OVERRIDE_FIELDS, "cancelled"):
+            if name in was.fields and name not in ev.fields and name in ev.full:
+                diff[name] = ev.full[name]
+    for name in SET_FIELDS["event"] & diff.keys():
+        old, new, lib = was.fields.get(name), diff[name], (now or {}).get(name)
+        if isinstance(new, list):
+            diff[name] = merge_set(
+                old if isinstance(old, list) else [], new, lib if isinstance(lib, list) else []
+            )
+    return now, diff
+
+
+def merge_calendar(replica: Replica, calendar: str, base: IcsCalendar, cal: IcsCalendar) -> list[str]:
+    """Apply what a calendar's file changed since ``base`` (see ``merge_note``): its fields, the
+    events it added, changed or removed. An event the library gained since the base (from the
+    app, or another device) is not in either file and stays. Returns the events written."""
+    current = _current(replica, "calendar", calendar) or {}
+    changes = {k: v for k, v in changed_fields(base.fields, cal.fields).items() if current.get(k, _GONE) != v}
+    if changes:
+        replica.put("calendar", calendar, changes)
+    old = {ev.id: ev for ev in base.events}
+    written: list[str] = []
+    for ev in cal.events:
+        was = old.pop(ev.id, None)
+        if was is None:
+            now, target = _event_target(replica, ev, calendar)
+        else:
+            now, diff = _event_changes(replica, was, ev)
+            target = {**(now or ev.fields), **diff, "calendar": calendar}
+        if target != now and save_event(replica, ev.id, target, label=IMPORT).changed:
+            written.append(ev.id)
+    for gone in old:
+        doc = replica.get(gone)
+        if doc is not None and doc.exists and doc.kind == "event":
+            save_event(replica, gone, None, label=IMPORT)
+            written.append(gone)
+    return written
+
+
 def import_text(
     replica: Replica,
     text: str,
@@ -495,6 +623,8 @@ def render_calendars(
     """The calendars' files (all, or those in ``only``) and warnings about what was left out."""
     cals = replica.entities("calendar")
     wanted = set(cals if only is None else only) & set(cals)
+    if not wanted:
+        return [], []  # not a look at the events: a library may hold tens of thousands
     by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in wanted}
     events = {key: doc.values() for key, doc in replica.entities("event").items()}
     for key, values in events.items():
@@ -512,8 +642,14 @@ def render_calendars(
 
 def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
     cals = replica.entities("calendar")
-    out: dict[str, Mapping[str, Value]] = {}
     events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    return _unfiled(cals, events)
+
+
+def _unfiled(
+    cals: Collection[str], events: Mapping[str, Mapping[str, Value]]
+) -> dict[str, Mapping[str, Value]]:
+    out: dict[str, Mapping[str, Value]] = {}
     for key, values in events.items():
         owner = calendar_of(values, events)
         if not (isinstance(owner, str) and owner in cals):
@@ -521,34 +657,98 @@ def unfiled_events(replica: Replica) -> dict[str, Mapping[str, Value]]:
     return out
 
 
-def export_library(replica: Replica, directory: Path | str, warnings: list[str] | None = None) -> list[Path]:
+def library_file(replica: Replica) -> Path | None:
+    """The file a replica is stored in, to read a damaged one record by record (None: memory)."""
+    store = getattr(replica, "_store", None)
+    return store.path if isinstance(store, SqlStore) else None
+
+
+def records_of(replica: Replica) -> Records:
+    """The replica's live notes (with their text), calendars and events."""
+    out = Records()
+    out.notes = {key: replica.values(key) for key in replica.entities("note")}
+    out.calendars = {key: doc.values() for key, doc in replica.entities("calendar").items()}
+    out.events = {key: doc.values() for key, doc in replica.entities("event").items()}
+    return out
+
+
+def render_records(records: Records) -> tuple[list[Rendered], list[str]]:
+    """Every file of these records, and what could not be rendered or was left out of one."""
+    notes_out: list[str] = []
+    files: list[Rendered] = []
+    names = assign_names(((k, str(v.get("title", "") or "")) for k, v in records.notes.items()), ".md")
+    for key, name in sorted(names.items()):
+        try:
+            files.append(Rendered(key, "note", name, render_note(key, records.notes[key]).encode("utf-8")))
+        except (ValueError, TypeError) as exc:
+            notes_out.append(f"note {key}: cannot be written as a file ({exc}); left out")
+    cals = records.calendars
+    cal_names = assign_names(((k, str(v.get("name", "") or "")) for k, v in cals.items()), ".ics")
+    by_cal: dict[str, dict[str, Mapping[str, Value]]] = {key: {} for key in cals}
+    for key, values in records.events.items():
+        owner = calendar_of(values, records.events)
+        if isinstance(owner, str) and owner in by_cal:
+            by_cal[owner][key] = values
+    groups: list[tuple[str | None, Mapping[str, Value], dict[str, Mapping[str, Value]], str]] = [
+        (key, cals[key], by_cal[key], cal_names[key]) for key in sorted(cals)
+    ]
+    if loose := _unfiled(cals, records.events):
+        taken = {n.casefold() for n in cal_names.values()}
+        name = (
+            f"{UNFILED}.ics"
+            if f"{UNFILED}.ics".casefold() not in taken
+            else f"{UNFILED} ({new_id()[:8]}).ics"
+        )
+        groups.append((None, {"name": UNFILED}, loose, name))
+    for cal_key, cal_values, cal_events, file_name in groups:
+        try:
+            text, warnings = render_ics(cal_key, cal_values, cal_events)
+        except (ValueError, TypeError) as exc:
+            notes_out.append(f"calendar {cal_key or UNFILED}: cannot be written as a file ({exc}); left out")
+            continue
+        files.append(Rendered(cal_key or "", "calendar", file_name, text.encode("utf-8")))
+        notes_out += [f"{file_name}: {w}" for w in warnings]
+    return files, notes_out
+
+
+def write_files(files: Iterable[Rendered], directory: Path | str) -> list[Path]:
+    """Write rendered files into ``directory`` (made if missing); returns their paths."""
+    written: list[Path] = []
+    with Folder(directory, create=True) as folder:
+        for item in files:
+            folder.write(item.name, item.data)
+            written.append(folder.path / item.name)
+    return written
+
+
+def export_library(
+    replica: Replica,
+    directory: Path | str,
+    warnings: list[str] | None = None,
+    *,
+    problems: list[str] | None = None,
+) -> list[Path]:
     """Write every note as ``<title>.md`` and every calendar as ``<name>.ics`` into ``directory``.
 
     File names come from titles through ``safe_names`` (never a path outside the folder).
     Events whose calendar is missing go to ``Unfiled events.ics``. Returns the files written.
+    A library with a record that cannot be read is exported record by record from its file
+    (``storage.salvage``): everything else is written, and ``problems`` names each record
+    left out or saved only in part (for the caller to show; they are not logged).
     """
     notes_out = warnings if warnings is not None else []
-    written: list[Path] = []
-    with Folder(directory, create=True) as folder:
-        names = note_names(replica)
-        files = [render_note_file(replica, key, name) for key, name in sorted(names.items())]
-        cal_names = calendar_names(replica)
-        rendered, notes = render_calendars(replica, cal_names)
-        files += rendered
-        notes_out += notes
-        if loose := unfiled_events(replica):
-            taken = {n.casefold() for n in cal_names.values()}
-            name = (
-                f"{UNFILED}.ics"
-                if f"{UNFILED}.ics".casefold() not in taken
-                else f"{UNFILED} ({new_id()[:8]}).ics"
-            )
-            text, notes = render_ics(None, {"name": UNFILED}, loose)
-            files.append(Rendered("", "calendar", name, text.encode("utf-8")))
-            notes_out += notes
-        for item in files:
-            folder.write(item.name, item.data)
-            written.append(folder.path / item.name)
+    unreadable = problems if problems is not None else []
+    try:
+        records = records_of(replica)
+    except (ReplicaError, ValueError):
+        path = library_file(replica)
+        if path is None:
+            raise
+        records = read_records(path)
+    unreadable += records.problems
+    files, notes = render_records(records)
+    notes_out += notes
+    written = write_files(files, directory)
     for line in notes_out:
         log.warning("export: %s", line)
     return written

@@ -273,8 +273,9 @@ def import_summary(report: ImportReport) -> dict[str, Any]:
 def export_summary(apply: Apply[Any], directory: Path) -> dict[str, Any]:
     from storage.files import export_library
 
-    written: list[Path] = apply(lambda r: export_library(r, directory))
-    return {"written": [str(p) for p in written]}
+    unreadable: list[str] = []
+    written: list[Path] = apply(lambda r: export_library(r, directory, problems=unreadable))
+    return {"written": [str(p) for p in written], "unreadable": unreadable}
 
 
 # -- the server --------------------------------------------------------------------------------

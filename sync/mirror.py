@@ -9,24 +9,27 @@ files of the entities that changed are rewritten.
 
 Edits other programs make are seen by a watchdog observer. Events only mark names dirty; after
 a quiet moment (``debounce``) a worker thread hands the batch to the owner, which reads each
-file, compares it with what was last written or read there (a SHA-256 per name, so our own
-writes never echo back), parses it, and writes only what differs: changed fields, and a body
-replaced by the smallest text edit, so it merges with concurrent edits from other devices. An
-editor's "write a temp file, rename it over the original" arrives as one batch and is one edit.
-New files become notes (or calendars); a deleted note file deletes its note.
+file and, if its bytes differ from what was last written or read there (so our own writes never
+echo back), merges it three ways: what the file changed against its base (the version the
+mirror last wrote or read there, or an older one an editor's buffer still held) is applied onto
+what the library holds now, through the core's writes made as of the base's library position
+(``Replica.as_of``), so an edit the library received since is never reverted, and a field both
+changed is kept as siblings like any conflict. An editor's "write a temp file, rename it over
+the original" arrives as one batch and is one edit. New files become notes (or calendars); a
+deleted note file deletes its note.
 
-Nothing a file or a synced title holds can make the mirror write outside the folder: names come
-from ``safe_names``, every operation goes through ``files.Folder`` (a directory handle, no link
-ever followed or written through). A file that cannot be used gets an entry in ``errors`` (for
-the UI), nothing of it is applied, and the watcher keeps running. A small manifest
-(``.localfirst-mirror.json``) remembers what was written, so edits and deletions made while the
-app was closed are picked up on the next start.
+Each file stays bound to its entity by name: a file the mirror did not create is never renamed,
+and no file is rewritten unless the library changed what it holds. Nothing a file or a synced
+title holds can make the mirror write outside the folder: names come from ``safe_names``, every
+operation goes through ``files.Folder`` (a directory handle, no link ever followed or written
+through). A file that cannot be used gets an entry in ``errors`` (for the UI), nothing of it is
+applied, and the watcher keeps running. ``sync.mirror_state`` keeps what the mirror knows
+across runs, so edits and deletions made while the app was closed are picked up on the next
+start, and a start with nothing changed reads and writes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import stat
@@ -41,21 +44,28 @@ from typing import Any, TypeVar
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from localfirst import Changes, Replica, ReplicaError
-from localfirst.ics import IcsError, parse_ics
-from localfirst.markdown import MarkdownError, parse_note
+from localfirst import Changes, Replica, ReplicaError, Summary, VersionVector
+from localfirst.filemerge import closest
+from localfirst.ics import IcsCalendar, IcsError, parse_ics
+from localfirst.markdown import MarkdownError, ParsedNote, parse_note
 from localfirst.safe_names import assign_names
+from localfirst.write import Ordered, decode_write
 from storage.files import (
-    CALENDAR_SUFFIXES,
     NOTE_SUFFIXES,
     Folder,
     PlainFileError,
+    Rendered,
     apply_calendar,
     apply_note,
     decode_text,
+    merge_calendar,
+    merge_note,
     render_calendars,
     render_note_file,
 )
+from sync.mirror_state import MANIFEST, Base, Entry, MirrorState, is_candidate, sha
+
+__all__ = ["MANIFEST", "Mirror", "MirrorError", "is_candidate"]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +73,6 @@ T = TypeVar("T")
 #: Runs ``fn(replica)`` on the thread that owns the replica; the Future holds its result.
 ReplicaAccess = Callable[[Callable[[Replica], Any]], "Future[Any]"]
 
-MANIFEST = ".localfirst-mirror.json"
 #: How many errors are kept for the UI (the oldest go first).
 MAX_ERRORS = 200
 
@@ -78,30 +87,6 @@ class MirrorError:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}" if self.name else self.message
-
-
-@dataclass(slots=True)
-class _Entry:
-    """A file the mirror knows: whose it is and the hash of what was last written or read."""
-
-    entity: str
-    kind: str  # "note" or "calendar"
-    sha: str
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def is_candidate(name: str) -> bool:
-    """Names the mirror reads: notes and calendars, not hidden or editors' backup files."""
-    lower = name.lower()
-    return (
-        bool(name)
-        and not name.startswith(".")
-        and not name.endswith("~")
-        and lower.endswith(NOTE_SUFFIXES + CALENDAR_SUFFIXES)
-    )
 
 
 class _Handler(FileSystemEventHandler):
@@ -143,7 +128,7 @@ class Mirror:
     ) -> None:
         self._access = access
         self._replica: Replica | None = None  # set on the owner thread, used only there
-        self._manifest_sha = ""
+        self._state: MirrorState | None = None
         self._path = Path(folder)
         self.debounce = debounce
         self.max_delay = max_delay
@@ -151,7 +136,7 @@ class Mirror:
         self._folder: Folder | None = None
         self._identity: tuple[int, int] | None = None
         # owner-thread state
-        self._files: dict[str, _Entry] = {}
+        self._files: dict[str, Entry] = {}
         self._note_names: dict[str, str] = {}
         self._cal_names: dict[str, str] = {}
         # shared with the watcher and the worker
@@ -178,6 +163,7 @@ class Mirror:
         Call from any thread but the owner's (it waits for the owner).
         """
         folder = self._folder = Folder(self._path, create=True)
+        self._state = MirrorState(folder)
         info = os.stat(folder.path)
         self._identity = (info.st_dev, info.st_ino)
         observer = Observer()
@@ -208,6 +194,8 @@ class Mirror:
         if self._worker is not None:
             self._worker.join(timeout=30)
             self._worker = None
+        if self._state is not None:
+            self._state.close()
         if self._folder is not None:
             self._folder.close()
             self._folder = None
@@ -306,7 +294,7 @@ class Mirror:
     def _batch(self, names: set[str]) -> Callable[[Replica], None]:
         return lambda replica: self._sync(replica, names)
 
-    # -- owner thread: reading the folder ------------------------------------------------------
+        # -- owner thread: reading the folder ------------------------------------------------------
 
     def _intact(self) -> bool:
         """The folder is still where it was (not removed, moved or swapped for another)."""
@@ -318,9 +306,15 @@ class Mirror:
 
     def _initial(self, replica: Replica) -> None:
         self._replica = replica
-        folder = self._folder
+        folder, state = self._folder, self._state
         assert folder is not None
-        self._load_manifest()
+        assert state is not None
+        problem = state.load(replica.library)
+        if problem:
+            self._error(MANIFEST, problem)
+        self._files = state.files
+        self._note_names = {e.entity: n for n, e in self._files.items() if e.kind == "note"}
+        self._cal_names = {e.entity: n for n, e in self._files.items() if e.kind == "calendar"}
         names = {n for n in folder.names() if is_candidate(n)}
         known = {n for n, e in self._files.items() if e.kind == "note"}
         if known and not (known & names):
@@ -328,9 +322,44 @@ class Mirror:
             # deleting each note. Write the library again rather than delete it everywhere.
             self._error("", "the mirror folder lost every note file; writing the library again")
             self._files.clear()
-        self._sync(replica, names | set(self._files), initial=True)
+            state.vector = None
+        self._sync(replica, names | set(self._files), start=True, library=self._library_changes(replica))
 
-    def _sync(self, replica: Replica, names: set[str], *, initial: bool = False) -> None:
+    def _library_changes(self, replica: Replica) -> set[str] | None:
+        """The entities written since the folder was last brought up to date (None: unknown,
+        or too much to tell: every file is checked)."""
+        state = self._state
+        assert state is not None
+        if state.vector is None or state.csn < 0:
+            return None
+        now = replica.vector.as_dict()
+        if now == state.vector and replica.csn == state.csn:
+            return set()
+        if replica.csn < state.csn or any(now.get(o, 0) < s for o, s in state.vector.items()):
+            return None  # the folder reflects writes this replica lacks (a library restored)
+        batch = replica.batch_for(Summary(VersionVector(state.vector), state.csn))
+        if batch.snapshot is not None:
+            return None
+        changed: set[str] = set()
+        datas = [c.write for c in batch.committed if c.write is not None] + list(batch.tentative)
+        for data in datas:
+            for op in decode_write(data).ops:
+                if isinstance(op, Ordered):
+                    event = op.params.get("event")
+                    if isinstance(event, str):
+                        changed.add(event)
+                else:
+                    changed.add(op.entity)
+        return changed
+
+    def _sync(
+        self, replica: Replica, names: set[str], *, start: bool = False, library: set[str] | None = None
+    ) -> None:
+        """Apply the files ``names`` (changed, new or gone), then write what the library changed.
+
+        At ``start``, ``library`` names the entities written since the last run (None: unknown,
+        so every file is rendered and compared); a batch from the watcher writes what it touched.
+        """
         folder = self._folder
         if folder is None:
             return
@@ -340,43 +369,77 @@ class Mirror:
             return
         touched: set[str] = set()
         claimed: set[str] = set()
-        missing: list[str] = []
-        for name in sorted(names):
-            info = folder.lstat(name)
-            if info is None:
-                missing.append(name)
-                continue
-            try:
-                entity = self._sync_file(name, info, touched)
-            except (PlainFileError, IcsError, MarkdownError) as exc:
-                self._error(name, f"{exc}; nothing of it was applied")
-            except (ReplicaError, ValueError) as exc:
-                self._error(name, f"cannot be applied ({exc}); nothing of it was applied")
-            else:
+        infos = {name: folder.lstat(name) for name in sorted(names)}
+        missing = [name for name, info in infos.items() if info is None]
+        self._follow_moves(missing, [n for n, info in infos.items() if info is not None])
+        for name, info in infos.items():
+            if info is not None:
+                entity = self._sync_one(name, info, touched, start=start)
                 if entity is not None:
                     claimed.add(entity)
         for name in missing:
             entry = self._files.pop(name, None)
-            if entry is None or entry.entity in claimed:
-                continue
-            doc = replica.get(entry.entity)
-            if doc is None or not doc.exists:
-                continue
-            if entry.kind == "note":
-                try:
-                    replica.delete(entry.entity)
-                except ReplicaError as exc:
-                    self._error(name, f"the note could not be deleted ({exc})")
-                    continue
-                touched.add(entry.entity)
-            else:
-                self._error(name, "a calendar is not deleted with its file; it was written again")
-                self._cal_names.pop(entry.entity, None)
-        self._refresh(None if initial else touched)
+            if entry is not None and entry.entity not in claimed:
+                self._file_gone(replica, name, entry, touched)
+        if not start:
+            self._refresh(touched)
+        else:
+            self._refresh(None if library is None else library | touched)
         if touched and self._on_write is not None:
             self._on_write(touched)
 
-    def _sync_file(self, name: str, info: os.stat_result, touched: set[str]) -> str | None:
+    def _sync_one(self, name: str, info: os.stat_result, touched: set[str], *, start: bool) -> str | None:
+        """``_sync_file`` with its problems reported; the entity the file belongs to, if any."""
+        try:
+            return self._sync_file(name, info, touched, start=start)
+        except (PlainFileError, IcsError, MarkdownError) as exc:
+            self._error(name, f"{exc}; nothing of it was applied")
+        except (ReplicaError, ValueError) as exc:
+            self._error(name, f"cannot be applied ({exc}); nothing of it was applied")
+        return None
+
+    def _follow_moves(self, missing: list[str], present: list[str]) -> None:
+        """A file another program renamed (same bytes under a new name, the old name gone in
+        the same batch) keeps its entity, and its new name: the mirror never renames it back."""
+        gone = {self._files[n].sha: n for n in missing if n in self._files}
+        folder = self._folder
+        if not gone or folder is None:
+            return
+        for name in present:
+            if name in self._files:
+                continue
+            try:
+                digest = sha(folder.read(name))
+            except PlainFileError:
+                continue
+            old = gone.pop(digest, None)
+            if old is not None:
+                entry = self._files.pop(old)
+                entry.own = False
+                self._files[name] = entry
+                names = self._note_names if entry.kind == "note" else self._cal_names
+                names[entry.entity] = name
+
+    def _file_gone(self, replica: Replica, name: str, entry: Entry, touched: set[str]) -> None:
+        doc = replica.get(entry.entity)
+        if doc is None or not doc.exists:
+            return
+        if entry.kind != "note":
+            self._error(name, "a calendar is not deleted with its file; it was written again")
+            self._cal_names.pop(entry.entity, None)
+            return
+        try:
+            base = entry.bases[0].vector if entry.bases else replica.vector.as_dict()
+            with replica.as_of(base):
+                replica.delete(entry.entity)
+        except ReplicaError as exc:
+            self._error(name, f"the note could not be deleted ({exc})")
+            return
+        touched.add(entry.entity)
+
+    def _sync_file(
+        self, name: str, info: os.stat_result, touched: set[str], *, start: bool = False
+    ) -> str | None:
         """Apply one file's content if it changed; returns the entity it belongs to."""
         folder = self._folder
         assert folder is not None
@@ -384,41 +447,111 @@ class Mirror:
             raise PlainFileError("is a symbolic link; links in the mirror folder are ignored")
         if not stat.S_ISREG(info.st_mode):
             raise PlainFileError("is not a regular file")
-        data = folder.read(name)
-        sha = _sha(data)
         entry = self._files.get(name)
-        if entry is not None and entry.sha == sha:
+        if start and entry is not None and entry.unchanged(info):
+            return entry.entity  # as the last run left it: not even read
+        data = folder.read(name)
+        digest = sha(data)
+        if entry is not None and entry.sha == digest:
+            entry.seen(info)
             return entry.entity  # our own write, or already applied
         text = decode_text(data)
-        stem = name.rsplit(".", 1)[0]
-        replica = self._replica
-        assert replica is not None
         if name.lower().endswith(NOTE_SUFFIXES):
-            parsed = parse_note(text, stem)
-            entity = parsed.id or (entry.entity if entry is not None and entry.kind == "note" else None)
-            if entity is not None and self._copy_of_other(entity, name):
-                entity = None  # a copy of another note's file becomes a note of its own
-            with replica.transaction():
-                entity, changed = apply_note(replica, replace(parsed, id=entity), entity=entity, touch=True)
+            entity, changed, in_sync = self._read_note(name, entry, text)
             kind = "note"
             self._note_names.setdefault(entity, name)
         else:
-            cal = parse_ics(text)
-            known = entry.entity if entry is not None and entry.kind == "calendar" else None
-            with replica.transaction():
-                entity, events = apply_calendar(
-                    replica, cal, fallback_name=stem, calendar=known, prune=known is not None
-                )
-            for warning in cal.warnings:
-                self._error(name, warning)
-            changed = True
+            entity, events, in_sync = self._read_calendar(name, entry, text)
+            changed = bool(events)
             touched.update(events)
             kind = "calendar"
             self._cal_names.setdefault(entity, name)
-        self._files[name] = _Entry(entity, kind, sha)
-        if changed:
+        new = Entry(entity, kind, digest, entry.own if entry is not None else False)
+        if entry is not None and entry.entity == entity:
+            new.bases = entry.bases
+        new.seen(info)
+        replica = self._replica
+        assert replica is not None
+        assert self._state is not None
+        self._state.keep_base(new, data, replica.vector.as_dict())
+        if in_sync:
+            new.rendered = self._rendering(entity, kind, name)
+        self._files[name] = new
+        if changed or not in_sync:
             touched.add(entity)
         return entity
+
+    def _bases(
+        self, entry: Entry | None, entity: str | None, kind: str, text: str
+    ) -> tuple[Base, str] | None:
+        """The base this edit was most likely made from, and its text (None: no base held)."""
+        if entry is None or entry.kind != kind or entry.entity != entity or self._state is None:
+            return None
+        held = self._state.base_texts(entry)
+        texts: list[str] = []
+        for _, data in held:
+            try:
+                texts.append(decode_text(data))
+            except PlainFileError:
+                texts.append("")
+        if not held:
+            return None
+        i = closest(texts, text)
+        return held[i][0], texts[i]
+
+    def _read_note(self, name: str, entry: Entry | None, text: str) -> tuple[str, bool, bool]:
+        """Apply a note's file; (its note, whether anything was written, whether the file
+        already says all the note holds)."""
+        replica = self._replica
+        assert replica is not None
+        stem = name.rsplit(".", 1)[0]
+        parsed = parse_note(text, stem)
+        mine = entry.entity if entry is not None and entry.kind == "note" else None
+        entity = parsed.id or mine
+        if entity is not None and entity != mine and self._copy_of_other(entity, name):
+            entity = None  # a copy of another note's file becomes a note of its own
+        base = self._bases(entry, entity, "note", text) if entity is not None else None
+        with replica.transaction():
+            if entity is not None and base is not None:
+                old = parse_note(base[1], stem)
+                with replica.as_of(base[0].vector):
+                    changed = merge_note(replica, entity, old, parsed)
+            else:
+                entity, changed = apply_note(replica, replace(parsed, id=entity), entity=entity, touch=True)
+        return entity, changed, _note_in_sync(replica, entity, parsed)
+
+    def _read_calendar(self, name: str, entry: Entry | None, text: str) -> tuple[str, list[str], bool]:
+        """Apply a calendar's file; (its calendar, the events written, whether in sync)."""
+        replica = self._replica
+        assert replica is not None
+        cal = parse_ics(text)
+        known = entry.entity if entry is not None and entry.kind == "calendar" else None
+        base = self._bases(entry, known, "calendar", text) if known is not None else None
+        with replica.transaction():
+            if known is not None and base is not None:
+                with replica.as_of(base[0].vector):
+                    events = merge_calendar(replica, known, parse_ics(base[1]), cal)
+                entity = known
+            else:
+                entity, events = apply_calendar(
+                    replica,
+                    cal,
+                    fallback_name=name.rsplit(".", 1)[0],
+                    calendar=known,
+                    prune=known is not None,
+                )
+        for warning in cal.warnings:
+            self._error(name, warning)
+        return entity, events, _calendar_in_sync(replica, entity, cal)
+
+    def _rendering(self, entity: str, kind: str, name: str) -> str:
+        """The hash of the library's rendering of one file now."""
+        replica = self._replica
+        assert replica is not None
+        if kind == "note":
+            return sha(render_note_file(replica, entity, name).data)
+        rendered, _ = render_calendars(replica, {entity: name}, [entity])
+        return sha(rendered[0].data) if rendered else ""
 
     def _copy_of_other(self, entity: str, name: str) -> bool:
         """Whether another file in the folder already stands for this note."""
@@ -429,62 +562,81 @@ class Mirror:
     # -- owner thread: writing the folder ------------------------------------------------------
 
     def _refresh(self, entities: set[str] | None) -> None:
-        """Write the files of these entities (None: all), rename and remove stale ones."""
+        """Write the files of these entities (None: all) whose rendering the library changed,
+        rename (only files the mirror made) and remove stale ones."""
         folder, replica = self._folder, self._replica
         if folder is None or replica is None:
             return
         if not self._intact():
             self._error("", "the mirror folder was moved or removed; it is not written")
             return
-        notes = replica.entities("note")
-        cals = replica.entities("calendar")
         try:
             present = set(folder.names())
         except PlainFileError as exc:
             self._error("", str(exc))
             return
-        foreign = {n for n in present if n not in self._files}
-        note_names = assign_names(
-            ((k, str(d.value("title", "") or "")) for k, d in notes.items()), ".md", self._note_names, foreign
-        )
-        cal_names = assign_names(
-            ((k, str(d.value("name", "") or "")) for k, d in cals.items()),
-            ".ics",
-            self._cal_names,
-            foreign | set(note_names.values()),
-        )
-        if entities is None:
-            want_notes, want_cals = set(notes), set(cals)
-        else:
-            want_notes = {k for k in entities if k in notes}
-            want_cals = {k for k in entities if k in cals}
-            for key in entities - want_notes - want_cals:
-                doc = replica.get(key)
-                if doc is not None and doc.kind == "event":
-                    owner = doc.value("calendar")
-                    if isinstance(owner, str) and owner in cals:
-                        want_cals.add(owner)
-                    else:  # a deleted event no longer names its calendar
-                        want_cals = set(cals)
-        want_notes |= {k for k, n in note_names.items() if self._note_names.get(k) != n}
-        want_notes |= {k for k, n in note_names.items() if n not in self._files or n not in present}
-        want_cals |= {k for k, n in cal_names.items() if self._cal_names.get(k) != n}
-        want_cals |= {k for k, n in cal_names.items() if n not in self._files or n not in present}
+        notes = replica.entities("note")
+        cals = replica.entities("calendar")
+        note_names, cal_names = self._names(notes, cals, present)
+        want_notes, want_cals = self._wanted(entities, notes, cals)
+        want_notes |= {k for k, n in note_names.items() if self._note_names.get(k) != n or n not in present}
+        want_cals |= {k for k, n in cal_names.items() if self._cal_names.get(k) != n or n not in present}
+        want_notes |= {k for k, n in note_names.items() if n not in self._files}
+        want_cals |= {k for k, n in cal_names.items() if n not in self._files}
         self._note_names, self._cal_names = note_names, cal_names
         files = [render_note_file(replica, k, note_names[k]) for k in sorted(want_notes)]
         rendered, warnings = render_calendars(replica, cal_names, want_cals)
         for warning in warnings:
             self._error("", warning)
         for item in files + rendered:
-            self._write(item.name, item.data, item.entity, item.kind)
+            self._write(item)
         # Files of deleted entities, and old names of renamed ones.
         wanted = {(n, k) for k, n in note_names.items()} | {(n, k) for k, n in cal_names.items()}
         for name, entry in list(self._files.items()):
             if (name, entry.entity) not in wanted:
                 self._remove(name, entry)
-        self._save_manifest()
+        self._save_state(replica)
 
-    def _on_disk_is(self, name: str, entry: _Entry | None) -> bool | None:
+    def _names(
+        self, notes: dict[str, Any], cals: dict[str, Any], present: set[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Each entity's file name: a file the mirror did not make keeps its name (it is bound
+        to its entity); the others follow their titles through ``safe_names``."""
+        pinned = {(e.entity, e.kind): n for n, e in sorted(self._files.items()) if not e.own and n in present}
+        foreign = {n for n in present if n not in self._files} | set(pinned.values())
+        free_notes = (
+            (k, str(d.value("title", "") or "")) for k, d in notes.items() if (k, "note") not in pinned
+        )
+        note_names = assign_names(free_notes, ".md", self._note_names, foreign)
+        free_cals = (
+            (k, str(d.value("name", "") or "")) for k, d in cals.items() if (k, "calendar") not in pinned
+        )
+        cal_names = assign_names(free_cals, ".ics", self._cal_names, foreign | set(note_names.values()))
+        note_names.update({k: n for (k, kind), n in pinned.items() if kind == "note" and k in notes})
+        cal_names.update({k: n for (k, kind), n in pinned.items() if kind == "calendar" and k in cals})
+        return note_names, cal_names
+
+    def _wanted(
+        self, entities: set[str] | None, notes: dict[str, Any], cals: dict[str, Any]
+    ) -> tuple[set[str], set[str]]:
+        """The notes and calendars whose files these changed entities are in."""
+        if entities is None:
+            return set(notes), set(cals)
+        replica = self._replica
+        assert replica is not None
+        want_notes = {k for k in entities if k in notes}
+        want_cals = {k for k in entities if k in cals}
+        for key in entities - want_notes - want_cals:
+            doc = replica.get(key)
+            if doc is not None and doc.kind == "event":
+                owner = doc.value("calendar")
+                if isinstance(owner, str) and owner in cals:
+                    want_cals.add(owner)
+                else:  # a deleted event no longer names its calendar
+                    want_cals = set(cals)
+        return want_notes, want_cals
+
+    def _on_disk_is(self, name: str, entry: Entry | None) -> bool | None:
         """True if the file holds what we last wrote or read; None if there is no file."""
         folder = self._folder
         assert folder is not None
@@ -493,34 +645,56 @@ class Mirror:
             return None
         if entry is None or not stat.S_ISREG(info.st_mode):
             return False
+        if entry.unchanged(info):
+            return True
         try:
-            return _sha(folder.read(name)) == entry.sha
+            return sha(folder.read(name)) == entry.sha
         except PlainFileError:
             return False
 
-    def _write(self, name: str, data: bytes, entity: str, kind: str) -> None:
-        folder = self._folder
+    def _write(self, item: Rendered) -> None:
+        folder, state, replica = self._folder, self._state, self._replica
         assert folder is not None
+        assert state is not None
+        assert replica is not None
+        name, data = item.name, item.data
         entry = self._files.get(name)
-        sha = _sha(data)
-        state = self._on_disk_is(name, entry)
-        if state is True and entry is not None and entry.sha == sha and entry.entity == entity:
+        digest = sha(data)
+        same = entry is not None and entry.entity == item.entity
+        if same and entry is not None and digest in (entry.sha, entry.rendered):
+            return  # the library changed nothing this file shows
+        if self._on_disk_is(name, entry) is False:
+            self._not_written(name)
             return
-        if state is False:
-            info = folder.lstat(name)
-            if info is not None and not stat.S_ISREG(info.st_mode):
-                self._error(name, "is a symbolic link or not a file; it was not written")
-            else:
-                self._mark([name])  # an edit there is not applied yet: apply it first
-            return
+        own = entry.own if same and entry is not None else True
         try:
-            folder.write(name, data)
+            info = folder.write(
+                name, data, existing=not own, check=lambda: self._on_disk_is(name, entry) is not False
+            )
         except PlainFileError as exc:
             self._error(name, str(exc))
             return
-        self._files[name] = _Entry(entity, kind, sha)
+        if info is None:
+            self._not_written(name)
+            return
+        new = Entry(item.entity, item.kind, digest, own, digest)
+        if same and entry is not None:
+            new.bases = entry.bases
+        new.seen(info)
+        state.keep_base(new, data, replica.vector.as_dict())
+        self._files[name] = new
 
-    def _remove(self, name: str, entry: _Entry) -> None:
+    def _not_written(self, name: str) -> None:
+        """The file changed since we last saw it: apply that edit first (then it is written)."""
+        folder = self._folder
+        assert folder is not None
+        info = folder.lstat(name)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            self._error(name, "is a symbolic link or not a file; it was not written")
+        else:
+            self._mark([name])
+
+    def _remove(self, name: str, entry: Entry) -> None:
         folder = self._folder
         assert folder is not None
         state = self._on_disk_is(name, entry)
@@ -539,59 +713,46 @@ class Mirror:
                 return
         self._files.pop(name, None)
 
-    # -- the manifest --------------------------------------------------------------------------
+    def _save_state(self, replica: Replica) -> None:
+        state = self._state
+        assert state is not None
+        state.files = self._files
+        state.vector, state.csn = replica.vector.as_dict(), replica.csn
+        problem = state.save(replica.library)
+        if problem:
+            self._error(MANIFEST, problem)
 
-    def _load_manifest(self) -> None:
-        folder, replica = self._folder, self._replica
-        assert folder is not None
-        assert replica is not None
-        try:
-            data = folder.read(MANIFEST, limit=64 * 1024 * 1024)
-        except PlainFileError as exc:
-            if folder.lstat(MANIFEST) is not None:
-                self._error(MANIFEST, f"{exc}; starting afresh")
-            return
-        try:
-            raw = json.loads(data.decode("utf-8"))
-            if raw.get("version") != 1 or raw.get("library") != replica.library:
-                return
-            files: dict[str, _Entry] = {}
-            for name, item in raw["files"].items():
-                entity, kind, sha = item["id"], item["kind"], item["sha256"]
-                if not (
-                    isinstance(name, str)
-                    and is_candidate(name)
-                    and "/" not in name
-                    and isinstance(entity, str)
-                    and kind in ("note", "calendar")
-                    and isinstance(sha, str)
-                ):
-                    raise ValueError(f"bad entry {name!r:.60}")
-                files[name] = _Entry(entity, kind, sha)
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-            self._error(MANIFEST, f"unreadable ({exc}); starting afresh")
-            return
-        self._files = files
-        self._note_names = {e.entity: n for n, e in files.items() if e.kind == "note"}
-        self._cal_names = {e.entity: n for n, e in files.items() if e.kind == "calendar"}
 
-    def _save_manifest(self) -> None:
-        folder, replica = self._folder, self._replica
-        assert folder is not None
-        assert replica is not None
-        body = {
-            "version": 1,
-            "library": replica.library,
-            "files": {
-                n: {"id": e.entity, "kind": e.kind, "sha256": e.sha} for n, e in sorted(self._files.items())
-            },
-        }
-        data = json.dumps(body, indent=1).encode("utf-8")
-        if self._manifest_sha == _sha(data):
-            return
-        try:
-            folder.write(MANIFEST, data)
-        except PlainFileError as exc:
-            self._error(MANIFEST, str(exc))
-            return
-        self._manifest_sha = _sha(data)
+def _note_in_sync(replica: Replica, entity: str, parsed: ParsedNote) -> bool:
+    """Whether a note's file states what the note holds (timestamps aside): no rewrite needed."""
+    doc = replica.get(entity)
+    if doc is None or not doc.exists or doc.conflicted:
+        return False
+    values = doc.values()
+    fields = {k: v for k, v in parsed.fields.items() if k not in parsed.defaulted and k not in _STAMPS}
+    return all(values.get(k) == v for k, v in fields.items()) and replica.text(entity) == parsed.body
+
+
+def _calendar_in_sync(replica: Replica, calendar: str, cal: IcsCalendar) -> bool:
+    """Whether a calendar's file states every event the calendar holds, as the library holds it."""
+    doc = replica.get(calendar)
+    if doc is None or not doc.exists:
+        return False
+    values = doc.values()
+    if any(values.get(k) != v for k, v in cal.fields.items()):
+        return False
+    held = {k: d for k, d in replica.entities("event").items() if d.value("calendar") == calendar}
+    in_file = {ev.id: ev for ev in cal.events}
+    if not set(held) <= set(in_file):
+        return False
+    for key, ev in in_file.items():
+        event = replica.get(key)
+        if event is None or not event.exists or event.conflicted:
+            return False
+        now = event.values()
+        if any(now.get(k) != v for k, v in ev.fields.items() if k != "calendar"):
+            return False
+    return True
+
+
+_STAMPS = frozenset({"created", "modified"})

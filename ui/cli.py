@@ -28,7 +28,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
-from ui import cli_library, cli_verify
+from ui import cli_library, cli_salvage, cli_verify
 from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="members, peers, vectors, pending writes")
     status.add_argument("--json", action="store_true", help="print JSON")
     cli_library.add_commands(commands)
+    cli_salvage.add_command(commands)
     return parser
 
 
@@ -552,7 +553,9 @@ def _export(data: Path, args: argparse.Namespace) -> int:
     )
     for path in result["written"]:
         print(path)
-    return 0
+    for line in result.get("unreadable", []):
+        print(f"localfirst: damaged record: {line}", file=sys.stderr)
+    return 1 if result.get("unreadable") else 0
 
 
 def _init(data: Path) -> int:
@@ -582,6 +585,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "export": _export,
     **{name: functools.partial(cli_library.run, name) for name in cli_library.NAMES},
     "verify": cli_verify.run,
+    "salvage": cli_salvage.run,
 }
 
 

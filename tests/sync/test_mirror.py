@@ -217,19 +217,23 @@ def test_typing_received_from_a_peer_rewrites_the_file_without_reading_the_log(e
 
 
 def test_new_files_become_notes_and_deleted_files_delete_them(env: Env):
+    made = env.run(lambda: env.a.create("note", {"title": "Made here", "body": "x"}))
     mirror = env.mirror()
     (env.folder / "Ideas.md").write_text("# ideas\n- one\n", encoding="utf-8")
     note = wait_for(
         lambda: next((k for k, t in env.titles().items() if t == "Ideas"), ""), what="the new note"
     )
     assert env.body(env.a, note) == "# ideas\n- one\n"
-    wait_for(lambda: f'id: "{note}"' in read(env.folder / "Ideas.md"), what="the id written to the file")
+    env.barrier()
+    # Another program's file is bound to its note by the mirror's state: it is not rewritten.
+    assert read(env.folder / "Ideas.md") == "# ideas\n- one\n"
     # A copy of a note's file (same id) is a note of its own.
-    (env.folder / "Ideas copy.md").write_text(read(env.folder / "Ideas.md"), encoding="utf-8")
-    wait_for(lambda: len([t for t in env.titles().values() if t == "Ideas"]) == 2, what="the copy")
+    (env.folder / "Made here copy.md").write_text(read(env.folder / "Made here.md"), encoding="utf-8")
+    wait_for(lambda: len([t for t in env.titles().values() if t == "Made here"]) == 2, what="the copy")
     (env.folder / "Ideas.md").unlink()
-    wait_for(lambda: note not in env.titles(), what="the deletion")
-    assert len([t for t in env.titles().values() if t == "Ideas"]) == 1
+    (env.folder / "Made here.md").unlink()
+    wait_for(lambda: note not in env.titles() and made not in env.titles(), what="the deletions")
+    assert len([t for t in env.titles().values() if t == "Made here"]) == 1
     assert mirror.errors == []
 
 
