@@ -14,6 +14,7 @@ from typing import Any
 
 from .booking import CONFLICT, Notice
 from .recurrence import (
+    LINK_FIELDS,
     Occurrence,
     expand,
     is_recurring,
@@ -233,7 +234,26 @@ class EventIndex:
             out.extend(
                 expand(values, overrides, window_start, window_end, series_id=entity, display_tz=display_tz)
             )
+        out.extend(self._lone(window_start, window_end, wanted, display_tz))
         out.sort(key=lambda o: (o.start, o.key))
+        return out
+
+    def _lone(
+        self, window_start: datetime, window_end: datetime, wanted: set[str] | None, display_tz: tzinfo | None
+    ) -> list[Occurrence]:
+        """Occurrences whose series is not here (an invitation to one occurrence): each shown
+        on its own, at its own times."""
+        out: list[Occurrence] = []
+        for series, group in self._overrides.items():
+            if series in self._series or series in self._singles:
+                continue
+            for entity, values in group.items():
+                if values.get("cancelled") is True:
+                    continue
+                if wanted is not None and values.get("calendar") not in wanted:
+                    continue
+                own = {k: v for k, v in values.items() if k not in LINK_FIELDS}
+                out.extend(expand(own, {}, window_start, window_end, series_id=entity, display_tz=display_tz))
         return out
 
 

@@ -15,13 +15,28 @@ Events are represented as the rest of the app agreed:
   same ids. A file without it (or from another app) is read in its own frame.
 - ``reminders``: minutes before the start (``TRIGGER:-PT15M`` is 15).
 
+- ``extra``: what the app has no field for, verbatim (``localfirst.ics_raw``): ATTENDEE,
+  ORGANIZER, CATEGORIES, URL, CLASS, STATUS, TRANSP, X- properties, alarms it cannot show as
+  reminders (and the exact lines of those it can), and on a calendar its other properties and
+  components (VTODO, VJOURNAL, ...). Written back on export; it syncs like any other field.
+
 Time zones: a TZID that names an IANA zone (or a Windows zone, or a vendor-prefixed IANA name)
-keeps its wall times; any other zone is converted to UTC, with a warning. Floating times are
-read as UTC, with a warning. Export writes TZID with the IANA name and a VTIMEZONE for it.
+keeps its wall times; any other zone is converted to UTC, with a warning. Floating times (no
+TZID, no Z) stay floating (``tz`` is ``"floating"``): the same wall time in whatever zone the
+device is in, and written floating again; under X-WR-TIMEZONE they are in that zone. Export
+writes TZID with the IANA name and a VTIMEZONE for it, zones in name order.
+
+Recurrence as mature readers expand it: RANGE=THISANDFUTURE ends the series before that
+occurrence and starts a new one there with its changes; an occurrence whose series is not in
+the file is kept (and shown) on its own; a DTEND of the other kind than DTSTART (DATE and
+DATE-TIME mixed) is read as DTSTART's kind; a DATE in EXDATE/RDATE/RECURRENCE-ID of a timed
+series means the series' time that day. What the app does not expand (a second RRULE, RDATE
+periods) is kept verbatim and named in the warnings; nothing is dropped without a warning.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import warnings
@@ -34,9 +49,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from . import ics_raw
 from .domain import check_fields
 from .errors import InvalidWrite
-from .recurrence import Frame, moved_id
+from .recurrence import FLOATING, Frame, Occurrence, following_split, moved_id
 from .series_frame import from_file, to_file
 from .write import Value
 
@@ -47,7 +63,6 @@ PRODID = "-//localfirst//localfirst calendar//EN"
 #: UIDs longer than this (or with odd characters) are replaced by a digest, so an override's
 #: id ``series@recurrence_id`` stays within the 128 characters an entity id may have.
 MAX_UID = 100
-MAX_EVENTS = 50_000
 
 _UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=-]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -65,9 +80,10 @@ EVENT_FIELDS = (
     "rdates",
     "exdates",
     "reminders",
+    "extra",
 )
 #: The fields an overridden occurrence may change.
-OVERRIDE_FIELDS = ("title", "start", "end", "all_day", "tz", "location", "description", "reminders")
+OVERRIDE_FIELDS = ("title", "start", "end", "all_day", "tz", "location", "description", "reminders", "extra")
 
 
 class IcsError(ValueError):
@@ -94,6 +110,8 @@ class IcsCalendar:
     fields: dict[str, Value]
     events: list[IcsEvent]
     warnings: list[str] = field(default_factory=list)
+    #: The file's further VCALENDARs, each a calendar of its own (not merged into this one).
+    others: list[IcsCalendar] = field(default_factory=list)
 
 
 # -- ids and zones ----------------------------------------------------------------------------------
@@ -148,10 +166,55 @@ def iana_zone(tzid: str) -> str | bool | None:
 
 
 def _tzinfo(zone: str | None) -> Any:
-    return UTC if zone is None else ZoneInfo(zone)
+    return UTC if zone is None or zone == FLOATING else ZoneInfo(zone)
 
 
 # -- reading --------------------------------------------------------------------------------------
+
+#: VEVENT properties read into fields; every other property line is kept verbatim in ``extra``.
+_EVENT_KNOWN = frozenset(
+    {
+        "UID",
+        "DTSTAMP",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "SUMMARY",
+        "LOCATION",
+        "DESCRIPTION",
+        "RECURRENCE-ID",
+        "X-LOCALFIRST-ANCHOR",
+    }
+)
+#: VCALENDAR properties read into fields (PRODID and VERSION are the writer's own).
+_CALENDAR_KNOWN = frozenset(
+    {
+        "PRODID",
+        "VERSION",
+        "CALSCALE",
+        "X-WR-CALNAME",
+        "NAME",
+        "X-APPLE-CALENDAR-COLOR",
+        "COLOR",
+        "X-WR-RELCALID",
+        "X-LOCALFIRST-BOOKABLE",
+    }
+)
+#: Properties the app writes itself: a kept line never writes them a second time.
+_WRITTEN = _EVENT_KNOWN | _CALENDAR_KNOWN | {"BEGIN", "END"}
+#: Alarm properties an alarm the app writes itself has: one with more is kept verbatim.
+_PLAIN_ALARM = frozenset({"ACTION", "TRIGGER", "DESCRIPTION", "SUMMARY"})
+#: Longest reminder honoured (minutes; about 19 years).
+MAX_REMINDER = 10_000_000
+
+
+@dataclass(slots=True)
+class _Context:
+    """What the events of one VCALENDAR are read with."""
+
+    notes: list[str]
+    #: The zone floating times are in: X-WR-TIMEZONE when the calendar names one, else floating.
+    floating: str | None = FLOATING
 
 
 @dataclass(slots=True)
@@ -164,6 +227,7 @@ class _Instance:
     rid: Any  # the RECURRENCE-ID property, or None
     cancelled: bool
     anchor: str = ""  # X-LOCALFIRST-ANCHOR: where a moved series' recurrence ids are read
+    at: time | None = None  # a timed event's start time (a DATE recurrence id means that time)
 
 
 def _text(component: Any, name: str) -> str:
@@ -186,17 +250,16 @@ def _first(component: Any, name: str) -> Any:
     return value
 
 
-def _prop_zone(prop: Any, where: str, notes: list[str]) -> str | None:
-    """The zone a date-time property is written in (None: UTC); unknown zones become UTC."""
+def _prop_zone(prop: Any, where: str, ctx: _Context) -> str | None:
+    """The zone a date-time property is written in (None: UTC; ``FLOATING``: no zone)."""
     value = prop.dt
     if not isinstance(value, datetime):
         return None
     tzid = prop.params.get("TZID") if hasattr(prop, "params") else None
     if value.tzinfo is None:
         if tzid is None:
-            notes.append(f"{where}: floating time read as UTC")
-        else:
-            notes.append(f"{where}: unknown time zone {str(tzid)[:60]!r}, times read as UTC")
+            return ctx.floating  # floating: the same wall time wherever the device is
+        ctx.notes.append(f"{where}: unknown time zone {str(tzid)[:60]!r}, times read as UTC")
         return None
     if tzid is None:
         key = getattr(value.tzinfo, "key", None)
@@ -205,27 +268,30 @@ def _prop_zone(prop: Any, where: str, notes: list[str]) -> str | None:
             return found if isinstance(found, str) else None
         if value.utcoffset() == timedelta(0):
             return None
-        notes.append(f"{where}: a time zone without a name, converted to UTC")
+        ctx.notes.append(f"{where}: a time zone without a name, converted to UTC")
         return None
     found = iana_zone(str(tzid))
     if found is False:
-        notes.append(f"{where}: time zone {str(tzid)[:60]!r} is not an IANA zone; times converted to UTC")
+        ctx.notes.append(f"{where}: time zone {str(tzid)[:60]!r} is not an IANA zone; times converted to UTC")
         return None
     return found if isinstance(found, str) else None
 
 
-def _wall(value: Any, tzid: Any, zone: str | None, all_day: bool) -> date | datetime:
-    """A parsed date or date-time as the naive wall time in ``zone`` (dates stay dates)."""
+def _wall(value: Any, tzid: Any, zone: str | None, all_day: bool, at: time | None = None) -> date | datetime:
+    """A parsed date or date-time as the naive wall time in ``zone`` (dates stay dates, unless
+    ``at`` gives the time a date means in a timed series)."""
     if isinstance(value, tuple):  # a PERIOD: its start
         value = value[0]
     if not isinstance(value, datetime):
         if not isinstance(value, date):
             raise IcsError(f"expected a date or date-time, got {value!r:.60}")
-        return value
+        return datetime.combine(value, at) if at is not None and not all_day else value
     if all_day:
         return value.date()
     if value.tzinfo is None:
         return value.replace(microsecond=0)
+    if zone == FLOATING:
+        return value.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     if tzid is not None and iana_zone(str(tzid)) == zone and zone is not None:
         return value.replace(tzinfo=None, microsecond=0)  # the wall time as written
     return value.astimezone(_tzinfo(zone)).replace(tzinfo=None, microsecond=0)
@@ -237,45 +303,26 @@ def _iso(value: date | datetime) -> str:
     return value.isoformat()
 
 
-def _date_list(component: Any, name: str, zone: str | None, all_day: bool) -> list[str]:
+def _is_period(prop: Any) -> bool:
+    return str(prop.params.get("VALUE", "")).upper() == "PERIOD" or any(
+        isinstance(item.dt, tuple) for item in prop.dts
+    )
+
+
+def _date_list(component: Any, name: str, zone: str | None, all_day: bool, at: time | None) -> list[str]:
+    """RDATE or EXDATE starts (RDATE periods are kept verbatim instead, see ``_extras``)."""
     raw = component.get(name)
     if raw is None:
         return []
     props = raw if isinstance(raw, list) else [raw]
     out: set[str] = set()
     for prop in props:
+        if name == "RDATE" and _is_period(prop):
+            continue
         tzid = prop.params.get("TZID")
         for item in prop.dts:
-            out.add(_iso(_wall(item.dt, tzid, zone, all_day)))
+            out.add(_iso(_wall(item.dt, tzid, zone, all_day, at)))
     return sorted(out)
-
-
-def _reminders(event: Any, start: Any, end: Any, where: str, notes: list[str]) -> list[int]:
-    out: list[int] = []
-    for alarm in event.subcomponents:
-        if alarm.name != "VALARM":
-            continue
-        if _text(alarm, "ACTION").upper() == "NONE":
-            continue  # Apple's placeholder alarm
-        trigger = _first(alarm, "TRIGGER")
-        if trigger is None:
-            notes.append(f"{where}: an alarm without TRIGGER was skipped")
-            continue
-        when = trigger.dt
-        if isinstance(when, timedelta):
-            if str(trigger.params.get("RELATED", "START")).upper() == "END":
-                when += _as_aware(end) - _as_aware(start)
-            seconds = -when.total_seconds()
-        elif isinstance(when, datetime):
-            seconds = (_as_aware(start) - _as_aware(when)).total_seconds()
-        else:
-            notes.append(f"{where}: an alarm with an odd TRIGGER was skipped")
-            continue
-        out.append(round(seconds / 60))
-    if len(out) > 32:
-        notes.append(f"{where}: only the first 32 of {len(out)} alarms were kept")
-        out = out[:32]
-    return out
 
 
 def _as_aware(value: date | datetime) -> datetime:
@@ -284,7 +331,118 @@ def _as_aware(value: date | datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _instance(event: Any, notes: list[str]) -> _Instance:
+def alarm_minutes(alarm: Any, start: date | datetime, end: date | datetime, recurring: bool) -> int | None:
+    """The reminder an alarm is (minutes before the start), or None when the app cannot show
+    it as one (no trigger, Apple's ACTION:NONE placeholder, an absolute time in a series)."""
+    if _text(alarm, "ACTION").upper() == "NONE":
+        return None
+    trigger = _first(alarm, "TRIGGER")
+    when = getattr(trigger, "dt", None)
+    if isinstance(when, timedelta):
+        if str(trigger.params.get("RELATED", "START")).upper() == "END":
+            when += _as_aware(end) - _as_aware(start)
+        seconds = -when.total_seconds()
+    elif isinstance(when, datetime) and not recurring:
+        seconds = (_as_aware(start) - _as_aware(when)).total_seconds()
+    else:
+        return None
+    minutes = round(seconds / 60)
+    return minutes if abs(minutes) <= MAX_REMINDER else None
+
+
+def _plain_alarm(raw: ics_raw.RawComponent) -> bool:
+    """An alarm the app writes back as it was: ACTION:DISPLAY and a trigger before the start."""
+    names = {name for name, _ in raw.props}
+    if raw.children or not names <= _PLAIN_ALARM:
+        return False
+    for name, line in raw.props:
+        head, _, value = line.partition(":")
+        if name == "ACTION" and value.strip().upper() != "DISPLAY":
+            return False
+        if name == "TRIGGER" and (";" in head or not value.strip().startswith(("-P", "P", "+P"))):
+            return False
+    return True
+
+
+def _extra_props(event: Any, raw: ics_raw.RawComponent, where: str, notes: list[str]) -> list[str]:
+    """The event's property lines the app has no field for, verbatim, in their order."""
+    out: list[str] = []
+    rules = 0
+    cancelled_override = _first(event, "RECURRENCE-ID") is not None
+    for name, line in raw.props:
+        if name in _EVENT_KNOWN:
+            continue
+        if name == "RRULE":
+            rules += 1
+            if rules == 1:
+                continue
+            notes.append(f"{where}: more than one RRULE; the others are kept in the file but not shown")
+        elif name in ("RDATE", "EXDATE"):
+            if name == "EXDATE" or "PERIOD" not in line.partition(":")[0].upper():
+                continue
+            notes.append(f"{where}: RDATE periods are kept in the file but not shown")
+        elif (
+            name == "STATUS" and cancelled_override and line.partition(":")[2].strip().upper() == "CANCELLED"
+        ):
+            continue
+        out.append(line)
+    return out
+
+
+def _alarms_and_components(
+    event: Any, raw: ics_raw.RawComponent | None, times: tuple[Any, Any], recurring: bool
+) -> tuple[list[int], list[str]]:
+    """Reminders the alarms give, and the alarms and components kept verbatim."""
+    start, end = times
+    reminders: list[int] = []
+    kept: list[str] = []
+    parsed = list(event.subcomponents)
+    children = raw.children if raw is not None else []
+    paired = len(children) == len(parsed) and all(
+        c.name == p.name for c, p in zip(children, parsed, strict=True)
+    )
+    for index, component in enumerate(parsed):
+        child = children[index] if paired else None
+        minutes = alarm_minutes(component, start, end, recurring) if component.name == "VALARM" else None
+        if minutes is not None:
+            reminders.append(minutes)
+        if child is not None and (minutes is None or not _plain_alarm(child)):
+            kept.append(child.text())
+    return reminders, kept
+
+
+def _end(event: Any, start_prop: Any, all_day: bool, where: str, notes: list[str]) -> tuple[Any, Any]:
+    """DTEND (or DTSTART + DURATION, or the default length) and the TZID it is written in; a
+    DTEND of the other kind (DATE for a timed start, or the reverse) is read as that kind."""
+    start = start_prop.dt
+    end_prop = _first(event, "DTEND")
+    tzid = start_prop.params.get("TZID")
+    if end_prop is not None:
+        end, tzid = end_prop.dt, end_prop.params.get("TZID")
+    elif event.get("DURATION") is not None:
+        duration = _first(event, "DURATION").dt
+        if not isinstance(duration, timedelta):
+            raise IcsError(f"{where}: DURATION is not a duration")
+        end = start + duration
+    else:
+        end = start + timedelta(days=1) if all_day else start
+    if not isinstance(end, date):
+        raise IcsError(f"{where}: DTEND is not a date or date-time")
+    if isinstance(end, datetime) == all_day:
+        notes.append(
+            f"{where}: DTSTART and DTEND mix a date and a date-time; "
+            f"the end was read as a {'date' if all_day else 'date-time'}"
+        )
+        if all_day:
+            assert isinstance(end, datetime)
+            day = end.date() + (timedelta(days=1) if end.time() != time() else timedelta(0))
+            end = max(day, start + timedelta(days=1))
+        else:
+            end = datetime.combine(end, time(), start.tzinfo)
+    return end, tzid
+
+
+def _instance(event: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> _Instance:
     raw_uid = _text(event, "UID")
     uid = raw_uid or "nouid-" + hashlib.sha256(event.to_ical()).hexdigest()[:32]
     where = f"event {uid[:60]!r}"
@@ -295,32 +453,19 @@ def _instance(event: Any, notes: list[str]) -> _Instance:
     if not isinstance(start, date):
         raise IcsError(f"{where}: DTSTART is not a date or date-time")
     all_day = not isinstance(start, datetime)
-    zone = _prop_zone(start_prop, where, notes)
-    end_prop = _first(event, "DTEND")
-    if end_prop is not None:
-        end = end_prop.dt
-        end_tzid = end_prop.params.get("TZID")
-    elif event.get("DURATION") is not None:
-        duration = _first(event, "DURATION").dt
-        if not isinstance(duration, timedelta):
-            raise IcsError(f"{where}: DURATION is not a duration")
-        end, end_tzid = start + duration, start_prop.params.get("TZID")
-    else:
-        end, end_tzid = (start + timedelta(days=1) if all_day else start), start_prop.params.get("TZID")
-    if not isinstance(end, date) or isinstance(end, datetime) == all_day:
-        raise IcsError(f"{where}: DTEND and DTSTART must both be dates or both date-times")
+    zone = _prop_zone(start_prop, where, ctx)
+    end, end_tzid = _end(event, start_prop, all_day, where, ctx.notes)
     wall_start = _wall(start, start_prop.params.get("TZID"), zone, all_day)
     wall_end = _wall(end, end_tzid, zone, all_day)
     if _as_aware(end) < _as_aware(start):
-        notes.append(f"{where}: ends before it starts; the end was set to the start")
+        ctx.notes.append(f"{where}: ends before it starts; the end was set to the start")
         wall_end = wall_start
-    rrule: str | None = None
-    rule = event.get("RRULE")
-    if isinstance(rule, list):
-        notes.append(f"{where}: several RRULEs; only the first was kept")
-        rule = rule[0]
-    if rule is not None:
-        rrule = rule.to_ical().decode("ascii", "replace")
+    at = None if all_day or not isinstance(wall_start, datetime) else wall_start.time()
+    rule = _first(event, "RRULE")
+    rrule = rule.to_ical().decode("ascii", "replace") if rule is not None else None
+    recurring = rule is not None or event.get("RDATE") is not None
+    reminders, kept = _alarms_and_components(event, raw, (start, end), recurring)
+    extra = (_extra_props(event, raw, where, ctx.notes) if raw is not None else []) + kept
     full: dict[str, Value] = {
         "title": _CONTROL.sub("", _text(event, "SUMMARY")),
         "start": _iso(wall_start),
@@ -330,16 +475,21 @@ def _instance(event: Any, notes: list[str]) -> _Instance:
         "location": _CONTROL.sub("", _text(event, "LOCATION")),
         "description": _CONTROL.sub("", _text(event, "DESCRIPTION")),
         "rrule": rrule,
-        "rdates": _date_list(event, "RDATE", zone, all_day),
-        "exdates": _date_list(event, "EXDATE", zone, all_day),
-        "reminders": _reminders(event, start, end, where, notes),
+        "rdates": _date_list(event, "RDATE", zone, all_day, at),
+        "exdates": _date_list(event, "EXDATE", zone, all_day, at),
+        "reminders": _capped(reminders, where, ctx.notes),
+        "extra": extra,
     }
     rid = _first(event, "RECURRENCE-ID")
-    cancelled = _text(event, "STATUS").upper() == "CANCELLED"
-    if cancelled and rid is None:
-        notes.append(f"{where}: a cancelled event was imported as an ordinary one")
+    cancelled = rid is not None and _text(event, "STATUS").upper() == "CANCELLED"
     anchor = _x_text(event, "X-LOCALFIRST-ANCHOR")[:64]
-    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor)
+    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor, at)
+
+
+def _capped(reminders: list[int], where: str, notes: list[str]) -> list[int]:
+    if len(reminders) > 32:
+        notes.append(f"{where}: only the first 32 of {len(reminders)} alarms are shown")
+    return reminders[:32]
 
 
 def _shift(iso: str, delta: timedelta, all_day: bool) -> str:
@@ -355,24 +505,32 @@ def _span(fields: Mapping[str, Value]) -> timedelta:
     return datetime.fromisoformat(end) - datetime.fromisoformat(start)
 
 
+def _rid(inst: _Instance, master: _Instance | None) -> str:
+    """An occurrence's RECURRENCE-ID in its series' frame (zone, and a date's time of day)."""
+    zone = master.zone if master is not None else inst.zone
+    all_day = master.all_day if master is not None else inst.all_day
+    at = master.at if master is not None else inst.at
+    prop = inst.rid
+    return _iso(_wall(prop.dt, prop.params.get("TZID"), zone, all_day, at))
+
+
 def _override(inst: _Instance, master: _Instance | None, frame: Frame | None = None) -> IcsEvent:
     """An occurrence's event; ``frame`` (of a moved series) takes its RECURRENCE-ID back to the
     series' anchor."""
-    series_zone = master.zone if master is not None else inst.zone
     series_all_day = master.all_day if master is not None else inst.all_day
-    rid_prop = inst.rid
-    rid = _iso(_wall(rid_prop.dt, rid_prop.params.get("TZID"), series_zone, series_all_day))
+    rid = _rid(inst, master)
     own = {k: inst.full[k] for k in OVERRIDE_FIELDS}
     original = (moved_id(rid, frame, -1) if frame is not None else None) or rid
     head: dict[str, Value] = {"series": event_id(inst.uid), "recurrence_id": original}
     full: dict[str, Value] = {**head, **own, "cancelled": inst.cancelled}
+    extra = {"extra": own["extra"]} if own["extra"] else {}
     if inst.cancelled:  # a removed occurrence: nothing else about it matters
-        fields = {**head, "cancelled": True}
+        fields = {**head, "cancelled": True, **extra}
     elif master is None:
         fields = dict(full)
     else:
         base = master.full
-        fields = dict(head)
+        fields = {**head, **extra}
         default = (rid, _shift(rid, _span(base), series_all_day), base["all_day"], base["tz"])
         if (own["start"], own["end"], own["all_day"], own["tz"]) != default:
             fields["start"], fields["end"] = own["start"], own["end"]
@@ -385,45 +543,74 @@ def _override(inst: _Instance, master: _Instance | None, frame: Frame | None = N
     return IcsEvent(override_id(str(head["series"]), original), fields, full)
 
 
-def parse_ics(text: str) -> IcsCalendar:
-    """Read an iCalendar file; raises ``IcsError`` (with a reason) when it cannot be used."""
-    if "BEGIN:VCALENDAR" not in text[:4096].upper():
-        raise IcsError("not an iCalendar file (no BEGIN:VCALENDAR)")
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            calendars = icalendar.Calendar.from_ical(text, multiple=True)
-        except Exception as exc:  # the parser raises many kinds on bad input
-            raise IcsError(f"not a valid iCalendar file: {exc}"[:300]) from None
-        if not calendars:
-            raise IcsError("not an iCalendar file (no VCALENDAR)")
-        instances: list[_Instance] = []
-        try:
-            for cal in calendars:
-                for event in cal.walk("VEVENT"):
-                    instances.append(_instance(event, notes))
-                    if len(instances) > MAX_EVENTS:
-                        raise IcsError(f"more than {MAX_EVENTS} events")
-        except IcsError:
-            raise
-        except Exception as exc:
-            raise IcsError(f"cannot read an event: {exc}"[:300]) from None
-    notes += [f"iCalendar: {w.message}"[:300] for w in caught]
-    cal = calendars[0]
-    cal_fields: dict[str, Value] = {}
+def _split_future(series: IcsEvent, override: IcsEvent, where: str, notes: list[str]) -> IcsEvent | None:
+    """RECURRENCE-ID;RANGE=THISANDFUTURE: the series ends before the occurrence and a new one
+    starts there with the occurrence's changes (RFC 5545 3.8.4.4), as "this and following"
+    does in the app. Returns the new series (``series`` is ended in place), or None."""
+    rid = str(override.fields["recurrence_id"])
+    occ = Occurrence("", series.id, datetime.now(UTC), datetime.now(UTC), False, {}, series.id, rid)
+    try:
+        ended, fresh = following_split(series.fields, occ)
+    except ValueError:
+        notes.append(
+            f"{where}: RANGE=THISANDFUTURE on a rule the app cannot split; applied to one occurrence"
+        )
+        return None
+    series.fields.update(ended)
+    series.full.update(ended)
+    own = {k: v for k, v in override.fields.items() if k not in ("series", "recurrence_id", "cancelled")}
+    fields: dict[str, Value] = {**fresh, **own}
+    if "start" in own and own["start"] != rid:
+        fields["anchor"] = rid
+    check_fields("event", fields)
+    return IcsEvent(event_id(f"{series.id}+{rid}"), fields, dict(fields))
+
+
+def _calendar_fields(cal: Any, raw: ics_raw.RawComponent | None) -> tuple[dict[str, Value], str | None]:
+    fields: dict[str, Value] = {}
     name = _x_text(cal, "X-WR-CALNAME") or _text(cal, "NAME")
     if name:
-        cal_fields["name"] = _CONTROL.sub("", name)[:10_000]
+        fields["name"] = _CONTROL.sub("", name)[:10_000]
     colour = _x_text(cal, "X-APPLE-CALENDAR-COLOR") or _text(cal, "COLOR")
     if colour and len(colour) <= 32:
-        cal_fields["colour"] = _CONTROL.sub("", colour)
+        fields["colour"] = _CONTROL.sub("", colour)
     bookable = _text(cal, "X-LOCALFIRST-BOOKABLE").upper()
     if bookable in ("TRUE", "FALSE"):
-        cal_fields["bookable"] = bookable == "TRUE"
+        fields["bookable"] = bookable == "TRUE"
+    extra: list[str] = []
+    if raw is not None:
+        extra = [line for name, line in raw.props if name not in _CALENDAR_KNOWN]
+        extra += [c.text() for c in raw.children if c.name not in ("VEVENT", "VTIMEZONE")]
+    fields["extra"] = extra
     raw_id = _x_text(cal, "X-WR-RELCALID")
-    cal_id = event_id(raw_id) if raw_id else None
+    return fields, (event_id(raw_id) if raw_id else None)
 
+
+def _floating_zone(cal: Any) -> str | None:
+    """X-WR-TIMEZONE (Google, Apple): the zone floating times of this calendar are in."""
+    name = _x_text(cal, "X-WR-TIMEZONE")
+    found = iana_zone(name) if name else False
+    return FLOATING if found is False else found
+
+
+def _instances(cal: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> list[_Instance]:
+    parsed = [c for c in cal.subcomponents if c.name == "VEVENT"]
+    raws = [c for c in raw.children if c.name == "VEVENT"] if raw is not None else []
+    if len(raws) != len(parsed):
+        if parsed:
+            ctx.notes.append(
+                "the file's lines could not be matched to its events; unknown properties were not kept"
+            )
+        raws = []
+    out = []
+    for index, event in enumerate(parsed):
+        out.append(_instance(event, raws[index] if raws else None, ctx))
+    return out
+
+
+def _masters(
+    instances: list[_Instance], notes: list[str]
+) -> tuple[dict[str, _Instance], dict[str, Frame], list[IcsEvent]]:
     masters: dict[str, _Instance] = {}
     frames: dict[str, Frame] = {}
     events: list[IcsEvent] = []
@@ -438,26 +625,94 @@ def parse_ics(text: str) -> IcsCalendar:
         if frame is not None:
             frames[inst.id] = frame
         events.append(IcsEvent(inst.id, fields, dict(fields)))
+    return masters, frames, events
+
+
+def _events(instances: list[_Instance], notes: list[str]) -> list[IcsEvent]:
+    """Series and single events first, then occurrences; a THISANDFUTURE occurrence splits its
+    series, and later occurrences belong to the part they fall in."""
+    masters, frames, events = _masters(instances, notes)
+    by_id = {ev.id: ev for ev in events}
+    parts: dict[str, list[tuple[str, IcsEvent]]] = {}  # series -> (from rid, part) in rid order
     seen: set[str] = set()
+    overrides = [
+        (inst, _override(inst, masters.get(inst.id), frames.get(inst.id)))
+        for inst in instances
+        if inst.rid is not None
+    ]
+    overrides.sort(key=lambda pair: str(pair[1].fields["recurrence_id"]))
+    for inst, found in overrides:
+        override = found
+        if override.id in seen:
+            notes.append(f"occurrence {override.id[:80]!r} appears twice; the first was kept")
+            continue
+        seen.add(override.id)
+        rid = str(override.fields["recurrence_id"])
+        owner = next((p for start, p in reversed(parts.get(inst.id, [])) if start <= rid), None)
+        if owner is not None:
+            override = _moved_to(override, owner)
+        series = owner or by_id.get(inst.id)
+        future = str(inst.rid.params.get("RANGE", "")).upper() == "THISANDFUTURE"
+        if future and series is not None and not inst.cancelled:
+            part = _split_future(series, override, f"event {inst.uid[:60]!r}", notes)
+            if part is not None:
+                parts.setdefault(inst.id, []).append((rid, part))
+                events.append(part)
+                continue
+        events.append(override)
+    return events
+
+
+def _moved_to(override: IcsEvent, part: IcsEvent) -> IcsEvent:
+    fields = {**override.fields, "series": part.id}
+    full = {**override.full, "series": part.id}
+    return IcsEvent(override_id(part.id, str(fields["recurrence_id"])), fields, full)
+
+
+def _read_calendar(cal: Any, raw: ics_raw.RawComponent | None, notes: list[str]) -> IcsCalendar:
+    ctx = _Context(notes, _floating_zone(cal))
+    fields, cal_id = _calendar_fields(cal, raw)
     try:
-        for inst in instances:
-            if inst.rid is None:
-                continue
-            override = _override(inst, masters.get(inst.id), frames.get(inst.id))
-            if override.id in seen:
-                notes.append(f"occurrence {override.id[:80]!r} appears twice; the first was kept")
-                continue
-            seen.add(override.id)
-            events.append(override)
+        instances = _instances(cal, raw, ctx)
+    except IcsError:
+        raise
+    except Exception as exc:
+        raise IcsError(f"cannot read an event: {exc}"[:300]) from None
+    try:
+        events = _events(instances, notes)
         for ev in events:
             check_fields("event", ev.fields)
             check_fields("event", ev.full)
-        check_fields("calendar", cal_fields)
+        check_fields("calendar", fields)
     except (InvalidWrite, IcsError) as exc:
         raise IcsError(f"cannot import: {exc}"[:300]) from None
     except Exception as exc:
         raise IcsError(f"cannot read an occurrence: {exc}"[:300]) from None
-    return IcsCalendar(cal_id, cal_fields, events, notes)
+    return IcsCalendar(cal_id, fields, events, notes)
+
+
+def parse_ics(text: str) -> IcsCalendar:
+    """Read an iCalendar file; raises ``IcsError`` (with a reason) when it cannot be used.
+
+    A file holding several VCALENDARs gives the first, with the others in ``others``."""
+    if "BEGIN:VCALENDAR" not in text[:4096].upper():
+        raise IcsError("not an iCalendar file (no BEGIN:VCALENDAR)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        except Exception as exc:  # the parser raises many kinds on bad input
+            raise IcsError(f"not a valid iCalendar file: {exc}"[:300]) from None
+        if not calendars:
+            raise IcsError("not an iCalendar file (no VCALENDAR)")
+        raws: list[ics_raw.RawComponent | None] = [r for r in ics_raw.scan(text) if r.name == "VCALENDAR"]
+        if len(raws) != len(calendars):
+            raws = [None] * len(calendars)
+        read = [_read_calendar(cal, raw, []) for cal, raw in zip(calendars, raws, strict=True)]
+    read[0].warnings += [f"iCalendar: {w.message}"[:300] for w in caught]
+    first = read[0]
+    first.others = read[1:]
+    return first
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -473,6 +728,8 @@ def _when(iso: Value, all_day: bool, zone: str | None) -> date | datetime:
     if all_day:
         return date.fromisoformat(iso[:10])
     stamp = datetime.fromisoformat(iso)
+    if zone == FLOATING:
+        return stamp.replace(tzinfo=None)  # written without TZID or Z: floating
     if stamp.tzinfo is not None:
         return stamp.astimezone(_tzinfo(zone))
     return stamp.replace(tzinfo=_tzinfo(zone))
@@ -481,6 +738,8 @@ def _when(iso: Value, all_day: bool, zone: str | None) -> date | datetime:
 def _zone_for_export(value: Value, where: str, notes: list[str]) -> str | None:
     if value is None:
         return None
+    if value == FLOATING:
+        return FLOATING
     if isinstance(value, str):
         found = iana_zone(value)
         if found is not False:
@@ -489,26 +748,28 @@ def _zone_for_export(value: Value, where: str, notes: list[str]) -> str | None:
     return None
 
 
-def _vevent(
-    uid: str,
+@dataclass(slots=True)
+class _Times:
+    """An event's times as it is written: start, end, and the kind and zone they are in."""
+
+    start: date | datetime
+    end: date | datetime
+    all_day: bool
+    zone: str | None
+
+
+def _times(
     values: Mapping[str, Value],
     base: Mapping[str, Value] | None,
+    merged: dict[str, Value],
+    event: Any,
+    frame: Frame | None,
+    where: str,
     notes: list[str],
-    dtstamp: datetime,
-) -> Any:
-    """A VEVENT for a series/single event (base None) or an occurrence of ``base``.
-
-    Recurrence fields go out from the series' current start (``series_frame.to_file``)."""
-    where = f"event {uid[:60]!r}"
-    recurrence, frame, moved_notes = to_file(base if base is not None else values)
-    if base is None:
-        notes += [f"{where}: {n}" for n in moved_notes]
-    merged = {**(base or {}), **values}
+) -> _Times:
+    """DTSTART/DTEND (and RECURRENCE-ID for an occurrence of ``base``) of an event."""
     all_day = merged.get("all_day") is True
     zone = _zone_for_export(merged.get("tz"), where, notes)
-    event = icalendar.Event()
-    event.add("uid", uid)
-    event.add("dtstamp", dtstamp)
     if base is not None:
         series_all_day = base.get("all_day") is True
         series_zone = _zone_for_export(base.get("tz"), where, notes)
@@ -517,15 +778,121 @@ def _vevent(
             rid = moved_id(rid, frame, 1) or rid
         event.add("recurrence-id", _when(rid, series_all_day, series_zone))
         if "start" not in values:  # the occurrence keeps its original time
-            span = _span(base)
             merged["start"] = rid
-            merged["end"] = _shift(str(rid), span, series_all_day)
+            merged["end"] = _shift(str(rid), _span(base), series_all_day)
             all_day, zone = series_all_day, series_zone
     start = _when(merged.get("start"), all_day, zone)
     end_raw = merged.get("end")
     end = _when(end_raw, all_day, zone) if isinstance(end_raw, str) else start
-    event.add("dtstart", start)
-    event.add("dtend", end)
+    return _Times(start, end, all_day, zone)
+
+
+def _add_recurrence(
+    event: Any, merged: Mapping[str, Value], times: _Times, where: str, notes: list[str]
+) -> None:
+    rrule = merged.get("rrule")
+    if isinstance(rrule, str) and rrule:
+        try:
+            recur = icalendar.vRecur.from_ical(rrule)
+        except Exception:
+            recur = None
+        if recur is not None and "FREQ" in recur:
+            event.add("rrule", recur)
+        else:
+            notes.append(f"{where}: a malformed recurrence rule was left out")
+    for name, prop in (("rdates", "rdate"), ("exdates", "exdate")):
+        items = merged.get(name)
+        if isinstance(items, list) and items:
+            event.add(prop, [_when(item, times.all_day, times.zone) for item in items])
+
+
+def _extras(
+    values: Mapping[str, Value], where: str = "", notes: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Kept lines of an event or calendar: (property lines, components), each in its order.
+
+    They may come from a peer: a line that is not one content line, one that would write a
+    property the app writes itself, or a component that is not one balanced block is left
+    out (with a warning), so nothing synced can change the file's structure."""
+    raw = values.get("extra")
+    items = [e for e in raw if isinstance(e, str)] if isinstance(raw, list) else []
+    props: list[str] = []
+    comps: list[str] = []
+    for item in items:
+        if ics_raw.is_component(item):
+            ok = ics_raw.safe_component(item)
+            if ok:
+                comps.append(item)
+        else:
+            ok = ics_raw.safe_line(item) and ics_raw.prop_name(item) not in _WRITTEN
+            if ok:
+                props.append(item)
+        if not ok and notes is not None:
+            notes.append(f"{where}: a kept line that is not valid iCalendar was left out: {item[:40]!r}")
+    return props, comps
+
+
+def _kept_alarm(text: str) -> Any:
+    try:
+        return icalendar.Alarm.from_ical(text.replace("\n", "\r\n") + "\r\n")
+    except Exception:
+        return None
+
+
+def _alarm_text(minutes: int, title: str) -> str:
+    alarm = icalendar.Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", title or "Reminder")
+    alarm.add("trigger", timedelta(minutes=-minutes))
+    return "\n".join(ics_raw.unfold(alarm.to_ical().decode("utf-8")))
+
+
+def _components(
+    merged: Mapping[str, Value], comps: list[str], times: _Times, recurring: bool, title: str
+) -> list[str]:
+    """Alarms and other components to write: a kept alarm for each reminder it still is (so an
+    Apple alarm keeps its sound and UID), a new one for each other reminder, then every kept
+    alarm the app cannot show and every other kept component."""
+    wanted = merged.get("reminders")
+    reminders = (
+        [m for m in wanted if type(m) is int and abs(m) <= MAX_REMINDER] if isinstance(wanted, list) else []
+    )
+    shown: dict[int, list[str]] = {}
+    always: list[str] = []
+    for text in comps:
+        alarm = _kept_alarm(text) if text[:12].upper() == "BEGIN:VALARM" else None
+        minutes = alarm_minutes(alarm, times.start, times.end, recurring) if alarm is not None else None
+        if minutes is None:
+            always.append(text)
+        else:
+            shown.setdefault(minutes, []).append(text)
+    out = [shown[m].pop(0) if shown.get(m) else _alarm_text(m, title) for m in reminders]
+    return out + always
+
+
+def _vevent(
+    uid: str,
+    values: Mapping[str, Value],
+    base: Mapping[str, Value] | None,
+    notes: list[str],
+    dtstamp: datetime,
+) -> str:
+    """A VEVENT for a series/single event (base None) or an occurrence of ``base``, as text.
+
+    Recurrence fields go out from the series' current start (``series_frame.to_file``)."""
+    where = f"event {uid[:60]!r}"
+    recurrence, frame, moved_notes = to_file(base if base is not None else values)
+    if base is None:
+        notes += [f"{where}: {n}" for n in moved_notes]
+    merged = {**(base or {}), **values}
+    if base is not None and "extra" not in values:
+        merged.pop("extra", None)  # an occurrence's own lines are its own (RFC 5545 3.8.4.4)
+    event = icalendar.Event()
+    event.add("uid", uid)
+    event.add("dtstamp", dtstamp)
+    times = _times(values, base, merged, event, frame, where, notes)
+    event.add("dtstart", times.start)
+    event.add("dtend", times.end)
     title = _clean(merged.get("title"))
     event.add("summary", title)
     for name in ("location", "description"):
@@ -535,47 +902,36 @@ def _vevent(
         merged.update(recurrence)
         if frame is not None:
             event.add("x-localfirst-anchor", icalendar.vText(frame.anchor))
-        rrule = merged.get("rrule")
-        if isinstance(rrule, str) and rrule:
-            try:
-                recur = icalendar.vRecur.from_ical(rrule)
-            except Exception:
-                recur = None
-            if recur is not None and "FREQ" in recur:
-                event.add("rrule", recur)
-            else:
-                notes.append(f"{where}: a malformed recurrence rule was left out")
-        for name, prop in (("rdates", "rdate"), ("exdates", "exdate")):
-            items = merged.get(name)
-            if isinstance(items, list) and items:
-                event.add(prop, [_when(item, all_day, zone) for item in items])
+        _add_recurrence(event, merged, times, where, notes)
     if values.get("cancelled") is True:
         event.add("status", "CANCELLED")
-    reminders = merged.get("reminders")
-    for minutes in reminders if isinstance(reminders, list) else []:
-        if type(minutes) is not int or abs(minutes) > 10_000_000:
-            continue
-        alarm = icalendar.Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", title or "Reminder")
-        alarm.add("trigger", timedelta(minutes=-minutes))
-        event.add_component(alarm)
-    return event
+    props, comps = _extras(merged, where, notes)
+    recurring = bool(merged.get("rrule")) or bool(merged.get("rdates")) or base is not None
+    text = event.to_ical().decode("utf-8")
+    body = text[: -len("END:VEVENT\r\n")]
+    tail = _components(merged, comps, times, recurring, title)
+    return body + ics_raw.fold_all(props) + ics_raw.fold_all(tail) + "END:VEVENT\r\n"
 
 
-def render_ics(
-    calendar_id: str | None,
-    calendar: Mapping[str, Value],
-    events: Mapping[str, Mapping[str, Value]],
-    *,
-    dtstamp: datetime = FIXED_DTSTAMP,
-) -> tuple[str, list[str]]:
-    """One calendar and its events (entity id -> values) as iCalendar text, and warnings.
+@functools.lru_cache(maxsize=64)
+def _vtimezone(zone: str) -> str:
+    """A zone's VTIMEZONE (from the zone database, the same every time)."""
+    return icalendar.Timezone.from_tzid(zone).to_ical().decode("utf-8")
 
-    Values may come from any peer: an event that cannot be written (a malformed start, say)
-    is left out with a warning; nothing here raises on bad values.
-    """
-    notes: list[str] = []
+
+def _zones(events: Mapping[str, Mapping[str, Value]]) -> list[str]:
+    """The IANA zones the events are written in, sorted (so the same library gives the same bytes)."""
+    found = set()
+    for values in events.values():
+        zone = values.get("tz")
+        if isinstance(zone, str) and zone != FLOATING and values.get("all_day") is not True:
+            name = iana_zone(zone)
+            if isinstance(name, str):
+                found.add(name)
+    return sorted(found)
+
+
+def _header(calendar_id: str | None, calendar: Mapping[str, Value], notes: list[str]) -> str:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -588,6 +944,16 @@ def render_ics(
         cal.add("x-apple-calendar-color", icalendar.vText(colour))
     if isinstance(calendar.get("bookable"), bool):
         cal.add("x-localfirst-bookable", "TRUE" if calendar.get("bookable") else "FALSE")
+    text = cal.to_ical().decode("utf-8")
+    props, _ = _extras(calendar, "the calendar", notes)
+    return text[: -len("END:VCALENDAR\r\n")] + ics_raw.fold_all(props)
+
+
+def _order(
+    events: Mapping[str, Mapping[str, Value]], notes: list[str]
+) -> list[tuple[str, Mapping[str, Value], Mapping[str, Value] | None]]:
+    """(UID, values, series values or None) of each VEVENT to write, in a fixed order: each
+    series followed by its occurrences, then occurrences whose series is not here."""
     masters = {k: v for k, v in events.items() if not v.get("series")}
     overrides: dict[str, list[tuple[str, Mapping[str, Value]]]] = {}
     for key, values in events.items():
@@ -606,24 +972,40 @@ def render_ics(
             lone = dict(values)
             lone.setdefault("start", values["recurrence_id"])
             order.append((series, lone, None))
-    for uid, values, base in order:
+    return order
+
+
+def render_ics(
+    calendar_id: str | None,
+    calendar: Mapping[str, Value],
+    events: Mapping[str, Mapping[str, Value]],
+    *,
+    dtstamp: datetime = FIXED_DTSTAMP,
+) -> tuple[str, list[str]]:
+    """One calendar and its events (entity id -> values) as iCalendar text, and warnings.
+
+    Values may come from any peer: an event that cannot be written (a malformed start, say)
+    is left out with a warning; nothing here raises on bad values. The same values always give
+    the same bytes; lines and components kept from another program's file (``extra``) are
+    written back where they were.
+    """
+    notes: list[str] = []
+    parts = [_header(calendar_id, calendar, notes)]
+    parts += [_vtimezone(zone) for zone in _zones(events)]
+    for uid, values, base in _order(events, notes):
         try:
             if base is None and values.get("series"):
-                event = _lone_occurrence(uid, values, notes, dtstamp)
+                parts.append(_lone_occurrence(uid, values, notes, dtstamp))
             else:
-                event = _vevent(uid, values, base, notes, dtstamp)
+                parts.append(_vevent(uid, values, base, notes, dtstamp))
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             notes.append(f"event {uid[:60]!r} could not be written ({exc}) and was left out"[:300])
-            continue
-        cal.add_component(event)
-    try:
-        cal.add_missing_timezones()
-    except Exception as exc:  # pragma: no cover -- TZID still names the IANA zone
-        notes.append(f"time zone definitions could not be added: {exc}"[:300])
-    return cal.to_ical().decode("utf-8"), notes
+    parts.append(ics_raw.fold_all(_extras(calendar)[1]))  # warned about in _header
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts), notes
 
 
-def _lone_occurrence(uid: str, values: Mapping[str, Value], notes: list[str], dtstamp: datetime) -> Any:
+def _lone_occurrence(uid: str, values: Mapping[str, Value], notes: list[str], dtstamp: datetime) -> str:
     """An occurrence whose series is not in this calendar: written with its own fields."""
     base: dict[str, Value] = {
         "start": values["recurrence_id"],
