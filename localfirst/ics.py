@@ -52,7 +52,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from . import ics_raw
 from .domain import check_fields
 from .errors import InvalidWrite
-from .recurrence import FLOATING, Frame, Occurrence, following_split, moved_id
+from .recurrence import FLOATING, Frame, Occurrence, following_split, frame_of, moved_id
 from .series_frame import from_file, to_file
 from .write import Value
 
@@ -202,6 +202,10 @@ _CALENDAR_KNOWN = frozenset(
 )
 #: Properties the app writes itself: a kept line never writes them a second time.
 _WRITTEN = _EVENT_KNOWN | _CALENDAR_KNOWN | {"BEGIN", "END"}
+#: Text properties whose parameters (LANGUAGE, ALTREP) are kept: by property, the field.
+_TEXT_PROPS = {"SUMMARY": "title", "LOCATION": "location", "DESCRIPTION": "description"}
+#: Known properties a kept line may still give: text with parameters, a UID too long for an id.
+_KEPT_KNOWN = frozenset({*_TEXT_PROPS, "UID"})
 #: Alarm properties an alarm the app writes itself has: one with more is kept verbatim.
 _PLAIN_ALARM = frozenset({"ACTION", "TRIGGER", "DESCRIPTION", "SUMMARY"})
 #: Longest reminder honoured (minutes; about 19 years).
@@ -370,6 +374,9 @@ def _extra_props(event: Any, raw: ics_raw.RawComponent, where: str, notes: list[
     rules = 0
     cancelled_override = _first(event, "RECURRENCE-ID") is not None
     for name, line in raw.props:
+        if name in _TEXT_PROPS and line[len(name) : len(name) + 1] == ";":
+            out.append(line)  # its parameters (LANGUAGE, ALTREP) are kept with it
+            continue
         if name in _EVENT_KNOWN:
             continue
         if name == "RRULE":
@@ -483,6 +490,9 @@ def _instance(event: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> _I
     rid = _first(event, "RECURRENCE-ID")
     cancelled = rid is not None and _text(event, "STATUS").upper() == "CANCELLED"
     anchor = _x_text(event, "X-LOCALFIRST-ANCHOR")[:64]
+    if event_id(uid) != uid and raw_uid and raw is not None:
+        # A long UID (Outlook's are 112 characters) is written back as it was, not as its digest.
+        extra.insert(0, next(line for name, line in raw.props if name == "UID"))
     return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor, at)
 
 
@@ -529,18 +539,26 @@ def _override(inst: _Instance, master: _Instance | None, frame: Frame | None = N
     elif master is None:
         fields = dict(full)
     else:
-        base = master.full
-        fields = {**head, **extra}
-        default = (rid, _shift(rid, _span(base), series_all_day), base["all_day"], base["tz"])
-        if (own["start"], own["end"], own["all_day"], own["tz"]) != default:
-            fields["start"], fields["end"] = own["start"], own["end"]
-            for name in ("all_day", "tz"):
-                if own[name] != base[name]:
-                    fields[name] = own[name]
-        for name in ("title", "location", "description", "reminders"):
+        fields = _diff({**head, **extra}, own, master.full, rid, series_all_day)
+    return IcsEvent(override_id(str(head["series"]), original), fields, full)
+
+
+def _diff(
+    head: dict[str, Value], own: Mapping[str, Value], base: Mapping[str, Value], rid: str, all_day: bool
+) -> dict[str, Value]:
+    """An occurrence's fields that differ from its series ``base`` (``rid``: its original start
+    as the file holds it, from the series' current start)."""
+    fields = dict(head)
+    default = (rid, _shift(rid, _span(base), all_day), base["all_day"], base["tz"])
+    if (own["start"], own["end"], own["all_day"], own["tz"]) != default:
+        fields["start"], fields["end"] = own["start"], own["end"]
+        for name in ("all_day", "tz"):
             if own[name] != base[name]:
                 fields[name] = own[name]
-    return IcsEvent(override_id(str(head["series"]), original), fields, full)
+    for name in ("title", "location", "description", "reminders"):
+        if own[name] != base.get(name):
+            fields[name] = own[name]
+    return fields
 
 
 def _split_future(series: IcsEvent, override: IcsEvent, where: str, notes: list[str]) -> IcsEvent | None:
@@ -548,7 +566,7 @@ def _split_future(series: IcsEvent, override: IcsEvent, where: str, notes: list[
     starts there with the occurrence's changes (RFC 5545 3.8.4.4), as "this and following"
     does in the app. Returns the new series (``series`` is ended in place), or None."""
     rid = str(override.fields["recurrence_id"])
-    occ = Occurrence("", series.id, datetime.now(UTC), datetime.now(UTC), False, {}, series.id, rid)
+    occ = Occurrence("", series.id, FIXED_DTSTAMP, FIXED_DTSTAMP, False, {}, series.id, rid)
     try:
         ended, fresh = following_split(series.fields, occ)
     except ValueError:
@@ -559,7 +577,7 @@ def _split_future(series: IcsEvent, override: IcsEvent, where: str, notes: list[
     series.fields.update(ended)
     series.full.update(ended)
     own = {k: v for k, v in override.fields.items() if k not in ("series", "recurrence_id", "cancelled")}
-    fields: dict[str, Value] = {**fresh, **own}
+    fields: dict[str, Value] = {"rdates": [], "exdates": [], **fresh, **own}
     if "start" in own and own["start"] != rid:
         fields["anchor"] = rid
     check_fields("event", fields)
@@ -664,9 +682,21 @@ def _events(instances: list[_Instance], notes: list[str]) -> list[IcsEvent]:
 
 
 def _moved_to(override: IcsEvent, part: IcsEvent) -> IcsEvent:
-    fields = {**override.fields, "series": part.id}
+    """An occurrence after a THISANDFUTURE split: it belongs to the new part, and differs from
+    it (not from the series it was read against)."""
+    rid = str(override.fields["recurrence_id"])
     full = {**override.full, "series": part.id}
-    return IcsEvent(override_id(part.id, str(fields["recurrence_id"])), fields, full)
+    head: dict[str, Value] = {"series": part.id, "recurrence_id": rid}
+    extra = override.fields.get("extra")
+    if extra:
+        head["extra"] = extra
+    if override.fields.get("cancelled") is True:
+        fields = {**head, "cancelled": True}
+    else:
+        frame = frame_of(part.fields)
+        at = (moved_id(rid, frame, 1) if frame is not None else None) or rid
+        fields = _diff(head, full, part.full, at, part.fields.get("all_day") is True)
+    return IcsEvent(override_id(part.id, rid), fields, full)
 
 
 def _read_calendar(cal: Any, raw: ics_raw.RawComponent | None, notes: list[str]) -> IcsCalendar:
@@ -824,12 +854,60 @@ def _extras(
             if ok:
                 comps.append(item)
         else:
-            ok = ics_raw.safe_line(item) and ics_raw.prop_name(item) not in _WRITTEN
+            name = ics_raw.prop_name(item)
+            ok = ics_raw.safe_line(item) and (name not in _WRITTEN or name in _KEPT_KNOWN)
             if ok:
                 props.append(item)
         if not ok and notes is not None:
             notes.append(f"{where}: a kept line that is not valid iCalendar was left out: {item[:40]!r}")
     return props, comps
+
+
+def _uid(uid: str, props: list[str]) -> str:
+    """The UID to write: the one the file had (kept when its id is a digest of it), else the id."""
+    for line in props:
+        if ics_raw.prop_name(line) == "UID":
+            props.remove(line)
+            _, value = ics_raw.split_line(line)
+            if value and event_id(value) == uid:
+                return value
+            break
+    return uid
+
+
+def _text_lines(event: Any, merged: Mapping[str, Value], props: list[str]) -> list[str]:
+    """The kept lines with SUMMARY, LOCATION and DESCRIPTION brought up to date: another
+    program's line with parameters (``SUMMARY;LANGUAGE=de:``) stays where it was, as it was
+    while the text is unchanged, else with the new text and its parameters. Text properties
+    without such a line are added to ``event``."""
+    out: list[str] = []
+    written: set[str] = set()
+    for line in props:
+        name = ics_raw.prop_name(line)
+        if name not in _TEXT_PROPS:
+            out.append(line)
+            continue
+        parts = _parts(line)
+        text = _clean(merged.get(_TEXT_PROPS[name]))
+        if parts is None or name in written:
+            continue
+        written.add(name)
+        head, value = parts
+        if _CONTROL.sub("", str(icalendar.vText.from_ical(value))) == text:
+            out.append(line)
+        elif text or name == "SUMMARY":
+            out.append(f"{head}:{icalendar.vText(text).to_ical().decode('utf-8')}")
+    for name, field_name in _TEXT_PROPS.items():
+        text = _clean(merged.get(field_name))
+        if name not in written and (text or name == "SUMMARY"):
+            event.add(name, text)
+    return out
+
+
+def _parts(line: str) -> tuple[str, str] | None:
+    """(name and parameters, value) of a content line (a colon inside quotes is a parameter's)."""
+    head, value = ics_raw.split_line(line)
+    return None if value is None else (head, value)
 
 
 def _kept_alarm(text: str) -> Any:
@@ -887,17 +965,14 @@ def _vevent(
     merged = {**(base or {}), **values}
     if base is not None and "extra" not in values:
         merged.pop("extra", None)  # an occurrence's own lines are its own (RFC 5545 3.8.4.4)
+    props, comps = _extras(merged, where, notes)
     event = icalendar.Event()
-    event.add("uid", uid)
+    event.add("uid", _uid(uid, props))
     event.add("dtstamp", dtstamp)
     times = _times(values, base, merged, event, frame, where, notes)
     event.add("dtstart", times.start)
     event.add("dtend", times.end)
-    title = _clean(merged.get("title"))
-    event.add("summary", title)
-    for name in ("location", "description"):
-        if text := _clean(merged.get(name)):
-            event.add(name, text)
+    props = _text_lines(event, merged, props)
     if base is None:
         merged.update(recurrence)
         if frame is not None:
@@ -905,7 +980,7 @@ def _vevent(
         _add_recurrence(event, merged, times, where, notes)
     if values.get("cancelled") is True:
         event.add("status", "CANCELLED")
-    props, comps = _extras(merged, where, notes)
+    title = _clean(merged.get("title"))
     recurring = bool(merged.get("rrule")) or bool(merged.get("rdates")) or base is not None
     text = event.to_ical().decode("utf-8")
     body = text[: -len("END:VEVENT\r\n")]

@@ -67,6 +67,18 @@ def scan(text: str) -> list[RawComponent]:
     return roots
 
 
+def split_line(line: str) -> tuple[str, str | None]:
+    """(name and parameters, value) of a content line: the value starts after the first colon
+    outside double quotes (a parameter such as ALTREP="http://..." holds colons); None: no value."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return line[:index], line[index + 1 :]
+    return line, None
+
+
 def fold(line: str) -> str:
     """One content line folded at 75 octets (never inside a UTF-8 sequence), with CRLF."""
     data = line.encode("utf-8")

@@ -188,7 +188,7 @@ def test_round_trip_gives_identical_fields(path: Path):
     assert by_id(second) == by_id(first)
     assert second.id == "cal-1"
     assert second.fields == {"name": "X", "colour": "#112233", "bookable": True, "extra": []}
-    assert second.warnings == []
+    assert set(second.warnings) <= set(first.warnings)  # lines kept but not shown, named again
     again, _ = render_ics("cal-1", {"name": "X", "colour": "#112233", "bookable": True}, by_id(second))
     assert again == text  # byte-stable: a mirror does not rewrite an unchanged calendar
 
