@@ -608,7 +608,7 @@ def _floating_zone(cal: Any) -> str | None:
     """X-WR-TIMEZONE (Google, Apple): the zone floating times of this calendar are in."""
     name = _x_text(cal, "X-WR-TIMEZONE")
     found = iana_zone(name) if name else False
-    return FLOATING if found is False else found
+    return found if isinstance(found, str) or found is None else FLOATING
 
 
 def _instances(cal: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> list[_Instance]:
@@ -918,11 +918,10 @@ def _kept_alarm(text: str) -> Any:
 
 
 def _alarm_text(minutes: int, title: str) -> str:
-    alarm = icalendar.Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", title or "Reminder")
-    alarm.add("trigger", timedelta(minutes=-minutes))
-    return "\n".join(ics_raw.unfold(alarm.to_ical().decode("utf-8")))
+    """A reminder as the VALARM the app writes (DISPLAY, the title, a trigger before the start)."""
+    description = icalendar.vText(title or "Reminder").to_ical().decode("utf-8")
+    trigger = icalendar.vDuration(timedelta(minutes=-minutes)).to_ical().decode("ascii")
+    return f"BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:{description}\nTRIGGER:{trigger}\nEND:VALARM"
 
 
 def _components(
@@ -982,7 +981,7 @@ def _vevent(
         event.add("status", "CANCELLED")
     title = _clean(merged.get("title"))
     recurring = bool(merged.get("rrule")) or bool(merged.get("rdates")) or base is not None
-    text = event.to_ical().decode("utf-8")
+    text: str = event.to_ical().decode("utf-8")
     body = text[: -len("END:VEVENT\r\n")]
     tail = _components(merged, comps, times, recurring, title)
     return body + ics_raw.fold_all(props) + ics_raw.fold_all(tail) + "END:VEVENT\r\n"
@@ -991,7 +990,8 @@ def _vevent(
 @functools.lru_cache(maxsize=64)
 def _vtimezone(zone: str) -> str:
     """A zone's VTIMEZONE (from the zone database, the same every time)."""
-    return icalendar.Timezone.from_tzid(zone).to_ical().decode("utf-8")
+    text: str = icalendar.Timezone.from_tzid(zone).to_ical().decode("utf-8")
+    return text
 
 
 def _zones(events: Mapping[str, Mapping[str, Value]]) -> list[str]:
@@ -1019,7 +1019,7 @@ def _header(calendar_id: str | None, calendar: Mapping[str, Value], notes: list[
         cal.add("x-apple-calendar-color", icalendar.vText(colour))
     if isinstance(calendar.get("bookable"), bool):
         cal.add("x-localfirst-bookable", "TRUE" if calendar.get("bookable") else "FALSE")
-    text = cal.to_ical().decode("utf-8")
+    text: str = cal.to_ical().decode("utf-8")
     props, _ = _extras(calendar, "the calendar", notes)
     return text[: -len("END:VCALENDAR\r\n")] + ics_raw.fold_all(props)
 
