@@ -778,6 +778,51 @@ def _zone_for_export(value: Value, where: str, notes: list[str]) -> str | None:
     return None
 
 
+def _stamp(value: date | datetime) -> str:
+    """A DATE or DATE-TIME value (RFC 5545 3.3.4, 3.3.5): ``Z`` for UTC, nothing for floating
+    or zoned times (their zone is the TZID parameter)."""
+    day = f"{value.year:04d}{value.month:02d}{value.day:02d}"
+    if not isinstance(value, datetime):
+        return day
+    text = f"{day}T{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    return text + "Z" if value.tzinfo is not None and _is_utc(value) else text
+
+
+def _is_utc(value: datetime) -> bool:
+    return value.tzinfo is UTC or getattr(value.tzinfo, "key", None) in ("UTC", "Etc/UTC")
+
+
+class _Lines:
+    """A component's own properties written straight to content lines with icalendar's value
+    encoders (no component tree: a 38,000-event export spends its time here)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines = [f"BEGIN:{name}"]
+
+    def add(self, name: str, value: Any) -> None:
+        name = name.upper()
+        items = value if isinstance(value, list) else [value]
+        if items and isinstance(items[0], date):
+            self.lines.append(f"{name}{_date_params(items[0])}:{','.join(_stamp(v) for v in items)}")
+        elif isinstance(value, icalendar.vRecur):
+            self.lines.append(f"{name}:{value.to_ical().decode('utf-8')}")
+        else:
+            self.lines.append(f"{name}:{icalendar.vText(str(value)).to_ical().decode('utf-8')}")
+
+    def text(self) -> str:
+        return "".join(ics_raw.fold(line) for line in self.lines)
+
+
+def _date_params(value: date | datetime) -> str:
+    if not isinstance(value, datetime):
+        return ";VALUE=DATE"
+    if value.tzinfo is None or _is_utc(value):
+        return ""
+    key = getattr(value.tzinfo, "key", None)
+    return f";TZID={key}" if isinstance(key, str) else ""
+
+
 @dataclass(slots=True)
 class _Times:
     """An event's times as it is written: start, end, and the kind and zone they are in."""
@@ -965,7 +1010,7 @@ def _vevent(
     if base is not None and "extra" not in values:
         merged.pop("extra", None)  # an occurrence's own lines are its own (RFC 5545 3.8.4.4)
     props, comps = _extras(merged, where, notes)
-    event = icalendar.Event()
+    event = _Lines("VEVENT")
     event.add("uid", _uid(uid, props))
     event.add("dtstamp", dtstamp)
     times = _times(values, base, merged, event, frame, where, notes)
@@ -981,8 +1026,7 @@ def _vevent(
         event.add("status", "CANCELLED")
     title = _clean(merged.get("title"))
     recurring = bool(merged.get("rrule")) or bool(merged.get("rdates")) or base is not None
-    text: str = event.to_ical().decode("utf-8")
-    body = text[: -len("END:VEVENT\r\n")]
+    body = event.text()
     tail = _components(merged, comps, times, recurring, title)
     return body + ics_raw.fold_all(props) + ics_raw.fold_all(tail) + "END:VEVENT\r\n"
 
