@@ -50,7 +50,7 @@ import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from . import ics_raw
-from .domain import check_fields
+from .domain import MAX_EXTRA_CHARS, MAX_EXTRA_ITEMS, check_fields
 from .errors import InvalidWrite
 from .recurrence import FLOATING, Frame, Occurrence, following_split, frame_of, moved_id
 from .series_frame import from_file, to_file
@@ -473,6 +473,9 @@ def _instance(event: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> _I
     recurring = rule is not None or event.get("RDATE") is not None
     reminders, kept = _alarms_and_components(event, raw, (start, end), recurring)
     extra = (_extra_props(event, raw, where, ctx.notes) if raw is not None else []) + kept
+    if event_id(uid) != uid and raw_uid and raw is not None:
+        # A long UID (Outlook's are 112 characters) is written back as it was, not as its digest.
+        extra.insert(0, next(line for name, line in raw.props if name == "UID"))
     full: dict[str, Value] = {
         "title": _CONTROL.sub("", _text(event, "SUMMARY")),
         "start": _iso(wall_start),
@@ -485,15 +488,29 @@ def _instance(event: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> _I
         "rdates": _date_list(event, "RDATE", zone, all_day, at),
         "exdates": _date_list(event, "EXDATE", zone, all_day, at),
         "reminders": _capped(reminders, where, ctx.notes),
-        "extra": extra,
+        "extra": _bounded(extra, where, ctx.notes),
     }
     rid = _first(event, "RECURRENCE-ID")
     cancelled = rid is not None and _text(event, "STATUS").upper() == "CANCELLED"
     anchor = _x_text(event, "X-LOCALFIRST-ANCHOR")[:64]
-    if event_id(uid) != uid and raw_uid and raw is not None:
-        # A long UID (Outlook's are 112 characters) is written back as it was, not as its digest.
-        extra.insert(0, next(line for name, line in raw.props if name == "UID"))
     return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor, at)
+
+
+def _bounded(extra: list[str], where: str, notes: list[str]) -> list[str]:
+    """Kept lines within what a field may hold; what is over is named, never silently lost."""
+    out = []
+    for item in extra:
+        if len(item) > MAX_EXTRA_CHARS:
+            notes.append(
+                f"{where}: a line or component over {MAX_EXTRA_CHARS} characters was not kept: {item[:40]!r}"
+            )
+        else:
+            out.append(item)
+    if len(out) > MAX_EXTRA_ITEMS:
+        notes.append(
+            f"{where}: only the first {MAX_EXTRA_ITEMS} of {len(out)} lines and components were kept"
+        )
+    return out[:MAX_EXTRA_ITEMS]
 
 
 def _capped(reminders: list[int], where: str, notes: list[str]) -> list[int]:
@@ -584,7 +601,9 @@ def _split_future(series: IcsEvent, override: IcsEvent, where: str, notes: list[
     return IcsEvent(event_id(f"{series.id}+{rid}"), fields, dict(fields))
 
 
-def _calendar_fields(cal: Any, raw: ics_raw.RawComponent | None) -> tuple[dict[str, Value], str | None]:
+def _calendar_fields(
+    cal: Any, raw: ics_raw.RawComponent | None, notes: list[str]
+) -> tuple[dict[str, Value], str | None]:
     fields: dict[str, Value] = {}
     name = _x_text(cal, "X-WR-CALNAME") or _text(cal, "NAME")
     if name:
@@ -599,7 +618,7 @@ def _calendar_fields(cal: Any, raw: ics_raw.RawComponent | None) -> tuple[dict[s
     if raw is not None:
         extra = [line for name, line in raw.props if name not in _CALENDAR_KNOWN]
         extra += [c.text() for c in raw.children if c.name not in ("VEVENT", "VTIMEZONE")]
-    fields["extra"] = extra
+    fields["extra"] = _bounded(extra, "the calendar", notes)
     raw_id = _x_text(cal, "X-WR-RELCALID")
     return fields, (event_id(raw_id) if raw_id else None)
 
@@ -701,7 +720,7 @@ def _moved_to(override: IcsEvent, part: IcsEvent) -> IcsEvent:
 
 def _read_calendar(cal: Any, raw: ics_raw.RawComponent | None, notes: list[str]) -> IcsCalendar:
     ctx = _Context(notes, _floating_zone(cal))
-    fields, cal_id = _calendar_fields(cal, raw)
+    fields, cal_id = _calendar_fields(cal, raw, notes)
     try:
         instances = _instances(cal, raw, ctx)
     except IcsError:
@@ -806,12 +825,17 @@ class _Lines:
         if items and isinstance(items[0], date):
             self.lines.append(f"{name}{_date_params(items[0])}:{','.join(_stamp(v) for v in items)}")
         elif isinstance(value, icalendar.vRecur):
-            self.lines.append(f"{name}:{value.to_ical().decode('utf-8')}")
+            self.lines.append(f"{name}:{_encoded(value)}")
         else:
             self.lines.append(f"{name}:{icalendar.vText(str(value)).to_ical().decode('utf-8')}")
 
     def text(self) -> str:
         return "".join(ics_raw.fold(line) for line in self.lines)
+
+
+def _encoded(prop: Any) -> str:
+    """A property value as icalendar writes it (its types are untyped)."""
+    return str(prop.to_ical().decode("utf-8"))
 
 
 def _date_params(value: date | datetime) -> str:
@@ -965,7 +989,7 @@ def _kept_alarm(text: str) -> Any:
 def _alarm_text(minutes: int, title: str) -> str:
     """A reminder as the VALARM the app writes (DISPLAY, the title, a trigger before the start)."""
     description = icalendar.vText(title or "Reminder").to_ical().decode("utf-8")
-    trigger = icalendar.vDuration(timedelta(minutes=-minutes)).to_ical().decode("ascii")
+    trigger = _encoded(icalendar.vDuration(timedelta(minutes=-minutes)))
     return f"BEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:{description}\nTRIGGER:{trigger}\nEND:VALARM"
 
 

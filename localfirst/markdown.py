@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .domain import check_fields
+from .domain import MAX_EXTRA_ITEMS, check_fields
 from .errors import InvalidWrite
 from .write import Value
 
@@ -330,6 +330,8 @@ def _fields(raw: dict[str, tuple[Any, int]], extra: list[str], fallback_title: s
     for key in ("created", "modified"):
         if key in raw and raw[key][0] is not None:
             fields[key] = _iso_to_ms(raw[key][0], key, raw[key][1])
+    if len(extra) > MAX_EXTRA_ITEMS:
+        raise MarkdownError(f"more than {MAX_EXTRA_ITEMS} front-matter keys")
     fields["extra"] = list(extra)
     try:
         check_fields("note", fields)

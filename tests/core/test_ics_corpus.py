@@ -316,3 +316,17 @@ def test_the_same_library_gives_the_same_bytes_whatever_the_hash_seed():
     zones = [line for line in first.decode().splitlines() if line.startswith("TZID:")]
     assert zones == sorted(zones)
     assert len(zones) == 6
+
+
+def test_what_a_field_cannot_hold_is_named_not_dropped_silently():
+    todo = "BEGIN:VTODO\r\nUID:t\r\nSUMMARY:" + "x" * 100_001 + "\r\nEND:VTODO\r\n"
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n" + todo + "BEGIN:VEVENT\r\nUID:e\r\n"
+        "DTSTART:20260101T100000Z\r\nSUMMARY:ok\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    cal = parse_ics(text)
+    assert [e.id for e in cal.events] == ["e"]
+    assert cal.fields["extra"] == []
+    [warning] = cal.warnings
+    assert warning.startswith("the calendar: a line or component over 100000 characters was not kept: ")
+    assert "BEGIN:VTODO" in warning
