@@ -232,6 +232,7 @@ class _Instance:
     cancelled: bool
     anchor: str = ""  # X-LOCALFIRST-ANCHOR: where a moved series' recurrence ids are read
     at: time | None = None  # a timed event's start time (a DATE recurrence id means that time)
+    revision: tuple[int, str] = (0, "")  # SEQUENCE, then LAST-MODIFIED or DTSTAMP
 
 
 def _text(component: Any, name: str) -> str:
@@ -493,7 +494,34 @@ def _instance(event: Any, raw: ics_raw.RawComponent | None, ctx: _Context) -> _I
     rid = _first(event, "RECURRENCE-ID")
     cancelled = rid is not None and _text(event, "STATUS").upper() == "CANCELLED"
     anchor = _x_text(event, "X-LOCALFIRST-ANCHOR")[:64]
-    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor, at)
+    return _Instance(uid, event_id(uid), full, zone, all_day, rid, cancelled, anchor, at, _revision(event))
+
+
+def _revision(event: Any) -> tuple[int, str]:
+    """Which of two copies of one event is the later revision (RFC 5545 3.8.7.4: SEQUENCE,
+    then the time it was last changed)."""
+    try:
+        sequence = int(_first(event, "SEQUENCE") or 0)
+    except (TypeError, ValueError):
+        sequence = 0
+    stamp = _first(event, "LAST-MODIFIED") or _first(event, "DTSTAMP")
+    return sequence, _iso(_as_aware(stamp.dt).astimezone(UTC)) if hasattr(stamp, "dt") else ""
+
+
+def _latest(instances: list[_Instance], notes: list[str]) -> list[_Instance]:
+    """One copy of each event and occurrence: a calendar that holds several revisions of one
+    (a later EXDATE or RDATE list, say) means the latest; the others are named, not used."""
+    chosen: dict[tuple[str, str], tuple[tuple[int, str, int], _Instance]] = {}
+    for index, inst in enumerate(instances):
+        key = (inst.id, "" if inst.rid is None else str(inst.rid.to_ical()))
+        revision = (*inst.revision, index)
+        if key in chosen:
+            at = f" (occurrence {key[1][2:-1]})" if key[1] else ""
+            notes.append(f"event {inst.uid[:60]!r}{at} appears more than once; the latest revision was kept")
+        if key not in chosen or revision > chosen[key][0]:
+            chosen[key] = (revision, inst)
+    kept = {id(inst) for _, inst in chosen.values()}
+    return [inst for inst in instances if id(inst) in kept]
 
 
 def _bounded(extra: list[str], where: str, notes: list[str]) -> list[str]:
@@ -654,9 +682,6 @@ def _masters(
     for inst in instances:
         if inst.rid is not None:
             continue
-        if inst.id in masters:
-            notes.append(f"event {inst.uid[:60]!r} appears twice; the first was kept")
-            continue
         masters[inst.id] = inst
         fields, frame = from_file(inst.full, inst.anchor) if inst.anchor else (dict(inst.full), None)
         if frame is not None:
@@ -668,6 +693,7 @@ def _masters(
 def _events(instances: list[_Instance], notes: list[str]) -> list[IcsEvent]:
     """Series and single events first, then occurrences; a THISANDFUTURE occurrence splits its
     series, and later occurrences belong to the part they fall in."""
+    instances = _latest(instances, notes)
     masters, frames, events = _masters(instances, notes)
     by_id = {ev.id: ev for ev in events}
     parts: dict[str, list[tuple[str, IcsEvent]]] = {}  # series -> (from rid, part) in rid order
@@ -680,7 +706,7 @@ def _events(instances: list[_Instance], notes: list[str]) -> list[IcsEvent]:
     overrides.sort(key=lambda pair: str(pair[1].fields["recurrence_id"]))
     for inst, found in overrides:
         override = found
-        if override.id in seen:
+        if override.id in seen:  # two RECURRENCE-IDs naming one occurrence (written differently)
             notes.append(f"occurrence {override.id[:80]!r} appears twice; the first was kept")
             continue
         seen.add(override.id)

@@ -330,3 +330,25 @@ def test_what_a_field_cannot_hold_is_named_not_dropped_silently():
     [warning] = cal.warnings
     assert warning.startswith("the calendar: a line or component over 100000 characters was not kept: ")
     assert "BEGIN:VTODO" in warning
+
+
+def test_a_later_revision_of_an_event_wins():
+    """A calendar holding two revisions of one series (the second with a new EXDATE)."""
+
+    def revision(sequence: int, exdate: str) -> str:
+        return (
+            "BEGIN:VEVENT\r\nUID:rev\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"SEQUENCE:{sequence}\r\nDTSTART:20260105T090000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\n"
+            f"EXDATE:{exdate}\r\nSUMMARY:Rev {sequence}\r\nEND:VEVENT\r\n"
+        )
+
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+        + revision(2, "20260107T090000Z")
+        + revision(1, "20260106T090000Z")
+        + "END:VCALENDAR\r\n"
+    )
+    cal = parse_ics(text)
+    [event] = cal.events
+    assert (event.fields["title"], event.fields["exdates"]) == ("Rev 2", ["2026-01-07T09:00:00"])
+    assert cal.warnings == ["event 'rev' appears more than once; the latest revision was kept"]
