@@ -14,6 +14,7 @@ from typing import Any
 
 from .booking import CONFLICT, Notice
 from .recurrence import (
+    FLOATING,
     LINK_FIELDS,
     Occurrence,
     expand,
@@ -178,7 +179,7 @@ class EventIndex:
             shape = shape_of(values)
             if shape is None:
                 return
-            if shape.all_day:
+            if shape.all_day or values.get("tz") == FLOATING:  # the viewer's zone decides: a day's slack
                 start = shape.start.replace(tzinfo=UTC).timestamp() - 86_400
                 end = (shape.start + shape.duration).replace(tzinfo=UTC).timestamp() + 86_400
             else:

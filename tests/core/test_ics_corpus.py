@@ -352,3 +352,19 @@ def test_a_later_revision_of_an_event_wins():
     [event] = cal.events
     assert (event.fields["title"], event.fields["exdates"]) == ("Rev 2", ["2026-01-07T09:00:00"])
     assert cal.warnings == ["event 'rev' appears more than once; the latest revision was kept"]
+
+
+def test_a_floating_late_evening_event_shows_in_a_zone_ahead_of_the_device():
+    """The window prefilter must not judge a floating event by the device's zone."""
+    fields = {
+        "title": "Late call",
+        "start": "2026-03-12T23:30:00",
+        "end": "2026-03-12T23:45:00",
+        "tz": "floating",
+    }
+    index = EventIndex()
+    index.load([("late", fields)])
+    for name in ("Asia/Tokyo", "Pacific/Honolulu"):
+        tz = ZoneInfo(name)
+        [occ] = index.query(datetime(2026, 3, 12, tzinfo=tz), datetime(2026, 3, 13, tzinfo=tz), display_tz=tz)
+        assert occ.start == datetime(2026, 3, 12, 23, 30, tzinfo=tz)
