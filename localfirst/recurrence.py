@@ -248,6 +248,12 @@ def _freq(text: str) -> str | None:
     return freq
 
 
+def expands(text: object) -> bool:
+    """Whether the app expands this RRULE value (sub-daily ones too, which the editor's
+    ``parse_rule`` does not offer)."""
+    return isinstance(text, str) and _freq(text) is not None
+
+
 def _rule(
     text: object, start: datetime, all_day: bool, tz: tzinfo, near: datetime | None = None
 ) -> rrule | None:
