@@ -315,15 +315,13 @@ def _is_period(prop: Any) -> bool:
 
 
 def _date_list(component: Any, name: str, zone: str | None, all_day: bool, at: time | None) -> list[str]:
-    """RDATE or EXDATE starts (RDATE periods are kept verbatim instead, see ``_extras``)."""
+    """RDATE or EXDATE starts (an RDATE period's start: its line is kept too, for its end)."""
     raw = component.get(name)
     if raw is None:
         return []
     props = raw if isinstance(raw, list) else [raw]
     out: set[str] = set()
     for prop in props:
-        if name == "RDATE" and _is_period(prop):
-            continue
         tzid = prop.params.get("TZID")
         for item in prop.dts:
             out.add(_iso(_wall(item.dt, tzid, zone, all_day, at)))
@@ -388,7 +386,9 @@ def _extra_props(event: Any, raw: ics_raw.RawComponent, where: str, notes: list[
         elif name in ("RDATE", "EXDATE"):
             if name == "EXDATE" or "PERIOD" not in line.partition(":")[0].upper():
                 continue
-            notes.append(f"{where}: RDATE periods are kept in the file but not shown")
+            notes.append(
+                f"{where}: RDATE periods are shown with the event's length; their ends are kept in the file"
+            )
         elif (
             name == "STATUS" and cancelled_override and line.partition(":")[2].strip().upper() == "CANCELLED"
         ):
@@ -913,7 +913,7 @@ def _times(
 
 
 def _add_recurrence(
-    event: Any, merged: Mapping[str, Value], times: _Times, where: str, notes: list[str]
+    event: Any, merged: Mapping[str, Value], times: _Times, props: list[str], where: str, notes: list[str]
 ) -> None:
     rrule = merged.get("rrule")
     if isinstance(rrule, str) and rrule:
@@ -925,10 +925,26 @@ def _add_recurrence(
             event.add("rrule", recur)
         else:
             notes.append(f"{where}: a malformed recurrence rule was left out")
+    periods = _period_starts(props, times)
     for name, prop in (("rdates", "rdate"), ("exdates", "exdate")):
         items = merged.get(name)
+        if name == "rdates" and isinstance(items, list):
+            items = [item for item in items if item not in periods]  # written as their PERIOD lines
         if isinstance(items, list) and items:
             event.add(prop, [_when(item, times.all_day, times.zone) for item in items])
+
+
+def _period_starts(props: list[str], times: _Times) -> set[Value]:
+    """The starts of the RDATE periods a kept line writes (the rdates it already covers)."""
+    lines = [line for line in props if ics_raw.prop_name(line) == "RDATE"]
+    if not lines:
+        return set()
+    try:
+        component = icalendar.Event.from_ical("BEGIN:VEVENT\r\n" + "\r\n".join(lines) + "\r\nEND:VEVENT\r\n")
+        at = times.start.time() if isinstance(times.start, datetime) else None
+        return set(_date_list(component, "RDATE", times.zone, times.all_day, at))
+    except Exception:
+        return set()
 
 
 def _extras(
@@ -1071,7 +1087,7 @@ def _vevent(
         merged.update(recurrence)
         if frame is not None:
             event.add("x-localfirst-anchor", icalendar.vText(frame.anchor))
-        _add_recurrence(event, merged, times, where, notes)
+        _add_recurrence(event, merged, times, props, where, notes)
     if values.get("cancelled") is True:
         event.add("status", "CANCELLED")
     title = _clean(merged.get("title"))

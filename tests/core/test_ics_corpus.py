@@ -239,10 +239,12 @@ def test_edge_cases_import_and_say_what_is_not_shown():
     cal = parse_ics((DATA / "corpus" / "bug_reports_edge_cases.ics").read_text(encoding="utf-8"))
     fields = {ev.id: ev.fields for ev in cal.events}
     assert cal.warnings == [
-        "event 'edge-rdate-period': RDATE periods are kept in the file but not shown",
+        "event 'edge-rdate-period': RDATE periods are shown with the event's length; "
+        "their ends are kept in the file",
         "event 'edge-two-rules': more than one RRULE; the others are kept in the file but not shown",
         "event 'edge-mixed-kinds': DTSTART and DTEND mix a date and a date-time; the end was read as a date",
     ]
+    assert fields["edge-rdate-period"]["rdates"] == ["2026-05-04T15:00:00"]
     # A DATE in EXDATE of a timed series removes that day's occurrence.
     assert fields["edge-date-exdate"]["exdates"] == ["2026-06-03T08:30:00"]
     assert (fields["edge-mixed-kinds"]["start"], fields["edge-mixed-kinds"]["end"]) == (
