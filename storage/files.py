@@ -1,7 +1,7 @@
 """Plain files: import ``.ics`` calendars and Markdown notes, export the library to a folder.
 
 Every file is imported in one ``replica.transaction()``: all of it or none of it. A file that
-cannot be used (malformed, too large, binary, not UTF-8, vanished, not a regular file) gets a
+cannot be used (malformed, binary, not UTF-8, vanished, not a regular file) gets a
 clear message in the ``ImportReport`` and changes nothing. Only fields that differ from the
 library are written, so importing the same file twice writes nothing the second time, and a
 note body is replaced by the smallest text edit, so it merges with concurrent typing.
