@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from localfirst import ics_raw
 from localfirst.calendar_ops import EventIndex
@@ -370,3 +372,29 @@ def test_a_floating_late_evening_event_shows_in_a_zone_ahead_of_the_device():
         tz = ZoneInfo(name)
         [occ] = index.query(datetime(2026, 3, 12, tzinfo=tz), datetime(2026, 3, 13, tzinfo=tz), display_tz=tz)
         assert occ.start == datetime(2026, 3, 12, 23, 30, tzinfo=tz)
+
+
+_VALUE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85"),
+    max_size=120,
+)
+
+
+@given(
+    lines=st.lists(
+        st.tuples(st.from_regex(r"X-[A-Z]{1,12}", fullmatch=True), _VALUE), max_size=8, unique_by=lambda t: t
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_any_x_property_lines_come_back_verbatim_and_in_order(lines: list[tuple[str, str]]):
+    kept = list(dict.fromkeys(f"{name}:{value}" for name, value in lines))
+    body = "".join(ics_raw.fold(line) for line in kept)
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:p\r\n"
+        f"DTSTART:20260101T100000Z\r\nSUMMARY:s\r\n{body}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [event] = parse_ics(text).events
+    assert event.fields["extra"] == kept
+    out = exported(parse_ics(text))[0]
+    [again] = parse_ics(out).events
+    assert again.fields["extra"] == kept
