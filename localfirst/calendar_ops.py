@@ -14,6 +14,8 @@ from typing import Any
 
 from .booking import CONFLICT, Notice
 from .recurrence import (
+    FLOATING,
+    LINK_FIELDS,
     Occurrence,
     expand,
     is_recurring,
@@ -189,7 +191,7 @@ class EventIndex:
             shape = shape_of(values)
             if shape is None:
                 return
-            if shape.all_day:
+            if shape.all_day or values.get("tz") == FLOATING:  # the viewer's zone decides: a day's slack
                 start = shape.start.replace(tzinfo=UTC).timestamp() - 86_400
                 end = (shape.start + shape.duration).replace(tzinfo=UTC).timestamp() + 86_400
             else:
@@ -244,6 +246,7 @@ class EventIndex:
             out.extend(
                 expand(values, overrides, window_start, window_end, series_id=entity, display_tz=display_tz)
             )
+        out.extend(self._lone(window_start, window_end, wanted, display_tz))
         out.sort(key=lambda o: (o.start, o.key))
         return out
 
@@ -277,6 +280,25 @@ class EventIndex:
         now = around.timestamp()
         out.sort(key=lambda o: (o.end.timestamp() < now, abs(o.start.timestamp() - now), o.key))
         return out[:limit]
+
+
+    def _lone(
+        self, window_start: datetime, window_end: datetime, wanted: set[str] | None, display_tz: tzinfo | None
+    ) -> list[Occurrence]:
+        """Occurrences whose series is not here (an invitation to one occurrence): each shown
+        on its own, at its own times."""
+        out: list[Occurrence] = []
+        for series, group in self._overrides.items():
+            if series in self._series or series in self._singles:
+                continue
+            for entity, values in group.items():
+                if values.get("cancelled") is True:
+                    continue
+                if wanted is not None and values.get("calendar") not in wanted:
+                    continue
+                own = {k: v for k, v in values.items() if k not in LINK_FIELDS}
+                out.extend(expand(own, {}, window_start, window_end, series_id=entity, display_tz=display_tz))
+        return out
 
 
 def _matches(values: Mapping[str, Any], words: list[str]) -> bool:

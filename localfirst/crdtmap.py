@@ -33,8 +33,9 @@ EDITED = "_edited"
 #: ``None`` is the field's own presence, added by every write naming the field, so a set written
 #: empty reads ``[]`` rather than absent.
 SET_FIELDS: dict[str, frozenset[str]] = {
-    "note": frozenset({"tags"}),
-    "event": frozenset({"reminders", "exdates", "rdates"}),
+    "note": frozenset({"tags", "extra"}),
+    "event": frozenset({"reminders", "exdates", "rdates", "extra"}),
+    "calendar": frozenset({"extra"}),
 }
 _NO_SETS: frozenset[str] = frozenset()
 _NOTHING: frozenset[WriteId] = frozenset()

@@ -19,6 +19,9 @@ Check = Callable[[Any], bool]
 MAX_FIELD_CHARS = 10_000
 #: Most set instances one put may remove (a set holds at most 1000 elements, each seen a few times).
 MAX_REMOVED = 10_000
+#: Longest kept line or component another program wrote (``extra`` fields), and how many.
+MAX_EXTRA_CHARS = 100_000
+MAX_EXTRA_ITEMS = 1000
 #: Fields that are text CRDTs rather than registers: edits merge character by character.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"note": ("body",)}
 
@@ -29,6 +32,12 @@ def _text(limit: int = MAX_FIELD_CHARS) -> Check:
 
 def _opt_text(v: Any) -> bool:
     return v is None or (type(v) is str and len(v) <= MAX_FIELD_CHARS)
+
+
+def _extra() -> Check:
+    """What a file held that the app has no field for, kept verbatim (``localfirst.ics_raw``,
+    ``localfirst.markdown``): one element per line, component or front-matter key."""
+    return _list_of(_text(MAX_EXTRA_CHARS), MAX_EXTRA_ITEMS)
 
 
 def _bool(v: Any) -> bool:
@@ -47,7 +56,7 @@ KINDS: dict[str, dict[str, Check]] = {
     "library": {"name": _text()},
     # A device's certificate (PEM) travels with its membership so every member can pin it.
     "device": {"name": _text(), "revoked": _bool, "cert": _text(8192)},
-    "calendar": {"name": _text(), "colour": _text(32), "bookable": _bool},
+    "calendar": {"name": _text(), "colour": _text(32), "bookable": _bool, "extra": _extra()},
     "event": {
         "calendar": _text(128),
         "title": _text(),
@@ -67,6 +76,7 @@ KINDS: dict[str, dict[str, Check]] = {
         "series": _opt_text,
         "recurrence_id": _opt_text,  # the original start of the occurrence it overrides
         "cancelled": _bool,  # a single occurrence removed from its series
+        "extra": _extra(),  # iCalendar lines and alarms the app has no field for, verbatim
     },
     "note": {
         "title": _text(),
@@ -74,6 +84,7 @@ KINDS: dict[str, dict[str, Check]] = {
         "pinned": _bool,
         "created": _int,
         "modified": _int,
+        "extra": _extra(),  # front-matter keys other tools wrote, verbatim, one per key
     },
 }
 

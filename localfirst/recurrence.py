@@ -26,9 +26,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
+from dateutil.tz import tzlocal
 
-#: Recurrence frequencies the app expands; finer ones could flood a view from one synced write.
+#: Recurrence frequencies the editor offers.
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+#: Frequencies finer than a day: expanded too (a window shows at most ``MAX_OCCURRENCES`` of a
+#: series, and the rule is read from near the window, not from its first instance).
+SUB_DAILY = {"HOURLY": timedelta(hours=1), "MINUTELY": timedelta(minutes=1), "SECONDLY": timedelta(seconds=1)}
+#: The ``tz`` of a floating event (iCalendar: no TZID, no Z): the same wall-clock time in
+#: whatever zone the device shows, never converted.
+FLOATING = "floating"
 #: Most occurrences one series yields in one window (a guard against hostile rules).
 MAX_OCCURRENCES = 2000
 #: Fields of a series that describe its recurrence, not an occurrence.
@@ -84,13 +91,19 @@ def occurrence_id(series: str, recurrence_id: str) -> str:
 
 
 def zone(name: object) -> tzinfo:
-    """The IANA zone of that name; UTC for None or a name this machine does not know."""
+    """The IANA zone of that name; UTC for None or a name this machine does not know; the
+    device's zone for a floating event (views pass their own zone to ``shape_of``)."""
     if not isinstance(name, str) or not name:
         return UTC
+    if name == FLOATING:
+        return _LOCAL
     try:
         return ZoneInfo(name)
     except (ValueError, OSError, KeyError):
         return UTC
+
+
+_LOCAL: tzinfo = tzlocal()
 
 
 def zone_name(tz: tzinfo) -> str | None:
@@ -221,9 +234,39 @@ def format_rule(spec: RuleSpec | None, *, all_day: bool = False, tz: tzinfo = UT
     return ";".join(parts)
 
 
-def _rule(text: object, start: datetime, all_day: bool, tz: tzinfo) -> rrule | None:
-    """The dateutil rule over naive wall-clock times in ``tz``; None if absent or unreadable."""
-    if not isinstance(text, str) or parse_rule(text) is None:
+def _freq(text: str) -> str | None:
+    """A rule's frequency if the app expands it (COUNT and INTERVAL readable), else None."""
+    keys = dict(rule_parts(text))
+    freq = keys.get("FREQ", "").upper()
+    if freq not in FREQUENCIES and freq not in SUB_DAILY:
+        return None
+    try:
+        int(keys.get("INTERVAL", "1"))
+        int(keys.get("COUNT", "1"))
+    except ValueError:
+        return None
+    return freq
+
+
+def expands(text: object) -> bool:
+    """Whether the app expands this RRULE value (sub-daily ones too, which the editor's
+    ``parse_rule`` does not offer)."""
+    return isinstance(text, str) and _freq(text) is not None
+
+
+def _rule(
+    text: object, start: datetime, all_day: bool, tz: tzinfo, near: datetime | None = None
+) -> rrule | None:
+    """The dateutil rule over naive wall-clock times in ``tz``; None if absent or unreadable.
+
+    ``near``: a sub-daily rule without COUNT is read from the last step at or before it rather
+    than from ``start`` (the same instances there: every ``INTERVAL`` steps from ``start``), so
+    an hourly series started years ago costs no more than one started today.
+    """
+    if not isinstance(text, str):
+        return None
+    freq = _freq(text)
+    if freq is None:
         return None
     parts = []
     for key, raw in rule_parts(text):
@@ -231,6 +274,10 @@ def _rule(text: object, start: datetime, all_day: bool, tz: tzinfo) -> rrule | N
         if value is None:
             return None
         parts.append(f"{key}={value}")
+    keys = dict(rule_parts(text))
+    if freq in SUB_DAILY and near is not None and near > start and "COUNT" not in keys:
+        step = SUB_DAILY[freq] * max(1, int(keys.get("INTERVAL", "1")))
+        start += step * ((near - start) // step)
     try:
         rule = rrulestr(";".join(parts), dtstart=start)
     except (ValueError, TypeError, OverflowError):
@@ -279,9 +326,11 @@ def _wall_of(rid: str, all_day: bool) -> datetime:
     return datetime.combine(date.fromisoformat(rid), time()) if all_day else datetime.fromisoformat(rid)
 
 
-def shape_of(values: Values) -> Shape | None:
+def shape_of(values: Values, floating: tzinfo | None = None) -> Shape | None:
+    """An event's times read once; ``floating`` is the zone a floating event is shown in
+    (default: the device's)."""
     all_day = values.get("all_day") is True
-    tz = zone(values.get("tz"))
+    tz = floating if floating is not None and values.get("tz") == FLOATING else zone(values.get("tz"))
     if all_day:
         first, last = parse_date(values.get("start")), parse_date(values.get("end"))
         if first is None:
@@ -371,7 +420,7 @@ def expand(
             (default: the window's).
     """
     display = display_tz or window_start.tzinfo or UTC
-    shape = shape_of(series_values)
+    shape = shape_of(series_values, display)
     if shape is None:
         return []
     if not is_recurring(series_values):
@@ -430,7 +479,7 @@ def _instance_starts(
     except OverflowError:
         return []
     found: set[datetime] = set()
-    rule = _rule(values.get("rrule"), first, shape.all_day, shape.tz)
+    rule = _rule(values.get("rrule"), first, shape.all_day, shape.tz, lo)
     if rule is not None:
         for n, wall in enumerate(rule.xafter(lo, inc=True)):
             if wall > hi or n >= MAX_OCCURRENCES:
@@ -473,7 +522,7 @@ def _is_instance(values: Values, shape: Shape, rid: str) -> bool:
     wall = _wall_of(rid, shape.all_day)
     if wall == shape.anchor or wall in _rdates(values, shape):
         return True
-    rule = _rule(values.get("rrule"), shape.anchor, shape.all_day, shape.tz)
+    rule = _rule(values.get("rrule"), shape.anchor, shape.all_day, shape.tz, wall)
     if rule is None:
         return False
     return any(w == wall for w in rule.between(wall, wall, inc=True))
@@ -483,13 +532,13 @@ def _overridden(
     base: Values, shape: Shape, rid: str, oid: str, ov: Values, series_id: str, display: tzinfo
 ) -> Occurrence | None:
     values = {**base, **{k: v for k, v in ov.items() if k not in LINK_FIELDS}}
-    own = shape_of(values) if "start" in ov else None
+    own = shape_of(values, display) if "start" in ov else None
     if own is None:
         # Not moved on its own: it follows the series (its original start, shifted as the series was).
         wall = _wall_of(rid, shape.all_day) + shape.shift
         own = Shape(shape.all_day, shape.tz, wall, shape.duration)
         if "end" in ov:  # only the end changed: a resize
-            moved = shape_of({**values, "start": _key(wall, shape.all_day)})
+            moved = shape_of({**values, "start": _key(wall, shape.all_day)}, display)
             own = moved or own
     start, end = _bounds(own, own.start, display)
     values["start"], values["end"] = _stored_pair(own)

@@ -1,7 +1,7 @@
 """Plain files: import ``.ics`` calendars and Markdown notes, export the library to a folder.
 
 Every file is imported in one ``replica.transaction()``: all of it or none of it. A file that
-cannot be used (malformed, too large, binary, not UTF-8, vanished, not a regular file) gets a
+cannot be used (malformed, binary, not UTF-8, vanished, not a regular file) gets a
 clear message in the ``ImportReport`` and changes nothing. Only fields that differ from the
 library are written, so importing the same file twice writes nothing the second time, and a
 note body is replaced by the smallest text edit, so it merges with concurrent typing.
@@ -47,6 +47,7 @@ from localfirst.ics import (
     render_ics,
 )
 from localfirst.markdown import MarkdownError, ParsedNote, parse_note, render_note
+from localfirst.notes import display_name
 from localfirst.safe_names import assign_names, is_safe_name
 from localfirst.write import Value
 
@@ -55,8 +56,9 @@ from .store import SqlStore
 
 log = logging.getLogger(__name__)
 
-#: Files larger than this are refused before they are read.
-MAX_FILE_BYTES = 10 * 1024 * 1024
+#: No size limit of its own: a file is read whole, so the limit is memory (a 38,000-event
+#: export is 11 MB, and anything the app exports it must import). ``read_bytes`` takes one.
+MAX_FILE_BYTES: int | None = None
 NOTE_SUFFIXES = (".md", ".markdown")
 CALENDAR_SUFFIXES = (".ics",)
 #: The calendar file holding events whose calendar is missing.
@@ -97,9 +99,10 @@ def _describe_open_error(exc: OSError) -> str:
 
 
 def read_bytes(
-    name: str | Path, *, dir_fd: int | None = None, follow: bool = False, limit: int = MAX_FILE_BYTES
+    name: str | Path, *, dir_fd: int | None = None, follow: bool = False, limit: int | None = MAX_FILE_BYTES
 ) -> bytes:
-    """A regular file's bytes, refusing links (unless ``follow``), FIFOs, devices and huge files."""
+    """A regular file's bytes, refusing links (unless ``follow``), FIFOs, devices and files
+    over ``limit`` bytes (None: no limit)."""
     flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY | (0 if follow else _NOFOLLOW)
     try:
         fd = os.open(name, flags, dir_fd=dir_fd) if dir_fd is not None else os.open(name, flags)
@@ -109,19 +112,19 @@ def read_bytes(
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise PlainFileError("is not a regular file")
-        if info.st_size > limit:
+        if limit is not None and info.st_size > limit:
             raise PlainFileError(
                 f"is too large ({info.st_size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)"
             )
         chunks: list[bytes] = []
         size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        while limit is None or size <= limit:
+            chunk = os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        if size > limit:
+        if limit is not None and size > limit:
             raise PlainFileError(f"is too large (over {limit / 1e6:.0f} MB)")
         return b"".join(chunks)
     except OSError as exc:
@@ -197,7 +200,7 @@ class Folder:
         except FileNotFoundError:
             return None
 
-    def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    def read(self, name: str, limit: int | None = MAX_FILE_BYTES) -> bytes:
         return read_bytes(self._target(name), dir_fd=self._fd, limit=limit)
 
     def child(self, name: str) -> Folder:
@@ -327,9 +330,18 @@ def _current(replica: Replica, kind: str, entity: str) -> dict[str, Value] | Non
 
 
 def _changed(current: Mapping[str, Value] | None, fields: Mapping[str, Value]) -> dict[str, Value]:
+    fields = _unset_empty(current, fields)
     if current is None:
         return dict(fields)
     return {k: v for k, v in fields.items() if k not in current or current[k] != v}
+
+
+def _unset_empty(current: Mapping[str, Value] | None, fields: Mapping[str, Value]) -> dict[str, Value]:
+    """A file holding no lines of other programs (``extra: []``) leaves an entity that never had
+    any as it is, so an app-made library exports and imports back to identical entities."""
+    if fields.get("extra") == [] and (current is None or "extra" not in current):
+        return {k: v for k, v in fields.items() if k != "extra"}
+    return dict(fields)
 
 
 def apply_note(
@@ -381,7 +393,7 @@ def _event_target(
     if doc is not None and doc.kind != "event":
         raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
     now = doc.values() if doc is not None and doc.exists else None
-    values = {**ev.fields, "calendar": cal_id}
+    values = {**_unset_empty(now, ev.fields), "calendar": cal_id}
     if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
         # An occurrence's field no longer overridden goes back to the series' value.
         for name in (*OVERRIDE_FIELDS, "cancelled"):
@@ -532,17 +544,7 @@ def import_text(
     """
     try:
         if suffix in CALENDAR_SUFFIXES:
-            cal = parse_ics(text)
-            if calendar is not None:
-                # Into a calendar the user chose: its name, colour and kind stay the user's.
-                cal = replace(cal, fields={})
-            with replica.transaction():
-                cal_id, events = apply_calendar(
-                    replica, cal, fallback_name=stem, calendar=calendar, source=source_key(path)
-                )
-            report.calendars.append(cal_id)
-            report.events.extend(events)
-            report.warnings.extend(FileProblem(path, w) for w in cal.warnings)
+            _import_calendars(replica, parse_ics(text), stem, report, path, calendar)
         else:
             parsed = parse_note(text, stem)
             with replica.transaction():
@@ -557,13 +559,37 @@ def import_text(
     report.imported.append(path)
 
 
+def _import_calendars(
+    replica: Replica, cal: IcsCalendar, stem: str, report: ImportReport, path: Path, calendar: str | None
+) -> None:
+    """A file's calendars, all or nothing: each VCALENDAR in it is a calendar of its own."""
+    found = [cal, *cal.others]
+    if calendar is not None:
+        # Into a calendar the user chose: its name, colour and kind stay the user's.
+        for item in found:
+            if item.fields.get("extra"):
+                what = "the file's calendar-level lines (to-dos, journals, ...) were not imported"
+                report.warnings.append(FileProblem(path, what))
+        found = [replace(item, fields={}) for item in found]
+    with replica.transaction():
+        for index, item in enumerate(found):
+            source = source_key(path) + (f"-{index + 1}" if index else "")
+            name = stem if not index else f"{stem} ({index + 1})"
+            cal_id, events = apply_calendar(
+                replica, item, fallback_name=name, calendar=calendar, source=source
+            )
+            report.calendars.append(cal_id)
+            report.events.extend(events)
+            report.warnings.extend(FileProblem(path, w) for w in item.warnings)
+
+
 def import_files(
     replica: Replica, paths: Iterable[Path | str], *, calendar: str | None = None
 ) -> ImportReport:
     """Import ``.ics`` calendars and Markdown notes; each file all or nothing, safe to re-run.
 
     Paths the user names are read even through a symbolic link (the mirror never follows
-    one); each must be a regular file of at most ``MAX_FILE_BYTES``. Importing a file again
+    one); each must be a regular file (of any size: the limit is memory). Importing a file again
     (or re-running an import a crash cut off) updates what the first run wrote and writes
     nothing when nothing changed: notes are matched by their front-matter ``id``, else by the
     file's path (``source_key``); events by UID and RECURRENCE-ID. ``calendar`` (an existing
@@ -602,8 +628,13 @@ class Rendered:
 
 
 def note_names(replica: Replica, previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    """File names of the notes: from the title, else from the body's first line (as the list
+    shows the note), so an untitled note is not named ``untitled (hash).md``."""
     notes = replica.entities("note")
-    items = [(key, str(doc.value("title", "") or "")) for key, doc in notes.items()]
+    items = []
+    for key, doc in notes.items():
+        title = str(doc.value("title", "") or "")
+        items.append((key, title if title.strip() else display_name(title, replica.text(key))[:200]))
     return assign_names(items, ".md", previous)
 
 

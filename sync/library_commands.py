@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from localfirst import DELETED, Replica, calendar, edits, notes
 from localfirst.domain import check_fields
 from localfirst.errors import ReplicaError, UnknownEntity
-from localfirst.recurrence import parse_rule, shape_of, times_fields, zone, zone_name
+from localfirst.recurrence import expands, shape_of, times_fields, zone, zone_name
 from sync.library_events import event_json, list_events, occurrence_of
 
 if TYPE_CHECKING:
@@ -402,7 +402,7 @@ def _rule(req: Request) -> str | None:
     rule = req.get("rrule")
     if rule in (None, ""):
         return None
-    if parse_rule(rule) is None:
+    if not expands(rule):
         raise CommandError(
             f"{rule!r:.60} is not a recurrence rule this app expands (e.g. FREQ=WEEKLY;BYDAY=MO)"
         )

@@ -525,6 +525,12 @@ class Mirror:
         replica = self._replica
         assert replica is not None
         cal = parse_ics(text)
+        if cal.others:
+            # One file is one calendar here: writing it back would drop the other calendars.
+            raise IcsError(
+                f"holds {1 + len(cal.others)} calendars; the mirror keeps one calendar per file and "
+                "leaves this one alone (importing it reads each as a calendar of its own)"
+            )
         known = entry.entity if entry is not None and entry.kind == "calendar" else None
         base = self._bases(entry, known, "calendar", text) if known is not None else None
         with replica.transaction():

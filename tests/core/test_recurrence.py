@@ -21,6 +21,7 @@ from localfirst.calendar_ops import (
     time_changes,
 )
 from localfirst.recurrence import (
+    MAX_OCCURRENCES,
     Occurrence,
     RuleSpec,
     cancel_fields,
@@ -168,9 +169,12 @@ def test_exdates_rdates_and_cancelled_or_moved_overrides():
 
 
 def test_hostile_or_broken_rules_never_raise():
-    for rule in ("FREQ=DAILY;UNTIL=garbage", "nonsense", "FREQ=SECONDLY", "FREQ=DAILY;INTERVAL=x"):
+    for rule in ("FREQ=DAILY;UNTIL=garbage", "nonsense", "FREQ=DAILY;INTERVAL=x"):
         occs = expand(weekly(rrule=rule), {}, at(2026, 10, 1), at(2026, 12, 1), series_id="s")
         assert len(occs) <= 1
+    # A secondly rule is expanded, but one series shows at most MAX_OCCURRENCES in a window.
+    occs = expand(weekly(rrule="FREQ=SECONDLY"), {}, at(2026, 10, 1), at(2026, 12, 1), series_id="s")
+    assert len(occs) == MAX_OCCURRENCES
     assert expand({"start": "not a date"}, {}, at(2026, 1, 1), at(2027, 1, 1)) == []
     assert expand(weekly(tz="Mars/Olympus"), {}, at(2026, 10, 19), at(2026, 10, 20), series_id="s")[
         0

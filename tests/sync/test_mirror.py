@@ -19,7 +19,6 @@ from localfirst import Replica, calendar
 from localfirst.booking import BOOK
 from localfirst.write import Ordered, Put, TextEdit
 from storage import create_library, join_library
-from storage.files import MAX_FILE_BYTES
 from sync.mirror import MANIFEST, Mirror
 from tests.polling import wait_for
 from tests.storage.test_files import HOSTILE, tree
@@ -285,7 +284,7 @@ def test_bad_files_are_reported_nothing_applied_and_the_watcher_keeps_running(en
         "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:x\r\n", encoding="utf-8"
     )
     with (env.folder / "huge.md").open("wb") as f:
-        f.truncate(MAX_FILE_BYTES + 1)
+        f.truncate(11 * 1024 * 1024)  # over the 10 MB cap there was: no size limit now
     (env.folder / "link.md").symlink_to(victim)
     (env.folder / "Kept.md").unlink()
     (env.folder / "Kept.md").symlink_to(victim)  # a link planted where a note's file was
@@ -298,7 +297,7 @@ def test_bad_files_are_reported_nothing_applied_and_the_watcher_keeps_running(en
     assert "line 2" in messages["broken.md"]
     assert "binary" in messages["binary.md"]
     assert "UTF-8" in messages["latin.md"]
-    assert "too large" in messages["huge.md"]
+    assert "binary" in messages["huge.md"]  # read whole (no size cap), then refused as binary
     assert "symbolic link" in messages["link.md"]
     assert "symbolic link" in messages["Kept.md"]
     env.barrier()
@@ -358,6 +357,28 @@ def test_calendar_file_edits_become_event_writes(env: Env):
     wait_for(lambda: env.run(lambda: set(env.a.entities("event"))) == {"e1"}, what="the removed event")
     assert env.run(lambda: env.a.values("e1")["title"]) == "renamed"
     assert mirror.errors == []
+
+
+def test_a_file_with_two_calendars_is_left_alone_not_rewritten_without_the_second(env: Env):
+    mirror = env.mirror()
+    event = (
+        "BEGIN:VEVENT\r\nUID:{0}\r\nDTSTART:20260101T100000Z\r\nDTEND:20260101T110000Z\r\n"
+        "SUMMARY:{0}\r\nEND:VEVENT\r\n"
+    )
+    text = "".join(
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\nX-WR-CALNAME:{name}\r\n"
+        + event.format(name.lower())
+        + "END:VCALENDAR\r\n"
+        for name in ("First", "Second")
+    )
+    path = env.folder / "two.ics"
+    path.write_bytes(text.encode())
+    wait_for(lambda: "two.ics" in {e.name for e in mirror.errors}, what="the two-calendar file's error")
+    [message] = [e.message for e in mirror.errors if e.name == "two.ics"]
+    assert "holds 2 calendars" in message
+    env.barrier()
+    assert path.read_bytes() == text.encode()
+    assert env.run(lambda: env.a.entities("calendar")) == {}
 
 
 def test_an_event_added_to_a_bookable_calendars_file_is_booked_like_in_the_window(env: Env):

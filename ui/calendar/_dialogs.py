@@ -358,7 +358,8 @@ class EventDialog(QDialog):
         else:
             out["start"], out["end"] = start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")
             out["tz"] = None if tz_name in ("", "UTC") or zone(tz_name) is not tz else tz_name
-        if self.repeat_box.isEnabled():
+        if self.repeat_box.isEnabled() and (self._spec is not None or not self._values.get("rrule")):
+            # A rule the editor cannot show (HOURLY, from another app) is kept, not dropped.
             out["rrule"] = format_rule(self._rule_spec(), all_day=all_day, tz=tz)
         reminders = []
         for part in self.reminders_edit.text().replace(";", ",").split(","):
