@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .log import apply_puts, commit_ordered, devices_in
+from .log import commit_ordered, devices_in
 from .records import Snapshot
+from .revocation import REJECTED, Revocations, replay
 from .text import TextDoc
-from .textfields import apply_remote
 from .vector import VersionVector
-from .write import TextEdit, decode_write
+from .write import decode_write
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -44,15 +44,19 @@ def fold_log(replica: Replica, upto: int | None = None, step: int | None = None)
     bookings, primary, vector = snap.bookings.copy(), snap.primary, snap.vector.as_dict()
     outcomes = dict(snap.outcomes)
     texts = {k: TextDoc.decode_state(st, replica.device) for k, st in snap.texts.items()}
+    revocations = Revocations.from_docs(snap.docs.items())
     for done, (csn, wid, data) in enumerate(store.committed_after(snap.csn), 1):
         if csn > upto:
             break
         write = decode_write(data)
-        apply_puts(docs, [write])
-        for op in write.ops:
-            if isinstance(op, TextEdit):
-                apply_remote(texts.setdefault((op.entity, op.field), TextDoc(replica.device)), op)
-        outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
+        rejected = revocations.commit(write)
+        void = rejected and wid.origin != replica.device  # a revoked device keeps its own
+        replay(write, void, docs, texts, agent=replica.device)
+        outcome = None
+        if not void:
+            outcome, primary = commit_ordered(bookings, primary, write, devices_in(docs))
+        if rejected:
+            outcome = REJECTED
         if outcome is not None:
             outcomes[wid] = outcome
         vector[wid.origin] = max(vector.get(wid.origin, 0), wid.stamp)

@@ -7,8 +7,6 @@ has already revoked as rejected, and every replica ends without its effects.
 
 from __future__ import annotations
 
-import pytest
-
 from .conftest import Cluster, MakeCluster, sync, sync_both
 
 
@@ -36,7 +34,6 @@ def test_revoked_device_writes_keep_earlier_effects(any_cluster: MakeCluster) ->
         assert "B" not in lib[device].members()
 
 
-@pytest.mark.xfail(strict=True, reason="defect 5 not fixed yet: the core accepts the revoked device's write")
 def test_revoked_device_writes_relayed_after_revocation_have_no_effect(any_cluster: MakeCluster) -> None:
     lib = any_cluster("P", "A", "B")
     _relayed_after_revocation(lib)
