@@ -634,7 +634,9 @@ class Replica:
     def _sequence(self, plan: Plan) -> _Step:
         """What the plan commits and brings, in order, and which writes it leaves without effect."""
         snap = plan.snapshot
-        kept = self._tentative if snap is None else [w for w in self._tentative if not snap.vector.covers(w.id)]
+        kept = (
+            self._tentative if snap is None else [w for w in self._tentative if not snap.vector.covers(w.id)]
+        )
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
         commits: list[tuple[int, Write]] = []
         arrived: list[Write] = []
@@ -718,7 +720,9 @@ class Replica:
                 entry.doc.close()  # opened for this batch only; the cache has let it go
         return updates, None
 
-    def _reorder(self, plan: Plan, step: _Step, devices: set[str]) -> tuple[list[Write], bool, Reordered | None]:
+    def _reorder(
+        self, plan: Plan, step: _Step, devices: set[str]
+    ) -> tuple[list[Write], bool, Reordered | None]:
         """The tentative suffix once applied, whether it is extended in place, and the booking
         state when order-sensitive writes are affected."""
         snap = plan.snapshot
@@ -726,7 +730,9 @@ class Replica:
         # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
         # the tentative suffix in place once saved; only the others build the new one first.
         in_place = snap is None and not step.commits and not step.ordered
-        tentative = self._tentative if in_place else self._next_tentative(step.kept, committed_ids, step.arrived)
+        tentative = (
+            self._tentative if in_place else self._next_tentative(step.kept, committed_ids, step.arrived)
+        )
         folded = [] if snap is None else [w for w in self._tentative if snap.vector.covers(w.id)]
         force = any(w.ordered for w in step.flipped)
         done = (
