@@ -471,6 +471,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
     print(f"commits  #{status['csn']}  tentative writes pending: {status['tentative']}")
     if status.get("damaged"):
         print(f"DAMAGED  {status['damaged']}; nothing is claimed or served (see `localfirst verify`)")
+    if status.get("removed"):
+        print(f"REMOVED  {status['removed']}")
     print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
     print("members")
     for device, name in sorted(status["members"].items()):
@@ -501,7 +503,15 @@ def _offline_status(replica: Replica) -> dict[str, Any]:
         "members": replica.members(),
         "peers": {},
         "running": False,
+        "revoked": replica.revoked,
+        "removed": _removal(replica.revoked),
     }
+
+
+def _removal(revoked: bool) -> str | None:
+    from sync.trust import removal_notice
+
+    return removal_notice(revoked, False)
 
 
 def _in_flight(peer: dict[str, Any]) -> str:

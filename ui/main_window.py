@@ -89,7 +89,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.online_label = QLabel()
         self.statusBar().addPermanentWidget(self.online_label)
+        self._online = False
         self._show_online(False)
+        if sync is not None:  # the node's status says when this device was removed (issue 12)
+            self._removal_timer = QTimer(self)
+            qconnect(self._removal_timer.timeout, lambda: self._show_online(self._online))
+            self._removal_timer.start(2000)
         self._painted = False
         self.loaded = False
         self.mirror_folder = MirrorFolder(backend)
@@ -261,6 +266,14 @@ class MainWindow(QMainWindow):
         SettingsDialog(self.data_dir, self).exec()
 
     def _show_online(self, online: bool) -> None:
+        self._online = online
+        status = getattr(self.sync, "status", None)
+        removed = status.get("removed") if isinstance(status, dict) else None
+        if removed:
+            self.online_label.setText("⊘ Removed from the library")
+            self.online_label.setStyleSheet("color: #a33;")
+            self.online_label.setToolTip(str(removed)[:1].upper() + str(removed)[1:] + ".")
+            return
         self.online_label.setText("● Online" if online else "○ Offline")
         self.online_label.setStyleSheet("color: #2a7a2a;" if online else "color: #888;")
         self.online_label.setToolTip(

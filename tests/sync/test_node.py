@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localfirst import Replica
+from localfirst.revocation import REJECTED
 from sync import node as node_module
 from sync.const import PROTOCOL_VERSION
 from sync.frames import encode_frame, read_frame
@@ -121,18 +122,63 @@ def test_revoked_device_gets_nothing_and_writes_nothing(tmp_path: Path) -> None:
         b = await pair_new(a, tmp_path / "b", "b")
         try:
             await until(lambda: synced(a, b) and b.device in a._conns, what="paired sync")
+            await b.write(lambda r: r.put("note", "before", {"title": "kept"}))
+            await until(lambda: a.replica.get("before") is not None, what="b's write synced")
             a.revoke(b.device)
             await until(lambda: b.device not in a._conns, what="session closed")
             await a.write(lambda r: r.put("note", "after", {"title": "a"}))
             await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
-            # B keeps dialing A with backoff; give it several attempts.
-            refused = a.stats["refused"]
-            await until(lambda: a.stats["refused"] >= refused + 2, what="B refused again")
+            # B learns it was refused, and says so...
+            await until(lambda: b.status()["removed"] is not None, what="b told it is out")
+            assert "removed from the library" in b.status()["removed"]
+            # ...and stops dialling: at most one more try in the next seconds (it used to try
+            # five times a second, a full TLS handshake each).
+            dials, refused = b.stats["dials"], a.stats["refused"]
+            await asyncio.sleep(3)
+            assert b.stats["dials"] - dials <= 1
+            assert a.stats["refused"] - refused <= 1
             assert b.replica.get("after") is None
             assert a.replica.get("from-revoked") is None
             assert b.device not in a.member_certs()
+            # Its own writes stay readable (and so exportable) on the revoked device.
+            assert b.replica.values("before") == {"title": "kept"}
+            assert b.replica.values("from-revoked") == {"title": "b"}
         finally:
             await _stop(b, a)
+
+    asyncio.run(main())
+
+
+def test_revoked_device_writes_relayed_by_a_member_are_refused(tmp_path: Path) -> None:
+    """C, offline while A revoked B, relays B's later write to A: A's core refuses it (commits
+    it as rejected), C rolls it back, and B, told through C, knows it was removed and stops."""
+
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a")
+        b = await pair_new(a, tmp_path / "b", "b")
+        c = await pair_new(a, tmp_path / "c", "c")
+        try:
+            await until(lambda: synced(a, b, c), what="all synced")
+            await c.stop()
+            a.revoke(b.device)
+            await until(lambda: b.device not in a._conns and not a.replica.tentative(), what="revoked")
+            await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
+            await a.stop()
+            # C comes back while A is away and syncs with B, which it still trusts.
+            c = await start_node(tmp_path / "c", "c", peers=[(LOOPBACK, b.port)])
+            await until(lambda: c.replica.get("from-revoked") is not None, what="c holds b's write")
+            assert c.replica.values("from-revoked") == {"title": "b"}
+            a = await start_node(tmp_path / "a", "a", peers=[(LOOPBACK, c.port)])
+            await until(lambda: synced(a, c), what="a and c synced")
+            for member in (a, c):
+                doc = member.replica.get("from-revoked")
+                assert doc is None or not doc.exists
+            rejected = [e.write.id for e in a.replica.log() if e.write.id.origin == b.device]
+            assert [a.replica.outcome(w) for w in rejected][-1] == (REJECTED, True)
+            assert b.device not in c.member_certs()
+            await until(lambda: b.status()["removed"] is not None, what="b told it is out")
+        finally:
+            await _stop(c, b, a)
 
     asyncio.run(main())
 
