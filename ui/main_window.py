@@ -270,7 +270,9 @@ class MainWindow(QMainWindow):
         status = getattr(self.sync, "status", None)
         removed = status.get("removed") if isinstance(status, dict) else None
         if removed:
-            self.online_label.setText("⊘ Removed from the library")
+            certain = isinstance(status, dict) and status.get("revoked")
+            text = "Removed from the library" if certain else "Refused by the library's members"
+            self.online_label.setText(f"⊘ {text}")
             self.online_label.setStyleSheet("color: #a33;")
             self.online_label.setToolTip(str(removed)[:1].upper() + str(removed)[1:] + ".")
             return
