@@ -136,6 +136,7 @@ class _Step:
     refused: list[WriteId] = field(default_factory=list)  # committed now as rejected
     void: set[WriteId] = field(default_factory=set)  # writes that have no effect once applied
     flipped: list[Write] = field(default_factory=list)  # held writes whose verdict changed
+    seen_docs: dict[str, Doc] = field(default_factory=dict)  # this device's document, if saved
 
 
 def new_id() -> str:
@@ -174,6 +175,7 @@ class Replica:
         self._by_id = {w.id: w for w in self._tentative}
         devices = list(store.iter_docs("device"))
         self._devices = {key for key, _ in devices}
+        self._self_revoked = self._sees_own_revocation(dict(devices).get(self.device))
         self._revocations = self._committed_revocations(devices)
         gone = self._revocations.revoked() - {self.device}
         self._exec = Execution(head.bookings, head.primary, head.bookings.copy())
@@ -197,9 +199,13 @@ class Replica:
 
     @property
     def revoked(self) -> bool:
-        """Whether this device's revocation is committed here: it is no longer a member, its
-        later writes are refused everywhere, and it may not write any more."""
-        return self._revocations.is_revoked(self.device)
+        """Whether this device knows it was revoked (a member's revocation of it arrived, even
+        if not committed yet: its later writes, which saw it, commit after it and are refused).
+        It is no longer a member and may not write any more; what it holds stays readable."""
+        return self._self_revoked or self._revocations.is_revoked(self.device)
+
+    def _sees_own_revocation(self, doc: Doc | None) -> bool:
+        return doc is not None and any(v[2] is True for v in doc.versions("revoked"))
 
     @contextmanager
     def transaction(self) -> Iterator[Replica]:
@@ -797,6 +803,10 @@ class Replica:
                 store.save_outcomes([(wid, REJECTED, True) for wid in step.refused])
             if step.flipped:
                 rebuilt = self._rebuild(step.flipped, tentative, step.void)
+        if self.device in touched or self.device in rebuilt:
+            step.seen_docs[self.device] = (
+                store.load_docs([self.device]) if self.device in rebuilt else docs
+            ).get(self.device, Doc("device", {}))
         # Only now, with the transaction durable, does the in-memory view move on.
         self._advance(plan, step, tentative, in_place, devices, chain, done)
         changes = Changes(
@@ -847,6 +857,8 @@ class Replica:
         if done is not None:
             self._exec = done.execution
         self._revocations = step.revocations
+        if self.device in step.seen_docs:
+            self._self_revoked = self._sees_own_revocation(step.seen_docs[self.device])
         self._generation += 1
 
     def _rebuild(self, flipped: list[Write], tentative: list[Write], void: set[WriteId]) -> set[str]:

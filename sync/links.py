@@ -35,7 +35,7 @@ from sync.const import (
 )
 from sync.discovery import DiscoveredPeer, Discovery
 from sync.netif import is_any, listen_socket
-from sync.peers import HEARD, NOT_A_MEMBER, TOLD, Peers
+from sync.peers import HEARD, NOT_A_MEMBER, SILENT, TOLD, Peers
 from sync.pump import NET_ERRORS, StreamChannel
 from sync.trust import Trust
 
@@ -83,6 +83,7 @@ class Links:
         self._server: asyncio.Server | None = None
         self.closing = False
         self.refused_by: dict[str, int] = {}
+        self.told = False  # a member said this device is no longer a member (it was revoked)
 
     @property
     def shut_out(self) -> bool:
@@ -193,7 +194,7 @@ class Links:
         if device is not None:
             # A peer that dialled this device trusts it: only its word counts as a refusal.
             ended = await self._run(reader, writer, device, dialer=device)
-            self._note(device, ended != TOLD)
+            self._note(device, ended)
 
     async def _handshake(self, writer: asyncio.StreamWriter) -> str | None:
         """Upgrade an accepted connection to TLS; return the member it authenticated, if any."""
@@ -286,15 +287,17 @@ class Links:
             log.warning("not syncing with %s:%d: %s", host, port, exc)
             writer.transport.abort()
             return UNREACHABLE
-        welcome = await self._run(reader, writer, peer, dialer=self.device) == HEARD
-        self._note(peer, welcome)
-        return ESTABLISHED if welcome else REFUSED
+        ended = await self._run(reader, writer, peer, dialer=self.device)
+        self._note(peer, ended, dialled=True)
+        return ESTABLISHED if ended == HEARD else REFUSED
 
-    def _note(self, peer: str, welcome: bool) -> None:
-        """Count a member's refusals of this device in a row (``refused_by``)."""
-        if welcome:
+    def _note(self, peer: str, ended: str, *, dialled: bool = False) -> None:
+        """Count a member's refusals of this device in a row (``refused_by``); a peer that
+        dialled this device trusts it, so only its word (``TOLD``) counts as one."""
+        if ended == HEARD or (ended == SILENT and not dialled):
             self.refused_by.pop(peer, None)
             return
+        self.told = self.told or ended == TOLD
         self.refused_by[peer] = self.refused_by.get(peer, 0) + 1
         log.warning("member %s refused this device: it may have been removed from the library", peer[:12])
 

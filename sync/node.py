@@ -476,8 +476,11 @@ class Node:
             "members": r.members(),
             "peers": self._peers.status(damaged=r.damaged is not None),
             "damaged": None if r.damaged is None else r.damaged.describe(),
-            "revoked": r.revoked,
-            "removed": removal_notice(r.revoked, self._links is not None and self._links.shut_out),
+            "revoked": r.revoked or (self._links is not None and self._links.told),
+            "removed": removal_notice(
+                r.revoked or (self._links is not None and self._links.told),
+                self._links is not None and self._links.shut_out,
+            ),
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
             "addresses": self.addresses,

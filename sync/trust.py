@@ -80,13 +80,13 @@ class Trust:
 def removal_notice(revoked: bool, shut_out: bool) -> str | None:
     """What status and the app say when this device is out of the library, else None.
 
-    ``revoked``: its revocation is committed in its own log (certain); ``shut_out``: every
-    member it reached lately refused it (a member that has not heard of a new device refuses
-    it too, so this one is worded as likely, not certain).
+    ``revoked``: its log holds its revocation, or a member said so (certain); ``shut_out``:
+    every member it reached lately refused it at the handshake (a member that has not heard of
+    a new device refuses it too, so this one is worded as likely, not certain).
     """
     if revoked:
         return (
-            "this device was removed from the library: it no longer syncs and cannot change it; "
+            "this device was removed from the library: it no longer syncs; "
             "what it holds stays readable and exportable"
         )
     if shut_out:

@@ -128,7 +128,8 @@ def test_revoked_device_gets_nothing_and_writes_nothing(tmp_path: Path) -> None:
             await until(lambda: b.device not in a._conns, what="session closed")
             await a.write(lambda r: r.put("note", "after", {"title": "a"}))
             await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
-            # B learns it was refused, and says so...
+            # A says goodbye to a non-member (and refuses it at the handshake after): B says so
+            # (certain when the goodbye arrived, "probably" when only the refusals did)...
             await until(lambda: b.status()["removed"] is not None, what="b told it is out")
             assert "removed from the library" in b.status()["removed"]
             # ...and stops dialling: at most one more try in the next seconds (it used to try
@@ -143,6 +144,34 @@ def test_revoked_device_gets_nothing_and_writes_nothing(tmp_path: Path) -> None:
             # Its own writes stay readable (and so exportable) on the revoked device.
             assert b.replica.values("before") == {"title": "kept"}
             assert b.replica.values("from-revoked") == {"title": "b"}
+        finally:
+            await _stop(b, a)
+
+    asyncio.run(main())
+
+
+def test_revoked_device_refused_by_members_backs_off(tmp_path: Path) -> None:
+    """A device revoked while it was away never holds its revocation: the members refuse it at
+    the handshake. It says so and tries again only every few minutes."""
+
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a")
+        b = await pair_new(a, tmp_path / "b", "b")
+        try:
+            await until(lambda: synced(a, b) and b.device in a._conns, what="paired sync")
+            await b.stop()
+            a.revoke(b.device)
+            b = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
+            await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
+            await until(lambda: b.status()["removed"] is not None, what="b told it is refused")
+            assert "probably removed from the library" in b.status()["removed"]
+            assert b.status()["revoked"] is False  # it cannot know for sure
+            dials, refused = b.stats["dials"], a.stats["refused"]
+            await asyncio.sleep(3)
+            assert b.stats["dials"] - dials <= 1
+            assert a.stats["refused"] - refused <= 1
+            assert a.replica.get("from-revoked") is None
+            assert b.replica.values("from-revoked") == {"title": "b"}  # its own, readable
         finally:
             await _stop(b, a)
 
