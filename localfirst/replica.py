@@ -136,7 +136,7 @@ class _Step:
     refused: list[WriteId] = field(default_factory=list)  # committed now as rejected
     void: set[WriteId] = field(default_factory=set)  # writes that have no effect once applied
     flipped: list[Write] = field(default_factory=list)  # held writes whose verdict changed
-    seen_docs: dict[str, Doc] = field(default_factory=dict)  # this device's document, if saved
+    own: Doc | None = None  # this device's document, when the change saved it
 
 
 def new_id() -> str:
@@ -803,10 +803,10 @@ class Replica:
                 store.save_outcomes([(wid, REJECTED, True) for wid in step.refused])
             if step.flipped:
                 rebuilt = self._rebuild(step.flipped, tentative, step.void)
-        if self.device in touched or self.device in rebuilt:
-            step.seen_docs[self.device] = (
-                store.load_docs([self.device]) if self.device in rebuilt else docs
-            ).get(self.device, Doc("device", {}))
+        if self.device in rebuilt:
+            step.own = store.load_docs([self.device]).get(self.device)
+        elif self.device in touched:
+            step.own = docs.get(self.device)
         # Only now, with the transaction durable, does the in-memory view move on.
         self._advance(plan, step, tentative, in_place, devices, chain, done)
         changes = Changes(
@@ -857,8 +857,8 @@ class Replica:
         if done is not None:
             self._exec = done.execution
         self._revocations = step.revocations
-        if self.device in step.seen_docs:
-            self._self_revoked = self._sees_own_revocation(step.seen_docs[self.device])
+        if step.own is not None:
+            self._self_revoked = self._sees_own_revocation(step.own)
         self._generation += 1
 
     def _rebuild(self, flipped: list[Write], tentative: list[Write], void: set[WriteId]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import ssl
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from localfirst import Replica
 from localfirst.revocation import REJECTED
+from storage import open_replica
 from sync import node as node_module
 from sync.const import PROTOCOL_VERSION
 from sync.frames import encode_frame, read_frame
@@ -21,7 +23,7 @@ from sync.messages import Goodbye, Hello, MessageType
 from sync.node import Node, library_path, load_identity
 from sync.pairing import PairingError, join
 from sync.session import digest_of
-from tests.sync.nodes import LOOPBACK, pair_new, start_node, synced, until
+from tests.sync.nodes import LOOPBACK, pair_new, run_cli, start_node, synced, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -206,10 +208,27 @@ def test_revoked_device_writes_relayed_by_a_member_are_refused(tmp_path: Path) -
             assert [a.replica.outcome(w) for w in rejected][-1] == (REJECTED, True)
             assert b.device not in c.member_certs()
             await until(lambda: b.status()["removed"] is not None, what="b told it is out")
+            # Once its log holds the committed revocation (relayed later, say by a mirror
+            # folder), the revoked device says so for certain, even with no node running.
+            await b.stop()
+            held = open_replica(library_path(tmp_path / "b"))
+            try:
+                held.receive(a.replica.batch_for(held.summary()))
+                assert held.revoked
+                assert held.values("from-revoked") == {"title": "b"}  # its own stay readable
+            finally:
+                held.close()
         finally:
             await _stop(c, b, a)
 
     asyncio.run(main())
+    done = run_cli(tmp_path / "b", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["revoked"] is True
+    assert status["removed"].startswith("this device was removed from the library")
+    shown = run_cli(tmp_path / "b", "status").stdout
+    assert "REMOVED  this device was removed from the library" in shown
 
 
 def _client_ctx(identity: Identity, server_pem: bytes, *, tls12: bool = False) -> ssl.SSLContext:
