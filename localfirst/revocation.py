@@ -52,11 +52,6 @@ class Revocations:
     def copy(self) -> Revocations:
         return Revocations(self._versions)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Revocations) and self.revoked() == other.revoked()
-
-    __hash__ = None  # type: ignore[assignment]
-
     def is_revoked(self, device: str) -> bool:
         return any(v[2] is True for v in self._versions.get(device, ()))
 
