@@ -194,7 +194,9 @@ class Replica:
         snap = self._store.snapshot()
         revs = Revocations.from_docs(snap.docs.items())
         for _, _, data in self._store.committed_after(snap.csn):
-            revs.commit(decode_write(data))
+            # Only a write naming the field can change it: the rest need not be decoded.
+            if b"revoked" in data:
+                revs.commit(decode_write(data))
         return revs
 
     @property
