@@ -151,13 +151,7 @@ class Node:
         self._subscribers: Subscribers[Changes] = Subscribers()
         self._truncating: asyncio.Task[None] | None = None
         #: Counters for tests and status: refused connections by reason, sessions run.
-        self.stats: dict[str, int] = {
-            "refused": 0,
-            "sessions": 0,
-            "protocol_errors": 0,
-            "overflow": 0,
-            "dials": 0,
-        }
+        self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
