@@ -281,7 +281,6 @@ class EventIndex:
         out.sort(key=lambda o: (o.end.timestamp() < now, abs(o.start.timestamp() - now), o.key))
         return out[:limit]
 
-
     def _lone(
         self, window_start: datetime, window_end: datetime, wanted: set[str] | None, display_tz: tzinfo | None
     ) -> list[Occurrence]:

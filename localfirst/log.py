@@ -30,13 +30,20 @@ def chain_next(chain: bytes, write: bytes) -> bytes:
     return hashlib.sha256(chain + write).digest()
 
 
-def apply_puts(docs: dict[str, Doc], writes: Iterable[Write]) -> None:
+def apply_puts(docs: dict[str, Doc], writes: Iterable[Write], void: Collection[WriteId] = ()) -> None:
     """Apply the writes' CRDT ops, in order, to the documents they name (loaded in ``docs``).
 
     A text edit is recorded in its entity's document too (its text goes to the text CRDT
-    elsewhere), so it takes part in the document's causality like a field write.
+    elsewhere), so it takes part in the document's causality like a field write. A ``void``
+    write (a revoked device's, see ``revocation.py``) has no effect: it only leaves an empty
+    document where none was, so every replica holding it holds the same documents.
     """
     for write in writes:
+        if void and write.id in void:
+            for op in write.ops:
+                if not isinstance(op, Ordered) and op.entity not in docs:
+                    docs[op.entity] = Doc(op.kind, {})
+            continue
         for op in write.ops:
             if isinstance(op, Ordered):
                 continue
@@ -89,13 +96,17 @@ class Reordered:
 
 
 def redo(
-    execution: Execution, tentative: Iterable[Write], after: WriteId | None
+    execution: Execution,
+    tentative: Iterable[Write],
+    after: WriteId | None,
+    void: Collection[WriteId] = (),
 ) -> list[tuple[WriteId, int, bool]]:
-    """Execute the tentative order-sensitive writes later than ``after`` on the working state."""
+    """Execute the tentative order-sensitive writes later than ``after`` on the working state
+    (``void`` ones, a revoked device's, are not run)."""
     outcomes = []
     for write in tentative:
         op = write.ordered
-        if op is None or (after is not None and write.id <= after):
+        if op is None or (after is not None and write.id <= after) or write.id in void:
             continue
         outcome, undo = procedure(op.procedure).execute(execution.working, write.id, op.params)
         execution.executed.append((write.id, undo))
@@ -112,6 +123,8 @@ def reorder(
     devices: Collection[str],
     snapshot: Snapshot | None = None,
     folded: Collection[Write] = (),
+    void: Collection[WriteId] = (),
+    force: bool = False,
 ) -> Reordered | None:
     """Bring the booking state up to date after writes were committed or arrived.
 
@@ -122,14 +135,16 @@ def reorder(
         arrived: the tentative writes new in this batch.
         snapshot: a snapshot that replaced the committed state, to restart from.
         folded: tentative writes the snapshot committed (their outcomes come from it).
+        void: writes of revoked devices, which run nothing (committed: rejected).
+        force: run everything again (a held write became void or stopped being void).
 
     Returns None when no order-sensitive write is affected (the common, fast case).
     """
     commits_ordered = any(w.ordered for w in commits)
-    arrived_ordered = [w.id for w in arrived if w.ordered]
-    if snapshot is None and not commits_ordered and not arrived_ordered:
+    arrived_ordered = [w.id for w in arrived if w.ordered and w.id not in void]
+    if snapshot is None and not commits_ordered and not arrived_ordered and not force:
         return None
-    if snapshot is not None or commits_ordered:
+    if snapshot is not None or commits_ordered or force:
         # Commitment may reorder: undo every tentative execution, run the commits for good,
         # redo the tentative suffix.
         committed, primary = current.committed, current.primary
@@ -139,12 +154,14 @@ def reorder(
             decided = [(w.id, snapshot.outcomes[w.id]) for w in folded if w.id in snapshot.outcomes]
         committed = committed.copy()
         for write in commits:
+            if write.id in void:
+                continue  # rejected: its outcome is recorded apart
             outcome, primary = commit_ordered(committed, primary, write, devices)
             if outcome is not None:
                 decided.append((write.id, outcome))
         outcomes = [(wid, outcome, True) for wid, outcome in decided]
         execution = Execution(committed, primary, committed.copy())
-        outcomes += redo(execution, tentative, None)
+        outcomes += redo(execution, tentative, None, void)
         notices = changed_outcomes(current.tentative_outcomes, outcomes, [*folded, *commits, *tentative])
         return Reordered(execution, outcomes, notices, committed_changed=True)
     # Only new tentative writes: undo the executions later than the earliest of them, then
@@ -162,7 +179,7 @@ def reorder(
         undo(execution.working)
         del execution.tentative_outcomes[wid]
     after = execution.executed[-1][0] if execution.executed else None
-    outcomes = redo(execution, tentative, after)
+    outcomes = redo(execution, tentative, after, void)
     notices = changed_outcomes(current.tentative_outcomes, outcomes, tentative)
     return Reordered(execution, outcomes, notices, committed_changed=False)
 

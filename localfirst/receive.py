@@ -6,6 +6,7 @@ A buggy or hostile peer's batch raises here, before the replica or its store is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .booking import procedure
@@ -13,7 +14,7 @@ from .crdtmap import Doc
 from .domain import check_put, check_text_edit
 from .errors import CausalityError, CsnGap, InvalidWrite, UnknownOrigin, WriteFormatError
 from .log import devices_in
-from .records import Batch, Snapshot
+from .records import Batch, CommitEntry, Snapshot
 from .vector import VersionVector
 from .write import Put, TextEdit, Write, WriteId, decode_write
 
@@ -40,37 +41,39 @@ def check_write(write: Write, vector: dict[str, int], devices: set[str]) -> bool
     if write.id.origin not in devices:
         raise UnknownOrigin(f"write {write.id.label(None)} comes from a device not in the library")
     ordered = 0
-    added: list[str] | None = None  # devices this write admits, learnt once it passes every check
+    added: list[str] = []  # devices this write admits, learnt once it passes every check
     for op in write.ops:
         if isinstance(op, Put):
-            check_put(op)
-            for versions in op.seen.values():
-                for seen in versions:
-                    if vector.get(seen.origin, 0) < seen.stamp:
-                        raise _unseen(write, seen)
-            for instances in op.removed.values():
-                for stamp, origin, _ in instances:
-                    if vector.get(origin, 0) < stamp:
-                        raise _unseen(write, WriteId(stamp, origin))
+            _check_put(write, op, vector)
             if op.kind == "device":
-                if op.entity == write.id.origin and "revoked" in op.fields:
-                    raise InvalidWrite("a device cannot revoke or re-admit itself")
-                if added is None:
-                    added = []
                 added.append(op.entity)
         elif isinstance(op, TextEdit):
             check_text_edit(op)  # its ops are decoded once, when applied (still before saving)
-            for seen in op.seen:
-                if vector.get(seen.origin, 0) < seen.stamp:
-                    raise _unseen(write, seen)
+            _check_seen(write, op.seen, vector)
         else:
             ordered += 1
             procedure(op.procedure).validate(op.params)
     if ordered > 1:
         raise InvalidWrite("a write carries at most one order-sensitive op")
-    if added:
-        devices.update(added)
+    devices.update(added)
     return ordered == 1
+
+
+def _check_put(write: Write, op: Put, vector: dict[str, int]) -> None:
+    """A put is well formed, saw only writes that arrived, and revokes no device by itself."""
+    check_put(op)
+    for versions in op.seen.values():
+        _check_seen(write, versions, vector)
+    for instances in op.removed.values():
+        _check_seen(write, (WriteId(stamp, origin) for stamp, origin, _ in instances), vector)
+    if op.kind == "device" and op.entity == write.id.origin and "revoked" in op.fields:
+        raise InvalidWrite("a device cannot revoke or re-admit itself")
+
+
+def _check_seen(write: Write, seen: Iterable[WriteId], vector: dict[str, int]) -> None:
+    for wid in seen:
+        if vector.get(wid.origin, 0) < wid.stamp:
+            raise _unseen(write, wid)
 
 
 def _unseen(write: Write, seen: WriteId) -> CausalityError:
@@ -85,27 +88,52 @@ def plan_batch(
     tentative writes) and say what applying it means; raises, having changed nothing, if any
     of it is bad."""
     plan = Plan(ordered=False)
-    known = vector.as_dict()
-    devices = set(devices)
-    base = csn
-    held = set(held)
+    seen = _Seen(csn, vector.as_dict(), set(devices), set(held))
     snap = batch.snapshot
     if snap is not None and snap.csn > csn:
         if snap.library != library:
             raise InvalidWrite("the snapshot belongs to another library")
         plan.snapshot = snap
-        base = snap.csn
-        known = snap.vector.merged(known).as_dict()
-        held = {w for w in held if not snap.vector.covers(w)}
-        devices |= devices_in(snap.docs)
-    add = plan.new.append  # a catch-up runs this loop a hundred thousand times
-    for entry in batch.committed:
-        seq, wid, data = entry.csn, entry.id, entry.write
-        if seq <= base:
+        seen.csn = snap.csn
+        seen.known = snap.vector.merged(seen.known).as_dict()
+        seen.held = {w for w in seen.held if not snap.vector.covers(w)}
+        seen.devices |= devices_in(snap.docs)
+    _plan_commits(plan, batch.committed, seen)
+    known = seen.known
+    for data in batch.tentative:
+        write = decode_write(data)
+        if known.get(write.id.origin, 0) >= write.id.stamp:
             continue
-        if seq != base + 1:
-            raise CsnGap(f"expected commit #{base + 1}, got #{seq}")
-        base = seq
+        if check_write(write, known, seen.devices):
+            plan.ordered = True
+        known[write.id.origin] = write.id.stamp
+        plan.new.append((write, data, None))
+        seen.held.add(write.id)
+    plan.vector = known
+    return plan
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the replica holds as a batch is checked entry by entry."""
+
+    csn: int
+    known: dict[str, int]  # the version vector
+    devices: set[str]
+    held: set[WriteId]  # tentative writes held
+
+
+def _plan_commits(plan: Plan, entries: Iterable[CommitEntry], seen: _Seen) -> None:
+    """Check the batch's commit entries, in CSN order, and add them to the plan."""
+    known, held = seen.known, seen.held
+    add = plan.new.append  # a catch-up runs this loop a hundred thousand times
+    for entry in entries:
+        seq, wid, data = entry.csn, entry.id, entry.write
+        if seq <= seen.csn:
+            continue
+        if seq != seen.csn + 1:
+            raise CsnGap(f"expected commit #{seen.csn + 1}, got #{seq}")
+        seen.csn = seq
         if known.get(wid.origin, 0) >= wid.stamp:
             if wid not in held:
                 raise InvalidWrite(f"commit #{seq} names a write committed already")
@@ -117,18 +145,7 @@ def plan_batch(
         write = decode_write(data)
         if write.id != wid:
             raise WriteFormatError(f"commit #{seq}: the write is not {wid}")
-        if check_write(write, known, devices):
+        if check_write(write, known, seen.devices):
             plan.ordered = True
         known[wid.origin] = wid.stamp
         add((write, data, seq))
-    for data in batch.tentative:
-        write = decode_write(data)
-        if known.get(write.id.origin, 0) >= write.id.stamp:
-            continue
-        if check_write(write, known, devices):
-            plan.ordered = True
-        known[write.id.origin] = write.id.stamp
-        plan.new.append((write, data, None))
-        held.add(write.id)
-    plan.vector = known
-    return plan

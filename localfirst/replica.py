@@ -10,9 +10,9 @@ from __future__ import annotations
 import bisect
 import gc
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, notices_for
@@ -52,10 +52,11 @@ from .records import (
     decode_welcome,
     encode_welcome,
 )
+from .revocation import REJECTED, Revocations, replay, weave
 from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
 from .text import TextDoc, encode_ops
-from .textfields import COMPACT_AFTER, TextCache, apply_remote, diff_edit
+from .textfields import COMPACT_AFTER, TextCache, diff_edit
 from .truncation import fold_log
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
@@ -122,6 +123,22 @@ class _Unseen:
         )
 
 
+@dataclass(slots=True)
+class _Step:
+    """A change on its way in: what it commits and brings, and what is left without effect."""
+
+    kept: list[Write]  # the held tentative writes it starts from
+    new: list[Write]
+    commits: list[tuple[int, Write]]  # in CSN order
+    arrived: list[Write]  # new tentative writes
+    revocations: Revocations  # the committed revocations once applied
+    ordered: bool = False  # an order-sensitive write may be affected
+    refused: list[WriteId] = field(default_factory=list)  # committed now as rejected
+    void: set[WriteId] = field(default_factory=set)  # writes that have no effect once applied
+    flipped: list[Write] = field(default_factory=list)  # held writes whose verdict changed
+    own: Doc | None = None  # this device's document, when the change saved it
+
+
 def new_id() -> str:
     """A random 128-bit id for a library or an entity."""
     return uuid.uuid4().hex
@@ -157,10 +174,41 @@ class Replica:
             self._bytes[write.id] = data
         self._tentative.sort(key=_write_id)
         self._by_id = {w.id: w for w in self._tentative}
-        self._devices = {key for key, _ in store.iter_docs("device")}
+        devices = list(store.iter_docs("device"))
+        self._devices = {key for key, _ in devices}
+        self._self_revoked = self._sees_own_revocation(dict(devices).get(self.device))
+        self._revocations = self._committed_revocations(devices)
+        gone = self._revocations.revoked() - {self.device}
         self._exec = Execution(head.bookings, head.primary, head.bookings.copy())
-        redo(self._exec, self._tentative, None)
+        redo(self._exec, self._tentative, None, {w.id for w in self._tentative if w.id.origin in gone})
         self._texts = TextCache(self.device)
+
+    def _committed_revocations(self, devices: list[tuple[str, Doc]]) -> Revocations:
+        """The committed revocations, replayed from the snapshot and the committed log; skipped
+        (none) in a library where no device document was ever given a ``revoked`` field."""
+        if not any("revoked" in doc.fields for _, doc in devices) and not any(
+            type(op) is Put and op.kind == "device" and "revoked" in op.fields
+            for write in self._tentative
+            for op in write.ops
+        ):
+            return Revocations()
+        snap = self._store.snapshot()
+        revs = Revocations.from_docs(snap.docs.items())
+        for _, _, data in self._store.committed_after(snap.csn):
+            # Only a write naming the field can change it: the rest need not be decoded.
+            if b"revoked" in data:
+                revs.commit(decode_write(data))
+        return revs
+
+    @property
+    def revoked(self) -> bool:
+        """Whether this device knows it was revoked (a member's revocation of it arrived, even
+        if not committed yet: its later writes, which saw it, commit after it and are refused).
+        It is no longer a member and may not write any more; what it holds stays readable."""
+        return self._self_revoked or self._revocations.is_revoked(self.device)
+
+    def _sees_own_revocation(self, doc: Doc | None) -> bool:
+        return doc is not None and any(v[2] is True for v in doc.versions("revoked"))
 
     @contextmanager
     def transaction(self) -> Iterator[Replica]:
@@ -443,6 +491,11 @@ class Replica:
 
     def _local(self, ops: list[Op], doc: Doc | None) -> Write:
         """Stamp, check and integrate a local write; ``doc`` is the document it read."""
+        if self.revoked:
+            raise InvalidWrite(
+                "this device was removed from the library: it can no longer change it "
+                "(what it holds stays readable and exportable)"
+            )
         stamp = next_stamp(self.clock.now(), self.vector.highest())
         if self._as_of is not None:
             ops = [_seen_as_of(op, self._as_of) for op in ops]
@@ -603,62 +656,12 @@ class Replica:
             self._texts.forget(_text_keys(w for w, _, _ in plan.new))
             raise
 
-    def _apply_texts(
-        self, plan: Plan, kept: list[Write], edits: dict[TextKey, list[TextEdit]]
-    ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
-        """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
+    def _sequence(self, plan: Plan) -> _Step:
+        """What the plan commits and brings, in order, and which writes it leaves without effect."""
         snap = plan.snapshot
-        if snap is not None:
-            docs = {k: TextDoc.decode_state(st, self.device) for k, st in snap.texts.items()}
-            for write in [*kept, *(w for w, _, _ in plan.new)]:
-                for op in write.ops:
-                    if isinstance(op, TextEdit):
-                        key = (op.entity, op.field)
-                        doc = docs.setdefault(key, TextDoc(self.device))
-                        apply_remote(doc, op)
-            return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
-        # Texts this batch touches stay here until saved: the cache may evict them meanwhile.
-        if not edits:
-            return [], None
-        opened = self._texts.get_many(self._store, edits.keys())
-        updates: list[TextUpdate] = []
-        for key, ops in edits.items():
-            entry = opened[key]
-            if not plan.local:
-                for op in ops:
-                    apply_remote(entry.doc, op)
-            batches = [op.ops for op in ops]
-            entry.unsaved += len(batches)
-            state = None
-            if entry.unsaved >= COMPACT_AFTER:
-                state, entry.unsaved = entry.doc.encode_state(), 0
-            updates.append((key, entry.doc.text, batches, state))
-            if self._texts.peek(key) is not entry:
-                entry.doc.close()  # opened for this batch only; the cache has let it go
-        return updates, None
-
-    def _integrate_plan(self, plan: Plan) -> Changes:
-        store, snap = self._store, plan.snapshot
-        touched: set[str] = set()
-        if snap is not None:
-            docs = {k: d.copy() for k, d in snap.docs.items()}
-            kept = [w for w in self._tentative if not snap.vector.covers(w.id)]
-            apply_puts(docs, kept)
-            touched.update(docs)
-        new = [w for w, _, _ in plan.new]
-        ids, text_edits = _keys(new)
-        if snap is None:
-            kept = self._tentative
-            docs = plan.docs
-            missing = ids - docs.keys() - plan.looked_up
-            if missing:
-                docs.update(store.load_docs(missing))
-        apply_puts(docs, new)
-        touched.update(ids)
-        devices = self._devices | devices_in(docs) if touched else self._devices
-        text_updates, snap_texts = self._apply_texts(plan, kept, text_edits)
-
-        committed_ids = {wid for _, wid in plan.commits}
+        kept = (
+            self._tentative if snap is None else [w for w in self._tentative if not snap.vector.covers(w.id)]
+        )
         by_id = self._by_id if snap is None else {w.id: w for w in kept}
         commits: list[tuple[int, Write]] = []
         arrived: list[Write] = []
@@ -670,22 +673,116 @@ class Replica:
         if plan.commits:
             commits += [(csn, by_id[wid]) for csn, wid in plan.commits]
             commits.sort(key=_first)
+        base = self._revocations if snap is None else Revocations.from_docs(snap.docs.items())
+        step = _Step(kept, [w for w, _, _ in plan.new], commits, arrived, base.copy())
+        step.ordered = plan.ordered or any(by_id[wid].ordered for _, wid in plan.commits)
+        self._judge(step, snap is None)
+        return step
+
+    def _judge(self, step: _Step, incremental: bool) -> None:
+        """Decide, in commit order, which commits are rejected, and which writes are void (no
+        effect) once the plan is applied; held writes whose verdict changes are ``flipped``."""
+        revs = step.revocations
+        step.refused = [w.id for _, w in step.commits if revs.commit(w)]
+        mine = self.device  # a revoked device keeps showing its own writes
+        gone = revs.revoked() - {mine}
+        was = self._revocations.revoked() - {mine}
+        if not gone and not was and not step.refused:
+            return  # the usual case: nobody was ever revoked
+        void = step.void
+        void.update(wid for wid in step.refused if wid.origin != mine)
+        committed = {w.id for _, w in step.commits}
+        void.update(w.id for w in step.arrived if w.id.origin in gone)
+        void.update(w.id for w in step.kept if w.id.origin in gone and w.id not in committed)
+        if incremental and (was != gone or step.refused):
+            step.flipped = [w for w in step.kept if (w.id.origin in was) != (w.id in void)]
+
+    def _apply_docs(self, plan: Plan, step: _Step) -> tuple[dict[str, Doc], set[str], _TextEdits]:
+        """Apply the plan's field writes: (documents, entities touched, text edits to apply)."""
+        snap = plan.snapshot
+        touched: set[str] = set()
+        if snap is not None:
+            docs = {k: d.copy() for k, d in snap.docs.items()}
+            apply_puts(docs, step.kept, step.void)
+            touched.update(docs)
+        ids, text_edits = _keys(step.new, step.void)
+        if snap is None:
+            docs = plan.docs
+            missing = ids - docs.keys() - plan.looked_up
+            if missing:
+                docs.update(self._store.load_docs(missing))
+        apply_puts(docs, step.new, step.void)
+        touched.update(ids)
+        return docs, touched, text_edits
+
+    def _apply_texts(
+        self, plan: Plan, step: _Step, edits: _TextEdits
+    ) -> tuple[list[TextUpdate], dict[TextKey, tuple[str, bytes]] | None]:
+        """Apply the plan's text edits: (updates to save, or every text when a snapshot lands)."""
+        snap = plan.snapshot
+        if snap is not None:
+            docs = {k: TextDoc.decode_state(st, self.device) for k, st in snap.texts.items()}
+            for write in [*step.kept, *step.new]:
+                for op in write.ops:
+                    if isinstance(op, TextEdit):
+                        text = docs.setdefault((op.entity, op.field), TextDoc(self.device))
+                        weave(text, op, write.id in step.void)
+            return [], {k: (d.text, d.encode_state()) for k, d in docs.items()}
+        # Texts this batch touches stay here until saved: the cache may evict them meanwhile.
+        if not edits:
+            return [], None
+        opened = self._texts.get_many(self._store, edits.keys())
+        updates: list[TextUpdate] = []
+        for key, ops in edits.items():
+            entry = opened[key]
+            batches = [op.ops for op, _ in ops] if plan.local else [weave(entry.doc, op, v) for op, v in ops]
+            entry.unsaved += len(batches)
+            state = None
+            if entry.unsaved >= COMPACT_AFTER:
+                state, entry.unsaved = entry.doc.encode_state(), 0
+            updates.append((key, entry.doc.text, batches, state))
+            if self._texts.peek(key) is not entry:
+                entry.doc.close()  # opened for this batch only; the cache has let it go
+        return updates, None
+
+    def _reorder(
+        self, plan: Plan, step: _Step, devices: set[str]
+    ) -> tuple[list[Write], bool, Reordered | None]:
+        """The tentative suffix once applied, whether it is extended in place, and the booking
+        state when order-sensitive writes are affected."""
+        snap = plan.snapshot
+        committed_ids = {wid for _, wid in plan.commits}
         # The common case (writes arriving, nothing committed, nothing order-sensitive) extends
         # the tentative suffix in place once saved; only the others build the new one first.
-        ordered = plan.ordered or any(by_id[wid].ordered for _, wid in plan.commits)
-        in_place = snap is None and not commits and not ordered
-        tentative = self._tentative if in_place else self._next_tentative(kept, committed_ids, arrived)
+        in_place = snap is None and not step.commits and not step.ordered
+        tentative = (
+            self._tentative if in_place else self._next_tentative(step.kept, committed_ids, step.arrived)
+        )
         folded = [] if snap is None else [w for w in self._tentative if snap.vector.covers(w.id)]
+        force = any(w.ordered for w in step.flipped)
         done = (
             # Nothing order-sensitive came or was committed: the booking state stands.
             None
-            if snap is None and not ordered
-            else reorder(self._exec, [w for _, w in commits], tentative, arrived, devices, snap, folded)
+            if snap is None and not step.ordered and not force
+            else reorder(
+                self._exec,
+                [w for _, w in step.commits],
+                tentative,
+                step.arrived,
+                devices,
+                snap,
+                folded,
+                step.void,
+                force,
+            )
         )
         if done is not None:
             done.notices = notices_for(self.device, done.notices)  # told to who booked
+        return tentative, in_place, done
 
-        chain = self.chain if snap is None else snap.chain
+    def _chains(self, plan: Plan, commits: list[tuple[int, Write]]) -> tuple[bytes, dict[int, bytes]]:
+        """The chain hash once the commits are applied, and at each of their CSNs."""
+        chain = self.chain if plan.snapshot is None else plan.snapshot.chain
         chains: dict[int, bytes] = {}
         if plan.commits:
             data_of = {w.id: d for w, d, _ in plan.new}
@@ -695,7 +792,17 @@ class Replica:
             for _, data, at in plan.new:
                 if at is not None:
                     chain = chains[at] = chain_next(chain, data)
+        return chain, chains
 
+    def _integrate_plan(self, plan: Plan) -> Changes:
+        store, snap = self._store, plan.snapshot
+        step = self._sequence(plan)
+        docs, touched, text_edits = self._apply_docs(plan, step)
+        devices = self._devices | devices_in(docs) if touched else self._devices
+        text_updates, snap_texts = self._apply_texts(plan, step, text_edits)
+        tentative, in_place, done = self._reorder(plan, step, devices)
+        chain, chains = self._chains(plan, step.commits)
+        rebuilt: set[str] = set()
         with store.atomic():
             # Texts first: a new note's search entry then takes its body in one go, where the
             # other order would index the note twice (empty, then with the body).
@@ -711,17 +818,47 @@ class Replica:
                 store.set_csns([(c, wid, chains[c]) for c, wid in plan.commits])
             if done is not None:
                 self._persist(done)
-
+            if step.refused:
+                store.save_outcomes([(wid, REJECTED, True) for wid in step.refused])
+            if step.flipped:
+                rebuilt = self._rebuild(step.flipped, tentative, step.void)
+        if self.device in rebuilt:
+            step.own = store.load_docs([self.device]).get(self.device)
+        elif self.device in touched:
+            step.own = docs.get(self.device)
         # Only now, with the transaction durable, does the in-memory view move on.
+        self._advance(plan, step, tentative, in_place, devices, chain, done)
+        changes = Changes(
+            frozenset(touched | rebuilt | {entity for entity, _ in text_edits}),
+            tuple([w.id for w in step.new]),
+            len(step.commits),
+            tuple(done.notices) if done else (),
+            snap is not None,
+        )
+        self._unseen.add(changes)
+        return changes
+
+    def _advance(
+        self,
+        plan: Plan,
+        step: _Step,
+        tentative: list[Write],
+        in_place: bool,
+        devices: set[str],
+        chain: bytes,
+        done: Reordered | None,
+    ) -> None:
+        """Move the in-memory view on to the state just saved."""
+        snap = plan.snapshot
         if in_place:
-            _insert_sorted(tentative, arrived)
+            _insert_sorted(tentative, step.arrived)
         self._tentative = tentative
         if snap is not None:
-            self._by_id = {w.id: w for w in kept}
-            self._bytes = {w.id: self._bytes[w.id] for w in kept}
-        for wid in committed_ids:
+            self._by_id = {w.id: w for w in step.kept}
+            self._bytes = {w.id: self._bytes[w.id] for w in step.kept}
+        for _, wid in plan.commits:
             del self._by_id[wid], self._bytes[wid]
-        if arrived:
+        if step.arrived:
             for write, data, csn in plan.new:
                 if csn is None:
                     self._by_id[write.id] = write
@@ -731,23 +868,41 @@ class Replica:
             self._texts.clear()
             self._snap_csn = snap.csn
             self.csn = snap.csn
-        if commits:
-            self.csn = commits[-1][0]
+        if step.commits:
+            self.csn = step.commits[-1][0]
         self.chain = chain
         if plan.vector is not None:
             self.vector = VersionVector(plan.vector)
         if done is not None:
             self._exec = done.execution
+        self._revocations = step.revocations
+        if step.own is not None:
+            self._self_revoked = self._sees_own_revocation(step.own)
         self._generation += 1
-        changes = Changes(
-            frozenset(touched | {entity for entity, _ in text_edits}),
-            tuple([w.id for w in new]),
-            len(commits),
-            tuple(done.notices) if done else (),
-            snap is not None,
-        )
-        self._unseen.add(changes)
-        return changes
+
+    def _rebuild(self, flipped: list[Write], tentative: list[Write], void: set[WriteId]) -> set[str]:
+        """Rebuild from the log (inside the open transaction) the documents and texts of writes
+        whose effect changed: a revoked device's writes applied before its revocation was
+        committed here are rolled back so, as if they had arrived after it."""
+        store = self._store
+        entities, edits = _keys(flipped)
+        snap = store.snapshot()
+        docs = {e: snap.docs[e].copy() for e in entities if e in snap.docs}
+        texts = {
+            k: TextDoc.decode_state(snap.texts[k], self.device) if k in snap.texts else TextDoc(self.device)
+            for k in edits
+        }
+        revs = Revocations.from_docs(snap.docs.items())
+        for _, _, data in store.committed_after(snap.csn):
+            write = decode_write(data)
+            dead = revs.commit(write) and write.id.origin != self.device
+            replay(write, dead, docs, texts, entities=entities)
+        for write in tentative:
+            replay(write, write.id in void, docs, texts, entities=entities)
+        store.save_docs(docs.items())
+        store.save_texts([(k, d.text, [], d.encode_state()) for k, d in texts.items()])
+        self._texts.forget(texts)
+        return set(docs)
 
     @staticmethod
     def _next_tentative(kept: list[Write], committed: set[WriteId], arrived: list[Write]) -> list[Write]:
@@ -844,11 +999,15 @@ def _text_keys(writes: Iterable[Write]) -> set[TextKey]:
     return set(_keys(writes)[1])
 
 
-def _keys(writes: Iterable[Write]) -> tuple[set[str], dict[TextKey, list[TextEdit]]]:
+#: The text edits of a batch by text field, in write order, each with whether it is void.
+_TextEdits = dict[TextKey, list[tuple[TextEdit, bool]]]
+
+
+def _keys(writes: Iterable[Write], void: Collection[WriteId] = ()) -> tuple[set[str], _TextEdits]:
     """The entities the writes put to, and the edits of each text field in write order (one
     pass: a catch-up holds a hundred thousand writes)."""
     entities: set[str] = set()
-    texts: dict[TextKey, list[TextEdit]] = {}
+    texts: _TextEdits = {}
     for write in writes:
         for op in write.ops:
             if type(op) is Put:
@@ -856,9 +1015,10 @@ def _keys(writes: Iterable[Write]) -> tuple[set[str], dict[TextKey, list[TextEdi
             elif type(op) is TextEdit:
                 entities.add(op.entity)  # the edit is recorded in the entity's document
                 key = (op.entity, op.field)
+                edit = (op, bool(void) and write.id in void)
                 edits = texts.get(key)
                 if edits is None:
-                    texts[key] = [op]
+                    texts[key] = [edit]
                 else:
-                    edits.append(op)
+                    edits.append(edit)
     return entities, texts

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .log import apply_puts, commit_ordered, devices_in
+from .log import commit_ordered, devices_in
 from .records import Snapshot
+from .revocation import REJECTED, Revocations, replay
 from .text import TextDoc
-from .textfields import apply_remote
 from .vector import VersionVector
-from .write import TextEdit, Write, decode_write
+from .write import Write, decode_write
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -37,15 +37,20 @@ class CommittedFold:
         self.vector = snap.vector.as_dict()
         self.outcomes = dict(snap.outcomes)
         self.texts = {k: TextDoc.decode_state(st, device) for k, st in snap.texts.items()}
+        self.revocations = Revocations.from_docs(snap.docs.items())
 
     def add(self, write: Write) -> None:
-        """Fold one committed write (the next in CSN order) into the state."""
+        """Fold one committed write (the next in CSN order) into the state; a write whose
+        origin the committed log already revoked is folded as REJECTED, with no effect."""
         wid = write.id
-        apply_puts(self.docs, [write])
-        for op in write.ops:
-            if isinstance(op, TextEdit):
-                apply_remote(self.texts.setdefault((op.entity, op.field), TextDoc(self.device)), op)
-        outcome, self.primary = commit_ordered(self.bookings, self.primary, write, devices_in(self.docs))
+        rejected = self.revocations.commit(write)
+        void = rejected and wid.origin != self.device  # a revoked device keeps its own
+        replay(write, void, self.docs, self.texts, agent=self.device)
+        outcome = None
+        if not void:
+            outcome, self.primary = commit_ordered(self.bookings, self.primary, write, devices_in(self.docs))
+        if rejected:
+            outcome = REJECTED
         if outcome is not None:
             self.outcomes[wid] = outcome
         self.vector[wid.origin] = max(self.vector.get(wid.origin, 0), wid.stamp)

@@ -35,11 +35,21 @@ from sync.const import (
 )
 from sync.discovery import DiscoveredPeer, Discovery
 from sync.netif import is_any, listen_socket
-from sync.peers import Peers
+from sync.peers import HEARD, NOT_A_MEMBER, SILENT, TOLD, Peers
 from sync.pump import NET_ERRORS, StreamChannel
 from sync.trust import Trust
 
 log = logging.getLogger(__name__)
+
+#: After a member refuses this device (closes silently once TLS is up: it does not trust this
+#: device, most likely because it was revoked), the next try waits this long, doubling up to
+#: ``REFUSED_BACKOFF_MAX_S``; discovery does not wake it sooner. A member that merely has not
+#: heard of this device yet dials it itself once it does.
+REFUSED_BACKOFF_MIN_S = 60.0
+REFUSED_BACKOFF_MAX_S = 600.0
+
+#: What one dial came to.
+ESTABLISHED, REFUSED, UNREACHABLE = "established", "refused", "unreachable"
 
 
 @dataclass(eq=False, slots=True)
@@ -55,7 +65,8 @@ class _Target:
 class Links:
     """The member listener, discovery and the connectors; authenticated connections go to ``peers``.
 
-    ``stats`` counts refused connections (``refused``, ``overflow``).
+    ``stats`` counts refused connections (``refused``, ``overflow``) and this device's dials
+    (``dials``). ``refused_by`` counts, per member, the dials it refused in a row.
     """
 
     def __init__(self, device: str, trust: Trust, peers: Peers, stats: dict[str, int]) -> None:
@@ -71,6 +82,13 @@ class Links:
         self._waiting = 0
         self._server: asyncio.Server | None = None
         self.closing = False
+        self.refused_by: dict[str, int] = {}
+        self.told = False  # a member said this device is no longer a member (it was revoked)
+
+    @property
+    def shut_out(self) -> bool:
+        """Every member this device reached lately refused it, and none is connected."""
+        return bool(self.refused_by) and not self.peers.conns
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -134,9 +152,10 @@ class Links:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def trust_changed(self, gone: frozenset[str]) -> None:
-        """Membership changed: drop who is no longer trusted, dial members found before."""
-        self.peers.close_all("device is no longer a member", gone)
+    def trust_changed(self, gone: frozenset[str], *, removed: bool = False) -> None:
+        """Membership changed: drop who is no longer trusted (all of them, when this device was
+        ``removed`` itself), dial members found before."""
+        self.peers.close_all("this device was removed from the library" if removed else NOT_A_MEMBER, gone)
         for device in self.trust.allowed:
             if device in self.discovered:
                 self.ensure_target(device, device, self.discovered[device])
@@ -173,7 +192,9 @@ class Links:
         finally:
             self._handshakes.release()
         if device is not None:
-            await self._run(reader, writer, device, dialer=device)
+            # A peer that dialled this device trusts it: only its word counts as a refusal.
+            ended = await self._run(reader, writer, device, dialer=device)
+            self._note(device, ended)
 
     async def _handshake(self, writer: asyncio.StreamWriter) -> str | None:
         """Upgrade an accepted connection to TLS; return the member it authenticated, if any."""
@@ -212,7 +233,8 @@ class Links:
         target.wake.set()
 
     async def _connector(self, target: _Target) -> None:
-        """Keep one connection to the target: reconnect with exponential backoff and jitter."""
+        """Keep one connection to the target: reconnect with exponential backoff and jitter;
+        after a refusal, wait minutes (``REFUSED_BACKOFF_MIN_S``) whatever discovery says."""
         delay = BACKOFF_MIN_S
         while not self.closing:
             device = target.device
@@ -224,21 +246,31 @@ class Links:
                     await conn.done.wait()
                     continue
             target.wake.clear()
-            established = False
+            outcome = UNREACHABLE
             for host, port in list(target.addresses):
-                if await self.dial(host, port, device):
-                    established = True
+                outcome = await self._dial(host, port, device)
+                if outcome != UNREACHABLE:
                     break
-            delay = BACKOFF_MIN_S if established else min(delay * BACKOFF_FACTOR, BACKOFF_MAX_S)
+            if outcome == REFUSED:
+                delay = min(max(delay * BACKOFF_FACTOR, REFUSED_BACKOFF_MIN_S), REFUSED_BACKOFF_MAX_S)
+                await asyncio.sleep(delay * random.uniform(0.75, 1.0))
+                continue
+            delay = BACKOFF_MIN_S if outcome == ESTABLISHED else min(delay * BACKOFF_FACTOR, BACKOFF_MAX_S)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay * random.uniform(0.5, 1.0)):
                     await target.wake.wait()
 
     async def dial(self, host: str, port: int, device: str | None) -> bool:
         """Connect, authenticate and run a session; return whether one was established."""
+        return await self._dial(host, port, device) == ESTABLISHED
+
+    async def _dial(self, host: str, port: int, device: str | None) -> str:
+        """Connect, authenticate and run a session: ``ESTABLISHED``, ``REFUSED`` (the peer
+        closed at once, silent: it does not trust this device) or ``UNREACHABLE``."""
         allowed, ctx = self.trust.allowed, self.trust.client_ctx
         if not allowed or ctx is None:
-            return False
+            return UNREACHABLE
+        self.stats["dials"] = self.stats.get("dials", 0) + 1
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
                 reader, writer = await asyncio.open_connection(
@@ -246,7 +278,7 @@ class Links:
                 )
         except NET_ERRORS as exc:
             log.debug("cannot reach %s:%d: %s", host, port, exc or type(exc).__name__)
-            return False
+            return UNREACHABLE
         try:
             peer = tls.check_peer(writer.get_extra_info("ssl_object"), set(self.trust.allowed))
             if device is not None and peer != device:
@@ -254,15 +286,26 @@ class Links:
         except tls.PeerNotTrusted as exc:
             log.warning("not syncing with %s:%d: %s", host, port, exc)
             writer.transport.abort()
-            return False
-        await self._run(reader, writer, peer, dialer=self.device)
-        return True
+            return UNREACHABLE
+        ended = await self._run(reader, writer, peer, dialer=self.device)
+        self._note(peer, ended, dialled=True)
+        return ESTABLISHED if ended == HEARD else REFUSED
+
+    def _note(self, peer: str, ended: str, *, dialled: bool = False) -> None:
+        """Count a member's refusals of this device in a row (``refused_by``); a peer that
+        dialled this device trusts it, so only its word (``TOLD``) counts as one."""
+        if ended == HEARD or (ended == SILENT and not dialled):
+            self.refused_by.pop(peer, None)
+            return
+        self.told = self.told or ended == TOLD
+        self.refused_by[peer] = self.refused_by.get(peer, 0) + 1
+        log.warning("member %s refused this device: it may have been removed from the library", peer[:12])
 
     async def _run(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str, dialer: str
-    ) -> None:
+    ) -> str:
         _keepalive(writer)
-        await self.peers.run(StreamChannel(reader, writer), device, dialer)
+        return await self.peers.run(StreamChannel(reader, writer), device, dialer)
 
 
 class _PausedProtocol(asyncio.StreamReaderProtocol):

@@ -58,7 +58,7 @@ from sync.pairing import Invitation, PairedPeer
 from sync.peers import Conn, Peers
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
-from sync.trust import Trust, member_certs, pem_fingerprint
+from sync.trust import Trust, member_certs, pem_fingerprint, removal_notice
 from sync.verifier import Verifier
 
 __all__ = [
@@ -351,7 +351,7 @@ class Node:
         assert self._links is not None
         gone = self._trust.update(self.member_certs())
         if gone is not None:
-            self._links.trust_changed(gone)
+            self._links.trust_changed(gone, removed=self.replica.revoked)
 
     def traffic(self, device: str) -> tuple[int, int]:
         """Application bytes (frames) sent to and received from a peer, over all its sessions."""
@@ -493,6 +493,11 @@ class Node:
             "peers": self._peers.status(damaged=r.damaged is not None),
             "damaged": None if r.damaged is None else r.damaged.describe(),
             "repaired": self.last_repair,
+            "revoked": r.revoked or (self._links is not None and self._links.told),
+            "removed": removal_notice(
+                r.revoked or (self._links is not None and self._links.told),
+                self._links is not None and self._links.shut_out,
+            ),
             "discovered": sorted(d for d in self._discovered if d != self.device),
             "host": self.host,
             "addresses": self.addresses,

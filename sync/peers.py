@@ -25,6 +25,11 @@ from sync.session import Session, Step
 
 log = logging.getLogger(__name__)
 
+#: The goodbye a member sends a device it no longer trusts (revoked): that device is told so.
+NOT_A_MEMBER = "device is no longer a member"
+#: How a session ended, as ``Peers.run`` tells: the peer spoke; closed silently; said NOT_A_MEMBER.
+HEARD, SILENT, TOLD = "heard", "silent", "told"
+
 
 @dataclass(eq=False, slots=True)
 class Conn:
@@ -66,15 +71,21 @@ class Peers:
         self._last_sync: dict[str, float] = {}  # device -> time.time() of the last exchange in sync
         self._traffic: dict[str, list[int]] = {}  # device -> [bytes sent, received], ended sessions
 
-    async def run(self, channel: StreamChannel, device: str, dialer: str) -> None:
-        """Run one session with an authenticated peer until either side ends it."""
+    async def run(self, channel: StreamChannel, device: str, dialer: str) -> str:
+        """Run one session with an authenticated peer until either side ends it.
+
+        Returns ``TOLD`` when the peer said goodbye with ``NOT_A_MEMBER``, ``SILENT`` when it
+        closed at once without a word (TLS 1.3 lets the client finish its handshake before the
+        server has checked the client's certificate, so a member that no longer trusts this
+        device, revoked, shows up to the dialler as a peer that closes silently), else ``HEARD``.
+        """
         session = self._new_session(device)
         conn = Conn(device, dialer, channel, session)
         if not self._register(conn):
             with contextlib.suppress(*NET_ERRORS):
                 channel.send([session.goodbye("duplicate connection")])
             await channel.wait_closed()
-            return
+            return HEARD
         ending = None
         try:
             ending = await pump(session, channel, lambda step: self._step(conn, step))
@@ -86,6 +97,9 @@ class Peers:
             log.log(level, "session with %s ended: %s", device[:12], reason)
             self.close_conn(conn, reason[:200], error=error)
             await channel.wait_closed()
+        if ending is not None and not ending.local and NOT_A_MEMBER in ending.reason:
+            return TOLD
+        return HEARD if session.bytes_received else SILENT
 
     def _step(self, conn: Conn, step: Step) -> None:
         session, device = conn.session, conn.device

@@ -32,8 +32,14 @@ def pem_fingerprint(pem: str) -> str | None:
 
 
 def member_certs(replica: Replica, own_device: str) -> dict[str, str]:
-    """PEM certificates of the current members other than ``own_device``, by device id."""
+    """PEM certificates of the current members other than ``own_device``, by device id.
+
+    None (empty) once this device's own revocation is committed: a device removed from the library
+    trusts nobody, so it stops dialling and listening to members for good.
+    """
     out: dict[str, str] = {}
+    if replica.revoked:
+        return out
     for device in replica.members():
         if device == own_device:
             continue
@@ -69,3 +75,23 @@ class Trust:
         self.allowed = allowed
         log.info("trust anchors rebuilt: %d member(s)", len(allowed))
         return gone
+
+
+def removal_notice(revoked: bool, shut_out: bool) -> str | None:
+    """What status and the app say when this device is out of the library, else None.
+
+    ``revoked``: its log holds its revocation, or a member said so (certain); ``shut_out``:
+    every member it reached lately refused it at the handshake (a member that has not heard of
+    a new device refuses it too, so this one is worded as likely, not certain).
+    """
+    if revoked:
+        return (
+            "this device was removed from the library: it no longer syncs; "
+            "what it holds stays readable and exportable"
+        )
+    if shut_out:
+        return (
+            "every member this device reached refused it: it was probably removed from the "
+            "library (it now tries again only every few minutes)"
+        )
+    return None

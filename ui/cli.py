@@ -474,6 +474,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
         print(f"DAMAGED  {status['damaged']}; nothing is claimed or served (see `localfirst verify`)")
     if status.get("repaired"):
         print(f"REPAIRED from a member (it was {status['repaired']['found']})")
+    if status.get("removed"):
+        print(f"REMOVED  {status['removed']}")
     print("vector   " + " ".join(f"{o[:8]}:{s}" for o, s in sorted(status["vector"].items())))
     print("members")
     for device, name in sorted(status["members"].items()):
@@ -506,7 +508,15 @@ def _offline_status(replica: Replica) -> dict[str, Any]:
         "peers": {},
         "damaged": None if found.ok else found.describe(),
         "running": False,
+        "revoked": replica.revoked,
+        "removed": _removal(replica.revoked),
     }
+
+
+def _removal(revoked: bool) -> str | None:
+    from sync.trust import removal_notice
+
+    return removal_notice(revoked, False)
 
 
 def _in_flight(peer: dict[str, Any]) -> str:

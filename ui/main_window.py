@@ -155,7 +155,8 @@ class MainWindow(QMainWindow):
         self.online_label = QLabel()
         self.statusBar().addPermanentWidget(self.online_label)
         self._show_status()
-        # A damaged library (issue 12) shows in the same place, from the node's last status.
+        # A damaged library, or this device removed from it (issue 12), shows in the same place,
+        # from the node's last status.
         self._integrity_timer = QTimer(self)
         self._integrity_timer.setInterval(2000)
         qconnect(self._integrity_timer.timeout, self._show_status)
@@ -430,8 +431,15 @@ class MainWindow(QMainWindow):
         """Damaged above all; “This device only” until a second device is paired; then online or
         offline."""
         status = getattr(self.sync, "status", None)
-        damaged = status.get("damaged") if isinstance(status, dict) else None
-        self.online_label.setStyleSheet(f"color: {ACCENT_RED};" if damaged else "")
+        status = status if isinstance(status, dict) else {}
+        damaged, removed = status.get("damaged"), status.get("removed")
+        self.online_label.setStyleSheet(f"color: {ACCENT_RED};" if damaged or removed else "")
+        if removed:
+            certain = status.get("revoked")
+            text = "Removed from the library" if certain else "Refused by the library's members"
+            self.online_label.setText(f"⊘ {text}")
+            self.online_label.setToolTip(str(removed)[:1].upper() + str(removed)[1:] + ".")
+            return
         if damaged:
             self.online_label.setText("⚠ Damaged")
             self.online_label.setToolTip(

@@ -193,7 +193,7 @@ def test_a_start_with_nothing_changed_reads_and_writes_nothing(env: Env):
 
     real = plain.Folder.read
 
-    def counted(self: plain.Folder, name: str, limit: int = plain.MAX_FILE_BYTES) -> bytes:
+    def counted(self: plain.Folder, name: str, limit: int | None = plain.MAX_FILE_BYTES) -> bytes:
         reads.append(name)
         return real(self, name, limit)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import ssl
 import threading
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from localfirst import Replica
+from localfirst.revocation import REJECTED
+from storage import open_replica
 from sync import node as node_module
 from sync.const import PROTOCOL_VERSION
 from sync.frames import encode_frame, read_frame
@@ -20,7 +23,7 @@ from sync.messages import Goodbye, Hello, MessageType
 from sync.node import Node, library_path, load_identity
 from sync.pairing import PairingError, join
 from sync.session import digest_of
-from tests.sync.nodes import LOOPBACK, pair_new, start_node, synced, until
+from tests.sync.nodes import LOOPBACK, pair_new, run_cli, start_node, synced, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,20 +124,111 @@ def test_revoked_device_gets_nothing_and_writes_nothing(tmp_path: Path) -> None:
         b = await pair_new(a, tmp_path / "b", "b")
         try:
             await until(lambda: synced(a, b) and b.device in a._conns, what="paired sync")
+            await b.write(lambda r: r.put("note", "before", {"title": "kept"}))
+            await until(lambda: a.replica.get("before") is not None, what="b's write synced")
             a.revoke(b.device)
             await until(lambda: b.device not in a._conns, what="session closed")
             await a.write(lambda r: r.put("note", "after", {"title": "a"}))
             await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
-            # B keeps dialing A with backoff; give it several attempts.
-            refused = a.stats["refused"]
-            await until(lambda: a.stats["refused"] >= refused + 2, what="B refused again")
+            # A says goodbye to a non-member (and refuses it at the handshake after): B says so
+            # (certain when the goodbye arrived, "probably" when only the refusals did)...
+            await until(lambda: b.status()["removed"] is not None, what="b told it is out")
+            assert "removed from the library" in b.status()["removed"]
+            # ...and stops dialling: at most one more try in the next seconds (it used to try
+            # five times a second, a full TLS handshake each).
+            dials, refused = b.stats["dials"], a.stats["refused"]
+            await asyncio.sleep(3)
+            assert b.stats["dials"] - dials <= 1
+            assert a.stats["refused"] - refused <= 1
             assert b.replica.get("after") is None
             assert a.replica.get("from-revoked") is None
             assert b.device not in a.member_certs()
+            # Its own writes stay readable (and so exportable) on the revoked device.
+            assert b.replica.values("before") == {"title": "kept"}
+            assert b.replica.values("from-revoked") == {"title": "b"}
         finally:
             await _stop(b, a)
 
     asyncio.run(main())
+
+
+def test_revoked_device_refused_by_members_backs_off(tmp_path: Path) -> None:
+    """A device revoked while it was away never holds its revocation: the members refuse it at
+    the handshake. It says so and tries again only every few minutes."""
+
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a")
+        b = await pair_new(a, tmp_path / "b", "b")
+        try:
+            await until(lambda: synced(a, b) and b.device in a._conns, what="paired sync")
+            await b.stop()
+            a.revoke(b.device)
+            b = await start_node(tmp_path / "b", "b", peers=[(LOOPBACK, a.port)])
+            await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
+            await until(lambda: b.status()["removed"] is not None, what="b told it is refused")
+            assert "probably removed from the library" in b.status()["removed"]
+            assert b.status()["revoked"] is False  # it cannot know for sure
+            dials, refused = b.stats["dials"], a.stats["refused"]
+            await asyncio.sleep(3)
+            assert b.stats["dials"] - dials <= 1
+            assert a.stats["refused"] - refused <= 1
+            assert a.replica.get("from-revoked") is None
+            assert b.replica.values("from-revoked") == {"title": "b"}  # its own, readable
+        finally:
+            await _stop(b, a)
+
+    asyncio.run(main())
+
+
+def test_revoked_device_writes_relayed_by_a_member_are_refused(tmp_path: Path) -> None:
+    """C, offline while A revoked B, relays B's later write to A: A's core refuses it (commits
+    it as rejected), C rolls it back, and B, told through C, knows it was removed and stops."""
+
+    async def main() -> None:
+        a = await start_node(tmp_path / "a", "a")
+        b = await pair_new(a, tmp_path / "b", "b")
+        c = await pair_new(a, tmp_path / "c", "c")
+        try:
+            await until(lambda: synced(a, b, c), what="all synced")
+            await c.stop()
+            a.revoke(b.device)
+            await until(lambda: b.device not in a._conns and not a.replica.tentative(), what="revoked")
+            await b.write(lambda r: r.put("note", "from-revoked", {"title": "b"}))
+            await a.stop()
+            # C comes back while A is away and syncs with B, which it still trusts.
+            c = await start_node(tmp_path / "c", "c", peers=[(LOOPBACK, b.port)])
+            await until(lambda: c.replica.get("from-revoked") is not None, what="c holds b's write")
+            assert c.replica.values("from-revoked") == {"title": "b"}
+            a = await start_node(tmp_path / "a", "a", peers=[(LOOPBACK, c.port)])
+            await until(lambda: synced(a, c), what="a and c synced")
+            for member in (a, c):
+                doc = member.replica.get("from-revoked")
+                assert doc is None or not doc.exists
+            rejected = [e.write.id for e in a.replica.log() if e.write.id.origin == b.device]
+            assert [a.replica.outcome(w) for w in rejected][-1] == (REJECTED, True)
+            assert b.device not in c.member_certs()
+            await until(lambda: b.status()["removed"] is not None, what="b told it is out")
+            # Once its log holds the committed revocation (relayed later, say by a mirror
+            # folder), the revoked device says so for certain, even with no node running.
+            await b.stop()
+            held = open_replica(library_path(tmp_path / "b"))
+            try:
+                held.receive(a.replica.batch_for(held.summary()))
+                assert held.revoked
+                assert held.values("from-revoked") == {"title": "b"}  # its own stay readable
+            finally:
+                held.close()
+        finally:
+            await _stop(c, b, a)
+
+    asyncio.run(main())
+    done = run_cli(tmp_path / "b", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["revoked"] is True
+    assert status["removed"].startswith("this device was removed from the library")
+    shown = run_cli(tmp_path / "b", "status").stdout
+    assert "REMOVED  this device was removed from the library" in shown
 
 
 def _client_ctx(identity: Identity, server_pem: bytes, *, tls12: bool = False) -> ssl.SSLContext:
