@@ -240,9 +240,12 @@ class Writer:
             for member in (self.phone, self.laptop):
                 self.primary.receive(member.batch_for(self.primary.summary()))
             self.primary.commit()
-            self.maybe_fold()
+            self.maybe_fold(FOLD_EVERY)
             if progress and k % 20 == 0:
-                print(f"chunk {k}/{len(chunks)} csn {self.primary.csn} {time.perf_counter() - started:.0f}s", flush=True)
+                print(
+                    f"chunk {k}/{len(chunks)} csn {self.primary.csn} {time.perf_counter() - started:.0f}s",
+                    flush=True,
+                )
 
     def write_chunk_on(self, chunk: Chunk, r: Replica) -> None:
         """The part of a chunk device ``r`` writes (the rest waits for the other devices' turn)."""
@@ -260,10 +263,10 @@ class Writer:
             note_edits=[n for n in chunk.note_edits if nd(n) is r],
         )
 
-    def maybe_fold(self) -> None:
+    def maybe_fold(self, every: int) -> None:
         """Truncate as a node does: keep the last TRUNCATE_AFTER commits, fold the rest."""
         r = self.primary
-        if r.csn - r.truncated_csn >= FOLD_EVERY + TRUNCATE_AFTER:
+        if r.csn - r.truncated_csn >= every + TRUNCATE_AFTER:
             started = time.perf_counter()
             r.truncate(r.csn - TRUNCATE_AFTER)
             self.folds.append(time.perf_counter() - started)
@@ -292,6 +295,7 @@ def build(root: Path, years: float, *, progress: bool = False) -> dict[str, Any]
         plan = Plan.for_years(years)
         writer = Writer(plan, primary, phone, laptop)
         writer.run(progress)
+        writer.maybe_fold(1)  # every member holds it all: the log keeps the last commits only
         largest = max(writer.lengths, key=lambda n: writer.lengths[n])
         info = {
             "years": years,

@@ -34,12 +34,62 @@ TRACE = _find_trace()
 Run = tuple[str, int]
 Patch = tuple[int, int, str]
 
-WORDS = (
-    "the a of and to in meeting plan notes idea budget garden travel recipe book project draft "
-    "review call friday monday weekend tickets school doctor invoice ideas list later maybe "
-    "remember buy milk coffee design sketch question answer reading chapter summary quarter "
-    "report launch team family birthday holiday flight hotel museum concert river mountain"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "meeting",
+    "plan",
+    "notes",
+    "idea",
+    "budget",
+    "garden",
+    "travel",
+    "recipe",
+    "book",
+    "project",
+    "draft",
+    "review",
+    "call",
+    "friday",
+    "monday",
+    "weekend",
+    "tickets",
+    "school",
+    "doctor",
+    "invoice",
+    "ideas",
+    "list",
+    "later",
+    "maybe",
+    "remember",
+    "buy",
+    "milk",
+    "coffee",
+    "design",
+    "sketch",
+    "question",
+    "answer",
+    "reading",
+    "chapter",
+    "summary",
+    "quarter",
+    "report",
+    "launch",
+    "team",
+    "family",
+    "birthday",
+    "holiday",
+    "flight",
+    "hotel",
+    "museum",
+    "concert",
+    "river",
+    "mountain",
+]
 
 
 def trace_runs(patches: list[Patch]) -> list[Run]:
