@@ -54,6 +54,10 @@ def view_switches(app: QApplication, window: Any, day: date) -> list[float]:
     pane = window.calendar
     refreshed = [0]
     qconnect(pane.view_did_refresh, lambda: refreshed.__setitem__(0, refreshed[0] + 1))
+
+    def since(seen: int) -> Callable[[], bool]:
+        return lambda: refreshed[0] > seen
+
     wait_until(app, lambda: refreshed[0] > 0, 120, "the first calendar view")
     seen = refreshed[0]
     pane.go_to(day)
@@ -63,7 +67,7 @@ def view_switches(app: QApplication, window: Any, day: date) -> list[float]:
         seen = refreshed[0]
         started = time.perf_counter()
         pane.set_view("week" if k % 2 == 0 else "month")
-        wait_until(app, lambda before=seen: refreshed[0] > before, 60, "a view switch")
+        wait_until(app, since(seen), 60, "a view switch")
         window.repaint()
         times.append((time.perf_counter() - started) * 1000)
     return times
