@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from localfirst import Replica, calendar, notes
+from localfirst import Replica, calendar, notes, truncation
 from localfirst.recurrence import expand
 from storage import open_replica
 from sync.const import LIBRARY_FILE, TRUNCATE_AFTER
@@ -34,7 +34,7 @@ from tests.perf._decade_typing import Typist, load_runs
 from tests.perf.sync_catchup import node, pair
 
 #: Bumped whenever the generated library changes, so a cached one is never reused stale.
-GENERATOR = 1
+GENERATOR = 2
 END = datetime(2027, 1, 1, tzinfo=UTC)
 ZONE = "Europe/Berlin"
 FOLD_EVERY = 50_000
@@ -264,11 +264,24 @@ class Writer:
         )
 
     def maybe_fold(self, every: int) -> None:
-        """Truncate as a node does: keep the last TRUNCATE_AFTER commits, fold the rest."""
+        """Truncate as a node does: keep the last TRUNCATE_AFTER commits, fold the rest.
+
+        The fold asks ``devices_in(docs)`` once per folded write, a scan of every document: a
+        fold costs folded writes x library size, hours for ten years' worth. Here the devices
+        are known (the three members, there from the first commits, no write ever names
+        another), so the fold is handed that set; the benchmark measures the real fold on its
+        own (``fold_1k_s``).
+        """
         r = self.primary
         if r.csn - r.truncated_csn >= every + TRUNCATE_AFTER:
+            devices = set(r.entities("device"))
+            real = truncation.devices_in
+            truncation.devices_in = lambda _docs: devices  # type: ignore[assignment]
             started = time.perf_counter()
-            r.truncate(r.csn - TRUNCATE_AFTER)
+            try:
+                r.truncate(r.csn - TRUNCATE_AFTER)
+            finally:
+                truncation.devices_in = real
             self.folds.append(time.perf_counter() - started)
 
 

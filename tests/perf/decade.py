@@ -19,7 +19,10 @@ cache folder and reused. Every measurement runs on a copy, each beside its ancho
   recent writes) until in sync, over loopback TLS;
 - ``verify_s`` (``replica.verify(full=True)``) beside ``read_log_s`` (reading the same rows);
 - ``mirror_start_s``: starting the mirror folder with nothing changed, beside
-  ``mirror_first_start_s`` (the first start, writing every file).
+  ``mirror_first_start_s`` (the first start, writing every file);
+- ``fold_1k_s``: truncating the oldest 1,000 commits of the log with the real fold.
+
+``--profile DIR`` runs the in-process stages under cProfile (a .prof each, top lines on stderr).
 """
 
 from __future__ import annotations
@@ -166,6 +169,7 @@ def app_figures(data: Path, note: str) -> dict[str, Any]:
         "startup_s": round(got.pop("painted_at") - launched, 3),
         **got,
         "bare_window_peak_rss_mb": anchor["bare_peak_rss_mb"],
+        "bare_window_since_interpreter_s": anchor["bare_start_s"],
     }
 
 
@@ -201,12 +205,18 @@ def verify_figures(data: Path) -> dict[str, Any]:
 # -- the mirror ----------------------------------------------------------------------------------
 
 
-def mirror_figures(data: Path, folder: Path) -> dict[str, Any]:
-    """Start the mirror twice: the first writes every file; the second finds nothing changed."""
+def mirror_figures(data: Path, folder: Path, profiler: Any = None) -> dict[str, Any]:
+    """Start the mirror twice: the first writes every file; the second finds nothing changed.
+
+    The replica's owner is one thread (as in the app); ``profiler`` (a cProfile.Profile) runs
+    there, where the mirror's work is done.
+    """
     from sync.mirror import Mirror
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="owner")
     replica = pool.submit(open_replica, data / LIBRARY_FILE).result()
+    if profiler is not None:
+        pool.submit(profiler.enable).result()
     try:
         times = []
         for _ in range(2):
@@ -217,6 +227,8 @@ def mirror_figures(data: Path, folder: Path) -> dict[str, Any]:
             mirror.stop()
             assert not mirror.errors, mirror.errors
     finally:
+        if profiler is not None:
+            pool.submit(profiler.disable).result()
         pool.submit(replica.close).result()
         pool.shutdown()
     return {"mirror_first_start_s": round(times[0], 3), "mirror_start_s": round(times[1], 3)}
@@ -332,21 +344,62 @@ def node_figures(data: Path, new: Path, commits: int) -> dict[str, Any]:
 # -- the run -------------------------------------------------------------------------------------
 
 
-def measure(years: float, cache: Path) -> dict[str, Any]:
+def fold_figures(data: Path) -> dict[str, Any]:
+    """The real fold of the oldest 1,000 commits the log keeps (what a node's truncation pays)."""
+    replica = open_replica(data / LIBRARY_FILE)
+    try:
+        upto = min(replica.csn, replica.truncated_csn + 1_000)
+        started = time.perf_counter()
+        replica.truncate(upto)
+        return {"fold_1k_s": round(time.perf_counter() - started, 3)}
+    finally:
+        replica.close()
+
+
+class Stages:
+    """Runs each measurement, under cProfile when asked (one .prof per stage, top lines to stderr)."""
+
+    def __init__(self, profile: Path | None) -> None:
+        self.profile = profile
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, fn: Any, *args: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        if self.profile is None:
+            got: dict[str, Any] = fn(*args)
+        else:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            # The mirror's work runs on the replica's owner thread: it profiles there.
+            got = fn(*args, profiler=prof) if fn is mirror_figures else prof.runcall(fn, *args)
+            self.profile.mkdir(parents=True, exist_ok=True)
+            prof.dump_stats(self.profile / f"{name}.prof")
+            print(f"== {name}", file=sys.stderr)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(12)
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+        return got
+
+
+def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str, Any]:
     source, info = cached(cache, years, progress=False)
     result: dict[str, Any] = {"years": years, **{k: v for k, v in info.items() if k != "years"}}
+    stages = Stages(profile)
     with tempfile.TemporaryDirectory(prefix="decade-") as tmp:
         work = Path(tmp)
         data = work / "primary"
         shutil.copytree(source / "primary", data)
         result.update(file_figures(data))
-        result.update(export_figures(data, work / "export"))
+        result.update(stages.run("export", export_figures, data, work / "export"))
         result["file_vs_export"] = round(result["file_bytes"] / result["export_bytes"], 2)
-        result.update(search_figures(data))
+        result.update(stages.run("search", search_figures, data))
         result.update(app_figures(data, info["largest_note"]))
-        result.update(verify_figures(data))
-        result.update(mirror_figures(data, work / "mirror"))
-        result.update(node_figures(data, work / "new", info["writes"]))
+        result.update(stages.run("verify", verify_figures, data))
+        result.update(stages.run("mirror", mirror_figures, data, work / "mirror"))
+        result.update(stages.run("node", node_figures, data, work / "new", info["writes"]))
+        result.update(stages.run("fold", fold_figures, data))
+    result["stage_s"] = stages.seconds
     return result
 
 
@@ -354,11 +407,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=float, default=10.0, help="years of data (fractions allowed)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "decade-cache")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile each stage into this folder")
     args = parser.parse_args()
     if args.years <= 0:
         parser.error("--years must be more than 0")
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(measure(args.years, args.cache)))
+    print(json.dumps(measure(args.years, args.cache, args.profile)))
     return 0
 
 
