@@ -386,6 +386,7 @@ def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str,
     source, info = cached(cache, years, progress=False)
     result: dict[str, Any] = {"years": years, **{k: v for k, v in info.items() if k != "years"}}
     stages = Stages(profile)
+    result["load_avg_start"] = round(os.getloadavg()[0], 1)  # the machine is shared: say how busy
     with tempfile.TemporaryDirectory(prefix="decade-") as tmp:
         work = Path(tmp)
         data = work / "primary"
@@ -400,6 +401,7 @@ def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str,
         result.update(stages.run("node", node_figures, data, work / "new", info["writes"]))
         result.update(stages.run("fold", fold_figures, data))
     result["stage_s"] = stages.seconds
+    result["load_avg_end"] = round(os.getloadavg()[0], 1)
     return result
 
 
