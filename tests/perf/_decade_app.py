@@ -93,17 +93,31 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
     app = QApplication(sys.argv[:1])
     backend, window = make_window(data)
     result: dict[str, Any] = {}
+    # A local loop, not app.quit(): Qt 6 closes the windows on quit, and this one goes on.
+    loop = QEventLoop()
 
     def painted() -> None:
         result["painted_at"] = time.time()
         result["since_interpreter_s"] = round(time.perf_counter() - _T0, 3)
-        app.quit()
+        loop.quit()
 
     qconnect(window.window_did_paint, painted)
     window.show()
-    app.exec()
+    loop.exec()
     wait_until(app, lambda: window.loaded, 120, "the views")
+    profile = os.environ.get("DECADE_PROFILE")  # a folder: profile the switches, both threads
+    if profile:
+        import cProfile
+
+        gui, owner = cProfile.Profile(), cProfile.Profile()
+        backend.call(lambda _r: owner.enable())
+        gui.enable()
     switches = view_switches(app, window, day)
+    if profile:
+        gui.disable()
+        backend.call(lambda _r: owner.disable())
+        gui.dump_stats(Path(profile) / "switch-gui.prof")
+        owner.dump_stats(Path(profile) / "switch-owner.prof")
     result["view_switch_ms"] = round(statistics.median(switches), 1)
     result["view_switch_max_ms"] = round(max(switches), 1)
     result["open_largest_note_ms"] = round(open_note(app, window, note), 1)
