@@ -275,13 +275,14 @@ class Writer:
         r = self.primary
         if r.csn - r.truncated_csn >= every + TRUNCATE_AFTER:
             devices = set(r.entities("device"))
-            real = truncation.devices_in
-            truncation.devices_in = lambda _docs: devices  # type: ignore[assignment]
+            names = vars(truncation)  # the fold's own reference to devices_in
+            real = names["devices_in"]
+            names["devices_in"] = lambda _docs: devices
             started = time.perf_counter()
             try:
                 r.truncate(r.csn - TRUNCATE_AFTER)
             finally:
-                truncation.devices_in = real
+                names["devices_in"] = real
             self.folds.append(time.perf_counter() - started)
 
 

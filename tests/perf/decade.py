@@ -373,7 +373,10 @@ class Stages:
 
             prof = cProfile.Profile()
             # The mirror's work runs on the replica's owner thread: it profiles there.
-            got = fn(*args, profiler=prof) if fn is mirror_figures else prof.runcall(fn, *args)
+            if fn is mirror_figures:
+                got = mirror_figures(*args[:2], profiler=prof)
+            else:
+                got = prof.runcall(fn, *args)
             self.profile.mkdir(parents=True, exist_ok=True)
             prof.dump_stats(self.profile / f"{name}.prof")
             print(f"== {name}", file=sys.stderr)
