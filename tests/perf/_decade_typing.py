@@ -142,8 +142,9 @@ class Typist:
         self.net = net_per_keystroke(runs)
 
     def _chunk(self, n: int) -> str:
-        start = self._at
-        self._at = (start + n) % (len(self.prose) - n - 1)
+        """The next ``n`` characters of prose (exactly ``n``: bursts count on it)."""
+        start = self._at if self._at + n <= len(self.prose) else 0
+        self._at = start + n
         return self.prose[start : start + n]
 
     def bursts(self, length: int, writes: int) -> list[list[Patch]]:
