@@ -274,6 +274,11 @@ class Serve:
         note = next(json.loads(x) for x in out.stdout.splitlines() if '"code"' in x)
         return str(note["code"]), int(note["port"])
 
+    def cpu_s(self) -> float:
+        """CPU seconds the serve process used so far (utime + stime)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
     def peak_rss_mb(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
@@ -328,8 +333,11 @@ async def catch_up(serve: Serve, new: Path, commits: int) -> dict[str, Any]:
 def node_figures(data: Path, new: Path, commits: int) -> dict[str, Any]:
     serve = Serve(data)
     try:
-        idle_rss = serve.peak_rss_mb()
+        idle_rss, cpu = serve.peak_rss_mb(), serve.cpu_s()
+        started = time.process_time()
         figures = asyncio.run(catch_up(serve, new, commits))
+        figures["catchup_new_device_cpu_s"] = round(time.process_time() - started, 2)
+        figures["catchup_node_cpu_s"] = round(serve.cpu_s() - cpu, 2)
         peak = serve.peak_rss_mb()
     finally:
         serve.stop()
@@ -362,9 +370,10 @@ class Stages:
     def __init__(self, profile: Path | None) -> None:
         self.profile = profile
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def run(self, name: str, fn: Any, *args: Any) -> dict[str, Any]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if self.profile is None:
             got: dict[str, Any] = fn(*args)
         else:
@@ -382,6 +391,7 @@ class Stages:
             print(f"== {name}", file=sys.stderr)
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(12)
         self.seconds[name] = round(time.perf_counter() - started, 1)
+        self.cpu[name] = round(time.process_time() - cpu, 1)
         return got
 
 
@@ -404,6 +414,7 @@ def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str,
         result.update(stages.run("node", node_figures, data, work / "new", info["writes"]))
         result.update(stages.run("fold", fold_figures, data))
     result["stage_s"] = stages.seconds
+    result["stage_cpu_s"] = stages.cpu  # this process only (the app and the node run apart)
     result["load_avg_end"] = round(os.getloadavg()[0], 1)
     return result
 
