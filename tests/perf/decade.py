@@ -22,7 +22,13 @@ cache folder and reused. Every measurement runs on a copy, each beside its ancho
   ``mirror_first_start_s`` (the first start, writing every file);
 - ``fold_1k_s``: truncating the oldest 1,000 commits of the log with the real fold.
 
-``--profile DIR`` runs the in-process stages under cProfile (a .prof each, top lines on stderr).
+``--profile DIR`` runs the in-process stages under cProfile (a .prof each, top lines on stderr);
+``DECADE_PROFILE=DIR`` profiles the app's view switches on its GUI and replica threads.
+
+Beside each wall-clock figure the CPU seconds it took are reported (``*_cpu_*``, ``stage_cpu_s``),
+since on a shared machine the wall clock mostly measures the neighbours. Generating the library
+is the slow part (once per cache): about 1.5 min per year of data on a quiet 2-core machine,
+4-6 min per year when it is busy.
 """
 
 from __future__ import annotations
