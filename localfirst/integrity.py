@@ -20,6 +20,7 @@ from .write import decode_write
 CHAIN_MISMATCH = "chain mismatch"
 STATE_MISMATCH = "state digest mismatch (a stored document was changed)"
 TEXT_MISMATCH = "text mismatch (a stored note body was changed)"
+SNAPSHOT_MISMATCH = "snapshot mismatch (a stored snapshot row was changed)"
 UNDECODABLE = "undecodable row"
 MISSING = "missing row"
 
@@ -118,6 +119,18 @@ def text_matches(state: bytes | None, batches: Iterable[bytes], text: str) -> bo
     except Exception:  # an undecodable state or batch is damage, whatever the decoder raised
         return False
     return doc.text == text
+
+
+def snapshot_seal(docs: Iterable[tuple[str, bytes]], texts: Iterable[tuple[str, str, bytes]]) -> bytes:
+    """A hash over a snapshot's stored rows (encoded documents and text states, in key order):
+    kept beside them when the snapshot is written, so a row changed later on disk is caught
+    before it is handed to a joining device or a repair."""
+    h = hashlib.sha256()
+    for key, data in sorted(docs):
+        h.update(msgpack.packb(["doc", key, data]))
+    for entity, field, state in sorted(texts):
+        h.update(msgpack.packb(["text", entity, field, state]))
+    return h.digest()
 
 
 def state_digest_of(folded: int) -> bytes:

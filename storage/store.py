@@ -20,11 +20,13 @@ from sqlalchemy import Connection, Table, text
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
 from localfirst.integrity import (
+    SNAPSHOT_MISMATCH,
     STATE_MISMATCH,
     TEXT_MISMATCH,
     VerifyReport,
     check_chain,
     doc_state_hash,
+    snapshot_seal,
     state_digest_of,
     text_matches,
     text_state_hash,
@@ -413,6 +415,18 @@ class SqlStore:
                 ops[(entity, field)].append(batch)
         return all(text_matches(state, ops.get((e, f), ()), str(body)) for e, f, body, state in texts)
 
+    def _snapshot_sealed(self) -> bool:
+        """Whether the snapshot's rows still hash to the seal written with them (a library
+        whose snapshot predates seals has none to check)."""
+        kept = self._meta().get("snapshot_seal")
+        if kept is None:
+            return True
+        with self._read() as conn:
+            docs = [(k, bytes(d)) for k, d in conn.exec_driver_sql("SELECT id, doc FROM snapshot_docs")]
+            rows = conn.exec_driver_sql("SELECT id, field, state FROM snapshot_texts")
+            texts = [(e, f, bytes(st)) for e, f, st in rows]
+        return bytes(kept) == snapshot_seal(docs, texts)
+
     def _top_csn(self, conn: Connection) -> int:
         row = conn.exec_driver_sql("SELECT max(csn) FROM log").first()
         top = row[0] if row is not None else None
@@ -434,6 +448,7 @@ class SqlStore:
         verification passes again, so no later check claims the log is sound."""
         state_ok = self._recompute_states() if full else True
         texts_ok = self._texts_consistent() if full else True
+        snapshot_ok = self._snapshot_sealed() if full else True
         meta = self._meta()
         damaged = meta.get("verify_damaged")
         if damaged is not None and not full:
@@ -445,8 +460,8 @@ class SqlStore:
         with self._read() as conn:
             rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
             report = check_chain(start, chain, rows)
-        if report.ok and not (state_ok and texts_ok):
-            problem = STATE_MISMATCH if not state_ok else TEXT_MISMATCH
+        if report.ok and not (state_ok and texts_ok and snapshot_ok):
+            problem = STATE_MISMATCH if not state_ok else TEXT_MISMATCH if not texts_ok else SNAPSHOT_MISMATCH
             report = VerifyReport(False, report.csn, report.chain, problem, report.checked)
         if report.ok and not report.checked and damaged is None:
             return report  # nothing new: no write on the hot path of a sync
@@ -590,16 +605,11 @@ class SqlStore:
         )
         conn.exec_driver_sql("DELETE FROM snapshot_docs")
         conn.exec_driver_sql("DELETE FROM snapshot_texts")
-        _many(
-            conn,
-            "INSERT INTO snapshot_texts (id, field, state) VALUES (?, ?, ?)",
-            [(e, f, state) for (e, f), state in snap.texts.items()],
-        )
-        _many(
-            conn,
-            "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)",
-            [(key, encode_doc(doc)) for key, doc in snap.docs.items()],
-        )
+        text_rows = [(e, f, state) for (e, f), state in snap.texts.items()]
+        doc_rows = [(key, encode_doc(doc)) for key, doc in snap.docs.items()]
+        _many(conn, "INSERT INTO snapshot_texts (id, field, state) VALUES (?, ?, ?)", text_rows)
+        _many(conn, "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)", doc_rows)
+        self._set_meta(conn, snapshot_seal=snapshot_seal(doc_rows, text_rows))
 
     def replace_snapshot(
         self,

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from localfirst import InvalidWrite, Replica
-from localfirst.integrity import CHAIN_MISMATCH, STATE_MISMATCH, TEXT_MISMATCH, UNDECODABLE, ReplicaDamaged
+from localfirst.integrity import (
+    CHAIN_MISMATCH,
+    SNAPSHOT_MISMATCH,
+    STATE_MISMATCH,
+    TEXT_MISMATCH,
+    UNDECODABLE,
+    ReplicaDamaged,
+)
 from localfirst.repair import repair, repair_batch
 from tests.storage.conftest import Replicas
 
@@ -106,6 +113,31 @@ def test_corruption_not_noticed_repaired_from_a_member(replicas: Replicas, damag
     assert b.verify(full=True).ok
     assert b.state_digest() == a.state_digest()
     assert b.values("n1") == {"title": "t1", "body": "the body of one"}
+
+
+def test_corruption_not_noticed_edited_snapshot_row_is_caught_and_repaired(replicas: Replicas) -> None:
+    # The snapshot is what a joining device or a repair is handed: a row of it changed on disk
+    # must be caught by the full check, not passed on.
+    a, b = _pair(replicas)
+    b.truncate()  # the committed notes now live in B's snapshot
+    a.truncate()
+    path = replicas.store_of(b).path
+    replicas.close(b)
+    doc = _row(path, "SELECT doc FROM snapshot_docs WHERE id = 'n3'")
+    _edit(path, "UPDATE snapshot_docs SET doc = ? WHERE id = 'n3'", doc.replace(b"t3", b"QQ"))
+    b = replicas.open("b")
+    found = b.verify(full=True)
+    assert (found.ok, found.problem) == (False, SNAPSHOT_MISMATCH)
+    with pytest.raises(ReplicaDamaged):
+        b.welcome()
+    repair(b, repair_batch(a))
+    assert b.verify(full=True).ok
+    b = replicas.reopen(b)
+    assert b.verify(full=True).ok
+    assert b.values("mine") == {"title": "written offline on B"}
+    assert b.values("n3") == {"title": "t3"}
+    a.receive(b.batch_for(a.summary()))
+    assert b.state_digest() == a.state_digest()
 
 
 def test_corruption_not_noticed_edited_note_body_is_a_state_mismatch(replicas: Replicas) -> None:
