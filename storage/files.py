@@ -633,8 +633,7 @@ def note_names(replica: Replica, previous: Mapping[str, str] | None = None) -> d
     notes = replica.entities("note")
     items = []
     for key, doc in notes.items():
-        title = str(doc.value("title", "") or "")
-        items.append((key, title if title.strip() else display_name(title, replica.text(key))[:200]))
+        items.append((key, _note_title({"title": doc.value("title", ""), "body": replica.text(key)})))
     return assign_names(items, ".md", previous)
 
 
@@ -703,11 +702,17 @@ def records_of(replica: Replica) -> Records:
     return out
 
 
+def _note_title(values: Mapping[str, object]) -> str:
+    """What names a note's file: its title, else its body's first line (as the list shows it)."""
+    body = values.get("body")
+    return display_name(values.get("title"), body if isinstance(body, str) else "")[:200]
+
+
 def render_records(records: Records) -> tuple[list[Rendered], list[str]]:
     """Every file of these records, and what could not be rendered or was left out of one."""
     notes_out: list[str] = []
     files: list[Rendered] = []
-    names = assign_names(((k, str(v.get("title", "") or "")) for k, v in records.notes.items()), ".md")
+    names = assign_names(((k, _note_title(v)) for k, v in records.notes.items()), ".md")
     for key, name in sorted(names.items()):
         try:
             files.append(Rendered(key, "note", name, render_note(key, records.notes[key]).encode("utf-8")))

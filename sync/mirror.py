@@ -745,7 +745,7 @@ def _calendar_in_sync(replica: Replica, calendar: str, cal: IcsCalendar) -> bool
     if doc is None or not doc.exists:
         return False
     values = doc.values()
-    if any(values.get(k) != v for k, v in cal.fields.items()):
+    if any(not _same(values.get(k), v) for k, v in cal.fields.items()):
         return False
     held = {k: d for k, d in replica.entities("event").items() if d.value("calendar") == calendar}
     in_file = {ev.id: ev for ev in cal.events}
@@ -756,9 +756,15 @@ def _calendar_in_sync(replica: Replica, calendar: str, cal: IcsCalendar) -> bool
         if event is None or not event.exists or event.conflicted:
             return False
         now = event.values()
-        if any(now.get(k) != v for k, v in ev.fields.items() if k != "calendar"):
+        if any(not _same(now.get(k), v) for k, v in ev.fields.items() if k != "calendar"):
             return False
     return True
+
+
+def _same(held: object, in_file: object) -> bool:
+    """A field's value in the library against the file's: an empty set in the file is the
+    field left unset in the library (an import never writes an empty ``extra``)."""
+    return held == in_file or (held is None and in_file == [])
 
 
 _STAMPS = frozenset({"created", "modified"})
