@@ -53,6 +53,7 @@ from sync.lock import LibraryLock
 from sync.mirroring import MirrorSlot
 from sync.netif import ANY_HOST, usable_addresses
 from sync.pairing import Invitation, PairedPeer
+from sync.relay.runner import Polling, RelayRunner
 from sync.peers import Conn, Peers
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
@@ -107,6 +108,7 @@ class Node:
         control: bool = True,
         truncate_after: int = TRUNCATE_AFTER,
         mirror: Path | None = None,
+        relay_polling: Polling | None = None,
     ) -> None:
         """Prepare a node; nothing opens before :meth:`start`.
 
@@ -125,6 +127,8 @@ class Node:
             control: open the owner-only control socket for the CLI.
             truncate_after: truncate the log once every member holds this many more commits.
             mirror: keep the library as plain files in this folder, both ways (:meth:`set_mirror`).
+            relay_polling: how often the relays of ``relays.json`` are polled (default: 1 s after
+                activity, 30 s when idle).
         """
         self.data_dir = Path(data_dir)
         self._name = name
@@ -150,6 +154,7 @@ class Node:
         self._mirror = MirrorSlot(self)
         self._subscribers: Subscribers[Changes] = Subscribers()
         self._truncating: asyncio.Task[None] | None = None
+        self.relays = RelayRunner(self, relay_polling)
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
@@ -214,6 +219,8 @@ class Node:
         # The primary commits what waits (written offline, or before a crash) now, not at the
         # next write: until then nobody, this device included, could count on it.
         self.changed()
+        self._subscribers.add(self.relays.changed)
+        self.relays.start()
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
 
     async def stop(self) -> None:
@@ -224,6 +231,7 @@ class Node:
         if self._truncating is not None:
             self._truncating.cancel()  # nothing is written before its last step
             await asyncio.gather(self._truncating, return_exceptions=True)
+        await self.relays.stop()
         if self._links is not None:
             await self._links.close()
         if self._pairing is not None:
@@ -481,4 +489,5 @@ class Node:
             "addresses": self.addresses,
             "stats": dict(self.stats),
             "mirror": self._mirror.status(),
+            "relays": self.relays.status(),
         }
