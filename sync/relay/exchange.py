@@ -267,6 +267,8 @@ class RelayLink:
             log.warning("relay %s: segment %d refused: %s", self.config.address, seq, exc)
             return False
         self.state.cursors[dev_hash] = seq
+        for key in [k for k in self.failed if k[0] == dev_hash and k[1] <= seq]:
+            del self.failed[key]  # superseded: a later segment of that stream holds it all
         if covers(self.host.replica.summary(), body.upto):
             self._learn(body.upto)
         return True

@@ -100,13 +100,17 @@ def test_a_revoked_device_is_cut_off_and_a_fourth_catches_up_from_a_snapshot(
                 await asyncio.sleep(0.3)
             assert link.state.snapshot_seq > 0
             assert p.status()["relays"][0]["segments"] < before
-            # A fourth device joins and catches up through the relay alone.
+            # A fourth device joins; what is written before it first runs reaches it only
+            # through the relay: the full segments (snapshots) sealed to it once its key is seen.
             await pair_offline(p, tmp_path / "C", "C")
+            late = await a.write(lambda r: r.create("note", {"title": "late"}))
+            await until(lambda: holds(p, late), 30, "P gets the late note")
             use_relay(tmp_path / "C", link.config.address, link.config.endpoint)
             c = await start_offline(tmp_path / "C", "C")
             try:
-                late = await a.write(lambda r: r.create("note", {"title": "late"}))
+                assert not holds(c, late)
                 await until(lambda: holds(c, late) and synced(p, a, c), 60, "C catches up")
+                assert c.status()["relays"][0]["last_download"] is not None
                 assert not holds(c, from_b)
             finally:
                 await c.stop()
