@@ -53,8 +53,8 @@ from sync.lock import LibraryLock
 from sync.mirroring import MirrorSlot
 from sync.netif import ANY_HOST, usable_addresses
 from sync.pairing import Invitation, PairedPeer
-from sync.relay.runner import Polling, RelayRunner
 from sync.peers import Conn, Peers
+from sync.relay.runner import Polling, RelayRunner
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
 from sync.trust import Trust, member_certs, pem_fingerprint

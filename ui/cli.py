@@ -28,7 +28,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
-from ui import cli_library, cli_verify
+from ui import cli_library, cli_relay, cli_verify
 from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="members, peers, vectors, pending writes")
     status.add_argument("--json", action="store_true", help="print JSON")
     cli_library.add_commands(commands)
+    cli_relay.add_commands(commands)
     return parser
 
 
@@ -485,6 +486,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
             where = online + (f", identical up to commit #{proven}" if proven is not None else "")
             where += _in_flight(peer)
         print(f"  {device[:12]}  {name or '-':20}  {where}")
+    if status.get("relays"):
+        print("relays\n" + "\n".join(cli_relay.status_lines(status["relays"])))
     return 0
 
 
@@ -578,6 +581,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "export": _export,
     **{name: functools.partial(cli_library.run, name) for name in cli_library.NAMES},
     "verify": cli_verify.run,
+    "relay": functools.partial(cli_relay.run, "relay"),
 }
 
 

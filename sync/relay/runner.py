@@ -140,7 +140,7 @@ class RelayRunner:
             slot.reachable = not isinstance(exc, StoreUnavailable) and slot.reachable
             slot.error = str(exc)
             slot.failures += 1
-            delay = min(self.polling.backoff_cap, self.polling.active * 2 ** min(slot.failures, 12))
+            delay: float = min(self.polling.backoff_cap, self.polling.active * 2.0 ** min(slot.failures, 12))
             log.warning("relay %s: %s (next try in %.0f s)", slot.config.address, exc, delay)
             return delay * random.uniform(0.5, 1.5)
         slot.reachable, slot.error, slot.failures = True, None, 0

@@ -24,6 +24,7 @@ import pytest
 from obstore.store import S3Store
 
 ACCESS_KEY = "relaytestkey"
+BUCKET = "relay-tests"
 SECRET_KEY = "relaytestsecret"  # a throwaway credential of a server that lives for one test run
 _PORTS = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
 
@@ -81,7 +82,7 @@ class Seaweed:
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master.grpc']}",
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=8",
+            "-volume.max=16",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume.grpc']}",
             "-filer",
@@ -95,12 +96,13 @@ class Seaweed:
             f"-s3.config={self.config}",
         ]
         log = (self.root / "weed.log").open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+        env = {**os.environ, "TMPDIR": str(self.root)}  # its unix sockets go there, not in /tmp
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env=env)
         log.close()
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 90.0) -> None:
-        probe = self.s3("probe-bucket")
+        probe = self.s3(BUCKET)
         deadline = time.monotonic() + timeout
         while True:
             assert self.proc is not None
@@ -123,6 +125,9 @@ class Seaweed:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        for port in self.ports.values():  # weed leaves its unix sockets in /tmp whatever TMPDIR says
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: requests in flight fail."""
@@ -142,9 +147,10 @@ class Seaweed:
             retry_config={"max_retries": 0},
         )
 
-    def new_bucket(self) -> str:
-        """A fresh bucket name (created on first upload: SeaweedFS auto-creates for admins)."""
-        return f"relay-{os.getpid()}-{next(self._buckets)}"
+    def new_relay(self) -> str:
+        """A fresh relay address: one bucket for the session (SeaweedFS makes a collection of
+        volumes per bucket, so a bucket per test would exhaust a small server), a prefix each."""
+        return f"s3://{BUCKET}/t{os.getpid()}-{next(self._buckets)}"
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,11 @@ off, resume, and converge with nothing lost and nothing applied twice."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from pathlib import Path
 
+from localfirst import Replica
 from sync.node import Node
 from tests.sync.nodes import synced, until
 from tests.sync.relay.conftest import Seaweed
@@ -17,7 +19,7 @@ def test_the_store_killed_mid_traffic_then_back_loses_and_duplicates_nothing(
     tmp_path: Path, s3_env: Seaweed
 ) -> None:
     async def main() -> None:
-        address = f"s3://{s3_env.new_bucket()}/lib"
+        address = s3_env.new_relay()
         p = await start_offline(tmp_path / "P", "P")
         await pair_offline(p, tmp_path / "A", "A")
         use_relay(tmp_path / "P", address, s3_env.endpoint)
@@ -32,7 +34,7 @@ def test_the_store_killed_mid_traffic_then_back_loses_and_duplicates_nothing(
                 for i in range(n):
                     title = f"{tag}{i}"
                     titles.append(title)
-                    await node.write(lambda r, t=title: r.create("note", {"title": t}))
+                    await node.write(functools.partial(_note, title=title))
                     await asyncio.sleep(0.02)
 
             # Kill the store while both devices upload and download.
@@ -57,3 +59,7 @@ def test_the_store_killed_mid_traffic_then_back_loses_and_duplicates_nothing(
                 s3_env.start()
 
     asyncio.run(main())
+
+
+def _note(r: Replica, title: str) -> str:
+    return r.create("note", {"title": title})
