@@ -230,8 +230,11 @@ class RelayLink:
             body = decode_body(plain)
         except (sealing.SealError, ValueError) as exc:
             self.failed[(dev_hash, seq)] = Failed(size, time.monotonic(), str(exc))
-            log.warning(
-                "relay %s: segment %d of %s not opened: %s", self.config.address, seq, device[:12], exc
+            # Sealed before this device's key was known is expected (a later full segment
+            # covers it); anything else is worth a warning.
+            level = logging.INFO if "not sealed to this device" in str(exc) else logging.WARNING
+            log.log(
+                level, "relay %s: segment %d of %s not opened: %s", self.config.address, seq, device[:12], exc
             )
             return None
         self.failed.pop((dev_hash, seq), None)
