@@ -147,5 +147,3 @@ class Seaweed:
         """A fresh relay address: one bucket for the session (SeaweedFS makes a collection of
         volumes per bucket, so a bucket per test would exhaust a small server), a prefix each."""
         return f"s3://{BUCKET}/t{os.getpid()}-{next(self._buckets)}"
-
-
