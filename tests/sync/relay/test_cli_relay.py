@@ -85,6 +85,7 @@ def test_status_of_a_running_node_shows_each_relay(tmp_path: Path, s3_env: Seawe
             return relays if ok else None
 
         relays = wait_for(relays_done, 60, "both relays uploaded")
+        assert relays is not None
         assert {r["error"] for r in relays} == {None}
         assert all(int(str(r["bytes"])) > 0 for r in relays)
         text = run_cli(data, "status")
