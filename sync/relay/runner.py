@@ -25,6 +25,7 @@ from sync.relay import compaction
 from sync.relay import config as relay_config
 from sync.relay.config import RelayConfig
 from sync.relay.exchange import Host, RelayLink
+from sync.relay.seal import SealError
 from sync.relay.store import BadRelayAddress, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,9 @@ class RelayRunner:
                 slot.link = RelayLink(self.host, slot.config, slot.config.open())
             result = await slot.link.round()
             await compaction.maybe_compact(slot.link)
-        except (StoreUnavailable, StorageError, BadRelayAddress) as exc:
-            slot.reachable = not isinstance(exc, StoreUnavailable) and slot.reachable
+        except (StoreUnavailable, StorageError, BadRelayAddress, SealError) as exc:
+            # The store failed, or this device did (disk, its relay key): say so, wait, retry.
+            slot.reachable = False if isinstance(exc, StoreUnavailable) else slot.reachable
             slot.error = str(exc)
             slot.failures += 1
             delay: float = min(self.polling.backoff_cap, self.polling.active * 2.0 ** min(slot.failures, 12))
