@@ -35,6 +35,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+from ui.relays import RelaysBox
 
 if TYPE_CHECKING:
     from sync.service import NodeService
@@ -177,6 +178,7 @@ class DevicesPanel(QWidget):
         layout.addWidget(self.sync_state)
         layout.addWidget(members_box, 1)
         layout.addWidget(pair_box)
+        layout.addWidget(RelaysBox.for_source(sync))
 
         qconnect(self.rename_button.clicked, self.rename_selected)
         qconnect(self.revoke_button.clicked, self.revoke_selected)

@@ -332,6 +332,8 @@ class RelayLink:
             except ObjectExists:
                 seq += 1  # written before a crash lost the state: never overwrite, take the next
         self.state.next_seq = seq + 1
+        layout.segments.setdefault(device_hash(self.library, me), {})[seq] = len(data)  # status
+        layout.bytes += len(data)
         if self.force_full:  # a snapshot for compaction: what it holds of every stream
             self.state.snapshot_seq, self.state.snapshot_read = seq, dict(self.state.cursors)
         self.state.recipients = recipients
