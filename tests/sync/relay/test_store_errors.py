@@ -18,6 +18,10 @@ def _note(r: Replica, title: str) -> str:
     return r.create("note", {"title": title})
 
 
+def refused_since(proxy: FaultyProxy, faults: int) -> bool:
+    return proxy.faults > faults + 3
+
+
 def test_throttling_and_server_errors_are_waited_out(tmp_path: Path, s3_env: Seaweed) -> None:
     async def main(proxy: FaultyProxy) -> None:
         address = s3_env.new_relay()
@@ -37,7 +41,7 @@ def test_throttling_and_server_errors_are_waited_out(tmp_path: Path, s3_env: Sea
                     titles += [f"{mode} a{i}", f"{mode} p{i}"]
                     await a.write(functools.partial(_note, title=f"{mode} a{i}"))
                     await p.write(functools.partial(_note, title=f"{mode} p{i}"))
-                await until(lambda f=faults: proxy.faults > f + 3, 30, "requests refused")
+                await until(functools.partial(refused_since, proxy, faults), 30, "requests refused")
                 await until(lambda: a.status()["relays"][0]["reachable"] is False, 30, "A sees it")
                 assert "Server returned non-2xx status code: 5" in a.status()["relays"][0]["error"]
                 assert not synced(p, a)
