@@ -123,9 +123,14 @@ async def _delete(store: RelayStore, paths: list[str]) -> int:
 
 def warnings(link: RelayLink) -> list[str]:
     """Members that have not read this relay for longer than ``SILENT_AFTER_S`` (from the last
-    markers the primary read); they hold compaction back."""
+    markers the primary read), or never have; they hold compaction back."""
     out = []
     now = time.time()
+    replica = link.host.replica
+    if replica.primary == link.identity.device_id and link.seen.layout.keys:
+        for device in sorted(replica.members()):
+            if device_hash(link.library, device) not in link.seen.layout.markers:
+                out.append(f"member {device[:12]} has not read this relay yet (compaction waits for it)")
     for device, marker in link.seen.markers.items():
         if now - marker.at > SILENT_AFTER_S:
             days = int((now - marker.at) // 86400)

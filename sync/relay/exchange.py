@@ -142,7 +142,9 @@ class RelayLink:
         result.applied = self._apply_ready()
         if result.applied:
             self.state.last_download = time.time()
-            await self._write_marker()
+        if result.applied or device_hash(self.library, self.identity.device_id) not in layout.markers:
+            await self._write_marker()  # also a first one: compaction waits for every member's
+            layout.markers.add(device_hash(self.library, self.identity.device_id))
         result.uploaded = await self._upload(layout)
         save_state(self.host.data_dir, self.config, self.state)
         return result

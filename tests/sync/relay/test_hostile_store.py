@@ -113,6 +113,12 @@ def test_moved_replayed_truncated_and_forged_segments_are_refused(tmp_path: Path
                 segment_path(lib, p.device, 902): real[:-40],
                 # a stranger's segment, sealed to B, under P's name
                 segment_path(lib, p.device, 903): await _forged(stranger, b, bl, lib, 903, claim=p.device),
+                # one bit flipped in the middle
+                segment_path(lib, p.device, 904): _flipped(real),
+                # a sync program's temporary file beside P's segments: not a name of ours
+                segment_path(lib, p.device, 905).replace(
+                    "/000000000905", "/.syncthing.000000000905.tmp"
+                ): real,
                 # a stranger's segment under its own name: not a member, never even fetched
                 segment_path(lib, stranger.device_id, 1): await _forged(stranger, b, bl, lib, 1),
             }
@@ -122,12 +128,14 @@ def test_moved_replayed_truncated_and_forged_segments_are_refused(tmp_path: Path
                 path.write_bytes(data)
             state_b = (b.replica.vector, b.replica.csn, b.replica.chain)
             p_hash, b_hash = _hash(lib, p.device), _hash(lib, b.device)
-            tried = {(p_hash, 900), (p_hash, 902), (p_hash, 903)}
+            tried = {(p_hash, 900), (p_hash, 902), (p_hash, 903), (p_hash, 904)}
             await until(lambda: tried <= set(bl.failed) and (b_hash, 901) in pl.failed, 20, "all tried")
             reasons = {seq: f.reason for (_, seq), f in bl.failed.items()}
             assert "object moved" in reasons[900]
             assert "damaged or truncated" in reasons[902]
             assert "bad signature" in reasons[903]
+            assert "damaged or truncated" in reasons[904]
+            assert 905 not in reasons
             assert "object moved" in pl.failed[(b_hash, 901)].reason
             assert not any(h == _hash(lib, stranger.device_id) for h, _ in bl.failed)  # never fetched
             assert (b.replica.vector, b.replica.csn, b.replica.chain) == state_b  # nothing applied
@@ -177,3 +185,8 @@ async def _forged(
     return sealing.seal(
         signer, kind="seg", library=library, seq=seq, body=encode_body(body), recipients=[bl.recipient]
     )
+
+
+def _flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0x10]) + data[middle + 1 :]
