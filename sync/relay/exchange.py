@@ -187,9 +187,12 @@ class RelayLink:
     # -- reading --------------------------------------------------------------------------------
 
     async def _download(self, layout: Layout, by_hash: dict[str, str], certs: dict[str, str]) -> int:
-        """Fetch and open every segment of a member newer than what was applied of its stream."""
+        """Fetch and open a member's segments newer than what was applied of its stream, newest
+        first, down to the first whose base this replica holds (it covers the older ones)."""
         got = 0
         me = self.identity.device_id
+        for gone in [h for h in self.pending if h not in by_hash]:
+            del self.pending[gone]  # revoked meanwhile: what it sent is refused, even if fetched
         for dev_hash, seqs in layout.segments.items():
             device = by_hash.get(dev_hash)
             if device is None or device == me:
@@ -197,13 +200,19 @@ class RelayLink:
             cursor = self.state.cursors.get(dev_hash, 0)
             have = self.pending.setdefault(dev_hash, {})
             cert = sealing.cert_der(certs[device])
-            for seq in sorted(s for s in seqs if s > cursor and s not in have):
-                if (dev_hash, seq) in self.refused or not self._worth_trying(dev_hash, seq, seqs[seq]):
-                    continue
-                body = await self._fetch(device, dev_hash, seq, seqs[seq], cert)
-                if body is not None:
+            summary = self.host.replica.summary()
+            for seq in sorted((s for s in seqs if s > cursor), reverse=True):
+                body = have.get(seq)
+                if body is None:
+                    if (dev_hash, seq) in self.refused or not self._worth_trying(dev_hash, seq, seqs[seq]):
+                        continue
+                    body = await self._fetch(device, dev_hash, seq, seqs[seq], cert)
+                    if body is None:
+                        continue
                     have[seq] = body
                     got += 1
+                if covers(summary, body.base):
+                    break  # applicable now, and it holds all the older ones hold beyond its base
         return got
 
     def _worth_trying(self, dev_hash: str, seq: int, size: int) -> bool:
