@@ -57,8 +57,9 @@ async def read_markers(link: RelayLink) -> dict[str, MarkerBody]:
                 cert=sealing.cert_der(pem),
             )
             out[device] = msgspec.msgpack.decode(body, type=MarkerBody)
-        except (sealing.SealError, ValueError) as exc:
-            log.warning("relay %s: read marker of %s refused: %s", link.config.address, device[:12], exc)
+        except (sealing.SealError, ValueError) as exc:  # sealed before this device's key was known?
+            level = logging.INFO if "not sealed to this device" in str(exc) else logging.WARNING
+            log.log(level, "relay %s: read marker of %s refused: %s", link.config.address, device[:12], exc)
     link.seen.markers = out
     return out
 

@@ -115,6 +115,7 @@ class RelayLink:
         self.seen = Seen()
         self._key_published = False
         self.force_full = False  # compaction asks for a snapshot of this device's state
+        self._marker_to: list[str] | None = None  # recipients of the last read marker written
 
     # -- the round ------------------------------------------------------------------------------
 
@@ -142,8 +143,10 @@ class RelayLink:
         result.applied = self._apply_ready()
         if result.applied:
             self.state.last_download = time.time()
-        if result.applied or device_hash(self.library, self.identity.device_id) not in layout.markers:
-            await self._write_marker()  # also a first one: compaction waits for every member's
+        if result.applied or self._marker_to != self._sealed_to():
+            # also a first one (compaction waits for every member's), and again when members'
+            # keys change, so that the primary can read it
+            await self._write_marker()
             layout.markers.add(device_hash(self.library, self.identity.device_id))
         result.uploaded = await self._upload(layout)
         save_state(self.host.data_dir, self.config, self.state)
@@ -356,6 +359,7 @@ class RelayLink:
 
     async def _write_marker(self) -> None:
         marker = MarkerBody(dict(self.state.cursors), time.time())
+        recipients = self._sealed_to()
         data = await asyncio.to_thread(
             sealing.seal,
             self.identity,
@@ -363,6 +367,7 @@ class RelayLink:
             library=self.library,
             seq=0,
             body=msgspec.msgpack.encode(marker),
-            recipients=self._sealed_to(),
+            recipients=recipients,
         )
         await self.store.replace(marker_path(self.library, self.identity.device_id), data)
+        self._marker_to = recipients
