@@ -156,10 +156,9 @@ class RelayLink:
         if self._key_published:
             return
         entry = sealing.key_entry(self.identity, self.library, self.recipient)
-        try:
-            await self.store.put_new(key_path(self.library, self.identity.device_id), entry)
-        except ObjectExists:
-            pass  # published on an earlier run (the key file keeps the same identity)
+        # Written on every start, not created once: if this device's key file was lost and made
+        # anew, members must learn the new recipient (the entry is signed, so nobody else can).
+        await self.store.replace(key_path(self.library, self.identity.device_id), entry)
         self._key_published = True
 
     async def _load_keys(self, layout: Layout, by_hash: dict[str, str], certs: dict[str, str]) -> None:

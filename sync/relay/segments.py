@@ -4,7 +4,7 @@ replica can take now.
 Layout under the relay's root, every name opaque (hashes, numbers)::
 
     <lib>/s/<dev>/<seq>   segment number seq of a device: sealed, created once, never rewritten
-    <lib>/k/<dev>         the device's key entry (its age recipient, signed)
+    <lib>/k/<dev>         the device's key entry (its age recipient, signed; rewritten at start)
     <lib>/m/<dev>         the device's read marker (sealed; how far it has read every stream)
 
 ``<lib>`` is a hash of the library id and ``<dev>`` a hash of library and device id, so the

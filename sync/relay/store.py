@@ -1,8 +1,9 @@
 """Object stores a relay speaks to: S3-compatible buckets and plain (synced) folders, through
 ``obstore``'s one interface.
 
-The relay only ever creates objects that do not exist yet (``put`` in *create* mode: a name is
-never overwritten), reads whole objects, lists a prefix and deletes what compaction allows. Every
+A segment is only ever created (``put`` in *create* mode: its name is never overwritten); a device
+rewrites only its own key entry and read marker. The relay reads whole objects, lists a prefix
+and deletes what compaction allows. Every
 store failure -- refused connection, timeout, 5xx, throttling, a vanished file -- becomes
 :class:`StoreUnavailable` (try again later) and a name taken already :class:`ObjectExists`;
 neither ever carries credentials. A folder relay writes through ``obstore``'s local store, which
