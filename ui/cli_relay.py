@@ -26,6 +26,12 @@ def add_commands(subparsers: Any) -> None:
     add.add_argument(
         "--credentials", type=Path, help="a KEY=VALUE file with AWS_* keys, readable only by you"
     )
+    add.add_argument(
+        "--silent-days",
+        type=int,
+        default=90,
+        help="name a member in status once it has not read this relay for this many days (default 90)",
+    )
     listing = sub.add_parser("list", help="the relays this device uses")
     listing.add_argument("--json", action="store_true", help="one JSON line")
     remove = sub.add_parser("remove", help="stop using a relay (what it holds stays there)")
@@ -40,7 +46,7 @@ def run(name: str, data: Path, args: argparse.Namespace) -> int:
 
     try:
         if args.relay_command == "add":
-            cfg = config.add(data, args.address, args.endpoint, args.credentials)
+            cfg = config.add(data, args.address, args.endpoint, args.credentials, args.silent_days)
             print(f"added relay {cfg.address} (id {cfg.id}); a running node uses it within seconds")
             return 0
         if args.relay_command == "remove":
@@ -63,7 +69,13 @@ def run(name: str, data: Path, args: argparse.Namespace) -> int:
 
 def _shown(r: Any) -> dict[str, Any]:
     """What ``relay list`` shows: never a secret (a credentials file is named, not read)."""
-    return {"id": r.id, "address": r.address, "endpoint": r.endpoint, "credentials": r.credentials}
+    return {
+        "id": r.id,
+        "address": r.address,
+        "endpoint": r.endpoint,
+        "credentials": r.credentials,
+        "silent_days": r.silent_days,
+    }
 
 
 def status_lines(relays: list[dict[str, Any]]) -> list[str]:

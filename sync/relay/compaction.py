@@ -6,7 +6,7 @@ sealed read marker; when enough segments have been read by all of them, it uploa
 pass deletes each segment that every other member has read *and* that snapshot covers. A new
 member then catches up from the snapshot plus the segments after it. Nothing a member has not
 read is ever deleted: a member that stays silent holds compaction back, and is warned about in
-status once it has been silent longer than ``SILENT_AFTER_S`` (90 days by default).
+status once it has been silent longer than the relay's ``silent_days`` (90 by default).
 Segments of revoked devices are refused by everyone, so they are deleted once the snapshot is up.
 """
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SILENT_AFTER_S = 90 * 86400.0
 #: How often the primary looks at markers (each look reads one marker per member).
 COMPACT_EVERY_S = 600.0
 #: Segments all members have read before a snapshot is worth its size.
@@ -123,7 +122,7 @@ async def _delete(store: RelayStore, paths: list[str]) -> int:
 
 
 def warnings(link: RelayLink) -> list[str]:
-    """Members that have not read this relay for longer than ``SILENT_AFTER_S`` (from the last
+    """Members that have not read this relay for longer than its ``silent_days`` (from the last
     markers the primary read), or never have; they hold compaction back."""
     out = []
     now = time.time()
@@ -133,7 +132,7 @@ def warnings(link: RelayLink) -> list[str]:
             if device_hash(link.library, device) not in link.seen.layout.markers:
                 out.append(f"member {device[:12]} has not read this relay yet (compaction waits for it)")
     for device, marker in link.seen.markers.items():
-        if now - marker.at > SILENT_AFTER_S:
+        if now - marker.at > link.config.silent_days * 86400.0:
             days = int((now - marker.at) // 86400)
             out.append(f"member {device[:12]} has not read this relay for {days} days")
     return out

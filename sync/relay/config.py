@@ -29,6 +29,7 @@ class RelayConfig:
     address: str
     endpoint: str | None = None
     credentials: str | None = None  # path of an owner-only KEY=VALUE file
+    silent_days: int = 90  # a member silent this long is named in status (it holds compaction)
 
     @property
     def id(self) -> str:
@@ -55,7 +56,10 @@ def load(data_dir: Path) -> list[RelayConfig]:
     """The configured relays (none if the file is missing or unreadable)."""
     try:
         raw = json.loads((data_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-        return [RelayConfig(r["address"], r.get("endpoint"), r.get("credentials")) for r in raw["relays"]]
+        return [
+            RelayConfig(r["address"], r.get("endpoint"), r.get("credentials"), int(r.get("silent_days", 90)))
+            for r in raw["relays"]
+        ]
     except (OSError, ValueError, KeyError, TypeError):
         return []
 
@@ -64,15 +68,18 @@ def save(data_dir: Path, relays: list[RelayConfig]) -> None:
     _write_json(data_dir / CONFIG_FILE, {"relays": [asdict(r) for r in relays]})
 
 
-def add(data_dir: Path, address: str, endpoint: str | None, credentials: Path | None) -> RelayConfig:
+def add(
+    data_dir: Path, address: str, endpoint: str | None, credentials: Path | None, silent_days: int = 90
+) -> RelayConfig:
     """Add a relay (checked by opening it: the address parses and credentials are usable).
 
     Raises:
         BadRelayAddress: the address or the credentials cannot be used, or it is there already.
     """
-    cfg = RelayConfig(
-        normalize(address), endpoint, str(credentials.expanduser().resolve()) if credentials else None
-    )
+    if silent_days < 1:
+        raise BadRelayAddress("--silent-days must be at least 1")
+    creds = str(credentials.expanduser().resolve()) if credentials else None
+    cfg = RelayConfig(normalize(address), endpoint, creds, silent_days)
     cfg.open()
     relays = load(data_dir)
     if any(r.address == cfg.address for r in relays):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from localfirst import Replica
 from sync.node import Node
-from sync.relay import compaction
+from sync.relay import compaction, config
 from sync.relay.exchange import RelayLink
 from sync.relay.segments import MarkerBody, device_hash
 from tests.sync.nodes import start_node, synced, until
@@ -81,11 +81,11 @@ def test_compaction_keeps_what_a_member_has_not_read_and_deletes_it_once_read(tm
     asyncio.run(main())
 
 
-def test_a_member_silent_for_more_than_90_days_is_named_in_status(tmp_path: Path) -> None:
+def test_a_member_silent_for_longer_than_the_relays_silent_days_is_named_in_status(tmp_path: Path) -> None:
     async def main() -> None:
         p = await start_offline(tmp_path / "P", "P")
         await pair_offline(p, tmp_path / "A", "A")
-        use_relay(tmp_path / "P", f"folder:{tmp_path / 'Sync'}")
+        config.add(tmp_path / "P", f"folder:{tmp_path / 'Sync'}", None, None, silent_days=30)
         p.relays.reload()
         try:
             await until(lambda: bool(p.relays.links()), 30, "the relay runs")
@@ -95,9 +95,11 @@ def test_a_member_silent_for_more_than_90_days_is_named_in_status(tmp_path: Path
                 f"member {a[:12]} has not read this relay yet (compaction waits for it)"
             ]
             link_of(p).seen.layout.markers.add(device_hash(p.replica.library, a))
-            link_of(p).seen.markers = {a: MarkerBody({}, time.time() - 91 * 86400)}
+            link_of(p).seen.markers = {a: MarkerBody({}, time.time() - 29 * 86400)}
+            assert p.status()["relays"][0]["warnings"] == []
+            link_of(p).seen.markers = {a: MarkerBody({}, time.time() - 31 * 86400)}
             (status,) = p.status()["relays"]
-            assert status["warnings"] == [f"member {a[:12]} has not read this relay for 91 days"]
+            assert status["warnings"] == [f"member {a[:12]} has not read this relay for 31 days"]
         finally:
             await p.stop()
 
