@@ -464,6 +464,7 @@ def _adopt(data: Path, identity: Identity, old: Replica | None, welcome: bytes, 
 
 def _status(data: Path, args: argparse.Namespace) -> int:
     status = _through_door(data, {"cmd": "status"}, "reading its status", _offline_status)
+    status.setdefault("relays", cli_relay.configured(data))  # no node: what would run
     if args.json:
         print(json.dumps(status))
         return 0

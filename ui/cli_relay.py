@@ -78,11 +78,21 @@ def _shown(r: Any) -> dict[str, Any]:
     }
 
 
+def configured(data: Path) -> list[dict[str, Any]]:
+    """The relays of a data folder whose node is not running (for ``status``): nothing syncs."""
+    from sync.relay import config
+
+    return [
+        {"address": r.address, "id": r.id, "reachable": None, "error": "no node running here"}
+        for r in config.load(data)
+    ]
+
+
 def status_lines(relays: list[dict[str, Any]]) -> list[str]:
     """The relay part of ``status``: one line per relay."""
     out = []
     for r in relays:
-        state = {True: "reachable", False: "UNREACHABLE", None: "not tried yet"}[r.get("reachable")]
+        state = {True: "reachable", False: "UNREACHABLE", None: "not in use"}[r.get("reachable")]
         line = f"  {r['address']}  {state}"
         if r.get("error"):
             line += f" ({r['error']})"
