@@ -21,6 +21,7 @@ from typing import Any
 
 from localfirst import Changes
 from storage.errors import StorageError
+from sync.library import NodeError
 from sync.relay import compaction
 from sync.relay import config as relay_config
 from sync.relay.config import RelayConfig
@@ -137,20 +138,28 @@ class RelayRunner:
                 slot.link = RelayLink(self.host, slot.config, slot.config.open())
             result = await slot.link.round()
             await compaction.maybe_compact(slot.link)
-        except (StoreUnavailable, StorageError, BadRelayAddress, SealError) as exc:
-            # The store failed, or this device did (disk, its relay key): say so, wait, retry.
+        except (StoreUnavailable, StorageError, BadRelayAddress, SealError, NodeError) as exc:
+            # The store failed, or this device did (disk, its relay key, the library being
+            # replaced by a join): say so, wait, retry.
             slot.reachable = False if isinstance(exc, StoreUnavailable) else slot.reachable
-            slot.error = str(exc)
-            slot.failures += 1
-            delay: float = min(self.polling.backoff_cap, self.polling.active * 2.0 ** min(slot.failures, 12))
-            log.warning("relay %s: %s (next try in %.0f s)", slot.config.address, exc, delay)
-            return delay * random.uniform(0.5, 1.5)
+            return self._failed(slot, str(exc))
+        except Exception as exc:  # a bug: logged in full, and the node goes on without this round
+            log.exception("relay %s: round failed", slot.config.address)
+            return self._failed(slot, f"internal error: {type(exc).__name__}: {exc}")
         slot.reachable, slot.error, slot.failures = True, None, 0
         now = time.monotonic()
         if result.active:
             slot.last_active = now
         busy = now - slot.last_active < self.polling.window
         return self.polling.active if busy else self.polling.idle
+
+    def _failed(self, slot: _Slot, error: str) -> float:
+        """Record a failed round; return the backoff: exponential, capped, with jitter."""
+        slot.error = error
+        slot.failures += 1
+        delay: float = min(self.polling.backoff_cap, self.polling.active * 2.0 ** min(slot.failures, 12))
+        log.warning("relay %s: %s (next try in about %.0f s)", slot.config.address, error, delay)
+        return delay * random.uniform(0.5, 1.5)
 
     # -- status ---------------------------------------------------------------------------------
 
