@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,12 +141,30 @@ class RelayStore:
             raise StoreUnavailable(_reason(exc)) from None
 
 
+_STATUS = re.compile(r"status code: (\d{3})[^:]*(?::\s*(?:<\?xml[^>]*>\s*)?)?(?:<Error><Code>(\w+))?")
+
+
 def _reason(exc: BaseException) -> str:
-    """First line of a store error, without the client's debug dump (which names no secret, but
-    is long)."""
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return first[:300]
+    """One line a person can read for a store failure (the client's own text names its internals
+    and a debug dump; it never carries a secret, but it is long)."""
+    text = str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, BaseError):
+        return f"the relay folder failed: {exc.strerror or exc}"
+    found = _STATUS.search(text)
+    if found:
+        code = f" ({found[2]})" if found[2] else ""
+        return f"the store answered HTTP {found[1]}{code}"
+    kinds = {
+        "kind: Connect": "cannot connect to the store",
+        "timed out": "the store did not answer in time",
+        "kind: Timeout": "the store did not answer in time",
+        "dns error": "cannot find the store's host (DNS)",
+    }
+    for needle, line in kinds.items():
+        if needle in text:
+            return line
+    first = text.strip().splitlines()[0] if text.strip() else "unknown failure"
+    return "the store failed: " + first.split(" - ")[-1][:200]
 
 
 def open_store(address: str, *, endpoint: str | None = None, credentials: Path | None = None) -> RelayStore:

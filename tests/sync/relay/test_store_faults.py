@@ -45,7 +45,10 @@ def test_the_store_killed_mid_traffic_then_back_loses_and_duplicates_nothing(
             # Local work goes on while the store is down; status says it is unreachable.
             await burst(a, "offline", 5)
             await until(lambda: a.status()["relays"][0]["reachable"] is False, 30, "A sees the store down")
-            assert a.status()["relays"][0]["error"]
+            assert a.status()["relays"][0]["error"] in (
+                "cannot connect to the store",
+                "the store did not answer in time",
+            )
             await asyncio.to_thread(s3_env.start)
             await until(lambda: synced(p, a), 90, "P and A converge once the store is back")
             for node in (p, a):
