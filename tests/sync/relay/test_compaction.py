@@ -133,3 +133,29 @@ def test_lan_and_relay_side_by_side_apply_each_write_once(tmp_path: Path) -> Non
             await p.stop()
 
     asyncio.run(main())
+
+
+def test_the_primary_reads_the_marker_of_a_member_that_used_the_relay_first(tmp_path: Path) -> None:
+    """A member's first read marker is sealed to itself alone (no other key is known yet); once
+    the primary's key appears the member seals it again, so compaction can count on it."""
+
+    async def main() -> None:
+        folder = tmp_path / "Sync"
+        p = await start_offline(tmp_path / "P", "P")
+        await pair_offline(p, tmp_path / "A", "A")
+        use_relay(tmp_path / "A", f"folder:{folder}")
+        a = await start_offline(tmp_path / "A", "A")
+        try:
+            await until(lambda: bool(a.relays.links()) and a.relays.links()[0]._marker_to is not None, 30)
+            assert len(link_of(a).recipients) == 1  # only itself so far
+            use_relay(tmp_path / "P", f"folder:{folder}")
+            p.relays.reload()
+            await until(lambda: bool(p.relays.links()) and len(link_of(a).recipients) == 2, 30, "keys")
+            await round_done(a)
+            markers = await compaction.read_markers(link_of(p))
+            assert set(markers) == {a.device}
+        finally:
+            await a.stop()
+            await p.stop()
+
+    asyncio.run(main())
