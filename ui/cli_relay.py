@@ -103,6 +103,8 @@ def status_lines(relays: list[dict[str, Any]]) -> list[str]:
                 f"; last upload {up}, last download {down}; {r['pending']} segment(s) waiting,"
                 f" {r['segments']} in the store, {r['bytes']} bytes"
             )
+            if r.get("unsent"):
+                line += "; this device has writes still to upload"
         out.append(line)
         out.extend(f"    warning: {w}" for w in r.get("warnings", []))
     return out

@@ -27,6 +27,7 @@ from sync.relay import config as relay_config
 from sync.relay.config import RelayConfig
 from sync.relay.exchange import Host, RelayLink
 from sync.relay.seal import SealError
+from sync.relay.segments import covers
 from sync.relay.store import BadRelayAddress, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ class RelayRunner:
                     last_upload=link.state.last_upload,
                     last_download=link.state.last_download,
                     pending=link.waiting,
+                    unsent=not covers(link.known, self.host.replica.summary()),
                     unreadable=len(link.failed),
                     refused=len(link.refused),
                     segments=sum(len(s) for s in layout.segments.values()),

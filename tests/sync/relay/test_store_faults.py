@@ -49,12 +49,14 @@ def test_the_store_killed_mid_traffic_then_back_loses_and_duplicates_nothing(
                 "cannot connect to the store",
                 "the store did not answer in time",
             )
+            assert a.status()["relays"][0]["unsent"] is True  # its offline writes wait to go up
             await asyncio.to_thread(s3_env.start)
             await until(lambda: synced(p, a), 90, "P and A converge once the store is back")
             for node in (p, a):
                 got = sorted(d.value("title") for d in node.replica.entities("note").values())
                 assert got == sorted(titles)  # every note once: nothing lost, nothing doubled
             assert a.status()["relays"][0]["reachable"] is True
+            await until(lambda: a.status()["relays"][0]["unsent"] is False, 30, "all uploaded")
         finally:
             await a.stop()
             await p.stop()
