@@ -314,7 +314,8 @@ class RelayLink:
         replica = self.host.replica
         have = replica.summary()
         recipients = self._sealed_to()
-        full = self.force_full or recipients != self.state.recipients
+        snapshot = self.force_full  # read once: compaction may ask again while this one uploads
+        full = snapshot or recipients != self.state.recipients
         if not full and covers(self.known, have):
             return 0
         base = Summary(VersionVector(), 0) if full else self.known
@@ -347,11 +348,11 @@ class RelayLink:
         self.state.next_seq = seq + 1
         layout.segments.setdefault(device_hash(self.library, me), {})[seq] = len(data)  # status
         layout.bytes += len(data)
-        if self.force_full:  # a snapshot for compaction: what it holds of every stream
-            self.state.snapshot_seq, self.state.snapshot_read = seq, dict(self.state.cursors)
+        if snapshot:  # a snapshot for compaction: what it holds of every stream
+            self.state.snapshot_seq, self.state.snapshot_read = seq, body.read
+            self.force_full = False
         self.state.recipients = recipients
         self.state.last_upload = time.time()
-        self.force_full = False
         self._learn(have)
         save_state(self.host.data_dir, self.config, self.state)
         return 1

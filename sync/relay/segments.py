@@ -73,8 +73,7 @@ def marker_path(library: str, device: str) -> str:
 
 class SegmentBody(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """What a sealed segment carries: base and upto summaries, the batch, and the last segment
-    its writer had applied of every stream (for diagnosis; the primary keeps its own record of
-    what its snapshot covers)."""
+    its writer had applied of every stream (for a snapshot: what of each stream it covers)."""
 
     base_vector: _Vector
     base_csn: Annotated[int, msgspec.Meta(ge=0)]
