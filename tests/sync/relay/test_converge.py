@@ -93,10 +93,10 @@ def test_a_revoked_device_is_cut_off_and_a_fourth_catches_up_from_a_snapshot(
             for i in range(5):
                 await a.write(functools.partial(_note, title=f"n{i}"))
             await until(lambda: synced(p, a, b), 60, "identical")
-            sent = b.relays.links()[0].state.next_seq
             p.revoke(b.device)
             await until(lambda: b.device not in a.replica.members(), 30, "A learns of the revocation")
             secret = await a.write(lambda r: r.create("note", {"title": "after the revocation"}))
+            sent = b.relays.links()[0].state.next_seq  # B's next segment carries its note
             from_b = await b.write(lambda r: r.create("note", {"title": "written by the revoked B"}))
             await until(lambda: holds(p, secret), 30, "P gets A's note")
             # B's segment with its note is in the store, P and A list it, and refuse it.
