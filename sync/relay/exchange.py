@@ -306,7 +306,11 @@ class RelayLink:
     # -- writing --------------------------------------------------------------------------------
 
     def _sealed_to(self) -> list[str]:
-        return sorted(set(self.recipients.values()))
+        """The current members' recipients, read with the replica as it is now: whatever is
+        sealed after a revocation arrived is never readable by the revoked device."""
+        members = self.host.replica.members()
+        me = self.identity.device_id
+        return sorted({r for d, r in self.recipients.items() if d in members or d == me})
 
     async def _upload(self, layout: Layout) -> int:
         """Seal and upload what the relay lacks; everything, when the members' keys changed (so

@@ -23,6 +23,7 @@ from localfirst import Replica
 from sync.identity import Identity
 from sync.relay.config import RelayConfig
 from sync.relay.exchange import RelayLink
+from sync.relay.segments import device_hash
 from sync.relay.store import RelayStore
 
 _T = TypeVar("_T")
@@ -121,6 +122,41 @@ def test_devices_meeting_only_through_a_relay_converge(actions: list[tuple[int, 
             for link in links:
                 assert link.refused == {}
                 assert link.waiting == 0
+
+        asyncio.run(scenario())
+        for d in devices:
+            d.replica.close()
+
+
+def test_regression_a_segment_sealed_in_the_round_a_revocation_arrived_excludes_the_revoked() -> None:
+    """A learnt B's revocation from P's segment and uploaded its own in the same round: the
+    recipients were those read at the start of the round, so B could read it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        devices = make_devices(Path(tmp))
+        p, a, b = devices
+        store = MemoryStore()
+        cfg = RelayConfig("folder:/memory")
+
+        async def scenario() -> None:
+            links = [RelayLink(d, cfg, RelayStore(store, "memory")) for d in devices]
+            for _ in range(3):
+                for link in links:
+                    await link.round()
+            assert identical(devices)
+            assert len(links[1].recipients) == 3
+            b_device = b.replica.device
+            p.apply(lambda r: r.put("device", b_device, {"revoked": True}))
+            await links[0].round()  # P uploads the revocation, sealed to P and A
+            a.apply(lambda r: r.create("note", {"title": "for A and P only"}, entity="secret"))
+            await links[1].round()  # A applies the revocation, then uploads its note
+            assert b_device not in a.replica.members()
+            await links[2].round()
+            assert b.replica.get("secret") is None
+            # B could not even open A's segment (not merely wait for its base).
+            a_stream = device_hash(a.replica.library, a.replica.device)
+            newest = max(links[2].seen.layout.segments[a_stream])
+            assert links[2].waiting == 0
+            assert links[2].failed[(a_stream, newest)].reason == "not sealed to this device"
 
         asyncio.run(scenario())
         for d in devices:
