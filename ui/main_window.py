@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ui.plainfiles import MirrorFolder, ask_export, ask_import
 from ui.preferences import apply_saved, open_preferences
+from ui.printing import print_with_dialog, save_pdf
 from ui.qt import (
     QAction,
     QApplication,
@@ -307,8 +308,14 @@ class MainWindow(QMainWindow):
         self.export_action = self._action(file_menu, "&Export…", self.export_files)
         self.mirror_action = self._action(file_menu, "&Mirror folder…", self.choose_mirror_folder)
         file_menu.addSeparator()
-        self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
-        self.preferences_action = self._action(file_menu, "&Preferences…", lambda: open_preferences(self))
+        self.print_action = self._action(
+            file_menu, "&Print…", self.print_view, QKeySequence.StandardKey.Print
+        )
+        self.pdf_action = self._action(file_menu, "Save as P&DF…", self.ask_pdf)
+        file_menu.addSeparator()
+        self.preferences_action = self._action(
+            file_menu, "&Preferences…", lambda: open_preferences(self), QKeySequence.StandardKey.Preferences
+        )
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
@@ -417,6 +424,62 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         SettingsDialog(self.data_dir, self).exec()
+
+    def folder_rows(self) -> list[tuple[str, str, str, Callable[[], None]]]:
+        """The folders Preferences shows: (label, current folder, button, what it does)."""
+        mirror = self.mirror_folder.folder
+        return [
+            ("Data folder", str(self.data_dir), "Change…", self.open_settings),
+            ("Mirror folder", str(mirror) if mirror else "None", "Choose…", self.choose_mirror_folder),
+        ]
+
+    # -- printing ------------------------------------------------------------------------------
+
+    def print_target(self) -> QWidget | None:
+        """What File > Print prints in the shown tab: the calendar's view, or the open note."""
+        if not self.loaded:
+            return None
+        shown = self.tabs.currentWidget()
+        if shown is self.calendar:
+            view: QWidget = self.calendar.view  # type: ignore[attr-defined]
+            return view
+        if shown is self.notes:
+            return self.notes.editor.body
+        return None
+
+    def _nothing_to_print(self) -> None:
+        tab = self.tabs.tabText(self.tabs.currentIndex())
+        self.statusBar().showMessage(f"Nothing to print in the {tab} tab", 10_000)
+
+    def print_view(self) -> None:
+        target = self.print_target()
+        if target is None:
+            self._nothing_to_print()
+            return
+        self._print_dialog = print_with_dialog(target, self)
+
+    def ask_pdf(self) -> None:
+        if self.print_target() is None:
+            self._nothing_to_print()
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save as PDF", str(Path.home() / "print.pdf"), "PDF (*.pdf)"
+        )
+        if name:
+            self.save_pdf(Path(name))
+
+    def save_pdf(self, path: Path) -> None:
+        """Write what the shown tab would print as a PDF file at ``path``."""
+        target = self.print_target()
+        if target is None:
+            self._nothing_to_print()
+            return
+        try:
+            save_pdf(target, path)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save {path.name}: {exc}", 10_000)
+        else:
+            self.statusBar().showMessage(f"Saved {path.name}", 10_000)
 
     def _show_online(self, online: bool) -> None:
         self._online = online

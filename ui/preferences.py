@@ -1,4 +1,5 @@
-"""Preferences: theme, week start, working hours, default reminder and time zone.
+"""Preferences: theme, week start, working hours, default reminder and time zone, and where the
+data folder and the mirror folder are (each changed through the window's own dialog for it).
 
 Kept in the app's QSettings (``ui.settings.settings``) under ``preferences/*``; applied at once
 to the running app (``apply_preferences``) and at each start (``apply_saved``).
@@ -7,6 +8,7 @@ to the running app (``apply_preferences``) and at each start (``apply_saved``).
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -19,8 +21,10 @@ from ui.qt import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSettings,
     QSpinBox,
+    Qt,
     QVBoxLayout,
     QWidget,
     qconnect,
@@ -187,10 +191,25 @@ class PreferencesDialog(QDialog):
         )
         qconnect(self.buttons.accepted, self.accept)
         qconnect(self.buttons.rejected, self.reject)
+        self.form = form
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
+
+    def add_folder_row(self, label: str, shown: str, button: str, action: Callable[[], None]) -> QPushButton:
+        """A folder the window keeps (the data folder, the mirror folder): where it is, and a
+        button that changes it (the window's own dialog for it)."""
+        path = QLabel(shown)
+        path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        path.setToolTip(shown)
+        change = QPushButton(button)
+        qconnect(change.clicked, action)
+        row = QHBoxLayout()
+        row.addWidget(path, 1)
+        row.addWidget(change)
+        self.form.addRow(label, row)
+        return change
 
     def preferences(self) -> Preferences:
         """The preferences as the dialog shows them."""
@@ -220,6 +239,9 @@ class PreferencesDialog(QDialog):
 def open_preferences(window: QWidget) -> PreferencesDialog:
     """Show the dialog (not modal to the event loop); Save stores and applies the choice."""
     dialog = PreferencesDialog(load_preferences(), window)
+    folder_rows = getattr(window, "folder_rows", None)
+    for label, shown, button, action in folder_rows() if folder_rows is not None else ():
+        dialog.add_folder_row(label, shown, button, action)
 
     def saved() -> None:
         prefs = dialog.preferences()

@@ -50,6 +50,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
+    QPageLayout,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -64,6 +65,7 @@ from PySide6.QtGui import (
     QUndoStack,
     QWheelEvent,
 )
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -165,6 +167,7 @@ __all__ = [
     "QModelIndex",
     "QMouseEvent",
     "QObject",
+    "QPageLayout",
     "QPaintEvent",
     "QPainter",
     "QPalette",
@@ -174,6 +177,8 @@ __all__ = [
     "QPlainTextEdit",
     "QPoint",
     "QPointF",
+    "QPrintDialog",
+    "QPrinter",
     "QProgressBar",
     "QPushButton",
     "QRectF",
