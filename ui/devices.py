@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from localfirst import Changes, Replica
 from ui.backend import Backend
 from ui.qt import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -28,7 +26,6 @@ from ui.qt import (
     QProgressBar,
     QPushButton,
     Qt,
-    QTableWidget,
     QTableWidgetItem,
     QTimer,
     QVBoxLayout,
@@ -37,6 +34,7 @@ from ui.qt import (
     qconnect,
 )
 from ui.relays import RelaysBox
+from ui.tables import read_only_table
 
 if TYPE_CHECKING:
     from sync.service import NodeService
@@ -173,13 +171,7 @@ class DevicesPanel(QWidget):
         self.solo_hint.hide()
 
     def _build_members(self) -> None:
-        self.table = QTableWidget(0, len(self.COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
+        self.table = read_only_table(self.COLUMNS)
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("New name for the selected device")
         self.rename_button = QPushButton("Rename")

@@ -17,20 +17,18 @@ from typing import Any
 from sync.relay import config
 from sync.relay.store import BadRelayAddress
 from ui.qt import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     Qt,
-    QTableWidget,
     QTableWidgetItem,
     QTimer,
     QVBoxLayout,
     qconnect,
 )
+from ui.tables import read_only_table
 
 REFRESH_MS = 1000
 
@@ -58,13 +56,7 @@ class RelaysBox(QGroupBox):
         super().__init__("Sync beyond this network (object store or synced folder)")
         self.data_dir = data_dir
         self._status = status
-        self.table = QTableWidget(0, len(self.COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
+        self.table = read_only_table(self.COLUMNS)
         self.table.setMaximumHeight(140)  # a device has a relay or two; the members come first
         self.address = QLineEdit()
         self.address.setPlaceholderText("s3://BUCKET/PREFIX or folder:PATH")

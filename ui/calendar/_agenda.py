@@ -20,7 +20,7 @@ from ui.qt import (
 )
 from ui.theme import DEFAULT_EVENT_COLOUR
 
-from ._paint import CONFLICT_MARK, STATUS_LABEL, Shown
+from ._paint import CONFLICT_MARK, STATUS_LABEL, Shown, occurrence_key
 
 #: How many days the agenda lists from its first day.
 AGENDA_DAYS = 28
@@ -141,11 +141,7 @@ class AgendaView(QListWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         occ = self.selected_occurrence()
-        if occ is not None and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_requested.emit(occ)
-            return
-        if occ is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.edit_requested.emit(occ)  # (the list would also pass the key on to the pane)
+        if occurrence_key(occ, event.key(), self.edit_requested, self.delete_requested):
             return
         if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Home, Qt.Key.Key_End):
             super().keyPressEvent(event)  # move between rows

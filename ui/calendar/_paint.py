@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localfirst.recurrence import Occurrence
-from ui.qt import QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen, QRectF, Qt
+from ui.qt import QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen, QRectF, Qt, SignalInstance
 from ui.theme import ACCENT_RED, DEFAULT_EVENT_COLOUR, item_colours
 
 DEFAULT_COLOUR = DEFAULT_EVENT_COLOUR
@@ -144,3 +144,17 @@ def tooltip_text(occ: Occurrence, shown: Shown, when: str, calendar: str) -> str
     if shown.conflicted:
         lines.append("changed on two devices at once: open it to choose")
     return "\n".join(lines)
+
+
+def occurrence_key(occ: Occurrence | None, key: int, edit: SignalInstance, delete: SignalInstance) -> bool:
+    """The keys every view gives a selected event: Delete or Backspace deletes it, Return or
+    Enter opens it. True when the key was one of those (and acted on)."""
+    if occ is None:
+        return False
+    if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+        delete.emit(occ)
+        return True
+    if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        edit.emit(occ)  # (a list would also pass the key on to the pane)
+        return True
+    return False

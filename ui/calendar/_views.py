@@ -38,7 +38,7 @@ from ui.qt import (
 )
 from ui.theme import grid_colours
 
-from ._paint import DEFAULT_COLOUR, Shown, paint_item, tooltip_text
+from ._paint import DEFAULT_COLOUR, Shown, occurrence_key, paint_item, tooltip_text
 
 __all__ = ["DEFAULT_COLOUR", "RESIZE_GRIP", "Shown", "TimeGridView"]
 
@@ -201,11 +201,7 @@ class _EventView(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         occ = self.selected_occurrence()
-        if occ is not None and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_requested.emit(occ)
-            return
-        if occ is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.edit_requested.emit(occ)
+        if occurrence_key(occ, event.key(), self.edit_requested, self.delete_requested):
             return
         super().keyPressEvent(event)
 
