@@ -12,25 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.polling import wait_for
-from tests.sync.test_mirror import Env, read
+from tests.sync.test_mirror import Env, env, read
+
+__all__ = ["env"]  # the fixture, shared with test_mirror
 
 EDITOR = Path(__file__).with_name("mirror_editor.py")
 COUNT = 25
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    environment = Env(tmp_path)
-    try:
-        yield environment
-    finally:
-        environment.close()
 
 
 def _type_lines(env: Env, replica_name: str, note: str, prefix: str, sync: bool) -> None:

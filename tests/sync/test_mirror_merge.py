@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from localfirst import notes
 from localfirst.edits import QUIET_FIELDS
 from sync.mirror import Mirror
 from tests.polling import wait_for
-from tests.sync.test_mirror import Env, read
+from tests.sync.test_mirror import Env, env, read
+
+__all__ = ["env"]  # the fixture, shared with test_mirror
 
 OBSIDIAN = """---
 title: Obsidian style
@@ -36,15 +35,6 @@ MEETINGS = (
     "DTEND:20260105T110000Z\r\nSUMMARY:Planning\r\nEND:VEVENT\r\n"
     "END:VCALENDAR\r\n"
 )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    environment = Env(tmp_path)
-    try:
-        yield environment
-    finally:
-        environment.close()
 
 
 def _note(env: Env, title: str) -> str:
