@@ -61,12 +61,12 @@ FORBIDDEN_MODULES = {
     "PyInstaller",
 }
 FORBIDDEN_SUBMODULES = {"ui.render", "icalendar.tests", "sqlalchemy.testing"}
-# Qt the app does not use (it uses QtCore, QtGui and QtWidgets: ui/qt.py).
+# Qt the app does not use (it uses QtCore, QtGui, QtWidgets and QtPrintSupport: ui/qt.py).
 FORBIDDEN_QT = re.compile(
     r"Qt6?(Network|Qml|Quick|WebEngine|WebChannel|3D|Multimedia|Pdf|Sql|Test|Designer|UiTools|Charts)"
     r"|/translations/|\.qm$"
 )
-PYSIDE_MODULES = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets"}
+PYSIDE_MODULES = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtPrintSupport"}
 # What the app needs at run time, as modules in the bundle's archive...
 REQUIRED_MODULES = {
     "ui.cli",
