@@ -38,6 +38,9 @@ class CommittedFold:
         self.outcomes = dict(snap.outcomes)
         self.texts = {k: TextDoc.decode_state(st, device) for k, st in snap.texts.items()}
         self.revocations = Revocations.from_docs(snap.docs.items())
+        # Kept up to date per write: scanning every document per folded write made a fold cost
+        # writes x documents (issue 17's profile).
+        self.devices = devices_in(self.docs)
 
     def add(self, write: Write) -> None:
         """Fold one committed write (the next in CSN order) into the state; a write whose
@@ -46,14 +49,25 @@ class CommittedFold:
         rejected = self.revocations.commit(write)
         void = rejected and wid.origin != self.device  # a revoked device keeps its own
         replay(write, void, self.docs, self.texts, agent=self.device)
+        self._learn_devices(write)
         outcome = None
         if not void:
-            outcome, self.primary = commit_ordered(self.bookings, self.primary, write, devices_in(self.docs))
+            outcome, self.primary = commit_ordered(self.bookings, self.primary, write, self.devices)
         if rejected:
             outcome = REJECTED
         if outcome is not None:
             self.outcomes[wid] = outcome
         self.vector[wid.origin] = max(self.vector.get(wid.origin, 0), wid.stamp)
+
+    def _learn_devices(self, write: Write) -> None:
+        """Add the device documents this write made (a document's kind never changes)."""
+        for op in write.ops:
+            entity = getattr(op, "entity", None)
+            if not isinstance(entity, str):
+                continue
+            doc = self.docs.get(entity)
+            if doc is not None and doc.kind == "device":
+                self.devices.add(entity)
 
     def snapshot(self, csn: int, chain: bytes) -> Snapshot:
         """The snapshot of the state folded so far, at commit ``csn`` with chain hash ``chain``."""
