@@ -385,14 +385,20 @@ def _calendar_of(replica: Replica, cal: IcsCalendar) -> str | None:
     return None
 
 
+def _held_event(replica: Replica, entity: str) -> dict[str, Value] | None:
+    """The fields event ``entity`` holds now (None: none, or deleted); an id that names
+    something else is refused."""
+    doc = replica.get(entity)
+    if doc is not None and doc.kind != "event":
+        raise PlainFileError(f"id {entity!r:.80} belongs to a {doc.kind}, not an event")
+    return doc.values() if doc is not None and doc.exists else None
+
+
 def _event_target(
     replica: Replica, ev: IcsEvent, cal_id: str
 ) -> tuple[dict[str, Value] | None, dict[str, Value]]:
     """What event ``ev`` holds now (None: nothing), and all it should hold after the import."""
-    doc = replica.get(ev.id)
-    if doc is not None and doc.kind != "event":
-        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
-    now = doc.values() if doc is not None and doc.exists else None
+    now = _held_event(replica, ev.id)
     values = {**_unset_empty(now, ev.fields), "calendar": cal_id}
     if now is not None and "series" in ev.fields and not ev.fields.get("cancelled"):
         # An occurrence's field no longer overridden goes back to the series' value.
@@ -480,10 +486,7 @@ def _event_changes(
     replica: Replica, was: IcsEvent, ev: IcsEvent
 ) -> tuple[dict[str, Value] | None, dict[str, Value]]:
     """What event ``ev`` holds now (None: nothing) and the fields its file changed since ``was``."""
-    doc = replica.get(ev.id)
-    if doc is not None and doc.kind != "event":
-        raise PlainFileError(f"id {ev.id!r:.80} belongs to a {doc.kind}, not an event")
-    now = doc.values() if doc is not None and doc.exists else None
+    now = _held_event(replica, ev.id)
     diff = changed_fields(was.fields, ev.fields)
     if "series" in ev.fields and not ev.fields.get("cancelled"):
         # An occurrence's field no longer overridden goes back to the series' value.
