@@ -36,6 +36,7 @@ def open_replica(path: Path | str, clock: Clock | None = None) -> Replica:
     check_library_file(Path(path))
     store = SqlStore(path)
     try:
+        store.reclaim_free_pages()  # a file from before schema 6: switched to auto-vacuum once
         return Replica(store, clock)
     except BaseException:
         store.close()

@@ -39,6 +39,13 @@ def open_engine(path: Path) -> Engine:
         # the file is a replica of a version it may write.
         dbapi_conn.execute("PRAGMA synchronous=FULL")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        # INSERT OR REPLACE then fires the delete triggers of the row it replaces: the note
+        # search index is told the values it forgets (storage.note_index).
+        dbapi_conn.execute("PRAGMA recursive_triggers=ON")
+        # A new file gives back its free pages on request; an existing one changes mode only at
+        # a VACUUM (``reclaim_free_pages``), and setting the mode writes to it, so not here.
+        if dbapi_conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            dbapi_conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -101,3 +108,37 @@ def translated(path: Path) -> Iterator[None]:
         yield
     except (DBAPIError, sqlite3.Error) as exc:
         raise translate(exc, path) from exc
+
+
+#: ``PRAGMA auto_vacuum``'s value for incremental auto-vacuum.
+INCREMENTAL = 2
+#: Free pages a file keeps for the next writes to reuse before any are given back (1 MB).
+KEEP_FREE_PAGES = 256
+
+
+def reclaim_free_pages(db: sqlite3.Connection, path: Path, *, in_transaction: bool) -> None:
+    """Give a file's free pages back to the file system once there are more than
+    ``KEEP_FREE_PAGES`` (truncation deletes rows, and a file never shrinks by itself).
+
+    A file written before schema 6 has no auto-vacuum: it is switched by one VACUUM, which
+    SQLite runs only outside a transaction, so only then (on open). If another connection is
+    reading or the disk has no room for the copy, the file stays as it is until a later open.
+    """
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        if free > KEEP_FREE_PAGES:
+            # Each step gives back one page, and the sqlite3 module steps a statement without
+            # result columns only once: so once per free page.
+            for _ in range(free):
+                db.execute("PRAGMA incremental_vacuum")
+        return
+    if in_transaction:
+        return
+    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    try:
+        db.execute("VACUUM")
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorname", "") in _LOCKED | _FULL:
+            return
+        raise translate(exc, path) from exc
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy went through the WAL: shrink it

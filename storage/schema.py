@@ -24,8 +24,11 @@ from sqlalchemy import (
 
 from localfirst.crdtmap import SET_FIELDS, decode_doc, encode_doc
 
+from .note_index import NOTE_SEARCH, create_note_search, drop_note_search
+from .rewrite import fold_text_ops, reencode_docs
+
 #: The version this build writes; files with a higher one are refused, lower ones migrated.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -126,7 +129,8 @@ texts = Table(
     Column("field", String, primary_key=True),
     Column("text", String, nullable=False),  # the current text, so reading never decodes
     Column("state", LargeBinary, nullable=True),  # saved text-CRDT state
-    sqlite_with_rowid=False,
+    # A rowid table since schema 6: a body of a few KB fills its pages (a WITHOUT ROWID row
+    # spills everything past ~1 KB into an overflow page of its own, mostly empty).
 )
 
 # Op batches appended to a text since its saved state, in order.
@@ -146,7 +150,7 @@ snapshot_texts = Table(
     Column("id", String, primary_key=True),
     Column("field", String, primary_key=True),
     Column("state", LargeBinary, nullable=False),
-    sqlite_with_rowid=False,
+    # A rowid table since schema 6, as ``texts``.
 )
 
 # Added in schema version 2: notices that commitment changed a booking's outcome.
@@ -182,7 +186,6 @@ def _v2(conn: Connection) -> None:
 #: the rowid of the note's row in ``notes`` and kept in step by triggers. ``notes`` rows are
 #: written with INSERT OR REPLACE, which fires no delete trigger, so a BEFORE INSERT trigger
 #: drops the old entry while the old row is still there.
-NOTE_SEARCH = "note_search"
 
 _V3_TRIGGERS = {
     "note_search_before_insert": """
@@ -266,8 +269,36 @@ def _v5(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE notices ADD COLUMN settled INTEGER NOT NULL DEFAULT 1")
 
 
+def _as_rowid_table(conn: Connection, table: Table) -> None:
+    """Rebuild a table as its definition above has it (its rows copied in key order, so the
+    new pages come out full). Nothing may refer to it meanwhile: a rename rewrites references."""
+    name = table.name
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+    conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_old")
+    table.create(conn)
+    conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {name}_old ORDER BY {keys}")
+    conn.exec_driver_sql(f"DROP TABLE {name}_old")
+
+
+def _v6(conn: Connection) -> None:
+    """Issue 17, a library that stays small: every text's op batches folded into a fresh saved
+    state, every document re-encoded in the current encoding (the snapshot resealed), the text
+    tables rebuilt as rowid tables, and the note search index made external-content (it keeps
+    no copy of titles and bodies). The one VACUUM that switches the file to incremental
+    auto-vacuum runs after this transaction, on open (``SqlStore.reclaim_free_pages``)."""
+    db = conn.connection.driver_connection
+    assert isinstance(db, sqlite3.Connection)
+    drop_note_search(db)
+    fold_text_ops(db)
+    reencode_docs(db)
+    for table in (texts, snapshot_texts):
+        _as_rowid_table(conn, table)
+    create_note_search(db)
+
+
 #: MIGRATIONS[n] brings a file from version n-1 to n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 
 
 def migrate(conn: Connection, current: int, target: int = SCHEMA_VERSION) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .database import translated
 from .errors import NotAReplica
-from .schema import NOTE_SEARCH
+from .note_index import NOTE_SEARCH
 
 __all__ = ["NoteSearch", "fts_query"]
 

@@ -651,6 +651,7 @@ class SqlStore:
                 for table in MATERIALIZED.values():
                     conn.exec_driver_sql(f"DELETE FROM {table.name}")
                 self.save_docs(docs.items())
+        self.reclaim_free_pages()
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -658,3 +659,11 @@ class SqlStore:
         """``PRAGMA integrity_check``'s verdict: ``ok`` for a sound file."""
         with self._read() as conn:
             return str(conn.execute(text("PRAGMA integrity_check")).scalar())
+
+    def reclaim_free_pages(self) -> None:
+        """Give free pages back to the file system (``storage.database.reclaim_free_pages``):
+        called after a truncation, and on open to switch a file from before schema 6."""
+        from .database import reclaim_free_pages
+
+        with translated(self.path):
+            reclaim_free_pages(_db(self._conn), self.path, in_transaction=self._conn.in_transaction())

@@ -1,0 +1,39 @@
+"""Issue 17: a truncation deletes log rows, and the file gives the pages they held back to the
+file system (incremental auto-vacuum) instead of keeping them free for ever."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from localfirst import ManualClock
+from storage.database import INCREMENTAL, KEEP_FREE_PAGES
+
+from .conftest import Replicas
+
+
+def pages(path: Path) -> tuple[int, int, int]:
+    """(auto_vacuum mode, pages, free pages) of a file."""
+    with closing(sqlite3.connect(path)) as db:
+        mode, count, free = (
+            db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("auto_vacuum", "page_count", "freelist_count")
+        )
+    return int(mode), int(count), int(free)
+
+
+def test_a_truncation_gives_the_log_pages_back(replicas: Replicas) -> None:
+    r = replicas.create("lib", "P", clock=ManualClock(1))
+    ids = [r.create("event", {"title": "x"}) for _ in range(10)]
+    with replicas.store_of(r).atomic():  # one transaction: the test is about pages, not fsyncs
+        for k in range(60):
+            for entity in ids:
+                r.put("event", entity, {"title": f"{k} " + "long title " * 400})  # ~4 KB a write
+    r.commit()
+    mode, before, _ = pages(replicas.path("lib"))
+    assert mode == INCREMENTAL  # a new file has it from birth
+    r.truncate()
+    mode, after, free = pages(replicas.path("lib"))
+    assert free <= KEEP_FREE_PAGES
+    assert before - after > 500  # 600 writes of ~4 KB left, folded into 10 documents
+    assert r.verify(full=True).ok
