@@ -118,22 +118,40 @@ KEEP_FREE_PAGES = 256
 
 def reclaim_free_pages(db: sqlite3.Connection, path: Path, *, in_transaction: bool) -> None:
     """Give a file's free pages back to the file system once there are more than
-    ``KEEP_FREE_PAGES`` (truncation deletes rows, and a file never shrinks by itself).
+    ``KEEP_FREE_PAGES`` (truncation deletes rows, and a file never shrinks by itself): in the
+    caller's transaction if it has one open, else in one of its own.
 
     A file written before schema 6 has no auto-vacuum: it is switched by one VACUUM, which
     SQLite runs only outside a transaction, so only then (on open). If another connection is
     reading or the disk has no room for the copy, the file stays as it is until a later open.
     """
-    if db.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
-        free = db.execute("PRAGMA freelist_count").fetchone()[0]
-        if free > KEEP_FREE_PAGES:
-            # Each step gives back one page, and the sqlite3 module steps a statement without
-            # result columns only once: so once per free page.
-            for _ in range(free):
-                db.execute("PRAGMA incremental_vacuum")
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+        if not in_transaction:
+            _switch_to_incremental(db, path)
+        return
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    if free <= KEEP_FREE_PAGES:
         return
     if in_transaction:
+        _give_back(db, free)
         return
+    db.execute("BEGIN IMMEDIATE")  # one transaction, not one fsync'd commit per page
+    try:
+        _give_back(db, free)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _give_back(db: sqlite3.Connection, pages: int) -> None:
+    # Each step gives back one page, and the sqlite3 module steps a statement without result
+    # columns only once: so once per free page.
+    for _ in range(pages):
+        db.execute("PRAGMA incremental_vacuum")
+
+
+def _switch_to_incremental(db: sqlite3.Connection, path: Path) -> None:
     db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     try:
         db.execute("VACUUM")

@@ -37,3 +37,21 @@ def test_a_truncation_gives_the_log_pages_back(replicas: Replicas) -> None:
     assert free <= KEEP_FREE_PAGES
     assert before - after > 500  # 600 writes of ~4 KB left, folded into 10 documents
     assert r.verify(full=True).ok
+
+
+def test_opening_a_file_gives_back_what_it_holds_free(replicas: Replicas) -> None:
+    """Pages freed by something else (here a scratch table another program dropped) are given
+    back when the library is opened."""
+    replicas.close(replicas.create("lib", "P", clock=ManualClock(1)))
+    path = replicas.path("lib")
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("CREATE TABLE scratch (x)")
+        db.executemany("INSERT INTO scratch VALUES (randomblob(4000))", [()] * 600)
+        db.execute("DROP TABLE scratch")
+    _, before, free = pages(path)
+    assert free > KEEP_FREE_PAGES
+    r = replicas.open("lib")
+    _, after, free = pages(path)
+    assert free == 0
+    assert before - after > KEEP_FREE_PAGES
+    assert r.verify(full=True).ok
