@@ -90,11 +90,19 @@ def _seal(db: sqlite3.Connection) -> bytes:
     return snapshot_seal(docs, texts)
 
 
+def _kept_seal(db: sqlite3.Connection) -> bytes | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'snapshot_seal'").fetchone()
+    try:
+        return None if row is None else bytes(msgpack.unpackb(row[0]))
+    except Exception:  # an unreadable seal is damage: left for verify, never resealed
+        return None
+
+
 def reencode_docs(db: sqlite3.Connection) -> None:
     """Re-encode every document and snapshot document; reseal the snapshot if it was sealed and
     its rows still matched the seal (a broken seal stays broken)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'snapshot_seal'").fetchone()
-    sound = row is not None and bytes(msgpack.unpackb(row[0])) == _seal(db)
+    kept = _kept_seal(db)
+    sound = kept is not None and kept == _seal(db)
     _rewrite(db, "docs")
     _rewrite(db, "snapshot_docs")
     if sound:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from localfirst import Replica
+from localfirst.integrity import SNAPSHOT_MISMATCH
 from storage import SCHEMA_VERSION, NewerSchema, open_replica
 from storage.database import INCREMENTAL
 from storage.note_index import index_matches
@@ -193,3 +194,38 @@ def test_a_file_newer_than_this_app_is_still_refused_untouched(copies: dict[str,
         open_replica(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert schema_version(path) == SCHEMA_VERSION + 1
+
+
+def test_damage_in_a_schema_5_file_is_carried_over_not_folded_away(copies: dict[str, Path]) -> None:
+    """A body changed behind the app's back keeps its op batches (they no longer spell it, so
+    they are not folded), and a changed snapshot row is not resealed: verify still sees both."""
+    path = copies["primary"]
+    with closing(sqlite3.connect(path)) as db, db:
+        (tampered,) = db.execute(
+            "SELECT id FROM text_ops GROUP BY id ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+        batches = db.execute("SELECT count(*) FROM text_ops WHERE id = ?", (tampered,)).fetchone()[0]
+        db.execute("UPDATE texts SET text = 'tampered' WHERE id = ? AND field = 'body'", (tampered,))
+        one, other = db.execute("SELECT doc FROM snapshot_docs ORDER BY id LIMIT 2").fetchall()
+        db.execute("UPDATE snapshot_docs SET doc = ? WHERE doc = ?", (other[0], one[0]))
+    r = open_replica(path)
+    try:
+        with closing(sqlite3.connect(path)) as db:
+            left = dict(db.execute("SELECT id, count(*) FROM text_ops GROUP BY id").fetchall())
+        assert left == {tampered: batches}
+        assert not r.verify(full=True).ok
+    finally:
+        r.close()
+    with closing(sqlite3.connect(path)) as db, db:  # the body put back: only the snapshot is wrong
+        db.execute(
+            "UPDATE texts SET text = ? WHERE id = ? AND field = 'body'",
+            (EXPECTED["primary"]["entities"][tampered]["values"]["body"], tampered),
+        )
+        db.execute("DELETE FROM meta WHERE key = 'verify_damaged'")
+    r = open_replica(path)
+    try:
+        report = r.verify(full=True)
+        assert not report.ok
+        assert report.problem == SNAPSHOT_MISMATCH
+    finally:
+        r.close()
