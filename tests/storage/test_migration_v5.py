@@ -25,6 +25,7 @@ from localfirst.integrity import SNAPSHOT_MISMATCH
 from storage import SCHEMA_VERSION, NewerSchema, open_replica
 from storage.database import INCREMENTAL
 from storage.note_index import index_matches
+from storage.schema import metadata
 from storage.search import NoteSearch
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "v5-library"
@@ -229,3 +230,19 @@ def test_damage_in_a_schema_5_file_is_carried_over_not_folded_away(copies: dict[
         assert report.problem == SNAPSHOT_MISMATCH
     finally:
         r.close()
+
+
+def test_a_migrated_file_has_the_tables_the_schema_defines(copies: dict[str, Path]) -> None:
+    """Every table of ``storage.schema.metadata`` exists in the migrated file with its columns,
+    primary key and rowid-ness (migrations write their own DDL: this keeps the two in step)."""
+    open_replica(copies["primary"]).close()
+    with closing(sqlite3.connect(copies["primary"])) as db:
+        for table in metadata.sorted_tables:
+            info = db.execute(f"PRAGMA table_info({table.name})").fetchall()
+            assert [row[1] for row in info] == [c.name for c in table.columns], table.name
+            assert [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]] == [
+                c.name for c in table.primary_key.columns
+            ], table.name
+            (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table.name,)).fetchone()
+            without_rowid = table.dialect_options["sqlite"]["with_rowid"] is False
+            assert ("WITHOUT ROWID" in sql) == without_rowid, table.name
