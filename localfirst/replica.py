@@ -56,7 +56,7 @@ from .revocation import REJECTED, Revocations, replay, weave
 from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
 from .text import TextDoc, encode_ops
-from .textfields import COMPACT_AFTER, TextCache, diff_edit
+from .textfields import TextCache, diff_edit
 from .truncation import fold_log
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
@@ -736,10 +736,7 @@ class Replica:
         for key, ops in edits.items():
             entry = opened[key]
             batches = [op.ops for op, _ in ops] if plan.local else [weave(entry.doc, op, v) for op, v in ops]
-            entry.unsaved += len(batches)
-            state = None
-            if entry.unsaved >= COMPACT_AFTER:
-                state, entry.unsaved = entry.doc.encode_state(), 0
+            state = entry.appended(batches)
             updates.append((key, entry.doc.text, batches, state))
             if self._texts.peek(key) is not entry:
                 entry.doc.close()  # opened for this batch only; the cache has let it go
