@@ -365,7 +365,12 @@ class SqlStore:
     def _save_digest(self, conn: Connection) -> None:
         if self._suspect:
             return
-        self._set_meta(conn, **{_DIGEST_KEY: state_digest_of(self._state_xor)})
+        # Once or twice per write: straight to the driver (SQLAlchemy's execution context
+        # cost about as much as the statement itself).
+        _db(conn).execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (_DIGEST_KEY, _pack(state_digest_of(self._state_xor))),
+        )
 
     def _fold_texts(self, texts: Iterable[tuple[TextKey, str]]) -> None:
         """Fold text fields' new texts into the state digest (known before the change)."""
