@@ -265,23 +265,25 @@ _decoder = msgspec.msgpack.Decoder()
 
 def encode_doc(doc: Doc) -> bytes:
     """A document as stored: the marker, then ``(kind, origins, base, {field: flat})`` where
-    ``origins`` lists each writing device once, ``base`` is the oldest stamp and ``flat`` holds
-    each version as three items ``stamp - base, origin index, value``. A device id is 64
-    characters and every version once repeated it; fields are sorted and origins numbered in
-    order of first use, so equal documents always encode to equal bytes."""
+    ``origins`` lists each writing device once, ``base`` is the stamp of the first version and
+    ``flat`` holds each version as three items ``stamp - base, origin index, value``. A device
+    id is 64 characters and every version once repeated it; fields are sorted and origins
+    numbered in order of first use, so equal documents always encode to equal bytes."""
     fields = doc.fields
-    base = min([v[0] for vs in fields.values() for v in vs], default=0)
     origins: dict[str, int] = {}
     out: dict[str, list[Any]] = {}
+    base: int | None = None
     for name in sorted(fields):
         flat: list[Any] = []
         for stamp, origin, value in fields[name]:
+            if base is None:
+                base = stamp
             index = origins.get(origin)
             if index is None:
                 index = origins[origin] = len(origins)
             flat += (stamp - base, index, value)
         out[name] = flat
-    return _COMPACT + _encoder.encode((doc.kind, list(origins), base, out))
+    return _COMPACT + _encoder.encode((doc.kind, list(origins), base or 0, out))
 
 
 def decode_doc(data: bytes) -> Doc:

@@ -135,7 +135,9 @@ _scalars = (
 )
 #: Values as a write carries them: scalars, lists and string-keyed maps of them, nested.
 _values = st.recursive(
-    _scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=8
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=8,
 )
 _doc_versions = st.lists(
     st.tuples(
@@ -197,7 +199,9 @@ def test_equal_documents_encode_to_equal_bytes_whatever_their_field_order(doc, r
 
 def test_the_compact_encoding_names_each_device_once():
     doc = Doc("event")
-    doc.apply(WriteId(1796687250333, _DEVICE), put({"title": "Budget review", "start": "2024-10-07T10:45:00"}))
+    doc.apply(
+        WriteId(1796687250333, _DEVICE), put({"title": "Budget review", "start": "2024-10-07T10:45:00"})
+    )
     doc.apply(WriteId(1796687250400, _DEVICE), put({"end": "2024-10-07T12:15:00", "tz": "Europe/Berlin"}))
     doc.apply(WriteId(1796687250500, "B" * 64), put({"title": "Budget"}))
     data = encode_doc(doc)
@@ -207,9 +211,11 @@ def test_the_compact_encoding_names_each_device_once():
     assert decode_doc(data) == doc
 
 
-@pytest.mark.parametrize("data", [b"", b"\xc1", b"\xc1\x94\xa4note\x90\x00\x81\xa1t\x92\x00\x00", b"\x92\x01"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\xc1", b"\xc1\x94\xa4note\x90\x00\x81\xa1t\x92\x00\x00", b"\x92\x01"]
+)
 def test_a_damaged_document_is_refused_with_one_line(data):
-    with pytest.raises(WriteFormatError, match="^corrupt entity document: [^\n]*$"):
+    with pytest.raises(WriteFormatError, match=r"^corrupt entity document: [^\n]*$"):
         decode_doc(data)
 
 
