@@ -281,6 +281,9 @@ class SqlStore:
         keys = list(ids)
         out: dict[str, Doc] = {}
         with self._read() as conn:
+            if len(keys) == 1:  # a local write's read: one statement SQLite keeps prepared
+                row = _db(conn).execute("SELECT doc FROM docs WHERE id = ?", keys).fetchone()
+                return {} if row is None else {keys[0]: decode_doc(row[0])}
             for i in range(0, len(keys), _CHUNK):
                 chunk = keys[i : i + _CHUNK]
                 sql = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"

@@ -160,7 +160,8 @@ _docs = st.builds(
 
 def _first_format(doc: Doc) -> bytes:
     """A document as the previous release stored it."""
-    return msgpack.packb((doc.kind, doc.fields))
+    data: bytes = msgpack.packb((doc.kind, doc.fields))
+    return data
 
 
 def _set_containers(doc: Doc) -> bool:
