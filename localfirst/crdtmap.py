@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+import msgspec
 
 from .errors import WriteFormatError
 from .write import Put, Value, WriteId
@@ -255,17 +256,57 @@ def _upgraded(doc: Doc) -> Doc:
     return doc
 
 
+#: Leads a compact document (msgpack never uses this byte, and a document of the first format
+#: opens with a two-element array).
+_COMPACT = b"\xc1"
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
 def encode_doc(doc: Doc) -> bytes:
-    data: bytes = msgpack.packb((doc.kind, doc.fields))  # tuples pack as arrays, as lists do
-    return data
+    """A document as stored: the marker, then ``(kind, origins, base, {field: flat})`` where
+    ``origins`` lists each writing device once, ``base`` is the stamp of the first version and
+    ``flat`` holds each version as three items ``stamp - base, origin index, value``. A device
+    id is 64 characters and every version once repeated it; fields are sorted and origins
+    numbered in order of first use, so equal documents always encode to equal bytes."""
+    fields = doc.fields
+    origins: dict[str, int] = {}
+    out: dict[str, list[Any]] = {}
+    base: int | None = None
+    for name in sorted(fields):
+        flat: list[Any] = []
+        for stamp, origin, value in fields[name]:
+            if base is None:
+                base = stamp
+            index = origins.get(origin)
+            if index is None:
+                index = origins[origin] = len(origins)
+            flat += (stamp - base, index, value)
+        out[name] = flat
+    return _COMPACT + _encoder.encode((doc.kind, list(origins), base or 0, out))
 
 
 def decode_doc(data: bytes) -> Doc:
     try:
-        kind, fields = msgpack.unpackb(data, raw=False)
-        return _upgraded(Doc(kind, {n: [(v[0], v[1], v[2]) for v in vs] for n, vs in fields.items()}))
+        if data[:1] != _COMPACT:
+            return _decode_first(data)
+        kind, origins, base, fields = _decoder.decode(memoryview(data)[1:])
+        out: dict[str, list[Version]] = {}
+        for name, flat in fields.items():
+            if len(flat) == 3:  # the usual field: one version
+                out[name] = [(base + flat[0], origins[flat[1]], flat[2])]
+            else:
+                items = iter(flat)
+                out[name] = [(base + s, origins[o], v) for s, o, v in zip(items, items, items, strict=True)]
+        return Doc(kind, out)
     except Exception as exc:
         raise WriteFormatError(f"corrupt entity document: {exc}") from None
+
+
+def _decode_first(data: bytes) -> Doc:
+    """A document as the first format stored it: ``(kind, {field: [[stamp, origin, value]]})``."""
+    kind, fields = msgpack.unpackb(data, raw=False)
+    return _upgraded(Doc(kind, {n: [(v[0], v[1], v[2]) for v in vs] for n, vs in fields.items()}))
 
 
 def doc_from_wire(raw: Any) -> Doc:

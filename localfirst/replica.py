@@ -56,7 +56,7 @@ from .revocation import REJECTED, Revocations, replay, weave
 from .store import Store, TextKey, TextUpdate
 from .text import Op as TextOp
 from .text import TextDoc, encode_ops
-from .textfields import COMPACT_AFTER, TextCache, diff_edit
+from .textfields import TextCache, diff_edit
 from .truncation import fold_log
 from .vector import VersionVector
 from .write import Op, Ordered, Put, TextEdit, Value, Write, WriteId, decode_write, encode_write
@@ -369,33 +369,36 @@ class Replica:
         current text, so it merges with concurrent typing like any edit. Returns None when
         that leaves nothing to write (only text fields, all unchanged).
         """
+        with self.transaction():
+            return self._put(kind, entity, fields, self.get(entity))
+
+    def _put(self, kind: str, entity: str, fields: Mapping[str, Value], doc: Doc | None) -> Write | None:
+        """``put`` given the entity's document as read in this transaction."""
         texts = TEXT_FIELDS.get(kind, ())
         registers = {k: v for k, v in fields.items() if k not in texts}
-        with self.transaction():
-            doc = self.get(entity)
-            if doc is not None and doc.kind != kind:
-                raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
-            ops: list[Op] = []
-            if doc is None and not registers and kind == "note":
-                # An entity exists through its fields; a note given only a body gets its
-                # creation time, which notes carry anyway.
-                registers = {"created": self.clock.now()}
-            if registers or not fields:
-                put = _put_op(kind, entity, doc, registers)
-                if put is not None:
-                    ops.append(put)
-            old_calendar = doc.value("calendar") if doc is not None else None
-            if kind == "event" and old_calendar and registers.get("calendar", old_calendar) != old_calendar:
-                # Leaving a calendar frees any slot held there (a no-op if none, decided in log order).
-                ops.append(Ordered(RELEASE, {"calendar": old_calendar, "event": entity}))
-            for name in texts:
-                if name in fields:
-                    if not isinstance(fields[name], str):
-                        raise InvalidWrite(f"{kind}.{name} must be text")
-                    edit = diff_edit(self.text(entity, name), fields[name])
-                    if edit is not None:
-                        ops.append(self._text_edit(kind, entity, name, [edit], doc))
-            return self._local(ops, doc) if ops else None
+        if doc is not None and doc.kind != kind:
+            raise InvalidWrite(f"{entity} is a {doc.kind}, not a {kind}")
+        ops: list[Op] = []
+        if doc is None and not registers and kind == "note":
+            # An entity exists through its fields; a note given only a body gets its
+            # creation time, which notes carry anyway.
+            registers = {"created": self.clock.now()}
+        if registers or not fields:
+            put = _put_op(kind, entity, doc, registers)
+            if put is not None:
+                ops.append(put)
+        old_calendar = doc.value("calendar") if doc is not None else None
+        if kind == "event" and old_calendar and registers.get("calendar", old_calendar) != old_calendar:
+            # Leaving a calendar frees any slot held there (a no-op if none, decided in log order).
+            ops.append(Ordered(RELEASE, {"calendar": old_calendar, "event": entity}))
+        for name in texts:
+            if name in fields:
+                if not isinstance(fields[name], str):
+                    raise InvalidWrite(f"{kind}.{name} must be text")
+                edit = diff_edit(self.text(entity, name), fields[name])
+                if edit is not None:
+                    ops.append(self._text_edit(kind, entity, name, [edit], doc))
+        return self._local(ops, doc) if ops else None
 
     def edit_text(self, entity: str, edits: Iterable[tuple[int, int, str]], field: str = "body") -> Write:
         """Apply an editor's edits (position, deleted count, inserted text; positions in the text
@@ -430,8 +433,12 @@ class Replica:
         return TextEdit(kind, entity, field, encode_ops(ops), tuple(w for ws in seen.values() for w in ws))
 
     def create(self, kind: str, fields: Mapping[str, Value], entity: str | None = None) -> str:
-        entity = entity or new_id()
-        self.put(kind, entity, fields)
+        if entity:
+            self.put(kind, entity, fields)
+            return entity
+        entity = new_id()
+        with self.transaction():
+            self._put(kind, entity, fields, None)  # a fresh id names nothing yet: no lookup
         return entity
 
     def delete(self, entity: str) -> Write:
@@ -736,10 +743,7 @@ class Replica:
         for key, ops in edits.items():
             entry = opened[key]
             batches = [op.ops for op, _ in ops] if plan.local else [weave(entry.doc, op, v) for op, v in ops]
-            entry.unsaved += len(batches)
-            state = None
-            if entry.unsaved >= COMPACT_AFTER:
-                state, entry.unsaved = entry.doc.encode_state(), 0
+            state = entry.appended(batches)
             updates.append((key, entry.doc.text, batches, state))
             if self._texts.peek(key) is not entry:
                 entry.doc.close()  # opened for this batch only; the cache has let it go

@@ -15,8 +15,17 @@ from .write import TextEdit
 #: (entity id, field name) of a text field.
 TextKey = tuple[str, str]
 
-#: After this many op batches since the saved state, save a fresh state instead of appending.
+#: A fresh state is saved instead of appending once the op batches since the saved state weigh
+#: as much as it: a note's ops then never take more room than its state, and encoding a state
+#: (the cost, proportional to its size) is paid once per as many op bytes as it holds, so
+#: typing costs the same per keystroke in a short note and a long one.
+#: Below this weight a small note's ops are left alone (a state of a few bytes would be
+#: re-encoded every keystroke for no room saved).
+COMPACT_MIN_BYTES = 4096
+#: Whatever the weight, at most this many batches stay unsaved (each is replayed on opening).
 COMPACT_AFTER = 256
+#: What a stored op batch costs beside its bytes (its row's key, sequence number, index entry).
+BATCH_OVERHEAD = 48
 #: How many open texts stay in memory (the notes a user has open, and recent ones).
 CACHE_SIZE = 64
 
@@ -62,10 +71,23 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 
 @dataclass(slots=True)
 class OpenText:
-    """A text CRDT in memory and how many op batches were appended since its saved state."""
+    """A text CRDT in memory, the size of its saved state and what was appended since."""
 
     doc: TextDoc
     unsaved: int
+    unsaved_bytes: int = 0
+    state_bytes: int = 0
+
+    def appended(self, batches: list[bytes]) -> bytes | None:
+        """Count batches appended to the store; a fresh state to save instead when due."""
+        self.unsaved += len(batches)
+        self.unsaved_bytes += sum(map(len, batches)) + BATCH_OVERHEAD * len(batches)
+        if self.unsaved < COMPACT_AFTER and self.unsaved_bytes < max(self.state_bytes, COMPACT_MIN_BYTES):
+            return None
+        state = self.doc.encode_state()
+        self.unsaved = self.unsaved_bytes = 0
+        self.state_bytes = len(state)
+        return state
 
 
 class TextCache:
@@ -89,7 +111,8 @@ class TextCache:
             doc = TextDoc.decode_state(state, self.agent) if state else TextDoc(self.agent)
             for batch in batches:
                 doc.apply(decode_ops(batch))
-            out[key] = self._open[key] = OpenText(doc, len(batches))
+            weight = sum(map(len, batches)) + BATCH_OVERHEAD * len(batches)
+            out[key] = self._open[key] = OpenText(doc, len(batches), weight, len(state) if state else 0)
         for key in out:
             self._open.move_to_end(key)
         while len(self._open) > self.size:

@@ -281,6 +281,9 @@ class SqlStore:
         keys = list(ids)
         out: dict[str, Doc] = {}
         with self._read() as conn:
+            if len(keys) == 1:  # a local write's read: one statement SQLite keeps prepared
+                row = _db(conn).execute("SELECT doc FROM docs WHERE id = ?", keys).fetchone()
+                return {} if row is None else {keys[0]: decode_doc(row[0])}
             for i in range(0, len(keys), _CHUNK):
                 chunk = keys[i : i + _CHUNK]
                 sql = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
@@ -365,7 +368,12 @@ class SqlStore:
     def _save_digest(self, conn: Connection) -> None:
         if self._suspect:
             return
-        self._set_meta(conn, **{_DIGEST_KEY: state_digest_of(self._state_xor)})
+        # Once or twice per write: straight to the driver (SQLAlchemy's execution context
+        # cost about as much as the statement itself).
+        _db(conn).execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (_DIGEST_KEY, _pack(state_digest_of(self._state_xor))),
+        )
 
     def _fold_texts(self, texts: Iterable[tuple[TextKey, str]]) -> None:
         """Fold text fields' new texts into the state digest (known before the change)."""

@@ -19,7 +19,7 @@ from localfirst import (
     WriteId,
     encode_write,
 )
-from localfirst.textfields import COMPACT_AFTER, diff_edit
+from localfirst.textfields import BATCH_OVERHEAD, COMPACT_AFTER, COMPACT_MIN_BYTES, diff_edit
 
 
 def sync(a: Replica, b: Replica) -> None:
@@ -128,8 +128,20 @@ def test_snapshot_catch_up_carries_bodies():
     assert p.text("n") == "A: committed text!"
 
 
+def _stored_ops(path, key=("n", "body")):
+    from storage import SqlStore
+
+    with SqlStore(path) as store:
+        state, batches = store.load_texts([key])[key]
+    return state, batches
+
+
+def _ops_weight(batches):
+    return sum(len(b) + BATCH_OVERHEAD for b in batches)
+
+
 def test_bodies_survive_reopen_and_compaction(tmp_path):
-    from storage import SqlStore, create_library, open_replica
+    from storage import create_library, open_replica
 
     path = tmp_path / "r.db"
     r = create_library(path, "P")
@@ -138,15 +150,45 @@ def test_bodies_survive_reopen_and_compaction(tmp_path):
         r.edit_text("n", [(i, 0, "x")])
     expected = r.text("n")
     r.close()
-    with SqlStore(path) as store:
-        state, batches = store.load_texts([("n", "body")])[("n", "body")]
-        assert state is not None
-        assert len(batches) == 10  # compacted once, then appended again
+    state, batches = _stored_ops(path)
+    assert state is not None
+    assert 0 < len(batches) < COMPACT_AFTER
+    assert _ops_weight(batches) < COMPACT_MIN_BYTES  # a short note: compacted on the floor
     again = open_replica(path)
     try:
         assert again.text("n") == expected == "x" * (COMPACT_AFTER + 10)
         again.edit_text("n", [(0, 0, "y")])
         assert again.text("n") == "y" + expected
+    finally:
+        again.close()
+
+
+def test_a_long_notes_ops_never_outweigh_its_state_even_when_reopened_between_edits(tmp_path):
+    """The compaction counts the batches it finds in the store, so a note evicted from the
+    open texts (here: the replica closed) still compacts."""
+    from storage import create_library, open_replica
+
+    path = tmp_path / "r.db"
+    r = create_library(path, "P")
+    r.create("note", {"title": "t"}, entity="n")
+    r.edit_text("n", [(0, 0, "word " * 4000)])
+    compactions, held = 0, 0
+    for round_ in range(30):
+        r.close()
+        r = open_replica(path)
+        for i in range(20):
+            r.edit_text("n", [(round_ * 20 + i, 0, "typed ")])
+        state, batches = _stored_ops(path)
+        assert state is not None
+        assert _ops_weight(batches) < max(len(state), COMPACT_MIN_BYTES) + 200
+        compactions += len(batches) < held + 20  # fewer held than before plus this round's
+        held = len(batches)
+    text = r.text("n")
+    r.close()
+    assert compactions >= 2  # 600 batches of ~100 bytes against a state of ~20 KB
+    again = open_replica(path)
+    try:
+        assert again.text("n") == text
     finally:
         again.close()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import msgpack
 
 from localfirst import DELETED, ManualClock, notes
+from localfirst.crdtmap import decode_doc
 from storage.files import import_files
 from storage.schema import SCHEMA_VERSION
 
@@ -64,7 +65,7 @@ def test_existing_libraries_migrate_their_list_registers_to_sets(replicas: Repli
     assert r.values("n") == {"title": "t", "tags": ["x", "work", "home"]}
     assert r.values("e") == {"title": "Standup", "reminders": [5, 60, 10]}
     assert r.genesis().docs["n"].value("tags") == ["x", "work", "home"]
-    assert msgpack.unpackb(stored)[1]["tags"][0] == [5, "A", None]  # rewritten in the set form
+    assert decode_doc(stored).fields["tags"][0] == (5, "A", None)  # rewritten in the set form
     # The migrated sets take set writes: a removal removes what was seen, both siblings' x.
     notes.set_tags(r, "n", ["work", "home", "new"])
     r = replicas.reopen(r)
