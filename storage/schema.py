@@ -28,7 +28,7 @@ from .note_index import NOTE_SEARCH, create_note_search, drop_note_search
 from .rewrite import fold_text_ops, reencode_docs
 
 #: The version this build writes; files with a higher one are refused, lower ones migrated.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -67,6 +67,8 @@ docs = Table(
     Column("doc", LargeBinary, nullable=False),
     # 1 while the entity has siblings to resolve, so the conflict list never scans the library
     Column("conflicted", Integer, nullable=False, server_default="0"),
+    # Added in schema version 7: 1 while this row is also the snapshot's (see ``SNAPSHOT_DOCS``).
+    Column("base", Integer, nullable=False, server_default="0"),
     Index("docs_kind", "kind"),
     Index("docs_conflicted", "conflicted", sqlite_where=text("conflicted = 1")),
     sqlite_with_rowid=False,
@@ -129,6 +131,8 @@ texts = Table(
     Column("field", String, primary_key=True),
     Column("text", String, nullable=False),  # the current text, so reading never decodes
     Column("state", LargeBinary, nullable=True),  # saved text-CRDT state
+    # Added in schema version 7: 1 while the saved state is also the snapshot's.
+    Column("base", Integer, nullable=False, server_default="0"),
     # A rowid table since schema 6: a body of a few KB fills its pages (a WITHOUT ROWID row
     # spills everything past ~1 KB into an overflow page of its own, mostly empty).
 )
@@ -311,8 +315,76 @@ def _v6(conn: Connection) -> None:
     create_note_search(db)
 
 
+#: Schema version 7: the stored snapshot is an overlay on the live rows instead of a second
+#: copy of the library. A ``docs`` row (a ``texts`` row's saved state) with ``base = 1`` is also
+#: the snapshot's; ``snapshot_docs``/``snapshot_texts`` hold only the snapshot's values that
+#: differ from the live row. An entity the snapshot lacks has base 0 and no snapshot row.
+#: Replacing or updating a base row first copies it aside (these triggers), so the hot write
+#: path costs no extra statement and a new entity no extra row.
+SNAPSHOT_DOCS = "SELECT id, doc FROM docs WHERE base = 1 UNION ALL SELECT id, doc FROM snapshot_docs"
+SNAPSHOT_TEXTS = (
+    "SELECT id, field, state FROM texts WHERE base = 1 UNION ALL SELECT id, field, state FROM snapshot_texts"
+)
+#: Make every live row equal to its snapshot row the snapshot's base, dropping that row.
+SNAPSHOT_SQUASH = (
+    "UPDATE docs SET base = 1 WHERE base = 0 AND EXISTS "
+    "(SELECT 1 FROM snapshot_docs s WHERE s.id = docs.id AND s.doc = docs.doc)",
+    "DELETE FROM snapshot_docs WHERE id IN (SELECT id FROM docs WHERE base = 1)",
+    "UPDATE texts SET base = 1 WHERE base = 0 AND EXISTS (SELECT 1 FROM snapshot_texts s "
+    "WHERE s.id = texts.id AND s.field = texts.field AND s.state = texts.state)",
+    "DELETE FROM snapshot_texts WHERE EXISTS (SELECT 1 FROM texts t "
+    "WHERE t.id = snapshot_texts.id AND t.field = snapshot_texts.field AND t.base = 1)",
+)
+_V7_TRIGGERS = {
+    "docs_keep_snapshot_delete": """
+        CREATE TRIGGER docs_keep_snapshot_delete BEFORE DELETE ON docs WHEN old.base = 1 BEGIN
+            INSERT OR REPLACE INTO snapshot_docs (id, doc) VALUES (old.id, old.doc);
+        END""",
+    "docs_keep_snapshot_update": """
+        CREATE TRIGGER docs_keep_snapshot_update AFTER UPDATE OF doc ON docs
+        WHEN old.base = 1 AND new.doc IS NOT old.doc BEGIN
+            INSERT OR REPLACE INTO snapshot_docs (id, doc) VALUES (old.id, old.doc);
+            UPDATE docs SET base = 0 WHERE id = new.id;
+        END""",
+    "texts_keep_snapshot_delete": """
+        CREATE TRIGGER texts_keep_snapshot_delete BEFORE DELETE ON texts WHEN old.base = 1 BEGIN
+            INSERT OR REPLACE INTO snapshot_texts (id, field, state) VALUES (old.id, old.field, old.state);
+        END""",
+    "texts_keep_snapshot_update": """
+        CREATE TRIGGER texts_keep_snapshot_update AFTER UPDATE OF state ON texts
+        WHEN old.base = 1 AND new.state IS NOT old.state BEGIN
+            INSERT OR REPLACE INTO snapshot_texts (id, field, state) VALUES (old.id, old.field, old.state);
+            UPDATE texts SET base = 0 WHERE rowid = new.rowid;
+        END""",
+}
+
+
+def _v7(conn: Connection) -> None:
+    """Issue 17: the snapshot becomes an overlay on the live rows (``SNAPSHOT_DOCS``): a
+    snapshot row equal to its live row is dropped and the live row marked as the base."""
+    db = conn.connection.driver_connection
+    assert isinstance(db, sqlite3.Connection)
+    for table in ("docs", "texts"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "base" not in columns:  # a new file has it from its first version's tables
+            db.execute(f"ALTER TABLE {table} ADD COLUMN base INTEGER NOT NULL DEFAULT 0")
+    for name, sql in _V7_TRIGGERS.items():
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        db.execute(sql)
+    for sql in SNAPSHOT_SQUASH:
+        db.execute(sql)
+
+
 #: MIGRATIONS[n] brings a file from version n-1 to n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _v1,
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+    6: _v6,
+    7: _v7,
+}
 
 
 def migrate(conn: Connection, current: int, target: int = SCHEMA_VERSION) -> None:

@@ -38,7 +38,7 @@ from localfirst.write import WriteId
 
 from .database import open_engine, translated
 from .errors import CorruptReplica, NewerSchema, NotAReplica, StorageError
-from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
+from .schema import MATERIALIZED, SCHEMA_VERSION, SNAPSHOT_DOCS, SNAPSHOT_SQUASH, SNAPSHOT_TEXTS, migrate
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
@@ -85,6 +85,23 @@ _UPSERT = {kind: _materialized_sql(t) for kind, t in MATERIALIZED.items()}
 _COLUMNS = {kind: [c.name for c in t.columns][1:] for kind, t in MATERIALIZED.items()}
 
 
+#: Writing a snapshot over the live rows (its rows are in temp.snap_docs/snap_texts): a base row
+#: the new snapshot does not hold as it is stops being the base; the snapshot rows no base row
+#: carries are stored apart. ``SNAPSHOT_SQUASH`` then promotes the live rows that equal them.
+_REBASE = (
+    "UPDATE docs SET base = 0 WHERE base = 1 AND NOT EXISTS "
+    "(SELECT 1 FROM temp.snap_docs s WHERE s.id = docs.id AND s.doc = docs.doc)",
+    "DELETE FROM snapshot_docs",
+    "INSERT INTO snapshot_docs (id, doc) SELECT s.id, s.doc FROM temp.snap_docs s "
+    "WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.id = s.id AND d.base = 1)",
+    "UPDATE texts SET base = 0 WHERE base = 1 AND NOT EXISTS (SELECT 1 FROM temp.snap_texts s "
+    "WHERE s.id = texts.id AND s.field = texts.field AND s.state = texts.state)",
+    "DELETE FROM snapshot_texts",
+    "INSERT INTO snapshot_texts (id, field, state) SELECT s.id, s.field, s.state FROM temp.snap_texts s "
+    "WHERE NOT EXISTS (SELECT 1 FROM texts t WHERE t.id = s.id AND t.field = s.field AND t.base = 1)",
+)
+
+
 def _row(doc_id: str, kind: str, doc: Doc) -> tuple[Any, ...]:
     fields = doc.fields
     row: list[Any] = [doc_id]
@@ -125,6 +142,9 @@ class SqlStore:
         # The rows were found not to fold to their saved digest: until a repair replaces them,
         # the saved digest is left alone, so no later write makes the damage look sound.
         self._suspect = False
+        # A snapshot was written in the open transaction: live rows saved after it that equal
+        # their snapshot row become its base before the transaction commits (``_squash``).
+        self._unsquashed = False
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -172,7 +192,10 @@ class SqlStore:
         try:
             with translated(self.path), conn.begin():
                 yield conn
+                if self._unsquashed:
+                    self._squash(conn)
         except BaseException:
+            self._unsquashed = False
             self._load_origins()  # ids handed out in the rolled-back transaction are gone
             self._shown.clear()  # rows written in it are gone too
             self._states = None  # the state digest is recomputed from the rows
@@ -430,9 +453,8 @@ class SqlStore:
         if kept is None:
             return True
         with self._read() as conn:
-            docs = [(k, bytes(d)) for k, d in conn.exec_driver_sql("SELECT id, doc FROM snapshot_docs")]
-            rows = conn.exec_driver_sql("SELECT id, field, state FROM snapshot_texts")
-            texts = [(e, f, bytes(st)) for e, f, st in rows]
+            docs = [(k, bytes(d)) for k, d in conn.exec_driver_sql(SNAPSHOT_DOCS)]
+            texts = [(e, f, bytes(st)) for e, f, st in conn.exec_driver_sql(SNAPSHOT_TEXTS)]
         return bytes(kept) == snapshot_seal(docs, texts)
 
     def _top_csn(self, conn: Connection) -> int:
@@ -586,8 +608,8 @@ class SqlStore:
     def snapshot(self) -> Snapshot:
         meta = self._meta()
         with self._read() as conn:
-            rows = conn.exec_driver_sql("SELECT id, doc FROM snapshot_docs").all()
-            text_rows = conn.exec_driver_sql("SELECT id, field, state FROM snapshot_texts").all()
+            rows = conn.exec_driver_sql(SNAPSHOT_DOCS).all()
+            text_rows = conn.exec_driver_sql(SNAPSHOT_TEXTS).all()
         return Snapshot(
             meta["library"],
             meta["snapshot_csn"],
@@ -611,13 +633,34 @@ class SqlStore:
             snapshot_chain=snap.chain,
             snapshot_outcomes=[[w.stamp, w.origin, o] for w, o in snap.outcomes.items()],
         )
-        conn.exec_driver_sql("DELETE FROM snapshot_docs")
-        conn.exec_driver_sql("DELETE FROM snapshot_texts")
         text_rows = [(e, f, state) for (e, f), state in snap.texts.items()]
         doc_rows = [(key, encode_doc(doc)) for key, doc in snap.docs.items()]
-        _many(conn, "INSERT INTO snapshot_texts (id, field, state) VALUES (?, ?, ?)", text_rows)
-        _many(conn, "INSERT INTO snapshot_docs (id, doc) VALUES (?, ?)", doc_rows)
         self._set_meta(conn, snapshot_seal=snapshot_seal(doc_rows, text_rows))
+        db = _db(conn)
+        # The new snapshot's rows go to a scratch table first, so only the live rows whose
+        # base flag changes are written (a truncation touches few; the library stays put).
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS snap_docs (id TEXT PRIMARY KEY, doc BLOB) WITHOUT ROWID")
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS snap_texts "
+            "(id TEXT, field TEXT, state BLOB, PRIMARY KEY (id, field)) WITHOUT ROWID"
+        )
+        db.execute("DELETE FROM temp.snap_docs")
+        db.execute("DELETE FROM temp.snap_texts")
+        _many(conn, "INSERT INTO temp.snap_docs (id, doc) VALUES (?, ?)", doc_rows)
+        _many(conn, "INSERT INTO temp.snap_texts (id, field, state) VALUES (?, ?, ?)", text_rows)
+        for sql in _REBASE:
+            db.execute(sql)
+        db.execute("DELETE FROM temp.snap_docs")
+        db.execute("DELETE FROM temp.snap_texts")
+        self._unsquashed = True
+
+    def _squash(self, conn: Connection) -> None:
+        """Make every live row equal to its snapshot row the snapshot's base (dropping that
+        row): after a snapshot was written before the live rows it equals (a join, a repair)."""
+        db = _db(conn)
+        for sql in SNAPSHOT_SQUASH:
+            db.execute(sql)
+        self._unsquashed = False
 
     def replace_snapshot(
         self,

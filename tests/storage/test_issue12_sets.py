@@ -12,7 +12,7 @@ import msgpack
 from localfirst import DELETED, ManualClock, notes
 from localfirst.crdtmap import decode_doc
 from storage.files import import_files
-from storage.schema import SCHEMA_VERSION
+from storage.schema import SCHEMA_VERSION, SNAPSHOT_DOCS
 
 from .conftest import Replicas, read_only
 
@@ -58,7 +58,7 @@ def test_existing_libraries_migrate_their_list_registers_to_sets(replicas: Repli
     with closing(read_only(path)) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
         flags = dict(conn.execute("SELECT id, conflicted FROM docs WHERE id IN ('n', 'e')").fetchall())
-        stored = conn.execute("SELECT doc FROM snapshot_docs WHERE id = 'n'").fetchone()[0]
+        stored = conn.execute(f"SELECT doc FROM ({SNAPSHOT_DOCS}) WHERE id = 'n'").fetchone()[0]
     assert version == str(SCHEMA_VERSION).encode()
     assert flags == {"n": 0, "e": 0}
     assert r.conflicts() == {}
