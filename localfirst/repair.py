@@ -187,11 +187,12 @@ def rebuilt_digest(replica: Replica) -> bytes:
         fold.add(decode_write(data))
     tentative = replica.tentative()
     apply_puts(fold.docs, tentative)
+    opened = fold.all_texts()
     for write in tentative:
         for op in write.ops:
             if isinstance(op, TextEdit):
-                apply_remote(fold.texts.setdefault((op.entity, op.field), TextDoc(replica.device)), op)
-    texts = ((entity, field, doc.text) for (entity, field), doc in fold.texts.items())
+                apply_remote(opened.setdefault((op.entity, op.field), TextDoc(replica.device)), op)
+    texts = ((entity, field, doc.text) for (entity, field), doc in opened.items())
     return state_digest_of(fold_states(fold.docs.items(), texts))
 
 

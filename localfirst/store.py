@@ -127,9 +127,14 @@ class Store(Protocol):
         snapshot: Snapshot,
         docs: dict[str, Doc] | None,
         texts: dict[TextKey, tuple[str, bytes]] | None = None,
+        settled: Collection[TextKey] = (),
     ) -> None:
         """Keep a new snapshot, drop the log rows its vector covers, and replace all current
-        documents and texts when given (a peer's snapshot replaces this replica's state)."""
+        documents and texts when given (a peer's snapshot replaces this replica's state).
+
+        ``settled`` names text fields whose current CRDT is exactly the snapshot's (every edit
+        of them is folded into it): their saved state may become the snapshot's, their op
+        batches dropped."""
         ...
 
 
@@ -279,10 +284,14 @@ class MemoryStore:
         snapshot: Snapshot,
         docs: dict[str, Doc] | None,
         texts: dict[TextKey, tuple[str, bytes]] | None = None,
+        settled: Collection[TextKey] = (),
     ) -> None:
         assert self._header is not None
         if texts is not None:
             self._texts = {k: (text, state, []) for k, (text, state) in texts.items()}
+        for key in settled:
+            if key in self._texts:
+                self._texts[key] = (self._texts[key][0], snapshot.texts[key], [])
         self._snapshot = snapshot
         self._log = {w: v for w, v in self._log.items() if not snapshot.vector.covers(w)}
         self._chains = {c: h for c, h in self._chains.items() if c > snapshot.csn}

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from .log import commit_ordered, devices_in
 from .records import Snapshot
 from .revocation import REJECTED, Revocations, replay
+from .store import TextKey
 from .text import TextDoc
 from .vector import VersionVector
-from .write import Write, decode_write
+from .write import TextEdit, Write, decode_write
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -36,7 +37,11 @@ class CommittedFold:
         self.primary = snap.primary
         self.vector = snap.vector.as_dict()
         self.outcomes = dict(snap.outcomes)
-        self.texts = {k: TextDoc.decode_state(st, device) for k, st in snap.texts.items()}
+        # Text states are decoded only once a folded write edits them: a fold replays the recent
+        # writes of a few notes, and decoding (then re-encoding) every note body of the library
+        # made each truncation cost the whole library (issue 17).
+        self.states = dict(snap.texts)
+        self.texts: dict[TextKey, TextDoc] = {}
         self.revocations = Revocations.from_docs(snap.docs.items())
         # Kept up to date per write: scanning every document per folded write made a fold cost
         # writes x documents (issue 17's profile).
@@ -48,6 +53,7 @@ class CommittedFold:
         wid = write.id
         rejected = self.revocations.commit(write)
         void = rejected and wid.origin != self.device  # a revoked device keeps its own
+        self._open_texts(write)
         replay(write, void, self.docs, self.texts, agent=self.device)
         self._learn_devices(write)
         outcome = None
@@ -58,6 +64,20 @@ class CommittedFold:
         if outcome is not None:
             self.outcomes[wid] = outcome
         self.vector[wid.origin] = max(self.vector.get(wid.origin, 0), wid.stamp)
+
+    def _open_texts(self, write: Write) -> None:
+        for op in write.ops:
+            if isinstance(op, TextEdit):
+                key = (op.entity, op.field)
+                if key not in self.texts and key in self.states:
+                    self.texts[key] = TextDoc.decode_state(self.states[key], self.device)
+
+    def all_texts(self) -> dict[TextKey, TextDoc]:
+        """Every text field folded so far, each decoded (for a rebuild that needs them all)."""
+        for key, state in self.states.items():
+            if key not in self.texts:
+                self.texts[key] = TextDoc.decode_state(state, self.device)
+        return self.texts
 
     def _learn_devices(self, write: Write) -> None:
         """Add the device documents this write made (a document's kind never changes)."""
@@ -71,7 +91,7 @@ class CommittedFold:
 
     def snapshot(self, csn: int, chain: bytes) -> Snapshot:
         """The snapshot of the state folded so far, at commit ``csn`` with chain hash ``chain``."""
-        states = {k: d.encode_state() for k, d in self.texts.items()}
+        states = {**self.states, **{k: d.encode_state() for k, d in self.texts.items()}}
         return Snapshot(
             self.library,
             csn,
@@ -112,6 +132,14 @@ def fold_log(replica: Replica, upto: int | None = None, step: int | None = None)
                 return  # truncated meanwhile by someone else: this fold is stale
     chain = store.chain_at(upto)
     assert chain is not None, "every committed row carries its chain hash"
+    later = [decode_write(data) for csn, _wid, data in store.committed_after(upto)]
+    pending = _text_keys([*later, *replica.tentative()])
+    settled = [key for key in fold.texts if key not in pending]
     with store.atomic():
-        store.replace_snapshot(fold.snapshot(upto, chain), None)
+        store.replace_snapshot(fold.snapshot(upto, chain), None, settled=settled)
     replica._snap_csn = upto
+
+
+def _text_keys(writes: list[Write]) -> set[TextKey]:
+    """The text fields these writes edit."""
+    return {(op.entity, op.field) for write in writes for op in write.ops if isinstance(op, TextEdit)}

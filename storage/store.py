@@ -667,6 +667,7 @@ class SqlStore:
         snapshot: Snapshot,
         docs: dict[str, Doc] | None,
         texts: dict[TextKey, tuple[str, bytes]] | None = None,
+        settled: Collection[TextKey] = (),
     ) -> None:
         if self._states is None and (docs is not None or texts is not None):
             self.state_digest()  # both halves known, so one can be replaced
@@ -686,6 +687,16 @@ class SqlStore:
                 self._text_states = {}
                 self._fold_texts((key, text) for key, (text, _) in texts.items())
                 self._save_digest(conn)
+            if settled:
+                # Their current CRDT is the snapshot's: its state becomes their saved state
+                # (then the snapshot's base) and their op batches go, a compaction for free.
+                keys = [(e, f) for e, f in settled]
+                _many(conn, "DELETE FROM text_ops WHERE id = ? AND field = ?", keys)
+                _many(
+                    conn,
+                    "UPDATE texts SET state = ? WHERE id = ? AND field = ?",
+                    [(snapshot.texts[(e, f)], e, f) for e, f in keys],
+                )
             self._write_snapshot(conn, snapshot)
             covered = [
                 (oid, snapshot.vector[device])
