@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
@@ -36,7 +36,7 @@ from localfirst.write import WriteId
 from .database import open_engine, translated
 from .errors import CorruptReplica, NewerSchema, NotAReplica, StorageError
 from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
-from .verify_reader import DIGEST_KEY, FullCheck, check_file, fold_states, read_full_check
+from .verify_reader import DIGEST_KEY, FileCheck, FullCheck, fold_states, read_full_check
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
@@ -124,9 +124,11 @@ class SqlStore:
         # the saved digest is left alone, so no later write makes the damage look sound.
         self._suspect = False
         # Write transactions ended (a full check read elsewhere may seed the state hashes only
-        # if none ended since it began), and such a check waiting to be recorded by ``verify``.
+        # if none ended since it began), times the log was cut or replaced (then such a check
+        # is stale), and such a check waiting to be recorded by ``verify``.
         self._writes = 0
-        self._found: tuple[FullCheck, int] | None = None
+        self._rebased = 0
+        self._found: FullCheck | None = None
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -416,26 +418,29 @@ class SqlStore:
         mark = self._meta().get("verified_csn")
         return None if mark is None else (int(mark[0]), bytes(mark[1]))
 
-    def full_check_job(self) -> Callable[[], tuple[FullCheck, int]]:
+    def full_check_job(self) -> FileCheck:
         """The full check as a job for another thread: it reads this file on a connection of
         its own (``storage.verify_reader``), never this store; hand its result to
         ``take_full_check`` on this store's thread, then call ``verify(full=True)``."""
-        path, writes = self.path, self._writes
-        return lambda: (check_file(path), writes)
+        return FileCheck(self.path, (self._writes, self._rebased))
 
-    def take_full_check(self, found: tuple[FullCheck, int]) -> None:
-        """Keep a full check read elsewhere for the next ``verify(full=True)`` to record."""
+    def take_full_check(self, found: FullCheck) -> bool:
+        """Keep a full check read elsewhere for the next ``verify(full=True)`` to record; False
+        (and not kept) if the log was cut or replaced since it read the file."""
+        if found.token[1] != self._rebased:
+            return False
         self._found = found
+        return True
 
     def _full_check(self) -> FullCheck:
         """The full check taken, else read now on this store's connection; the state hashes
         it folded become the kept ones when the rows cannot have changed since it read them."""
-        taken, self._found = self._found, None
-        if taken is None:
+        found, self._found = self._found, None
+        fresh = found is None or found.token[0] == self._writes
+        if found is None:
             with self._read() as conn:
-                taken = (read_full_check(_db(conn), self.path), self._writes)
-        found, writes = taken
-        if writes == self._writes:
+                found = read_full_check(_db(conn), self.path)
+        if fresh:
             self._states, self._text_states = found.states, found.text_states
             self._state_xor = found.folded
         self._suspect = self._suspect or not found.state_sound
@@ -494,6 +499,7 @@ class SqlStore:
         with self.atomic() as conn:
             conn.exec_driver_sql("DELETE FROM log")
             conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verified_csn'")
+            self._rebased += 1
         self.append((wid, None, data, None) for wid, data in rows)
 
     def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
@@ -623,6 +629,7 @@ class SqlStore:
             self.state_digest()  # both halves known, so one can be replaced
         if docs is not None and texts is not None:
             self._suspect = False  # every row is replaced below, from a sound source
+        self._rebased += 1
         with self.atomic() as conn:
             if texts is not None:
                 conn.exec_driver_sql("DELETE FROM texts")

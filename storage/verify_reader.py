@@ -13,8 +13,9 @@ the node's thread (``SqlStore.take_full_check``).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class FullCheck:
     states: dict[str, int] = field(repr=False)
     text_states: dict[TextKey, int] = field(repr=False)
     folded: int = 0
+    #: What the store counted when the check was made (see ``FileCheck``).
+    token: tuple[int, int] = (0, 0)
 
     def report(self) -> VerifyReport:
         """The chain's report, turned into damage when a row check failed."""
@@ -159,18 +162,46 @@ def read_full_check(conn: sqlite3.Connection, label: object) -> FullCheck:
     return FullCheck(report, problem, state_sound, states, text_states, folded)
 
 
-def check_file(path: Path) -> FullCheck:
-    """``read_full_check`` on a read-only connection of its own to ``path``, in one read
-    transaction (safe to run in any thread: it shares nothing with the store's connection)."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
-    try:
-        conn.execute("BEGIN")  # deferred: the first read fixes the snapshot every part sees
+class FileCheck:
+    """``read_full_check`` of the file at ``path`` on a read-only connection of its own, in one
+    read transaction: ``run`` it in any thread (it shares nothing with the store's connection),
+    ``cancel`` it from another. ``token`` is handed back in the result for the store to tell
+    whether its rows changed since the job was made."""
+
+    def __init__(self, path: Path, token: tuple[int, int]) -> None:
+        self.path = path
+        self.token = token
+        self._conn: sqlite3.Connection | None = None
+        self._cancelled = False
+        self._guard = threading.Lock()
+
+    def run(self) -> FullCheck:
+        """The check (raises ``CorruptReplica`` if the file cannot be read, or was cancelled)."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
-            return read_full_check(conn, path)
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise CorruptReplica(f"{self.path} could not be read to verify it: {exc}") from None
+        with self._guard:
+            self._conn = conn
+        try:
+            if self._cancelled:
+                raise sqlite3.OperationalError("interrupted")
+            conn.execute("BEGIN")  # deferred: the first read fixes the snapshot every part sees
+            try:
+                return replace(read_full_check(conn, self.path), token=self.token)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise CorruptReplica(f"{self.path} could not be read to verify it: {exc}") from None
         finally:
-            conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise CorruptReplica(f"{path} could not be read to verify it: {exc}") from None
-    finally:
-        conn.close()
+            with self._guard:
+                self._conn = None
+            conn.close()
+
+    def cancel(self) -> None:
+        """Stop a running check at its next read (SQLite's interrupt is safe from any thread)."""
+        with self._guard:
+            self._cancelled = True
+            if self._conn is not None:
+                self._conn.interrupt()
