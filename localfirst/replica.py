@@ -301,6 +301,17 @@ class Replica:
             return self.chain
         return self._store.chain_at(csn) if 0 <= csn < self.csn else None
 
+    @property
+    def store(self) -> Store:
+        """The store under this replica (a node's full check reads its file off the loop)."""
+        return self._store
+
+    def defer_full_check(self) -> None:
+        """A full check of this replica is under way elsewhere and will be recorded through
+        ``verify(full=True)``: until then ``verify`` checks from the verified mark instead of
+        making its first check in this process a full one."""
+        self._verified_once = True
+
     def verify(self, *, full: bool = False) -> VerifyReport:
         """Recompute the committed log's chain from the stored rows (from the last verified
         mark, or all of it when ``full``); the first verification in a process is always full.

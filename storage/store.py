@@ -20,15 +20,12 @@ from sqlalchemy import Connection, Table, text
 from localfirst.booking import BookingState, Notice
 from localfirst.crdtmap import Doc, decode_doc, encode_doc
 from localfirst.integrity import (
-    SNAPSHOT_MISMATCH,
     STATE_MISMATCH,
-    TEXT_MISMATCH,
     VerifyReport,
     check_chain,
     doc_state_hash,
     snapshot_seal,
     state_digest_of,
-    text_matches,
     text_state_hash,
 )
 from localfirst.records import Snapshot
@@ -39,6 +36,7 @@ from localfirst.write import WriteId
 from .database import open_engine, translated
 from .errors import CorruptReplica, NewerSchema, NotAReplica, StorageError
 from .schema import MATERIALIZED, SCHEMA_VERSION, SNAPSHOT_DOCS, SNAPSHOT_SQUASH, SNAPSHOT_TEXTS, migrate
+from .verify_reader import DIGEST_KEY, FileCheck, FullCheck, fold_states, read_full_check
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
@@ -48,7 +46,7 @@ _SHOWN_ROWS = 4096
 _first = itemgetter(0)
 #: Where the state digest is kept in meta ("state_digest", which left note bodies out, is no
 #: longer read: a file written before is checked from its rows once, then kept here).
-_DIGEST_KEY = "state_digest_v2"
+_DIGEST_KEY = DIGEST_KEY
 
 
 def _pack(value: Any) -> bytes:
@@ -145,6 +143,12 @@ class SqlStore:
         # A snapshot was written in the open transaction: live rows saved after it that equal
         # their snapshot row become its base before the transaction commits (``_squash``).
         self._unsquashed = False
+        # Write transactions ended (a full check read elsewhere may seed the state hashes only
+        # if none ended since it began), times the log was cut or replaced (then such a check
+        # is stale), and such a check waiting to be recorded by ``verify``.
+        self._writes = 0
+        self._rebased = 0
+        self._found: FullCheck | None = None
         with translated(self.path):
             self._conn: Connection = self._engine.connect()
             try:
@@ -202,6 +206,7 @@ class SqlStore:
             raise
         finally:
             conn.info["write"] = False
+            self._writes += 1
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -421,41 +426,13 @@ class SqlStore:
     def _recompute_states(self) -> bool:
         """Fold the state digest from the document rows; False if it disagrees with the one
         saved alongside them."""
-        states = {key: doc_state_hash(key, doc) for key, doc in self.iter_docs()}
         with self._read() as conn:
-            rows = conn.exec_driver_sql("SELECT id, field, text FROM texts").all()
-        texts = {(e, f): text_state_hash(e, f, str(body)) for e, f, body in rows}
-        folded = 0
-        for h in states.values():
-            folded ^= h
-        for h in texts.values():
-            folded ^= h
+            states, texts, folded = fold_states(_db(conn))
         self._states, self._text_states, self._state_xor = states, texts, folded
         kept = self._meta().get(_DIGEST_KEY)
         sound = kept is None or bytes(kept) == state_digest_of(folded)
         self._suspect = self._suspect or not sound
         return sound
-
-    def _texts_consistent(self) -> bool:
-        """Whether every text field's CRDT (saved state and op batches) spells its stored text."""
-        with self._read() as conn:
-            texts = conn.exec_driver_sql("SELECT id, field, text, state FROM texts ORDER BY id, field").all()
-            ops: dict[TextKey, list[bytes]] = defaultdict(list)
-            rows = conn.exec_driver_sql("SELECT id, field, ops FROM text_ops ORDER BY seq")
-            for entity, field, batch in rows:
-                ops[(entity, field)].append(batch)
-        return all(text_matches(state, ops.get((e, f), ()), str(body)) for e, f, body, state in texts)
-
-    def _snapshot_sealed(self) -> bool:
-        """Whether the snapshot's rows still hash to the seal written with them (a library
-        whose snapshot predates seals has none to check)."""
-        kept = self._meta().get("snapshot_seal")
-        if kept is None:
-            return True
-        with self._read() as conn:
-            docs = [(k, bytes(d)) for k, d in conn.exec_driver_sql(SNAPSHOT_DOCS)]
-            texts = [(e, f, bytes(st)) for e, f, st in conn.exec_driver_sql(SNAPSHOT_TEXTS)]
-        return bytes(kept) == snapshot_seal(docs, texts)
 
     def _top_csn(self, conn: Connection) -> int:
         row = conn.exec_driver_sql("SELECT max(csn) FROM log").first()
@@ -472,27 +449,58 @@ class SqlStore:
         mark = self._meta().get("verified_csn")
         return None if mark is None else (int(mark[0]), bytes(mark[1]))
 
+    def full_check_job(self) -> FileCheck:
+        """The full check as a job for another thread: it reads this file on a connection of
+        its own (``storage.verify_reader``), never this store; hand its result to
+        ``take_full_check`` on this store's thread, then call ``verify(full=True)``."""
+        return FileCheck(self.path, (self._writes, self._rebased))
+
+    def take_full_check(self, found: FullCheck) -> bool:
+        """Keep a full check read elsewhere for the next ``verify(full=True)`` to record; False
+        (and not kept) if the log was cut or replaced since it read the file."""
+        if found.token[1] != self._rebased:
+            return False
+        self._found = found
+        return True
+
+    def _full_check(self) -> FullCheck:
+        """The full check taken, else read now on this store's connection; the state hashes
+        it folded become the kept ones when the rows cannot have changed since it read them."""
+        found, self._found = self._found, None
+        fresh = found is None or found.token[0] == self._writes
+        if found is None:
+            with self._read() as conn:
+                found = read_full_check(_db(conn), self.path)
+        if fresh:
+            self._states, self._text_states = found.states, found.text_states
+            self._state_xor = found.folded
+        self._suspect = self._suspect or not found.state_sound
+        return found
+
     def verify(self, *, full: bool = False) -> VerifyReport:
         """Recompute the chain from the stored committed rows; from the verified-up-to mark
         (kept in meta) unless ``full``. Damage found is remembered in meta until a full
-        verification passes again, so no later check claims the log is sound."""
-        state_ok = self._recompute_states() if full else True
-        texts_ok = self._texts_consistent() if full else True
-        snapshot_ok = self._snapshot_sealed() if full else True
+        verification passes again, so no later check claims the log is sound.
+
+        A full check recomputes the state digest, the note bodies and the snapshot's seal
+        too (``storage.verify_reader``), or records the one ``take_full_check`` handed over,
+        then chains on over the rows committed since it read the file."""
+        found = self._full_check() if full else None
         meta = self._meta()
         damaged = meta.get("verify_damaged")
         if damaged is not None and not full:
             return VerifyReport(False, int(damaged[0]), b"", str(damaged[1]))
         start, chain = meta["snapshot_csn"], meta["snapshot_chain"]
         mark = meta.get("verified_csn")
-        if not full and mark is not None and mark[0] >= start:
+        if found is not None:
+            start, chain = found.chain.csn, found.chain.chain
+        elif mark is not None and mark[0] >= start:
             start, chain = int(mark[0]), bytes(mark[1])
         with self._read() as conn:
             rows = _db(conn).execute("SELECT csn, data, chain FROM log WHERE csn > ? ORDER BY csn", (start,))
             report = check_chain(start, chain, rows)
-        if report.ok and not (state_ok and texts_ok and snapshot_ok):
-            problem = STATE_MISMATCH if not state_ok else TEXT_MISMATCH if not texts_ok else SNAPSHOT_MISMATCH
-            report = VerifyReport(False, report.csn, report.chain, problem, report.checked)
+        if found is not None:
+            report = found.then(report)
         if report.ok and not report.checked and damaged is None:
             return report  # nothing new: no write on the hot path of a sync
         with self.atomic() as conn:
@@ -522,6 +530,7 @@ class SqlStore:
         with self.atomic() as conn:
             conn.exec_driver_sql("DELETE FROM log")
             conn.exec_driver_sql("DELETE FROM meta WHERE key = 'verified_csn'")
+            self._rebased += 1
         self.append((wid, None, data, None) for wid, data in rows)
 
     def save_outcomes(self, outcomes: Sequence[tuple[WriteId, int, bool]]) -> None:
@@ -673,6 +682,7 @@ class SqlStore:
             self.state_digest()  # both halves known, so one can be replaced
         if docs is not None and texts is not None:
             self._suspect = False  # every row is replaced below, from a sound source
+        self._rebased += 1
         with self.atomic() as conn:
             if texts is not None:
                 conn.exec_driver_sql("DELETE FROM texts")

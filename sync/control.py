@@ -383,7 +383,7 @@ class ControlServer:
             doc = node.replica.get(str(req["id"]))
             return {"values": doc.values() if doc is not None and doc.exists else None}
         if cmd == "verify":
-            found = node.verifier.check(full=True) or node.replica.verify(full=True)
+            found = await node.verifier.check_full() or node.replica.verify(full=True)
             return found.to_json() | {"summary": found.describe()}
         if cmd == "log":
             return {"log": node.replica.log_labels()}
