@@ -3,7 +3,8 @@
     python tests/perf/_decade_app.py DATA_DIR NOTE_ID YYYY-MM-DD
 
 Prints one JSON line: when the main window first painted (wall clock, so the parent can time
-from before it launched this process), month/week switches to a painted frame, opening a note
+from before it launched this process), month/week switches to a painted frame, event searches through the calendar's search box to
+their painted results, opening a note
 in the editor to a painted frame, and this process's peak RSS. With ``--bare`` it only shows an
 empty window of the same size (the anchor: what Qt and Python alone take).
 """
@@ -81,6 +82,34 @@ def view_switches(app: QApplication, window: Any, day: date) -> list[float]:
     return times
 
 
+#: What the benchmark types into the calendar's search box (as ``decade.py``'s note searches).
+EVENT_SEARCHES = ("garden", "budget review", "concert", "dentist", "flight", "zzzz-nothing")
+
+
+def event_searches(app: QApplication, window: Any) -> tuple[list[float], float, int]:
+    """Milliseconds from the search box asking (its typing pause over) to the results painted,
+    three rounds over the queries; CPU ms per search; how many results were listed in all."""
+    pane = window.calendar
+    box = pane.search_box
+    finished = [0]
+    qconnect(pane.search_did_finish, lambda: finished.__setitem__(0, finished[0] + 1))
+    times, listed = [], 0
+    cpu = cpu_s()
+    for _ in range(3):
+        for words in EVENT_SEARCHES:
+            box.setText(words)
+            box._timer.stop()  # the pause in typing is the box's own delay, not the search's
+            seen = finished[0]
+            started = time.perf_counter()
+            box.query_changed.emit(box.text().strip())
+            wait_until(app, lambda seen=seen: finished[0] > seen, 60, "an event search")
+            window.repaint()
+            times.append((time.perf_counter() - started) * 1000)
+            listed += len(pane.search_results.texts())
+    box.setText("")
+    return times, (cpu_s() - cpu) * 1000 / len(times), listed
+
+
 def open_note(app: QApplication, window: Any, note: str) -> tuple[float, float]:
     """Milliseconds from asking for the note to its text painted in the editor (wall, CPU)."""
     window.tabs.setCurrentIndex(1)
@@ -130,6 +159,11 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
     result["view_switch_ms"] = round(statistics.median(switches), 1)
     result["view_switch_max_ms"] = round(max(switches), 1)
     result["view_switch_cpu_ms"] = round(switch_cpu, 1)
+    searched, search_cpu, listed = event_searches(app, window)
+    assert listed > 0, "no event search found anything"
+    result["event_search_ms"] = round(statistics.median(searched), 1)
+    result["event_search_max_ms"] = round(max(searched), 1)
+    result["event_search_cpu_ms"] = round(search_cpu, 1)
     opened, opened_cpu = open_note(app, window, note)
     result["open_largest_note_ms"] = round(opened, 1)
     result["open_largest_note_cpu_ms"] = round(opened_cpu, 1)
