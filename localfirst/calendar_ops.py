@@ -172,9 +172,16 @@ class _Series:
     values: dict[str, Any]
     span: tuple[float, float] | None = None
     windows: dict[tuple[Any, ...], list[Occurrence]] | None = None
+    #: The searchable text of the series and of each override, case-folded.
+    texts: list[str] | None = None
 
     def reset(self) -> None:
-        self.span, self.windows = None, None
+        self.span, self.windows, self.texts = None, None, None
+
+    def matches(self, overrides: Mapping[str, Values], words: list[str]) -> bool:
+        if self.texts is None:
+            self.texts = [_text(self.values), *(_text(v) for v in overrides.values())]
+        return any(all(word in text for word in words) for text in self.texts)
 
     def bounds(self, overrides: Mapping[str, Values]) -> tuple[float, float]:
         if self.span is None:
@@ -331,22 +338,40 @@ class EventIndex:
         if not words:
             return []
         out = self._singles_found(words, around.timestamp(), display_tz or UTC, limit)
-        year = timedelta(days=366)
-        for entity, entry in self._series.items():
-            values = entry.values
-            overrides = self._overrides.get(entity, {})
-            if not (_matches(values, words) or any(_matches(v, words) for v in overrides.values())):
-                continue
-            ahead = expand(values, overrides, around, around + year, series_id=entity, display_tz=display_tz)
-            behind = (
-                []
-                if ahead
-                else expand(values, overrides, around - year, around, series_id=entity, display_tz=display_tz)
-            )
-            out.extend(ahead[:1] or behind[-1:])
+        out.extend(self._series_found(words, around, display_tz))
         now = around.timestamp()
         out.sort(key=lambda o: (o.end.timestamp() < now, abs(o.start.timestamp() - now), o.key))
         return out[:limit]
+
+    def _series_found(
+        self, words: list[str], around: datetime, display_tz: tzinfo | None
+    ) -> list[Occurrence]:
+        """Each matching series once: its first occurrence in the year from ``around``, else its
+        last in the year before (looked for only where its span reaches)."""
+        year = timedelta(days=366)
+        now = around.timestamp()
+        out: list[Occurrence] = []
+        for entity, entry in self._series.items():
+            overrides = self._overrides.get(entity, {})
+            if not entry.matches(overrides, words):
+                continue
+            lo, hi = entry.bounds(overrides)
+            if hi < now - year.total_seconds() or lo >= now + year.total_seconds():
+                continue
+            ahead = (
+                expand(
+                    entry.values, overrides, around, around + year, series_id=entity, display_tz=display_tz
+                )
+                if hi >= now
+                else []
+            )
+            if not ahead and lo < now:
+                behind = expand(
+                    entry.values, overrides, around - year, around, series_id=entity, display_tz=display_tz
+                )
+                ahead = behind[-1:]
+            out.extend(ahead[:1])
+        return out
 
     def _singles_found(self, words: list[str], now: float, display: tzinfo, limit: int) -> list[Occurrence]:
         """The single events holding every word, at most ``limit`` of those ranked first (and
@@ -413,11 +438,6 @@ def _text(values: Mapping[str, Any]) -> str:
     """An event's searchable text, case-folded (no NUL: it separates events in the haystack)."""
     text = " ".join(str(values.get(k) or "") for k in ("title", "location", "description"))
     return text.casefold().replace("\0", " ")
-
-
-def _matches(values: Mapping[str, Any], words: list[str]) -> bool:
-    text = _text(values)
-    return all(word in text for word in words)
 
 
 # -- booking notices ----------------------------------------------------------------------------

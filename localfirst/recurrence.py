@@ -813,11 +813,25 @@ def series_span(values: Values) -> tuple[float, float]:
     return _epoch(lo + shape.shift) - _SPAN_SLACK, _epoch(hi + shape.shift + shape.duration) + _SPAN_SLACK
 
 
+#: The longest each plain frequency's period can be (a rule with no BY parts).
+_PERIODS = {
+    "DAILY": timedelta(days=1, hours=1),
+    "WEEKLY": timedelta(days=7, hours=1),
+    "MONTHLY": timedelta(days=31, hours=1),
+    "YEARLY": timedelta(days=366, hours=1),
+}
+
+
 def _rule_last(text: str, shape: Shape) -> datetime | None:
     """The last instance's wall start of a bounded rule (None: open-ended or too long to walk)."""
     keys = dict(rule_parts(text))
     if "COUNT" in keys:
-        if int(keys["COUNT"]) > MAX_OCCURRENCES:
+        count = int(keys["COUNT"])
+        period = _PERIODS.get(keys.get("FREQ", "").upper()) or SUB_DAILY.get(keys.get("FREQ", "").upper())
+        if period is not None and set(keys) <= {"FREQ", "INTERVAL", "COUNT", "WKST"}:
+            # One instance every period at most that long, so the last is no later than this.
+            return shape.anchor + period * max(1, int(keys.get("INTERVAL", "1"))) * max(0, count - 1)
+        if count > MAX_OCCURRENCES:
             return None
         rule = _rule(text, shape.anchor, shape.all_day, shape.tz)
         last = shape.anchor
