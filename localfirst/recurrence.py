@@ -839,8 +839,8 @@ def _rule_last(text: str, shape: Shape) -> datetime | None:
             last = wall
         return last
     if "UNTIL" in keys:
-        wall = _until_wall(keys["UNTIL"], shape.all_day, shape.tz)
-        return None if wall is None else _compact(wall)
+        until = _until_wall(keys["UNTIL"], shape.all_day, shape.tz)
+        return None if until is None else _compact(until)
     return None
 
 

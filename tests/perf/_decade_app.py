@@ -3,9 +3,9 @@
     python tests/perf/_decade_app.py DATA_DIR NOTE_ID YYYY-MM-DD
 
 Prints one JSON line: when the main window first painted (wall clock, so the parent can time
-from before it launched this process), month/week switches to a painted frame, event searches through the calendar's search box to
-their painted results, opening a note
-in the editor to a painted frame, and this process's peak RSS. With ``--bare`` it only shows an
+from before it launched this process), month/week switches to a painted frame, event searches
+through the calendar's search box to their painted results, opening a note in the editor to a
+painted frame, and this process's peak RSS. With ``--bare`` it only shows an
 empty window of the same size (the anchor: what Qt and Python alone take).
 """
 
@@ -86,6 +86,10 @@ def view_switches(app: QApplication, window: Any, day: date) -> list[float]:
 EVENT_SEARCHES = ("garden", "budget review", "concert", "dentist", "flight", "zzzz-nothing")
 
 
+def since(counter: list[int], seen: int) -> Callable[[], bool]:
+    return lambda: counter[0] > seen
+
+
 def event_searches(app: QApplication, window: Any) -> tuple[list[float], float, int]:
     """Milliseconds from the search box asking (its typing pause over) to the results painted,
     three rounds over the queries; CPU ms per search; how many results were listed in all."""
@@ -102,7 +106,7 @@ def event_searches(app: QApplication, window: Any) -> tuple[list[float], float, 
             seen = finished[0]
             started = time.perf_counter()
             box.query_changed.emit(box.text().strip())
-            wait_until(app, lambda seen=seen: finished[0] > seen, 60, "an event search")
+            wait_until(app, since(finished, seen), 60, "an event search")
             window.repaint()
             times.append((time.perf_counter() - started) * 1000)
             listed += len(pane.search_results.texts())
