@@ -221,6 +221,7 @@ class EventIndex:
         self.__init__()  # type: ignore[misc]
         for entity, values in events:
             self.update(entity, values)
+        self._haystack()  # now, on the loading thread, rather than in the first search
 
     def update(self, entity: str, values: Values | None) -> None:
         """Record an event's current values (None: deleted or gone)."""
@@ -392,8 +393,7 @@ class EventIndex:
                 out.append(occ)
         return out
 
-    def _single_hits(self, words: list[str]) -> list[str]:
-        """Ids of the single events whose title, location or description hold every word."""
+    def _haystack(self) -> tuple[str, list[int], list[str]]:
         if self._hay is None:
             ids = list(self._singles)
             texts = [_text(self._singles[e].values) for e in ids]
@@ -402,15 +402,20 @@ class EventIndex:
                 offsets.append(at)
                 at += len(text) + 1
             self._hay = ("\0".join(texts), offsets, ids)
-        hay, offsets, ids = self._hay
-        first, rest = max(words, key=len), words
+        return self._hay
+
+    def _single_hits(self, words: list[str]) -> list[str]:
+        """Ids of the single events whose title, location or description hold every word."""
+        hay, offsets, ids = self._haystack()
+        first = max(words, key=len)
+        rest = [w for w in words if w != first]
         hits: list[str] = []
+        last = len(offsets) - 1
         at = hay.find(first)
         while at >= 0:
             k = bisect_right(offsets, at) - 1
-            end = offsets[k + 1] - 1 if k + 1 < len(offsets) else len(hay)
-            segment = hay[offsets[k] : end]
-            if all(w in segment for w in rest):
+            end = offsets[k + 1] - 1 if k < last else len(hay)
+            if not rest or all(w in hay[offsets[k] : end] for w in rest):
                 hits.append(ids[k])
             at = hay.find(first, end)
         return hits
