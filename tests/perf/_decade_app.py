@@ -147,6 +147,9 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
     window.show()
     loop.exec()
     wait_until(app, lambda: window.loaded, 120, "the views")
+    # After the first paint the views load (the event index reads every event): how long after.
+    result["views_loaded_after_paint_s"] = round(time.time() - result["painted_at"], 3)
+    result["views_loaded_rss_mb"] = peak_rss_mb()
     profile = os.environ.get("DECADE_PROFILE")  # a folder: profile the switches, both threads
     if profile:
         import cProfile
@@ -160,10 +163,12 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
         backend.call(lambda _r: owner.disable())
         gui.dump_stats(Path(profile) / "switch-gui.prof")
         owner.dump_stats(Path(profile) / "switch-owner.prof")
+    result["calendar_rss_mb"] = peak_rss_mb()  # the calendar and its event index loaded
     result["view_switch_ms"] = round(statistics.median(switches), 1)
     result["view_switch_max_ms"] = round(max(switches), 1)
     result["view_switch_cpu_ms"] = round(switch_cpu, 1)
     searched, search_cpu, listed = event_searches(app, window)
+    result["searched_rss_mb"] = peak_rss_mb()
     assert listed > 0, "no event search found anything"
     result["event_search_ms"] = round(statistics.median(searched), 1)
     result["event_search_max_ms"] = round(max(searched), 1)
