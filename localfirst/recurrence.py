@@ -19,6 +19,7 @@ the event show as a single occurrence, or not at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -787,3 +788,71 @@ def reminders_due(occurrences: Iterable[Occurrence], t0: datetime, t1: datetime)
                 out.append(Reminder(occ.key, occ.title, occ.start, due))
     out.sort(key=lambda r: (r.due, r.key))
     return out
+
+
+#: Slack around a series' span in epoch seconds: a naive wall time read as UTC is within a day
+#: of the moment in any zone, and all-day instances start at the viewer's midnight.
+_SPAN_SLACK = 2 * 86_400.0
+
+
+def series_span(values: Values) -> tuple[float, float]:
+    """Epoch seconds [lo, hi] outside which a series has no occurrence (before its overrides
+    move any): its first start to the end of its last instance by COUNT or UNTIL (open-ended:
+    infinity), rdates included, with a zone's worth of slack either side."""
+    shape = shape_of(values, UTC)
+    if shape is None:
+        return -math.inf, math.inf
+    walls = [shape.anchor, *_rdates(values, shape)]
+    lo, hi = min(walls), max(walls)
+    text = values.get("rrule")
+    if isinstance(text, str) and _freq(text) is not None:
+        last = _rule_last(text, shape)
+        if last is None:
+            return _epoch(lo + shape.shift) - _SPAN_SLACK, math.inf
+        hi = max(hi, last)
+    return _epoch(lo + shape.shift) - _SPAN_SLACK, _epoch(hi + shape.shift + shape.duration) + _SPAN_SLACK
+
+
+#: The longest each plain frequency's period can be (a rule with no BY parts).
+_PERIODS = {
+    "DAILY": timedelta(days=1, hours=1),
+    "WEEKLY": timedelta(days=7, hours=1),
+    "MONTHLY": timedelta(days=31, hours=1),
+    "YEARLY": timedelta(days=366, hours=1),
+}
+
+
+def _rule_last(text: str, shape: Shape) -> datetime | None:
+    """The last instance's wall start of a bounded rule (None: open-ended or too long to walk)."""
+    keys = dict(rule_parts(text))
+    if "COUNT" in keys:
+        count = int(keys["COUNT"])
+        period = _PERIODS.get(keys.get("FREQ", "").upper()) or SUB_DAILY.get(keys.get("FREQ", "").upper())
+        if period is not None and set(keys) <= {"FREQ", "INTERVAL", "COUNT", "WKST"}:
+            # One instance every period at most that long, so the last is no later than this.
+            return shape.anchor + period * max(1, int(keys.get("INTERVAL", "1"))) * max(0, count - 1)
+        if count > MAX_OCCURRENCES:
+            return None
+        rule = _rule(text, shape.anchor, shape.all_day, shape.tz)
+        last = shape.anchor
+        for wall in rule or ():
+            last = wall
+        return last
+    if "UNTIL" in keys:
+        until = _until_wall(keys["UNTIL"], shape.all_day, shape.tz)
+        return None if until is None else _compact(until)
+    return None
+
+
+def _compact(wall: str) -> datetime | None:
+    try:
+        return datetime.strptime(wall, "%Y%m%dT%H%M%S") if "T" in wall else datetime.strptime(wall, "%Y%m%d")
+    except ValueError:
+        return None
+
+
+def _epoch(wall: datetime) -> float:
+    try:
+        return wall.replace(tzinfo=UTC).timestamp()
+    except (OverflowError, ValueError):
+        return -math.inf if wall.year < 2000 else math.inf

@@ -611,6 +611,11 @@ class Replica:
         """Every live entity of a kind."""
         return {k: d for k, d in self._store.iter_docs(kind) if d.exists}
 
+    def iter_entities(self, kind: str) -> Iterator[tuple[str, Doc]]:
+        """Every live entity of a kind, one at a time (a caller keeping only what it needs
+        never holds every document at once)."""
+        return ((k, d) for k, d in self._store.iter_docs(kind) if d.exists)
+
     def conflicts(self) -> dict[str, list[str]]:
         """Entities with siblings to resolve, and fields (``_deleted``: edit concurrent with delete)."""
         return {k: d.conflicts() for k, d in self._store.iter_docs(conflicted=True)}

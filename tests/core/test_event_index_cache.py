@@ -72,3 +72,90 @@ def test_query_equals_fresh_expansion_across_windows_zones_and_edits(values, que
         assert [(o.key, o.start, o.end, o.title) for o in got] == [
             (o.key, o.start, o.end, o.title) for o in want
         ]
+
+
+# -- series: expanded once per window, only where their span reaches -----------------------------
+
+RULES = [
+    "FREQ=WEEKLY;COUNT=5",
+    "FREQ=DAILY;INTERVAL=3;COUNT=4",
+    "FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3",
+    "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20260420T235959Z",
+    "FREQ=YEARLY",
+    "FREQ=HOURLY;COUNT=30",
+]
+
+
+def series_values(rule: str, day: int, tz: str) -> dict[str, object]:
+    start = BASE + timedelta(days=day, hours=9)
+    return {
+        "title": "s",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "tz": tz,
+        "rrule": rule,
+        "exdates": [(start + timedelta(days=7)).isoformat()],
+        "rdates": [(start + timedelta(days=200)).isoformat()],
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rule=st.sampled_from(RULES),
+    day=st.integers(-40, 40),
+    tz=st.sampled_from(["UTC", "Europe/Paris", "Pacific/Auckland", "floating"]),
+    moved_to=st.integers(-400, 400),
+    windows=st.lists(st.tuples(st.integers(-500, 500), st.integers(1, 45)), min_size=1, max_size=6),
+    display=st.sampled_from(ZONES),
+)
+def test_series_query_is_its_expansion_in_any_window_after_overrides_change(
+    rule, day, tz, moved_to, windows, display
+):
+    index = EventIndex()
+    values = series_values(rule, day, tz)
+    index.update("s", values)
+    overrides: dict[str, dict[str, object]] = {}
+
+    def check() -> None:
+        for lo, days in windows:
+            start = datetime(2026, 3, 25, tzinfo=display) + timedelta(days=lo)
+            end = start + timedelta(days=days)
+            want = expand(values, overrides, start, end, series_id="s", display_tz=display)
+            assert index.query(start, end, display_tz=display) == want
+
+    check()
+    check()  # from the cache
+    first = BASE + timedelta(days=day, hours=9)
+    moved = first + timedelta(days=moved_to)
+    overrides["o"] = {
+        **values,
+        "series": "s",
+        "recurrence_id": first.isoformat(),
+        "start": moved.isoformat(),
+        "end": (moved + timedelta(hours=2)).isoformat(),
+    }
+    del overrides["o"]["rrule"]
+    index.update("o", overrides["o"])
+    check()  # the override moved the first instance far from the series' span
+    overrides["o"] = {**overrides["o"], "cancelled": True}
+    index.update("o", overrides["o"])
+    check()
+    del overrides["o"]
+    index.update("o", None)
+    check()
+    values = {**values, "rrule": "FREQ=DAILY;COUNT=2"}
+    index.update("s", values)
+    check()
+
+
+def test_search_finds_a_past_series_within_a_year_and_not_older_ones():
+    index = EventIndex()
+    index.update("recent", {**series_values("FREQ=WEEKLY;COUNT=3", 0, "UTC"), "title": "Choir", "rdates": []})
+    index.update("old", {**series_values("FREQ=WEEKLY;COUNT=3", -800, "UTC"), "title": "Choir", "rdates": []})
+    index.update("open", {**series_values("FREQ=YEARLY", -800, "UTC"), "title": "Choir day", "rdates": []})
+    around = datetime(2026, 9, 1, tzinfo=UTC)
+    found = index.search("choir", around)
+    assert [(o.event, o.start) for o in found] == [
+        ("open", datetime(2027, 1, 15, 9, tzinfo=UTC)),  # the next one
+        ("recent", datetime(2026, 4, 8, 9, tzinfo=UTC)),  # the last one, its exdate skipped
+    ]

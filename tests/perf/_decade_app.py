@@ -3,8 +3,9 @@
     python tests/perf/_decade_app.py DATA_DIR NOTE_ID YYYY-MM-DD
 
 Prints one JSON line: when the main window first painted (wall clock, so the parent can time
-from before it launched this process), month/week switches to a painted frame, opening a note
-in the editor to a painted frame, and this process's peak RSS. With ``--bare`` it only shows an
+from before it launched this process), month/week switches to a painted frame, event searches
+through the calendar's search box to their painted results, opening a note in the editor to a
+painted frame, and this process's peak RSS. With ``--bare`` it only shows an
 empty window of the same size (the anchor: what Qt and Python alone take).
 """
 
@@ -81,6 +82,38 @@ def view_switches(app: QApplication, window: Any, day: date) -> list[float]:
     return times
 
 
+#: What the benchmark types into the calendar's search box (as ``decade.py``'s note searches).
+EVENT_SEARCHES = ("garden", "budget review", "concert", "dentist", "flight", "zzzz-nothing")
+
+
+def since(counter: list[int], seen: int) -> Callable[[], bool]:
+    return lambda: counter[0] > seen
+
+
+def event_searches(app: QApplication, window: Any) -> tuple[list[float], float, int]:
+    """Milliseconds from the search box asking (its typing pause over) to the results painted,
+    three rounds over the queries; CPU ms per search; how many results were listed in all."""
+    pane = window.calendar
+    box = pane.search_box
+    finished = [0]
+    qconnect(pane.search_did_finish, lambda: finished.__setitem__(0, finished[0] + 1))
+    times, listed = [], 0
+    cpu = cpu_s()
+    for _ in range(3):
+        for words in EVENT_SEARCHES:
+            box.setText(words)
+            box._timer.stop()  # the pause in typing is the box's own delay, not the search's
+            seen = finished[0]
+            started = time.perf_counter()
+            box.query_changed.emit(box.text().strip())
+            wait_until(app, since(finished, seen), 60, "an event search")
+            window.repaint()
+            times.append((time.perf_counter() - started) * 1000)
+            listed += len(pane.search_results.texts())
+    box.setText("")
+    return times, (cpu_s() - cpu) * 1000 / len(times), listed
+
+
 def open_note(app: QApplication, window: Any, note: str) -> tuple[float, float]:
     """Milliseconds from asking for the note to its text painted in the editor (wall, CPU)."""
     window.tabs.setCurrentIndex(1)
@@ -114,6 +147,9 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
     window.show()
     loop.exec()
     wait_until(app, lambda: window.loaded, 120, "the views")
+    # After the first paint the views load (the event index reads every event): how long after.
+    result["views_loaded_after_paint_s"] = round(time.time() - result["painted_at"], 3)
+    result["views_loaded_rss_mb"] = peak_rss_mb()
     profile = os.environ.get("DECADE_PROFILE")  # a folder: profile the switches, both threads
     if profile:
         import cProfile
@@ -127,9 +163,16 @@ def run(data: Path, note: str, day: date) -> dict[str, Any]:
         backend.call(lambda _r: owner.disable())
         gui.dump_stats(Path(profile) / "switch-gui.prof")
         owner.dump_stats(Path(profile) / "switch-owner.prof")
+    result["calendar_rss_mb"] = peak_rss_mb()  # the calendar and its event index loaded
     result["view_switch_ms"] = round(statistics.median(switches), 1)
     result["view_switch_max_ms"] = round(max(switches), 1)
     result["view_switch_cpu_ms"] = round(switch_cpu, 1)
+    searched, search_cpu, listed = event_searches(app, window)
+    result["searched_rss_mb"] = peak_rss_mb()
+    result["event_search_listed"] = listed  # results listed over every search (0: nothing matched)
+    result["event_search_ms"] = round(statistics.median(searched), 1)
+    result["event_search_max_ms"] = round(max(searched), 1)
+    result["event_search_cpu_ms"] = round(search_cpu, 1)
     opened, opened_cpu = open_note(app, window, note)
     result["open_largest_note_ms"] = round(opened, 1)
     result["open_largest_note_cpu_ms"] = round(opened_cpu, 1)

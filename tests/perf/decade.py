@@ -14,8 +14,10 @@ its anchor in the same run:
 - ``startup_s``: process start to the first painted main window (offscreen Qt, fresh process),
   then in that process ``view_switch_ms`` (month/week to a painted frame, median) and
   ``open_largest_note_ms``, and its ``app_peak_rss_mb``; the anchor is an empty window's process;
-- ``event_search_ms``: a title search over the events table (the app has no event
-  search yet: this is the SQL one would run); ``note_search_ms``: ``storage.search.NoteSearch``;
+- ``event_search_ms``: the app's event search as a user runs it (the calendar's search box, its
+  typing pause over, to the results painted; measured in the app's process, see below), beside
+  ``event_search_sql_ms`` (the anchor: a title ``LIKE`` over the events table);
+  ``note_search_ms``: ``storage.search.NoteSearch``;
 - ``node_peak_rss_mb``: a ``localfirst serve`` process from start through serving the new
   device's catch-up; ``catchup_s``: a new device paired with it (the welcome: snapshot plus the
   recent writes) until in sync, over loopback TLS;
@@ -143,8 +145,8 @@ def search_figures(data: Path) -> dict[str, Any]:
         db.close()
     assert hits > 0, "no search found anything"
     return {
-        "event_search_ms": ms(statistics.median(event_times)),
-        "event_search_max_ms": ms(max(event_times)),
+        "event_search_sql_ms": ms(statistics.median(event_times)),
+        "event_search_sql_max_ms": ms(max(event_times)),
         "note_search_ms": ms(statistics.median(note_times)),
         "note_search_max_ms": ms(max(note_times)),
         "note_search_raw_fts_ms": ms(statistics.median(raw_times)),

@@ -450,7 +450,7 @@ class CalendarPane(QWidget):
 
         def sync(r: Replica) -> None:
             if dirty is None:
-                index.load((k, d.values()) for k, d in r.entities("event").items())
+                index.load((k, d.values()) for k, d in r.iter_entities("event"))
                 return
             for entity in dirty:
                 doc = r.get(entity)
