@@ -32,7 +32,7 @@ from localfirst.integrity import (
     text_state_hash,
 )
 from localfirst.records import Snapshot
-from localfirst.store import Header, TextKey, TextUpdate
+from localfirst.store import Header, SnapshotRows, TextKey, TextUpdate
 from localfirst.vector import VersionVector
 from localfirst.write import WriteId
 
@@ -42,6 +42,8 @@ from .schema import MATERIALIZED, SCHEMA_VERSION, migrate
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
+#: Snapshot rows read per query when a welcome is packed (a few MB of documents).
+_WELCOME_ROWS = 2000
 #: Materialized rows remembered to skip rewriting unchanged ones (forgotten all at once beyond).
 _SHOWN_ROWS = 4096
 
@@ -658,3 +660,48 @@ class SqlStore:
         """``PRAGMA integrity_check``'s verdict: ``ok`` for a sound file."""
         with self._read() as conn:
             return str(conn.execute(text("PRAGMA integrity_check")).scalar())
+
+    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+
+    def snapshot_rows(self) -> SnapshotRows:
+        """The stored snapshot's header and rows as stored (see ``Store.snapshot_rows``), read
+        ``_WELCOME_ROWS`` at a time in one read transaction, so the node never holds the
+        snapshot's documents decoded (nor all its rows at once)."""
+        meta = self._meta()
+        header = Snapshot(
+            meta["library"],
+            meta["snapshot_csn"],
+            VersionVector(meta["snapshot_vector"]),
+            meta["snapshot_primary"],
+            {},
+            BookingState.from_wire(meta["snapshot_bookings"]),
+            meta["snapshot_chain"],
+            {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
+        )
+        with self._read() as conn:
+            docs = conn.exec_driver_sql("SELECT count(*) FROM snapshot_docs").scalar_one()
+            texts = conn.exec_driver_sql("SELECT count(*) FROM snapshot_texts").scalar_one()
+        doc_rows = self._rows_in_parts("SELECT id, doc FROM snapshot_docs WHERE id > ? ORDER BY id", ("",))
+        text_rows = self._rows_in_parts(
+            "SELECT id, field, state FROM snapshot_texts WHERE (id, field) > (?, ?) ORDER BY id, field",
+            ("", ""),
+        )
+        return SnapshotRows(
+            header,
+            int(docs),
+            ((str(k), bytes(d)) for k, d in doc_rows),
+            int(texts),
+            ((str(e), str(f), bytes(st)) for e, f, st in text_rows),
+        )
+
+    def _rows_in_parts(self, sql: str, start: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        """Rows of a keyed query, ``_WELCOME_ROWS`` per read (each short: no read transaction
+        stays open while the caller works, so the node's writes go on between parts)."""
+        after = start
+        while True:
+            with self._read() as conn:
+                rows = _db(conn).execute(f"{sql} LIMIT {_WELCOME_ROWS}", after).fetchall()
+            yield from rows
+            if len(rows) < _WELCOME_ROWS:
+                return
+            after = tuple(rows[-1][: len(start)])

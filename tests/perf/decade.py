@@ -401,6 +401,21 @@ class Stages:
         return got
 
 
+def node_only(years: float, cache: Path, profile: Path | None = None) -> dict[str, Any]:
+    """Only the node and catch-up stage (``--only node``): a quick before/after of the welcome."""
+    source, info = cached(cache, years, progress=False)
+    result: dict[str, Any] = {"years": years, "load_avg_start": round(os.getloadavg()[0], 1)}
+    stages = Stages(profile)
+    with tempfile.TemporaryDirectory(prefix="decade-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(source / "primary", work / "primary")
+        result.update(stages.run("node", node_figures, work / "primary", work / "new", info["writes"]))
+    result["stage_s"] = stages.seconds
+    result["stage_cpu_s"] = stages.cpu
+    result["load_avg_end"] = round(os.getloadavg()[0], 1)
+    return result
+
+
 def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str, Any]:
     source, info = cached(cache, years, progress=False)
     result: dict[str, Any] = {"years": years, **{k: v for k, v in info.items() if k != "years"}}
@@ -430,11 +445,13 @@ def main() -> int:
     parser.add_argument("--years", type=float, default=10.0, help="years of data (fractions allowed)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "decade-cache")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile each stage into this folder")
+    parser.add_argument("--only", choices=["node"], default=None, help="run only this stage")
     args = parser.parse_args()
     if args.years <= 0:
         parser.error("--years must be more than 0")
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(measure(args.years, args.cache, args.profile)))
+    run = node_only if args.only == "node" else measure
+    print(json.dumps(run(args.years, args.cache, args.profile)))
     return 0
 
 
