@@ -78,7 +78,7 @@ def _pack(obj: Any) -> bytes:
     return data
 
 
-def _unpack(data: bytes, what: str) -> Any:
+def _unpack(data: bytes | bytearray, what: str) -> Any:
     try:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:
@@ -197,7 +197,7 @@ def encode_welcome(snapshot: Snapshot, batch: Batch) -> bytes:
     return _pack([RECORD_FORMAT, snapshot_to_wire(snapshot), encode_batch(batch)])
 
 
-def decode_welcome(data: bytes) -> tuple[Snapshot, Batch]:
+def decode_welcome(data: bytes | bytearray) -> tuple[Snapshot, Batch]:
     raw = _unpack(data, "welcome")
     if len(raw) != 3 or type(raw[2]) is not bytes:
         raise WriteFormatError("malformed welcome")

@@ -342,7 +342,7 @@ class Replica:
         if not report.ok:
             raise ReplicaDamaged(f"this replica is damaged: {report.describe()}; run `localfirst verify`")
 
-    def welcome(self) -> bytes:
+    def welcome(self) -> bytes | bytearray:
         """What a device joining by pairing receives: the snapshot and every write after it.
 
         The joiner then holds the write that added it as a member, so its own stamps come
@@ -358,7 +358,9 @@ class Replica:
         return encode_welcome_rows(snap, docs, texts, batch)  # a bytearray: not copied again
 
     @classmethod
-    def from_welcome(cls, store: Store, device: str, data: bytes, clock: Clock | None = None) -> Replica:
+    def from_welcome(
+        cls, store: Store, device: str, data: bytes | bytearray, clock: Clock | None = None
+    ) -> Replica:
         """Make this store a replica of the library a welcome describes (see ``welcome``)."""
         snap, batch = decode_welcome(data)
         replica = cls.join(store, device, snap, clock)
