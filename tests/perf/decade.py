@@ -22,6 +22,7 @@ cache folder and reused. Every measurement runs on a copy, each beside its ancho
   ``mirror_first_start_s`` (the first start, writing every file);
 - ``fold_1k_s``: truncating the oldest 1,000 commits of the log with the real fold.
 
+``--only node`` runs only the node and catch-up stage (a quick before/after of the welcome).
 ``--profile DIR`` runs the in-process stages under cProfile (a .prof each, top lines on stderr);
 ``DECADE_PROFILE=DIR`` profiles the app's view switches on its GUI and replica threads.
 
