@@ -78,7 +78,7 @@ def _pack(obj: Any) -> bytes:
     return data
 
 
-def _unpack(data: bytes, what: str) -> Any:
+def _unpack(data: bytes | bytearray, what: str) -> Any:
     try:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:
@@ -197,8 +197,46 @@ def encode_welcome(snapshot: Snapshot, batch: Batch) -> bytes:
     return _pack([RECORD_FORMAT, snapshot_to_wire(snapshot), encode_batch(batch)])
 
 
-def decode_welcome(data: bytes) -> tuple[Snapshot, Batch]:
+def decode_welcome(data: bytes | bytearray) -> tuple[Snapshot, Batch]:
     raw = _unpack(data, "welcome")
     if len(raw) != 3 or type(raw[2]) is not bytes:
         raise WriteFormatError("malformed welcome")
     return snapshot_from_wire(raw[1]), decode_batch(raw[2])
+
+
+def encode_welcome_rows(
+    header: Snapshot,
+    docs: tuple[int, Iterable[tuple[str, bytes]]],
+    texts: tuple[int, Iterable[tuple[str, str, bytes]]],
+    batch: Batch,
+) -> bytearray:
+    """``encode_welcome`` packed from a snapshot's stored rows, one row at a time: the same
+    bytes a joiner decodes with ``decode_welcome``, but the sender never decodes a document
+    (an encoded document is its wire form) nor holds more than the output and one part of rows.
+
+    ``docs`` and ``texts`` are (count, rows): msgpack announces a container's length first.
+    """
+    packer = msgpack.Packer()
+    out = bytearray(packer.pack_array_header(3))
+    out += packer.pack(RECORD_FORMAT)
+    out += packer.pack_array_header(9)
+    for value in (header.library, header.csn, header.vector.as_dict(), header.primary):
+        out += packer.pack(value)
+    count, rows = docs
+    out += packer.pack_map_header(count)
+    for key, data in rows:
+        out += packer.pack(key)
+        out += data
+        count -= 1
+    out += packer.pack(header.bookings.to_wire())
+    out += packer.pack(header.chain)
+    out += packer.pack([[w.stamp, w.origin, o] for w, o in header.outcomes.items()])
+    n_texts, text_rows = texts
+    out += packer.pack_array_header(n_texts)
+    for entity, field_name, state in text_rows:
+        out += packer.pack([entity, field_name, state])
+        n_texts -= 1
+    if count or n_texts:
+        raise ValueError("the snapshot's rows changed while the welcome was packed")
+    out += packer.pack(encode_batch(batch))
+    return out

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from ._textcodec import unpack_state
 from .booking import BOOK, RELEASE, SET_PRIMARY, Notice, Slot, notices_for
 from .clock import Clock, SystemClock, next_stamp
 from .crdtmap import DELETED, EDITED, SET_FIELDS, Doc, Version
@@ -50,7 +51,7 @@ from .records import (
     Snapshot,
     Summary,
     decode_welcome,
-    encode_welcome,
+    encode_welcome_rows,
 )
 from .revocation import REJECTED, Revocations, replay, weave
 from .store import Store, TextKey, TextUpdate
@@ -263,12 +264,11 @@ class Replica:
         """Make this store a replica of the library the snapshot (or genesis) belongs to."""
         with store.atomic():
             store.initialise(device, snapshot)
-            store.save_texts(
-                [
-                    (key, TextDoc.decode_state(state, device).text, [], state)
-                    for key, state in snapshot.texts.items()
-                ]
-            )
+            # A saved state keeps exactly the visible text as one string, checked against its
+            # live runs when unpacked: reading it needs no text CRDT built per note (issue 17:
+            # that was a third of a joiner's time in ``join``).
+            texts = snapshot.texts.items()
+            store.save_texts([(key, unpack_state(state).content, [], state) for key, state in texts])
         return cls(store, clock)
 
     def close(self) -> None:
@@ -353,18 +353,25 @@ class Replica:
         if not report.ok:
             raise ReplicaDamaged(f"this replica is damaged: {report.describe()}; run `localfirst verify`")
 
-    def welcome(self) -> bytes:
+    def welcome(self) -> bytes | bytearray:
         """What a device joining by pairing receives: the snapshot and every write after it.
 
         The joiner then holds the write that added it as a member, so its own stamps come
         after it and no replica ever sees the joiner's writes before its membership.
         """
         self.check_sound()
-        snap = self._store.snapshot()
-        return encode_welcome(snap, self.batch_for(Summary(snap.vector, snap.csn)))
+        # Packed from the stored rows (issue 17): the node never decodes the snapshot's
+        # documents, and holds the output and one part of rows, not the library twice over.
+        rows = self._store.snapshot_rows()
+        snap = rows.header
+        batch = self.batch_for(Summary(snap.vector, snap.csn))
+        docs, texts = (rows.doc_count, rows.docs), (rows.text_count, rows.texts)
+        return encode_welcome_rows(snap, docs, texts, batch)  # a bytearray: not copied again
 
     @classmethod
-    def from_welcome(cls, store: Store, device: str, data: bytes, clock: Clock | None = None) -> Replica:
+    def from_welcome(
+        cls, store: Store, device: str, data: bytes | bytearray, clock: Clock | None = None
+    ) -> Replica:
         """Make this store a replica of the library a welcome describes (see ``welcome``)."""
         snap, batch = decode_welcome(data)
         replica = cls.join(store, device, snap, clock)

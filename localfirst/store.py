@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .booking import BookingState, Notice
-from .crdtmap import Doc
+from .crdtmap import Doc, encode_doc
 from .integrity import fold_states, state_digest_of
 from .records import Snapshot
 from .vector import VersionVector
@@ -25,6 +25,18 @@ from .write import WriteId
 TextKey = tuple[str, str]
 #: A text field's change: key, current text, op batches to append, or a state replacing all.
 TextUpdate = tuple[TextKey, str, list[bytes], bytes | None]
+
+
+@dataclass(slots=True)
+class SnapshotRows:
+    """A stored snapshot as rows (``Store.snapshot_rows``): the header and counts up front, the
+    rows as iterators over the stored bytes (consumed once, in one go)."""
+
+    header: Snapshot
+    doc_count: int
+    docs: Iterator[tuple[str, bytes]]
+    text_count: int
+    texts: Iterator[tuple[str, str, bytes]]
 
 
 @dataclass(slots=True)
@@ -135,6 +147,14 @@ class Store(Protocol):
         ``settled`` names text fields whose current CRDT is exactly the snapshot's (every edit
         of them is folded into it): their saved state may become the snapshot's, their op
         batches dropped."""
+        ...
+
+    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+
+    def snapshot_rows(self) -> SnapshotRows:
+        """The stored snapshot's header (its documents and texts left empty) and its rows as
+        stored: encoded documents by id and text states by (entity, field), each in key order,
+        read a part at a time, so a welcome is packed without decoding every document."""
         ...
 
 
@@ -300,3 +320,14 @@ class MemoryStore:
         self._header.chain = snapshot.chain
         if docs is not None:
             self._docs = {k: d.copy() for k, d in docs.items()}
+
+    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+
+    def snapshot_rows(self) -> SnapshotRows:
+        snap = self.snapshot()
+        header = Snapshot(
+            snap.library, snap.csn, snap.vector, snap.primary, {}, snap.bookings, snap.chain, snap.outcomes
+        )
+        docs = ((key, encode_doc(doc)) for key, doc in sorted(snap.docs.items()))
+        texts = ((e, f, state) for (e, f), state in sorted(snap.texts.items()))
+        return SnapshotRows(header, len(snap.docs), docs, len(snap.texts), texts)

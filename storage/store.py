@@ -6,6 +6,7 @@ executemany on plain tuples, not the ORM's unit of work.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -29,7 +30,7 @@ from localfirst.integrity import (
     text_state_hash,
 )
 from localfirst.records import Snapshot
-from localfirst.store import Header, TextKey, TextUpdate
+from localfirst.store import Header, SnapshotRows, TextKey, TextUpdate
 from localfirst.vector import VersionVector
 from localfirst.write import WriteId
 
@@ -40,6 +41,8 @@ from .verify_reader import DIGEST_KEY, FileCheck, FullCheck, fold_states, read_f
 
 #: Bound parameters per IN (...) query; SQLite's default limit is 32766.
 _CHUNK = 900
+#: Snapshot rows read per query when a welcome is packed (a few MB of documents).
+_WELCOME_ROWS = 2000
 #: Materialized rows remembered to skip rewriting unchanged ones (forgotten all at once beyond).
 _SHOWN_ROWS = 4096
 
@@ -739,3 +742,59 @@ class SqlStore:
 
         with translated(self.path):
             reclaim_free_pages(_db(self._conn), self.path, in_transaction=self._conn.in_transaction())
+
+    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+
+    def snapshot_rows(self) -> SnapshotRows:
+        """The stored snapshot's header and rows as stored (see ``Store.snapshot_rows``), read
+        ``_WELCOME_ROWS`` at a time in one read transaction, so the node never holds the
+        snapshot's documents decoded (nor all its rows at once)."""
+        meta = self._meta()
+        header = Snapshot(
+            meta["library"],
+            meta["snapshot_csn"],
+            VersionVector(meta["snapshot_vector"]),
+            meta["snapshot_primary"],
+            {},
+            BookingState.from_wire(meta["snapshot_bookings"]),
+            meta["snapshot_chain"],
+            {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
+        )
+        with self._read() as conn:
+            docs = conn.exec_driver_sql(f"SELECT count(*) FROM ({SNAPSHOT_DOCS})").scalar_one()
+            texts = conn.exec_driver_sql(f"SELECT count(*) FROM ({SNAPSHOT_TEXTS})").scalar_one()
+        # The overlay's two halves one after the other: the base rows, then those kept apart.
+        doc_rows = itertools.chain(
+            self._rows_in_parts("SELECT id, doc FROM docs WHERE base = 1 AND id > ? ORDER BY id", ("",)),
+            self._rows_in_parts("SELECT id, doc FROM snapshot_docs WHERE id > ? ORDER BY id", ("",)),
+        )
+        text_rows = itertools.chain(
+            self._rows_in_parts(
+                "SELECT id, field, state FROM texts WHERE base = 1 AND (id, field) > (?, ?) "
+                "ORDER BY id, field",
+                ("", ""),
+            ),
+            self._rows_in_parts(
+                "SELECT id, field, state FROM snapshot_texts WHERE (id, field) > (?, ?) ORDER BY id, field",
+                ("", ""),
+            ),
+        )
+        return SnapshotRows(
+            header,
+            int(docs),
+            ((str(k), bytes(d)) for k, d in doc_rows),
+            int(texts),
+            ((str(e), str(f), bytes(st)) for e, f, st in text_rows),
+        )
+
+    def _rows_in_parts(self, sql: str, start: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        """Rows of a keyed query, ``_WELCOME_ROWS`` per read (each short: no read transaction
+        stays open while the caller works, so the node's writes go on between parts)."""
+        after = start
+        while True:
+            with self._read() as conn:
+                rows = _db(conn).execute(f"{sql} LIMIT {_WELCOME_ROWS}", after).fetchall()
+            yield from rows
+            if len(rows) < _WELCOME_ROWS:
+                return
+            after = tuple(rows[-1][: len(start)])

@@ -26,6 +26,7 @@ its anchor in the same run:
   ``mirror_first_start_s`` (the first start, writing every file);
 - ``fold_1k_s``: truncating the oldest 1,000 commits of the log with the real fold.
 
+``--only node`` runs only the node and catch-up stage (a quick before/after of the welcome).
 ``--profile DIR`` runs the in-process stages under cProfile (a .prof each, top lines on stderr);
 ``DECADE_PROFILE=DIR`` profiles the app's view switches on its GUI and replica threads.
 
@@ -432,6 +433,22 @@ def migrated(source: Path) -> tuple[Path, float]:
     return folder, float(timing.read_text())
 
 
+def node_only(years: float, cache: Path, profile: Path | None = None) -> dict[str, Any]:
+    """Only the node and catch-up stage (``--only node``): a quick before/after of the welcome."""
+    generated, info = cached(cache, years, progress=False)
+    source, _ = migrated(generated)
+    result: dict[str, Any] = {"years": years, "load_avg_start": round(os.getloadavg()[0], 1)}
+    stages = Stages(profile)
+    with tempfile.TemporaryDirectory(prefix="decade-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(source / "primary", work / "primary")
+        result.update(stages.run("node", node_figures, work / "primary", work / "new", info["writes"]))
+    result["stage_s"] = stages.seconds
+    result["stage_cpu_s"] = stages.cpu
+    result["load_avg_end"] = round(os.getloadavg()[0], 1)
+    return result
+
+
 def measure(years: float, cache: Path, profile: Path | None = None) -> dict[str, Any]:
     generated, info = cached(cache, years, progress=False)
     source, migrate_s = migrated(generated)
@@ -463,11 +480,13 @@ def main() -> int:
     parser.add_argument("--years", type=float, default=10.0, help="years of data (fractions allowed)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "decade-cache")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile each stage into this folder")
+    parser.add_argument("--only", choices=["node"], default=None, help="run only this stage")
     args = parser.parse_args()
     if args.years <= 0:
         parser.error("--years must be more than 0")
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(measure(args.years, args.cache, args.profile)))
+    run = node_only if args.only == "node" else measure
+    print(json.dumps(run(args.years, args.cache, args.profile)))
     return 0
 
 
