@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 
 from .booking import BookingState
-from .crdtmap import Doc, doc_from_wire, doc_to_wire
+from .crdtmap import Doc, decode_doc, doc_from_wire, doc_to_wire
 from .errors import WriteFormatError
 from .vector import VersionVector
 from .write import WriteId
@@ -211,8 +211,8 @@ def encode_welcome_rows(
     batch: Batch,
 ) -> bytearray:
     """``encode_welcome`` packed from a snapshot's stored rows, one row at a time: the same
-    bytes a joiner decodes with ``decode_welcome``, but the sender never decodes a document
-    (an encoded document is its wire form) nor holds more than the output and one part of rows.
+    bytes a joiner decodes with ``decode_welcome``, but the sender never holds the snapshot's
+    documents decoded, only the output and one part of rows.
 
     ``docs`` and ``texts`` are (count, rows): msgpack announces a container's length first.
     """
@@ -226,7 +226,9 @@ def encode_welcome_rows(
     out += packer.pack_map_header(count)
     for key, data in rows:
         out += packer.pack(key)
-        out += data
+        # The stored form is compact (one device table per document); the wire keeps its own
+        # form, so a document is decoded here, one at a time.
+        out += packer.pack(doc_to_wire(decode_doc(data)))
         count -= 1
     out += packer.pack(header.bookings.to_wire())
     out += packer.pack(header.chain)
