@@ -24,6 +24,10 @@ _LOCKED = {"SQLITE_BUSY", "SQLITE_LOCKED"}
 _FULL = {"SQLITE_FULL"}
 
 
+#: Bytes the write-ahead log is cut back to after a checkpoint.
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
 def open_engine(path: Path) -> Engine:
     """An engine on one file with one shared connection (one writer per replica process)."""
     engine = create_engine(
@@ -42,6 +46,9 @@ def open_engine(path: Path) -> Engine:
         # INSERT OR REPLACE then fires the delete triggers of the row it replaces: the note
         # search index is told the values it forgets (storage.note_index).
         dbapi_conn.execute("PRAGMA recursive_triggers=ON")
+        # A big transaction (a join, a migration) grows the write-ahead log to its size; without
+        # a limit the file keeps that size on disk after every checkpoint (issue 17).
+        dbapi_conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         # A new file gives back its free pages on request; an existing one changes mode only at
         # a VACUUM (``reclaim_free_pages``), and setting the mode writes to it, so not here.
         if dbapi_conn.execute("PRAGMA page_count").fetchone()[0] == 0:

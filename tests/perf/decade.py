@@ -337,7 +337,8 @@ async def catch_up(serve: Serve, new: Path, commits: int) -> dict[str, Any]:
         "catchup_welcome_s": round(paired_s, 3),
         "catchup_join_s": round(joined_s - paired_s, 3),
         "welcome_bytes": len(welcome),
-        "new_device_file_bytes": files_bytes(new, "library.sqlite*"),
+        "new_device_file_bytes": files_bytes(new, "library.sqlite"),
+        "new_device_wal_bytes": files_bytes(new, "library.sqlite-wal"),
     }
 
 

@@ -100,7 +100,9 @@ def raw_single(path: Path, count: int, *, log_only: bool = False) -> float:
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO log VALUES (?, 1, NULL, ?, NULL)", (i + 1, b"x" * 60))
         if not log_only:
-            db.execute("INSERT INTO docs (id, kind, doc, conflicted) VALUES (?, 'note', ?, 0)", (key, b"y" * 60))
+            db.execute(
+                "INSERT INTO docs (id, kind, doc, conflicted) VALUES (?, 'note', ?, 0)", (key, b"y" * 60)
+            )
             db.execute("INSERT INTO notes (id, title) VALUES (?, ?)", (key, f"note {i}"))
         db.execute("COMMIT")
     elapsed = time.perf_counter() - started

@@ -7,7 +7,10 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from localfirst import ManualClock
+from storage import database
 from storage.database import INCREMENTAL, KEEP_FREE_PAGES
 
 from .conftest import Replicas
@@ -55,3 +58,23 @@ def test_opening_a_file_gives_back_what_it_holds_free(replicas: Replicas) -> Non
     assert free == 0
     assert before - after > KEEP_FREE_PAGES
     assert r.verify(full=True).ok
+
+
+def test_the_write_ahead_log_shrinks_back_after_a_big_transaction(
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression (issue 17): a join or a migration writes the whole library in one transaction;
+    # the write-ahead log kept that size on disk for as long as the library stayed open.
+    monkeypatch.setattr(database, "WAL_SIZE_LIMIT", 64 * 1024)
+    r = replicas.create("big", "dev-a")
+    wal = Path(f"{replicas.store_of(r).path}-wal")
+    with r.transaction():
+        for i in range(400):
+            r.put("note", f"n{i}", {"title": f"note {i}"})
+            r.edit_text(f"n{i}", [(0, 0, "x" * 5000)])
+    grown = wal.stat().st_size
+    assert grown > 1_000_000
+    for i in range(3):  # later small writes checkpoint the log and start it over
+        r.put("note", "n0", {"title": f"renamed {i}"})
+    assert wal.stat().st_size < grown // 4  # cut back to the limit, then the small writes
+    assert r.values("n399")["body"] == "x" * 5000
