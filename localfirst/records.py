@@ -8,7 +8,7 @@ already holds it tentatively), then tentative writes in ``(stamp, origin)`` orde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,41 +204,41 @@ def decode_welcome(data: bytes | bytearray) -> tuple[Snapshot, Batch]:
     return snapshot_from_wire(raw[1]), decode_batch(raw[2])
 
 
-def encode_welcome_rows(
+def write_welcome_rows(
     header: Snapshot,
     docs: tuple[int, Iterable[tuple[str, bytes]]],
     texts: tuple[int, Iterable[tuple[str, str, bytes]]],
     batch: Batch,
-) -> bytearray:
-    """``encode_welcome`` packed from a snapshot's stored rows, one row at a time: the same
-    bytes a joiner decodes with ``decode_welcome``, but the sender never holds the snapshot's
-    documents decoded, only the output and one part of rows.
+    write: Callable[[bytes], object],
+) -> None:
+    """``encode_welcome`` packed from a snapshot's stored rows, one row at a time, each piece
+    handed to ``write``: the same bytes a joiner decodes with ``decode_welcome``, but the sender
+    never holds the snapshot's documents decoded, nor (writing to a file) the welcome itself.
 
     ``docs`` and ``texts`` are (count, rows): msgpack announces a container's length first.
     """
     packer = msgpack.Packer()
-    out = bytearray(packer.pack_array_header(3))
-    out += packer.pack(RECORD_FORMAT)
-    out += packer.pack_array_header(9)
+    write(packer.pack_array_header(3))
+    write(packer.pack(RECORD_FORMAT))
+    write(packer.pack_array_header(9))
     for value in (header.library, header.csn, header.vector.as_dict(), header.primary):
-        out += packer.pack(value)
+        write(packer.pack(value))
     count, rows = docs
-    out += packer.pack_map_header(count)
+    write(packer.pack_map_header(count))
     for key, data in rows:
-        out += packer.pack(key)
+        write(packer.pack(key))
         # The stored form is compact (one device table per document); the wire keeps its own
         # form, so a document is decoded here, one at a time.
-        out += packer.pack(doc_to_wire(decode_doc(data)))
+        write(packer.pack(doc_to_wire(decode_doc(data))))
         count -= 1
-    out += packer.pack(header.bookings.to_wire())
-    out += packer.pack(header.chain)
-    out += packer.pack([[w.stamp, w.origin, o] for w, o in header.outcomes.items()])
+    write(packer.pack(header.bookings.to_wire()))
+    write(packer.pack(header.chain))
+    write(packer.pack([[w.stamp, w.origin, o] for w, o in header.outcomes.items()]))
     n_texts, text_rows = texts
-    out += packer.pack_array_header(n_texts)
+    write(packer.pack_array_header(n_texts))
     for entity, field_name, state in text_rows:
-        out += packer.pack([entity, field_name, state])
+        write(packer.pack([entity, field_name, state]))
         n_texts -= 1
     if count or n_texts:
         raise ValueError("the snapshot's rows changed while the welcome was packed")
-    out += packer.pack(encode_batch(batch))
-    return out
+    write(packer.pack(encode_batch(batch)))

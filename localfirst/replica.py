@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import gc
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -51,7 +51,7 @@ from .records import (
     Snapshot,
     Summary,
     decode_welcome,
-    encode_welcome_rows,
+    write_welcome_rows,
 )
 from .revocation import REJECTED, Revocations, replay, weave
 from .store import Store, TextKey, TextUpdate
@@ -353,20 +353,26 @@ class Replica:
         if not report.ok:
             raise ReplicaDamaged(f"this replica is damaged: {report.describe()}; run `localfirst verify`")
 
-    def welcome(self) -> bytes | bytearray:
+    def welcome(self) -> bytearray:
         """What a device joining by pairing receives: the snapshot and every write after it.
 
         The joiner then holds the write that added it as a member, so its own stamps come
         after it and no replica ever sees the joiner's writes before its membership.
         """
+        out = bytearray()
+        self.write_welcome(out.extend)
+        return out
+
+    def write_welcome(self, write: Callable[[bytes], object]) -> None:
+        """``welcome`` handed piece by piece to ``write`` (a node spools it to a file, so it
+        never holds the library's welcome in memory; issue 17)."""
         self.check_sound()
-        # Packed from the stored rows (issue 17): the node never decodes the snapshot's
-        # documents, and holds the output and one part of rows, not the library twice over.
+        # Packed from the stored rows: the node never holds the snapshot's documents decoded.
         rows = self._store.snapshot_rows()
         snap = rows.header
         batch = self.batch_for(Summary(snap.vector, snap.csn))
         docs, texts = (rows.doc_count, rows.docs), (rows.text_count, rows.texts)
-        return encode_welcome_rows(snap, docs, texts, batch)  # a bytearray: not copied again
+        write_welcome_rows(snap, docs, texts, batch, write)
 
     @classmethod
     def from_welcome(

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import tempfile
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from localfirst import Replica
 from sync import pairing
@@ -46,6 +47,18 @@ class Pairing:
         self._ads: dict[Invitation, str] = {}  # invitation -> its zeroconf instance name
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    def _spooled_welcome(self, _device: str) -> IO[bytes]:
+        """The welcome written to a temporary file (gone once closed), so the node never holds
+        a library's welcome in memory (120 MB at ten years; issue 17)."""
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed on open; the sender closes it
+        try:
+            self._apply(lambda r: r.write_welcome(spool.write))
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
     async def invite(self, lifetime: float, member_port: int, port: int = 0) -> Invitation:
         """Open a pairing listener (on ``port``; 0: any free one) with a fresh one-time code;
         its outcome is handled here.
@@ -58,7 +71,7 @@ class Pairing:
         for _ in range(_NAMEPLATE_TRIES):
             inv = Invitation(
                 self._identity,
-                lambda _device: bytes(self._apply(lambda r: r.welcome())),
+                self._spooled_welcome,
                 host=self._host,
                 lifetime=lifetime,
                 admit=self._admit,

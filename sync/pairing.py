@@ -41,11 +41,12 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import ssl
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from cryptography import x509
 from spake2 import SPAKE2_A, SPAKE2_B
@@ -91,6 +92,9 @@ __all__ = [
     "new_code",
     "normalize_code",
 ]
+
+#: What an invitation hands the joiner: bytes, or a binary file read from its start.
+Welcome = bytes | bytearray | IO[bytes]
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +267,7 @@ class Invitation:
     def __init__(
         self,
         identity: Identity,
-        welcome: Callable[[str], bytes],
+        welcome: Callable[[str], Welcome],
         *,
         host: str = "127.0.0.1",
         lifetime: float = PAIRING_CODE_LIFETIME_S,
@@ -278,8 +282,10 @@ class Invitation:
         Args:
             identity: this device's identity; its name is sent to the joiner.
             welcome: called with the joiner's device id once both confirmations
-                verified; returns the bytes the joiner receives (the library
-                snapshot). It runs on the event loop, so it should be quick.
+                verified; returns what the joiner receives (the library snapshot), as
+                bytes or as a binary file read from its start (a node spools a big welcome
+                to a temporary file rather than hold it in memory). It runs on the event
+                loop, so it should be quick.
             host: address to listen on (``::``: every address, both families).
             port: port to listen on (0: any free one), e.g. one a firewall lets through.
             lifetime: seconds the code stays valid after :meth:`start`.
@@ -537,15 +543,17 @@ class Invitation:
         except Exception as exc:
             log.exception("welcome callback failed")
             raise PairingError(f"the inviting device could not prepare the library: {exc}") from exc
-        if len(payload) > MAX_WELCOME_SIZE:
-            raise PairingError(f"welcome payload of {len(payload)} bytes is too large")
-        await _send(writer, PairWelcome(_display_name(self._identity.name), len(payload), self._member_port))
-        view = memoryview(payload)
-        for start in range(0, len(payload), WELCOME_CHUNK_SIZE):
-            chunk = bytes(view[start : start + WELCOME_CHUNK_SIZE])
-            writer.write(encode_frame(MessageType.PAIR_WELCOME_CHUNK, chunk, max_size=WELCOME_CHUNK_SIZE))
-            async with asyncio.timeout(timeout):
-                await writer.drain()
+        with contextlib.ExitStack() as stack:
+            if not isinstance(payload, bytes | bytearray):
+                stack.enter_context(payload)  # a spooled file: closed (and gone) once sent
+            size, chunks = _welcome_chunks(payload)
+            if size > MAX_WELCOME_SIZE:
+                raise PairingError(f"welcome payload of {size} bytes is too large")
+            await _send(writer, PairWelcome(_display_name(self._identity.name), size, self._member_port))
+            for chunk in chunks:
+                writer.write(encode_frame(MessageType.PAIR_WELCOME_CHUNK, chunk, max_size=WELCOME_CHUNK_SIZE))
+                async with asyncio.timeout(timeout):
+                    await writer.drain()
         PairDone.decode(await _read(reader, timeout))
         return PairedPeer(joiner_fp, hello.cert_der, confirm.name)
 
@@ -711,3 +719,14 @@ async def _join_exchange(
         received += frame.payload
     await _send(writer, PairDone())
     return PairedPeer(inviter_fp, inviter_der, welcome.name, welcome.port), bytes(received)
+
+
+def _welcome_chunks(payload: Welcome) -> tuple[int, Iterator[bytes]]:
+    """The welcome's size and its chunks, from bytes or from a file read from its start."""
+    if isinstance(payload, bytes | bytearray):
+        view = memoryview(payload)
+        return len(payload), (
+            bytes(view[i : i + WELCOME_CHUNK_SIZE]) for i in range(0, len(payload), WELCOME_CHUNK_SIZE)
+        )
+    size = os.fstat(payload.fileno()).st_size - payload.tell()
+    return size, iter(lambda: payload.read(WELCOME_CHUNK_SIZE), b"")

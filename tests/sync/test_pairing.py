@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import re
 import ssl
+import tempfile
 from collections.abc import Awaitable
 
 import pytest
@@ -66,6 +67,26 @@ def test_right_code_pairs_both_ways(alice: Identity, bob: Identity) -> None:
     assert at_alice.cert_pem == bob.cert_pem
     assert asked == [bob.device_id]
     assert received == snapshot
+
+
+def test_a_welcome_spooled_to_a_file_arrives_whole_and_the_file_is_closed(
+    alice: Identity, bob: Identity
+) -> None:
+    # Issue 17: a node hands over a big welcome as a temporary file, never held in memory.
+    snapshot = bytes(range(256)) * 10_000
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the invitation closes it once sent
+    spool.write(snapshot)
+    spool.seek(0)
+
+    async def run() -> tuple[PairedPeer, bytes]:
+        async with Invitation(alice, lambda _: spool, host=LOOPBACK, step_timeout=STEP) as inv:
+            joined = await join(inv.code, LOOPBACK, inv.port, bob, step_timeout=STEP)
+            await inv.wait()
+            return joined
+
+    _, received = asyncio.run(run())
+    assert received == snapshot
+    assert spool.closed
 
 
 def test_pinned_certificates_open_the_member_channel(alice: Identity, bob: Identity) -> None:
