@@ -149,11 +149,11 @@ class Store(Protocol):
         batches dropped."""
         ...
 
-    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+    # -- the welcome read from stored rows ------------------------------------------------------
 
     def snapshot_rows(self) -> SnapshotRows:
         """The stored snapshot's header (its documents and texts left empty) and its rows as
-        stored: encoded documents by id and text states by (entity, field), each in key order,
+        stored: encoded documents by id and text states by (entity, field), each key once,
         read a part at a time, so a welcome is packed without decoding every document."""
         ...
 
@@ -321,7 +321,7 @@ class MemoryStore:
         if docs is not None:
             self._docs = {k: d.copy() for k, d in docs.items()}
 
-    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+    # -- the welcome read from stored rows ------------------------------------------------------
 
     def snapshot_rows(self) -> SnapshotRows:
         snap = self.snapshot()

@@ -132,7 +132,7 @@ def fold_log(replica: Replica, upto: int | None = None, step: int | None = None)
                 return  # truncated meanwhile by someone else: this fold is stale
     chain = store.chain_at(upto)
     assert chain is not None, "every committed row carries its chain hash"
-    later = [decode_write(data) for csn, _wid, data in store.committed_after(upto)]
+    later = [decode_write(data) for _csn, _wid, data in store.committed_after(upto)]
     pending = _text_keys([*later, *replica.tentative()])
     settled = [key for key in fold.texts if key not in pending]
     with store.atomic():

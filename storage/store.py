@@ -34,7 +34,7 @@ from localfirst.store import Header, SnapshotRows, TextKey, TextUpdate
 from localfirst.vector import VersionVector
 from localfirst.write import WriteId
 
-from .database import open_engine, translated
+from .database import open_engine, reclaim_free_pages, translated
 from .errors import CorruptReplica, NewerSchema, NotAReplica, StorageError
 from .schema import MATERIALIZED, SCHEMA_VERSION, SNAPSHOT_DOCS, SNAPSHOT_SQUASH, SNAPSHOT_TEXTS, migrate
 from .verify_reader import DIGEST_KEY, FileCheck, FullCheck, fold_states, read_full_check
@@ -618,20 +618,26 @@ class SqlStore:
         return None if row is None else str(row[0])
 
     def snapshot(self) -> Snapshot:
-        meta = self._meta()
         with self._read() as conn:
             rows = conn.exec_driver_sql(SNAPSHOT_DOCS).all()
             text_rows = conn.exec_driver_sql(SNAPSHOT_TEXTS).all()
+        snap = self._snapshot_header()
+        snap.docs = {key: decode_doc(data) for key, data in rows}
+        snap.texts = {(e, f): state for e, f, state in text_rows}
+        return snap
+
+    def _snapshot_header(self) -> Snapshot:
+        """The stored snapshot without its documents and texts (kept in meta)."""
+        meta = self._meta()
         return Snapshot(
             meta["library"],
             meta["snapshot_csn"],
             VersionVector(meta["snapshot_vector"]),
             meta["snapshot_primary"],
-            {key: decode_doc(data) for key, data in rows},
+            {},
             BookingState.from_wire(meta["snapshot_bookings"]),
             meta["snapshot_chain"],
             {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
-            {(e, f): state for e, f, state in text_rows},
         )
 
     def _write_snapshot(self, conn: Connection, snap: Snapshot) -> None:
@@ -738,28 +744,16 @@ class SqlStore:
     def reclaim_free_pages(self) -> None:
         """Give free pages back to the file system (``storage.database.reclaim_free_pages``):
         called after a truncation, and on open to switch a file from before schema 6."""
-        from .database import reclaim_free_pages
-
         with translated(self.path):
             reclaim_free_pages(_db(self._conn), self.path, in_transaction=self._conn.in_transaction())
 
-    # -- issue 17 (helper h5welcome): the welcome read from stored rows ------------------------
+    # -- the welcome read from stored rows ------------------------------------------------------
 
     def snapshot_rows(self) -> SnapshotRows:
         """The stored snapshot's header and rows as stored (see ``Store.snapshot_rows``), read
-        ``_WELCOME_ROWS`` at a time in one read transaction, so the node never holds the
-        snapshot's documents decoded (nor all its rows at once)."""
-        meta = self._meta()
-        header = Snapshot(
-            meta["library"],
-            meta["snapshot_csn"],
-            VersionVector(meta["snapshot_vector"]),
-            meta["snapshot_primary"],
-            {},
-            BookingState.from_wire(meta["snapshot_bookings"]),
-            meta["snapshot_chain"],
-            {WriteId(s, o): out for s, o, out in meta["snapshot_outcomes"]},
-        )
+        ``_WELCOME_ROWS`` at a time, so the node never holds the snapshot's documents decoded
+        (nor all its rows at once)."""
+        header = self._snapshot_header()
         with self._read() as conn:
             docs = conn.exec_driver_sql(f"SELECT count(*) FROM ({SNAPSHOT_DOCS})").scalar_one()
             texts = conn.exec_driver_sql(f"SELECT count(*) FROM ({SNAPSHOT_TEXTS})").scalar_one()
